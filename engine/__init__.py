@@ -1,0 +1,44 @@
+"""DiffusionGemma engine: loading, prompts, and a denoising loop that reports every step.
+
+Plain Python + torch; it never imports Qt or the ``app`` package (a test enforces it).
+"""
+
+from engine.cancel import CancelToken
+from engine.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
+from engine.errors import (
+    AttachmentError,
+    DeviceError,
+    EngineError,
+    ModelAccessError,
+    ModelFilesError,
+    OutOfMemoryError,
+    PromptTooLongError,
+    SettingsError,
+)
+from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
+from engine.settings import GenerationSettings
+
+__all__ = [
+    "Attachment",
+    "AttachmentError",
+    "CancelToken",
+    "Canvas",
+    "Conversation",
+    "DeviceError",
+    "Done",
+    "EngineError",
+    "Event",
+    "GenerationSettings",
+    "LoadProgress",
+    "MediaOptions",
+    "ModelAccessError",
+    "ModelFilesError",
+    "OutOfMemoryError",
+    "PromptEncoded",
+    "PromptOptions",
+    "PromptTooLongError",
+    "SettingsError",
+    "Stats",
+    "Step",
+    "Turn",
+]

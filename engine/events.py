@@ -1,0 +1,133 @@
+"""The typed events the engine emits while it generates.
+
+These are the whole contract between the engine and its consumers (the GUI,
+the CLI's ``--jsonl`` mode, the store).  They are plain frozen dataclasses of
+Python scalars and tuples so that they cross threads (and processes, as JSON)
+without dragging tensors along: per denoising step only the 256 draft ids, the
+accepted mask and the per-position entropy leave the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProgress:
+    """Model loading progress: ``done`` of ``total`` units (files, tensors or bytes)."""
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEncoded:
+    """The prompt was tokenized and encoded into the KV cache (prefill finished)."""
+
+    prompt_tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One denoising step of one canvas.
+
+    ``block`` counts canvases from 0; ``step`` counts from 1 within each block.
+    ``draft`` is the argmax canvas (what the block would commit now),
+    ``accepted`` marks the positions the sampler accepted this step (the rest
+    were re-randomised), ``entropy`` is each position's entropy (nats) of the
+    temperature-scaled distribution.  ``text`` is ``draft`` decoded up to the
+    first end-of-turn token; ``pieces`` are the draft's token strings for the
+    token-state view.
+    """
+
+    block: int
+    step: int
+    max_steps: int
+    draft: tuple[int, ...]
+    accepted: tuple[bool, ...]
+    entropy: tuple[float, ...]
+    text: str
+    pieces: tuple[str, ...] = ()
+    finished: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "step",
+            "block": self.block,
+            "step": self.step,
+            "draft": list(self.draft),
+            "accepted": list(self.accepted),
+            "entropy": [round(e, 5) for e in self.entropy],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Canvas:
+    """A canvas was committed (its argmax draft, with everything after EOS set to pad)."""
+
+    block: int
+    tokens: tuple[int, ...]
+    text: str
+    steps: int
+    ended: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "canvas", "block": self.block, "tokens": list(self.tokens), "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What one reply cost."""
+
+    prompt_tokens: int
+    generated_tokens: int
+    canvases: int
+    forwards: int
+    max_denoising_steps: int
+    steps_per_canvas: tuple[int, ...]
+    tokens_per_forward: float
+    time_to_first_draft: float
+    seconds: float
+    tokens_per_second: float
+    peak_vram_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The reply is over: finished, or cut short by a cancel (``incomplete``)."""
+
+    prompt_ids: tuple[int, ...]
+    token_ids: tuple[int, ...]
+    text: str
+    thought: str
+    answer: str
+    stats: Stats
+    incomplete: bool = False
+    stop_reason: str = "eos"  # "eos" | "length" | "cancelled"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        stats = asdict(self.stats)
+        return {
+            "event": "done",
+            "prompt_ids": list(self.prompt_ids),
+            "token_ids": list(self.token_ids),
+            "text": self.text,
+            "thought": self.thought,
+            "answer": self.answer,
+            "incomplete": self.incomplete,
+            "stop_reason": self.stop_reason,
+            "canvases": self.stats.canvases,
+            "forwards": self.stats.forwards,
+            "tokens_per_forward": self.stats.tokens_per_forward,
+            "max_denoising_steps": self.stats.max_denoising_steps,
+            "seconds": self.stats.seconds,
+            "stats": stats,
+        }
+
+
+Event = LoadProgress | PromptEncoded | Step | Canvas | Done
