@@ -58,7 +58,9 @@ class GenerationSettings:
         return cls(**{k: v for k, v in data.items() if k in known}).validate()
 
     @classmethod
-    def from_generation_config(cls, gen_config: Any, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> GenerationSettings:
+    def from_generation_config(
+        cls, gen_config: Any, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    ) -> GenerationSettings:
         """Read a ``DiffusionGemmaGenerationConfig`` (or anything with its attributes)."""
 
         def pick(name: str, default: Any) -> Any:

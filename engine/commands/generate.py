@@ -1,0 +1,151 @@
+"""``python -m engine generate``: answer one prompt, showing the canvas refine in the terminal.
+
+Without ``--jsonl`` the current canvas is redrawn in place at every step (a
+live view of the diffusion), then the answer is printed.  With ``--jsonl`` every
+event is one JSON object per line, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from engine.cancel import CancelToken
+from engine.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
+from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.loader import DEFAULT_MODEL
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="answer a prompt, streaming every denoising step")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model folder, Hub repo id, or 'demo'")
+    p.add_argument("--prompt", required=True, help="the user message")
+    p.add_argument("--system", default="", help="system prompt")
+    p.add_argument(
+        "--image", action="append", default=[], metavar="PATH", help="attach an image (repeatable)"
+    )
+    p.add_argument("--video", action="append", default=[], metavar="PATH", help="attach a video (repeatable)")
+    p.add_argument("--thinking", action="store_true", help="let the model think before answering")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="reply length cap (whole canvases)")
+    p.add_argument("--steps", type=int, default=None, help="max denoising steps per canvas")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
+    p.add_argument("--image-tokens", type=int, default=280, choices=(70, 140, 280, 560, 1120))
+    p.add_argument("--video-fps", type=float, default=1.0)
+    p.add_argument("--video-max-frames", type=int, default=60)
+    p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
+    p.add_argument("--download", action="store_true", help="download the model if it is not cached")
+    p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.engine import Engine
+
+    attachments = tuple(
+        [Attachment(Path(p), "image") for p in args.image]
+        + [Attachment(Path(p), "video") for p in args.video]
+    )
+    conversation = Conversation(turns=(Turn("user", args.prompt, attachments),), system=args.system)
+    options = PromptOptions(
+        enable_thinking=args.thinking,
+        media=MediaOptions(
+            image_tokens=args.image_tokens, video_fps=args.video_fps, video_max_frames=args.video_max_frames
+        ),
+    )
+    progress = None if args.jsonl else _print_progress
+    engine = Engine.load(args.model, device=args.device, allow_download=args.download, progress=progress)
+    changes = {
+        k: v
+        for k, v in {
+            "max_new_tokens": args.max_new_tokens,
+            "max_denoising_steps": args.steps,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    settings = engine.default_settings.with_changes(**changes)
+    cancel = CancelToken()
+    view = JsonlView() if args.jsonl else TerminalView(sys.stdout)
+    try:
+        for event in engine.generate(conversation, settings, options, cancel, with_pieces=False):
+            view.show(event)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    return 0
+
+
+def _print_progress(event: LoadProgress) -> None:
+    print(f"[{event.done}/{event.total}] {event.message}", file=sys.stderr)
+
+
+class JsonlView:
+    """One JSON object per event; PromptEncoded is internal and not part of the format."""
+
+    def show(self, event: object) -> None:
+        if isinstance(event, Step | Canvas | Done):
+            sys.stdout.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+
+class TerminalView:
+    """Redraws the live canvas in place on a terminal; plain progress lines elsewhere."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.committed = ""
+        self.drawn_lines = 0
+        self.lock = threading.Lock()
+
+    def _clear(self) -> None:
+        if self.drawn_lines:
+            self.stream.write(f"\x1b[{self.drawn_lines}F\x1b[J")
+            self.drawn_lines = 0
+
+    def show(self, event: object) -> None:
+        from engine.thinking import split_thinking
+
+        if isinstance(event, PromptEncoded):
+            print(f"prompt: {event.prompt_tokens} tokens encoded in {event.seconds:.2f} s", file=sys.stderr)
+        elif isinstance(event, Step) and self.live:
+            width = shutil.get_terminal_size().columns
+            parts = split_thinking(self.committed + event.text, final=False)
+            body = parts.answer or parts.thought
+            header = f"── block {event.block + 1} · step {event.step}/{event.max_steps} " + "─" * 20
+            lines = [header[:width], *_wrap(body, width)[-20:]]
+            self._clear()
+            self.stream.write("\n".join(lines) + "\n")
+            self.drawn_lines = len(lines)
+            self.stream.flush()
+        elif isinstance(event, Canvas):
+            self.committed += event.text
+            if not self.live:
+                print(f"block {event.block + 1}: {event.steps} steps", file=sys.stderr)
+        elif isinstance(event, Done):
+            self._clear()
+            if event.thought:
+                self.stream.write("Thought:\n" + event.thought.strip() + "\n\nAnswer:\n")
+            self.stream.write(event.answer.strip() + "\n")
+            s = event.stats
+            note = " (stopped early)" if event.incomplete else ""
+            print(
+                f"{s.generated_tokens} tokens in {s.canvases} canvases, {s.forwards} forwards "
+                f"({s.tokens_per_forward:.2f} tokens/forward), {s.seconds:.2f} s, "
+                f"{s.tokens_per_second:.1f} tokens/s{note}",
+                file=sys.stderr,
+            )
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    out: list[str] = []
+    for line in text.splitlines() or [""]:
+        while len(line) > width:
+            out.append(line[:width])
+            line = line[width:]
+        out.append(line)
+    return out

@@ -1,0 +1,294 @@
+"""The block-diffusion loop: prefill, then canvas after canvas, step after step, as events.
+
+It performs exactly the computation of ``DiffusionGemmaForBlockDiffusion.generate``
+(transformers 5.23+) for one sequence — same model calls, same random-number
+draws in the same order — so that after ``torch.manual_seed(S)`` it yields the
+same token ids (a test holds it to that).  What it adds is what the product
+needs: an event per denoising step carrying the draft, the accepted mask and
+the per-position entropy (256 numbers each; the 256 × vocab logits never leave
+the device), a cancel flag checked once per step, and timing statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers.cache_utils import DynamicCache
+
+from engine.cancel import CancelToken
+from engine.events import Canvas, Done, Event, PromptEncoded, Stats, Step
+from engine.sampling import (
+    EntropyBoundSamplerConfig,
+    LinearTemperatureScheduleLogitsProcessor,
+    ReportingSampler,
+    ReportingStoppingCriteria,
+    token_entropy,
+)
+from engine.settings import GenerationSettings
+
+# Inputs consumed by the first (prefill) encoder call only, as in transformers' generate.
+PREFILL_ONLY_INPUTS = ("pixel_values", "image_position_ids", "mm_token_type_ids")
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    """How token ids become text: the engine's view of the tokenizer."""
+
+    decode: Callable[[list[int]], str]
+    pieces: Callable[[list[int]], list[str]]
+    eos_ids: frozenset[int]
+    pad_id: int | None
+
+    def until_eos(self, ids: list[int]) -> list[int]:
+        """Ids up to (excluding) the first end-of-sequence token."""
+        for i, token in enumerate(ids):
+            if token in self.eos_ids:
+                return ids[:i]
+        return ids
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def denoise(
+    model: Any,
+    inputs: dict[str, torch.Tensor],
+    settings: GenerationSettings,
+    codec: TokenCodec,
+    *,
+    cancel: CancelToken | None = None,
+    with_pieces: bool = True,
+    split: Callable[[str], tuple[str, str]] | None = None,
+) -> Iterator[Event]:
+    """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
+
+    ``inputs`` is the processor's output for one sequence (``input_ids`` plus
+    optional image tensors).  ``split`` turns the final text into (thought,
+    answer); without it the whole text is the answer.
+    """
+    cancel = cancel or CancelToken()
+    settings.validate()
+    device = model.device
+    config = model.config
+    canvas_length = config.canvas_length
+    vocab_size = config.text_config.vocab_size
+    start = time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    input_ids = inputs["input_ids"].to(device)
+    if input_ids.dim() != 2 or input_ids.shape[0] != 1:
+        raise ValueError("denoise() handles exactly one sequence")
+    prefill_inputs = {k: inputs[k].to(device) for k in PREFILL_ONLY_INPUTS if k in inputs}
+    if "pixel_values" in prefill_inputs:
+        prefill_inputs["pixel_values"] = prefill_inputs["pixel_values"].to(model.dtype)
+    prompt_len = input_ids.shape[1]
+    max_new_canvases = math.ceil(settings.max_new_tokens / canvas_length)
+    max_length = prompt_len + settings.max_new_tokens
+
+    cache = DynamicCache(config=config.get_text_config(decoder=True))
+    cur_len = prompt_len
+    attention_mask = torch.ones((1, cur_len), dtype=torch.bool, device=device)
+    decoder_attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
+    encoder_position_ids = torch.arange(0, cur_len, dtype=torch.int32, device=device).unsqueeze(0)
+    decoder_position_ids = torch.arange(
+        cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
+    ).unsqueeze(0)
+
+    steps = settings.max_denoising_steps
+    sampler = ReportingSampler(
+        EntropyBoundSamplerConfig(entropy_bound=float(settings.entropy_bound)),
+        canvas_length,
+        vocab_size,
+        steps,
+    )
+    temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, steps)
+    stopper = ReportingStoppingCriteria(settings.stability_threshold, float(settings.confidence_threshold))
+    eos_tensor = torch.tensor(sorted(codec.eos_ids), device=device)
+    embeddings_dtype = model.model.decoder.embed_tokens.weight.dtype
+
+    committed: list[int] = []
+    steps_per_canvas: list[int] = []
+    forwards = 0
+    first_draft_at: float | None = None
+    stop_reason = "length"
+    last_draft: list[int] = []
+
+    def finish(incomplete: bool, reason: str, token_ids: list[int]) -> Done:
+        _sync(device)
+        seconds = time.perf_counter() - start
+        valid = [t for t in token_ids if t != codec.pad_id] if codec.pad_id is not None else token_ids
+        text = codec.decode(codec.until_eos(token_ids))
+        thought, answer = split(text) if split else ("", text)
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+        stats = Stats(
+            prompt_tokens=prompt_len,
+            generated_tokens=len(valid),
+            canvases=len(steps_per_canvas),
+            forwards=forwards,
+            max_denoising_steps=steps,
+            steps_per_canvas=tuple(steps_per_canvas),
+            tokens_per_forward=(len(valid) / forwards) if forwards else 0.0,
+            time_to_first_draft=(first_draft_at - start) if first_draft_at is not None else 0.0,
+            seconds=seconds,
+            tokens_per_second=(len(valid) / seconds) if seconds > 0 else 0.0,
+            peak_vram_bytes=peak,
+        )
+        return Done(
+            prompt_ids=tuple(inputs["input_ids"][0].tolist()),
+            token_ids=tuple(token_ids),
+            text=text,
+            thought=thought,
+            answer=answer,
+            stats=stats,
+            incomplete=incomplete,
+            stop_reason=reason,
+        )
+
+    if cancel.cancelled:
+        yield finish(True, "cancelled", [])
+        return
+
+    with torch.no_grad():
+        for block in range(max_new_canvases):
+            # a. Encode the prompt (first block) or the last committed canvas into the KV cache.
+            is_prefill = block == 0
+            unprocessed = input_ids if is_prefill else input_ids[:, -canvas_length:]
+            unprocessed = unprocessed.clone(memory_format=torch.contiguous_format)
+            extra = prefill_inputs if is_prefill else {}
+            encoder = model.model.encoder
+            encoder_mask = encoder.create_masks_for_generate(
+                config=config,
+                inputs_embeds=torch.empty((1, unprocessed.shape[1], 0), dtype=model.dtype, device=device),
+                attention_mask=attention_mask,
+                cache=cache,
+                position_ids=encoder_position_ids,
+                mm_token_type_ids=extra.get("mm_token_type_ids"),
+            )
+            encoded = encoder(
+                input_ids=unprocessed,
+                attention_mask=encoder_mask,
+                cache=cache,
+                position_ids=encoder_position_ids,
+                **extra,
+            )
+            cache = encoded.cache
+            if is_prefill:
+                _sync(device)
+                yield PromptEncoded(prompt_tokens=prompt_len, seconds=time.perf_counter() - start)
+
+            # b. A fresh canvas of uniformly random tokens.
+            canvas = sampler.initialize_canvas(batch_size=1, device=device)
+            argmax_canvas = canvas
+            self_conditioning = None
+            mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(
+                config=config,
+                inputs_embeds=canvas.unsqueeze(-1),
+                cache=cache,
+                decoder_attention_mask=decoder_attention_mask,
+            )
+            stopper.reset()
+            block_steps = 0
+            cancelled = False
+
+            # c. Denoising steps, counted down N..1 as transformers does (temperature falls with them).
+            for cur_step in reversed(range(1, steps + 1)):
+                forwards += 1
+                block_steps += 1
+                step_tensor = torch.tensor(cur_step, device=device, dtype=torch.int32)
+                logits = model(
+                    decoder_input_ids=canvas,
+                    self_conditioning_logits=self_conditioning,
+                    decoder_attention_mask=mask_mapping,
+                    cache=cache,
+                    decoder_position_ids=decoder_position_ids,
+                ).logits
+                processed = temperature(input_ids, logits, cur_step=step_tensor)
+                del logits
+                probs = torch.softmax(processed, dim=-1, dtype=torch.float32)
+                sampled = torch.multinomial(probs.view(-1, vocab_size), num_samples=1).view(1, canvas_length)
+                del probs
+                argmax_canvas = torch.argmax(processed, dim=-1)
+                entropy = token_entropy(processed)
+                accepted_canvas = sampler.accept_with_entropy(canvas, sampled, entropy)
+                canvas = sampler.renoise_canvas(accepted_canvas, cur_step)
+                finished = bool(stopper.check(argmax_canvas, entropy).all())
+                self_conditioning = processed.to(embeddings_dtype)
+                del processed
+
+                # Only these 3 × 256 values cross to the host.
+                draft = argmax_canvas[0].tolist()
+                accepted = sampler.accepted_token_mask[0].tolist()
+                entropies = entropy[0].float().tolist()
+                if first_draft_at is None:
+                    first_draft_at = time.perf_counter()
+                last_draft = draft
+                visible = codec.until_eos(draft)
+                yield Step(
+                    block=block,
+                    step=block_steps,
+                    max_steps=steps,
+                    draft=tuple(draft),
+                    accepted=tuple(bool(a) for a in accepted),
+                    entropy=tuple(entropies),
+                    text=codec.decode(visible),
+                    pieces=tuple(codec.pieces(draft)) if with_pieces else (),
+                    finished=finished,
+                )
+                if finished:
+                    break
+                if cancel.cancelled:
+                    cancelled = True
+                    break
+
+            if cancelled:
+                yield finish(True, "cancelled", committed + last_draft)
+                return
+
+            # d. Commit the argmax canvas; everything after the first EOS becomes pad.
+            steps_per_canvas.append(block_steps)
+            input_ids = torch.cat([input_ids, argmax_canvas], dim=-1)
+            new_tokens = input_ids[:, -canvas_length:]
+            is_eos = torch.isin(new_tokens, eos_tensor)
+            ended = bool(is_eos.any())
+            if ended and codec.pad_id is not None:
+                eos_cumsum = is_eos.cumsum(dim=-1)
+                pad_mask = (eos_cumsum > 0) & ~((eos_cumsum == 1) & is_eos)
+                new_tokens[pad_mask] = codec.pad_id
+            canvas_ids = new_tokens[0].tolist()
+            committed.extend(canvas_ids)
+            yield Canvas(
+                block=block,
+                tokens=tuple(canvas_ids),
+                text=codec.decode(codec.until_eos(canvas_ids)),
+                steps=block_steps,
+                ended=ended,
+            )
+            if ended:
+                stop_reason = "eos"
+                break
+            if input_ids.shape[1] >= max_length:
+                break
+            if cancel.cancelled:
+                yield finish(True, "cancelled", committed)
+                return
+
+            # e. Shift positions and masks to the next canvas.
+            cur_len += canvas_length
+            decoder_attention_mask = torch.nn.functional.pad(
+                decoder_attention_mask, (0, canvas_length), value=True
+            )
+            attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
+            encoder_position_ids = decoder_position_ids
+            decoder_position_ids = torch.arange(
+                cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
+            ).unsqueeze(0)
+
+    yield finish(False, stop_reason, committed)

@@ -1,0 +1,164 @@
+"""The engine facade: load a model once, then answer conversations as a stream of events.
+
+This is the small API the GUI, the CLI and the benchmarks use.  Everything
+here runs on the caller's thread (the GUI calls it from a worker QThread); the
+only cross-thread interaction is the :class:`CancelToken`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.cancel import CancelToken
+from engine.conversation import Conversation, PromptOptions
+from engine.denoise import TokenCodec, denoise
+from engine.errors import EngineError, OutOfMemoryError
+from engine.events import Event, LoadProgress
+from engine.loader import DEFAULT_MODEL, check_checkpoint, choose_device, load_model, resolve_source
+from engine.prompt import PromptInputs, build_prompt
+from engine.settings import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    source: str
+    path: str
+    device: str
+    dtype: str
+    canvas_length: int
+    context_length: int
+    is_demo: bool
+
+
+def _split_thinking(text: str) -> tuple[str, str]:
+    from engine.thinking import split_thinking
+
+    parts = split_thinking(text)
+    return parts.thought, parts.answer
+
+
+class Engine:
+    """A loaded DiffusionGemma model with its processor."""
+
+    def __init__(self, model, processor, info: ModelInfo) -> None:
+        self.model = model
+        self.processor = processor
+        self.info = info
+        gen_config = model.generation_config
+        eos = gen_config.eos_token_id if gen_config.eos_token_id is not None else []
+        tokenizer = processor.tokenizer
+        self.codec = TokenCodec(
+            decode=lambda ids: tokenizer.decode(ids, skip_special_tokens=False),
+            pieces=lambda ids: [p.replace("▁", " ") for p in tokenizer.convert_ids_to_tokens(ids)],
+            eos_ids=frozenset([eos] if isinstance(eos, int) else eos),
+            pad_id=gen_config.pad_token_id,
+        )
+        self.default_settings = GenerationSettings.from_generation_config(gen_config, DEFAULT_MAX_NEW_TOKENS)
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        require_cuda: bool = False,
+        allow_download: bool = False,
+        progress: Callable[[LoadProgress], None] | None = None,
+    ) -> Engine:
+        """Find, check and load a checkpoint. Blocking: call it off the GUI thread."""
+        source = str(model)
+        is_demo = source == "demo"
+        if is_demo:
+            from engine.demo import demo_model_path
+
+            folder = demo_model_path()
+        else:
+            folder = resolve_source(source, allow_download=allow_download)
+        check_checkpoint(folder)
+        choice = choose_device(device, require_cuda=require_cuda)
+        loaded, processor = load_model(folder, choice, progress)
+        text_config = loaded.config.text_config
+        info = ModelInfo(
+            name="Demo model" if is_demo else (folder.name if Path(source).exists() else source),
+            source=source,
+            path=str(folder),
+            device=str(choice.device),
+            dtype=str(choice.dtype).removeprefix("torch."),
+            canvas_length=loaded.config.canvas_length,
+            context_length=int(text_config.max_position_embeddings),
+            is_demo=is_demo,
+        )
+        return cls(loaded, processor, info)
+
+    def prepare(
+        self, conversation: Conversation, settings: GenerationSettings, options: PromptOptions
+    ) -> PromptInputs:
+        """Template, tokenize and check the prompt (loads and validates attachments)."""
+        canvas = self.info.canvas_length
+        reserve = -(-settings.max_new_tokens // canvas) * canvas
+        return build_prompt(
+            self.processor,
+            conversation,
+            options,
+            context_length=self.info.context_length,
+            reserve_tokens=reserve,
+        )
+
+    def generate(
+        self,
+        conversation: Conversation,
+        settings: GenerationSettings | None = None,
+        options: PromptOptions | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        with_pieces: bool = True,
+    ) -> Iterator[Event]:
+        """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
+
+        A fixed ``settings.seed`` makes the reply reproducible; without one a
+        fresh seed is drawn.  Raises EngineError subclasses for bad input and
+        OutOfMemoryError (after freeing caches) when the GPU runs out.
+        """
+        settings = (settings or self.default_settings).validate()
+        options = options or PromptOptions()
+        prompt = self.prepare(conversation, settings, options)
+        seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
+        torch.manual_seed(seed)
+        try:
+            yield from denoise(
+                self.model,
+                prompt.tensors,
+                settings,
+                self.codec,
+                cancel=cancel,
+                with_pieces=with_pieces,
+                split=_split_thinking,
+            )
+        except torch.OutOfMemoryError:
+            log.exception("out of memory during generation")
+            self.free_memory()
+            raise OutOfMemoryError(
+                "The GPU ran out of memory while writing this reply",
+                fix="Start a new chat or remove attachments (shorter context), lower the image token budget, "
+                "or close other programs using the GPU; the model is still loaded",
+            ) from None
+        except EngineError:
+            raise
+
+    def free_memory(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def vram_in_use(self) -> int | None:
+        if self.model.device.type != "cuda":
+            return None
+        return int(torch.cuda.memory_allocated(self.model.device))

@@ -1,0 +1,115 @@
+"""From a conversation to model inputs, through the checkpoint's own chat template.
+
+Images go before the text of their message (as the model card asks); a video
+becomes its sampled frames, each an image at the per-frame budget (70 soft
+tokens) preceded by its "mm:ss" timestamp.  Assistant turns carry only their
+final answers: any thought that slipped into the history is stripped here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.conversation import IMAGE_TOKEN_BUDGETS, Conversation, PromptOptions, Turn
+from engine.errors import PromptTooLongError, SettingsError
+
+
+@dataclass
+class PromptInputs:
+    """Model inputs for one prompt plus what the UI and stats want to know about it."""
+
+    tensors: dict[str, Any]
+    text: str
+    num_images: int
+    num_frames: int
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.tensors["input_ids"].shape[1])
+
+
+def _history_text(turn: Turn) -> str:
+    if turn.role != "assistant":
+        return turn.text
+    from engine.thinking import split_thinking
+
+    return split_thinking(turn.text).answer
+
+
+@dataclass
+class PromptMedia:
+    """Chat-template messages, the images in prompt order, and each image's token budget."""
+
+    messages: list[dict]
+    images: list
+    budgets: list[int]
+    num_images: int = 0
+    num_frames: int = 0
+
+
+def build_messages(conversation: Conversation, options: PromptOptions) -> PromptMedia:
+    """Turn the conversation into chat-template messages, loading every attachment."""
+    from engine.media import format_timestamp, load_image, load_video_frames
+
+    media = options.media
+    if media.image_tokens not in IMAGE_TOKEN_BUDGETS:
+        raise SettingsError(
+            f"Image token budget {media.image_tokens} is not supported",
+            fix=f"Choose one of {', '.join(map(str, IMAGE_TOKEN_BUDGETS))}",
+        )
+    out = PromptMedia(messages=[], images=[], budgets=[])
+    messages, images, budgets = out.messages, out.images, out.budgets
+    if conversation.system.strip():
+        messages.append({"role": "system", "content": conversation.system.strip()})
+    for turn in conversation.turns:
+        parts: list[dict] = []
+        for attachment in turn.attachments:
+            if attachment.kind == "image":
+                images.append(load_image(attachment.path))
+                budgets.append(media.image_tokens)
+                out.num_images += 1
+                parts.append({"type": "image"})
+            else:
+                frames = load_video_frames(
+                    attachment.path, fps=media.video_fps, max_frames=media.video_max_frames
+                )
+                for frame in frames:
+                    parts.append({"type": "text", "text": f"{format_timestamp(frame.timestamp)} "})
+                    parts.append({"type": "image"})
+                    images.append(frame.image)
+                    budgets.append(media.video_frame_tokens)
+                    out.num_frames += 1
+        parts.append({"type": "text", "text": _history_text(turn)})
+        messages.append({"role": turn.role, "content": parts})
+    return out
+
+
+def build_prompt(
+    processor: Any,
+    conversation: Conversation,
+    options: PromptOptions,
+    *,
+    context_length: int,
+    reserve_tokens: int,
+) -> PromptInputs:
+    """Template and tokenize ``conversation``; refuse prompts that leave no room for the reply."""
+    media = build_messages(conversation, options)
+    text = processor.apply_chat_template(
+        media.messages,
+        tokenize=False,
+        add_generation_prompt=True,
+        enable_thinking=options.enable_thinking,
+    )
+    tensors = dict(processor.encode(text, media.images, media.budgets))
+    prompt = PromptInputs(
+        tensors=tensors, text=text, num_images=media.num_images, num_frames=media.num_frames
+    )
+    if prompt.num_tokens + reserve_tokens > context_length:
+        raise PromptTooLongError(
+            f"The conversation is {prompt.num_tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
+            f"but the model's context holds {context_length:,}",
+            fix="Start a new chat, remove attachments or earlier messages, lower the image token budget "
+            "or video frame cap, or lower 'max new tokens'",
+        )
+    return prompt
