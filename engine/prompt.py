@@ -50,8 +50,6 @@ class PromptMedia:
 
 def build_messages(conversation: Conversation, options: PromptOptions) -> PromptMedia:
     """Turn the conversation into chat-template messages, loading every attachment."""
-    from engine.media import format_timestamp, load_image, load_video_frames
-
     media = options.media
     if media.image_tokens not in IMAGE_TOKEN_BUDGETS:
         raise SettingsError(
@@ -65,6 +63,8 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
     for turn in conversation.turns:
         parts: list[dict] = []
         for attachment in turn.attachments:
+            from engine.media import format_timestamp, load_image, load_video_frames
+
             if attachment.kind == "image":
                 images.append(load_image(attachment.path))
                 budgets.append(media.image_tokens)

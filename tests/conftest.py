@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny checkpoint of the real architecture, built once per session.
+
+Also fails any test that leaves a non-daemon thread running (threads leaked by a
+test would keep the process alive and hide cancellation bugs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random DiffusionGemma checkpoint written by ``engine.tiny.make_tiny``."""
+    import torch
+
+    from engine.tiny import make_tiny
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    return make_tiny(tmp_path_factory.mktemp("tiny") / "ckpt")
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_checkpoint: Path):
+    """The tiny checkpoint loaded through the same ``Engine.load`` path as the real model."""
+    from engine.engine import Engine
+
+    return Engine.load(tiny_checkpoint, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for thread in leaked:
+        thread.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"test leaked running threads: {still}"

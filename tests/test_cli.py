@@ -1,0 +1,99 @@
+"""The engine CLI as a user runs it: real subprocesses, real files, no tracebacks on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_make_tiny_writes_a_loadable_checkpoint(tmp_path: Path):
+    result = _run("make-tiny", str(tmp_path / "tiny"))
+    assert result.returncode == 0, result.stderr
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "processor_config.json",
+        "chat_template.jinja",
+    ):
+        assert (tmp_path / "tiny" / name).is_file(), name
+    config = json.loads((tmp_path / "tiny" / "config.json").read_text())
+    assert config["model_type"] == "diffusion_gemma" and config["canvas_length"] == 256
+    layer_types = config["text_config"]["layer_types"]
+    assert {"sliding_attention", "full_attention"} <= set(layer_types)
+    gen = json.loads((tmp_path / "tiny" / "generation_config.json").read_text())
+    assert gen["max_denoising_steps"] == 48 and gen["t_max"] == 0.8 and gen["t_min"] == 0.4
+
+
+def test_generate_jsonl_streams_steps_canvases_and_done(tiny_checkpoint: Path):
+    result = _run(
+        "generate",
+        "--model",
+        str(tiny_checkpoint),
+        "--prompt",
+        "Hello",
+        "--jsonl",
+        "--seed",
+        "3",
+        "--steps",
+        "4",
+        "--max-new-tokens",
+        "512",
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "done" and "step" in kinds and "canvas" in kinds
+    step = next(e for e in events if e["event"] == "step")
+    assert set(step) == {"event", "block", "step", "draft", "accepted", "entropy"}
+    assert step["step"] == 1 and step["block"] == 0 and len(step["draft"]) == 256
+    done = events[-1]
+    for key in (
+        "prompt_ids",
+        "token_ids",
+        "text",
+        "thought",
+        "canvases",
+        "forwards",
+        "tokens_per_forward",
+        "max_denoising_steps",
+        "seconds",
+    ):
+        assert key in done
+    assert done["max_denoising_steps"] == 4
+    assert done["forwards"] == kinds.count("step")
+    assert done["canvases"] == kinds.count("canvas")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--image", "/nonexistent/cat.png"], "cat.png"),
+        (["--video", "/nonexistent/clip.mp4"], "clip.mp4"),
+        (["--steps", "0"], "max_denoising_steps"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_no_traceback(tiny_checkpoint: Path, extra, expected):
+    result = _run("generate", "--model", str(tiny_checkpoint), "--prompt", "Hi", *extra)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error: ") and expected in lines[-1]
+
+
+def test_missing_model_folder_lists_the_problem(tmp_path: Path):
+    result = _run("generate", "--model", str(tmp_path / "nope"), "--prompt", "Hi")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "does not exist" in result.stderr
