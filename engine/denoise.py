@@ -11,6 +11,8 @@ the device), a cancel flag checked once per step, and timing statistics.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +35,33 @@ from engine.settings import GenerationSettings
 
 # Inputs consumed by the first (prefill) encoder call only, as in transformers' generate.
 PREFILL_ONLY_INPUTS = ("pixel_values", "image_position_ids", "mm_token_type_ids")
+
+
+@dataclass(frozen=True)
+class PrefixCache:
+    """The encoder's KV cache right after a prompt was encoded, kept for the next turn.
+
+    A follow-up prompt starts with the previous prompt's exact ids (the chat
+    template only appends the answer and the new user turn), so those tokens
+    need not be encoded again.  ``image_keys`` fingerprints the images inside
+    the prefix: equal placeholder ids with different pixels must not match.
+    """
+
+    ids: tuple[int, ...]
+    image_keys: tuple[str, ...]
+    cache: DynamicCache
+
+    def covers(self, ids: tuple[int, ...], image_keys: tuple[str, ...]) -> bool:
+        n = len(self.ids)
+        return len(ids) > n and ids[:n] == self.ids and image_keys[: len(self.image_keys)] == self.image_keys
+
+
+def image_fingerprints(inputs: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """A digest of each image's pixels, in prompt order."""
+    pixels = inputs.get("pixel_values")
+    if pixels is None:
+        return ()
+    return tuple(hashlib.sha1(p.detach().cpu().contiguous().numpy().tobytes()).hexdigest() for p in pixels)
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,8 @@ def denoise(
     cancel: CancelToken | None = None,
     with_pieces: bool = True,
     split: Callable[[str], tuple[str, str]] | None = None,
+    reuse: PrefixCache | None = None,
+    keep_prefix: Callable[[PrefixCache], None] | None = None,
 ) -> Iterator[Event]:
     """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
 
@@ -95,11 +126,19 @@ def denoise(
     max_new_canvases = math.ceil(settings.max_new_tokens / canvas_length)
     max_length = prompt_len + settings.max_new_tokens
 
-    cache = DynamicCache(config=config.get_text_config(decoder=True))
+    prompt_ids = tuple(inputs["input_ids"][0].tolist())
+    image_keys = image_fingerprints(inputs) if (reuse or keep_prefix) else ()
+    cached = 0
+    if reuse is not None and reuse.covers(prompt_ids, image_keys):
+        cache = copy.deepcopy(reuse.cache)
+        cached = len(reuse.ids)
+        prefill_inputs = _suffix_inputs(prefill_inputs, cached, len(reuse.image_keys))
+    else:
+        cache = DynamicCache(config=config.get_text_config(decoder=True))
     cur_len = prompt_len
     attention_mask = torch.ones((1, cur_len), dtype=torch.bool, device=device)
     decoder_attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
-    encoder_position_ids = torch.arange(0, cur_len, dtype=torch.int32, device=device).unsqueeze(0)
+    encoder_position_ids = torch.arange(cached, cur_len, dtype=torch.int32, device=device).unsqueeze(0)
     decoder_position_ids = torch.arange(
         cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
     ).unsqueeze(0)
@@ -132,6 +171,7 @@ def denoise(
         peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
         stats = Stats(
             prompt_tokens=prompt_len,
+            cached_prompt_tokens=cached,
             generated_tokens=len(valid),
             canvases=len(steps_per_canvas),
             forwards=forwards,
@@ -144,7 +184,7 @@ def denoise(
             peak_vram_bytes=peak,
         )
         return Done(
-            prompt_ids=tuple(inputs["input_ids"][0].tolist()),
+            prompt_ids=prompt_ids,
             token_ids=tuple(token_ids),
             text=text,
             thought=thought,
@@ -162,7 +202,7 @@ def denoise(
         for block in range(max_new_canvases):
             # a. Encode the prompt (first block) or the last committed canvas into the KV cache.
             is_prefill = block == 0
-            unprocessed = input_ids if is_prefill else input_ids[:, -canvas_length:]
+            unprocessed = input_ids[:, cached:] if is_prefill else input_ids[:, -canvas_length:]
             unprocessed = unprocessed.clone(memory_format=torch.contiguous_format)
             extra = prefill_inputs if is_prefill else {}
             encoder = model.model.encoder
@@ -183,8 +223,12 @@ def denoise(
             )
             cache = encoded.cache
             if is_prefill:
+                if keep_prefix is not None:
+                    keep_prefix(PrefixCache(prompt_ids, image_keys, copy.deepcopy(cache)))
                 _sync(device)
-                yield PromptEncoded(prompt_tokens=prompt_len, seconds=time.perf_counter() - start)
+                yield PromptEncoded(
+                    prompt_tokens=prompt_len, seconds=time.perf_counter() - start, cached_tokens=cached
+                )
 
             # b. A fresh canvas of uniformly random tokens.
             canvas = sampler.initialize_canvas(batch_size=1, device=device)
@@ -297,3 +341,18 @@ def denoise(
             ).unsqueeze(0)
 
     yield finish(False, stop_reason, committed)
+
+
+def _suffix_inputs(
+    prefill: dict[str, torch.Tensor], cached: int, cached_images: int
+) -> dict[str, torch.Tensor]:
+    """The prefill-only inputs for the uncached part of the prompt."""
+    out = dict(prefill)
+    if "mm_token_type_ids" in out:
+        out["mm_token_type_ids"] = out["mm_token_type_ids"][:, cached:]
+    for key in ("pixel_values", "image_position_ids"):
+        if key in out:
+            out[key] = out[key][cached_images:]
+            if out[key].shape[0] == 0:
+                del out[key]
+    return out

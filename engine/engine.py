@@ -17,7 +17,7 @@ import torch
 
 from engine.cancel import CancelToken
 from engine.conversation import Conversation, PromptOptions
-from engine.denoise import TokenCodec, denoise
+from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Event, LoadProgress
 from engine.loader import DEFAULT_MODEL, check_checkpoint, choose_device, load_model, resolve_source
@@ -63,6 +63,9 @@ class Engine:
             pad_id=gen_config.pad_token_id,
         )
         self.default_settings = GenerationSettings.from_generation_config(gen_config, DEFAULT_MAX_NEW_TOKENS)
+        # The encoder cache of the last prompt, so a follow-up only encodes what is new.
+        self.reuse_prompt_cache = True
+        self._prefix: PrefixCache | None = None
 
     @classmethod
     def load(
@@ -142,6 +145,8 @@ class Engine:
                 cancel=cancel,
                 with_pieces=with_pieces,
                 split=_split_thinking,
+                reuse=self._prefix if self.reuse_prompt_cache else None,
+                keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
             )
         except torch.OutOfMemoryError:
             log.exception("out of memory during generation")
@@ -154,7 +159,15 @@ class Engine:
         except EngineError:
             raise
 
+    def _keep_prefix(self, prefix: PrefixCache) -> None:
+        self._prefix = prefix
+
+    def forget_prompt_cache(self) -> None:
+        """Drop the cached prompt (a new chat, or memory pressure)."""
+        self._prefix = None
+
     def free_memory(self) -> None:
+        self._prefix = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

@@ -29,6 +29,7 @@ class PromptEncoded:
 
     prompt_tokens: int
     seconds: float
+    cached_tokens: int = 0  # prompt tokens reused from the previous turn's cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Stats:
     """What one reply cost."""
 
     prompt_tokens: int
+    cached_prompt_tokens: int
     generated_tokens: int
     canvases: int
     forwards: int

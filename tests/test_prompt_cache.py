@@ -1,0 +1,56 @@
+"""A follow-up turn reuses the previous prompt's encoder cache and matches a full re-encode."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.conversation import Conversation, Turn
+from engine.engine import Engine
+from engine.events import Done, PromptEncoded
+
+
+@pytest.fixture
+def engine(tiny_engine):
+    fresh = Engine(tiny_engine.model, tiny_engine.processor, tiny_engine.info)
+    yield fresh
+    fresh.forget_prompt_cache()
+
+
+def _reply(engine: Engine, conversation: Conversation, settings) -> tuple[PromptEncoded, Done]:
+    events = list(engine.generate(conversation, settings, with_pieces=False))
+    return next(e for e in events if isinstance(e, PromptEncoded)), events[-1]
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_follow_up_reuses_the_cache_and_matches_a_full_re_encode(engine, seed):
+    settings = engine.default_settings.with_changes(max_new_tokens=512, max_denoising_steps=6, seed=seed)
+    # Longer than the tiny model's 128-token sliding window, so the cached prefix holds evicted windows.
+    first = Conversation(turns=(Turn("user", "Tell me about gardens. " * 20),), system="Be brief.")
+    encoded, done = _reply(engine, first, settings)
+    assert encoded.cached_tokens == 0
+
+    follow_up = first.with_turn(Turn("assistant", done.answer)).with_turn(Turn("user", "And then?"))
+    encoded_again, reused = _reply(engine, follow_up, settings)
+    assert encoded_again.cached_tokens == encoded.prompt_tokens > 128
+    assert reused.stats.cached_prompt_tokens == encoded.prompt_tokens
+
+    engine.forget_prompt_cache()
+    engine.reuse_prompt_cache = False
+    encoded_full, full = _reply(engine, follow_up, settings)
+    assert encoded_full.cached_tokens == 0
+    assert reused.token_ids == full.token_ids
+
+
+def test_a_different_conversation_does_not_reuse(engine):
+    settings = engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=2, seed=1)
+    _reply(engine, Conversation(turns=(Turn("user", "First chat"),)), settings)
+    encoded, _ = _reply(engine, Conversation(turns=(Turn("user", "Another chat entirely"),)), settings)
+    assert encoded.cached_tokens == 0
+    # Editing the system prompt changes the prefix too.
+    _reply(engine, Conversation(turns=(Turn("user", "Hi"),), system="A"), settings)
+    encoded, _ = _reply(
+        engine,
+        Conversation(turns=(Turn("user", "Hi"), Turn("assistant", "x"), Turn("user", "y")), system="B"),
+        settings,
+    )
+    assert encoded.cached_tokens == 0
