@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-import time
 
 import pytest
 
@@ -332,26 +331,10 @@ def test_canvas_chunks_arriving_in_random_sizes():
         assert split_thinking(text) == expected
 
 
-# ---------------------------------------------------------------- contract, speed
+# ---------------------------------------------------------------- contract
 
 
 def test_split_text_is_frozen():
     result = split_thinking(CHANNEL)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.answer = "x"  # type: ignore[misc]
-
-
-def test_fast_enough_for_sixty_refreshes_a_second_on_8k_tokens():
-    # ~8K tokens of text (~33K characters): 60 parses must take a small part of a second
-    # even on a shared CI core (measured ~0.1 ms each).
-    text = (
-        "<|channel>thought\n"
-        + "Reasoning about <b>x</b> and 日本語. " * 400
-        + "<channel|>"
-        + "The answer is here 👋 <pad>. " * 800
-        + "<|chan"
-    )
-    start = time.perf_counter()
-    for _ in range(60):
-        split_thinking(text, final=False)
-    assert time.perf_counter() - start < 0.5
