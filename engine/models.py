@@ -150,7 +150,8 @@ def partial_bytes(repo_folder: Path, sha256: str | None) -> int:
 
 
 def missing_files(folder: Path, expected: Iterable[str] = ()) -> tuple[str, ...]:
-    """Every file ``folder`` lacks to be a loadable checkpoint, plus any of ``expected`` it lacks.
+    """The files ``folder`` lacks: those of ``expected`` (the commit's file list, when known),
+    else those a loadable checkpoint needs; plus the shards its weights index names.
 
     Truncated safetensors shards are listed as ``"<name> (incomplete)"``.  This
     mirrors :func:`engine.loader.check_checkpoint` but returns the names instead
@@ -158,10 +159,14 @@ def missing_files(folder: Path, expected: Iterable[str] = ()) -> tuple[str, ...]
     """
     from engine.loader import _safetensors_truncated
 
+    expected = list(expected)
     found: list[str] = [name for name in expected if not (folder / name).is_file()]
-    found += [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        found.append(" or ".join(TOKENIZER_FILES))
+    # With the commit's file list the names above are exact; without it, name what the loader needs.
+    generic = not expected
+    if generic:
+        found += [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+        if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+            found.append(" or ".join(TOKENIZER_FILES))
     index = folder / "model.safetensors.index.json"
     shards: list[str] = []
     if index.is_file():
@@ -171,7 +176,7 @@ def missing_files(folder: Path, expected: Iterable[str] = ()) -> tuple[str, ...]
             found.append("model.safetensors.index.json (unreadable)")
     elif (folder / "model.safetensors").is_file():
         shards = ["model.safetensors"]
-    else:
+    elif generic:
         found.append("model.safetensors.index.json")
     for shard in shards:
         path = folder / shard

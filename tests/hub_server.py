@@ -15,7 +15,7 @@ It speaks the small part of the Hub protocol that huggingface_hub and
 
 Failure modes tests switch on: a gate (401 without a token, 403 for a token
 that has not accepted the licence), a connection dropped after N bytes of a
-file (once), and a per-chunk delay.  It counts the body bytes it sent per file
+file (once), Range requests ignored, and a per-chunk delay.  It counts the body bytes it sent per file
 and logs every request so tests can prove what a resume fetched.
 """
 
@@ -118,6 +118,7 @@ class FakeHub:
         self.gate: Gate | None = None
         self.drop_after: dict[str, int] = {}  # file name -> bytes to send before dropping (once)
         self.chunk_delay_s = 0.0
+        self.ignore_range = False  # answer 200 with the whole file, like some proxies
         self.sent_bytes: Counter[str] = Counter()
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -391,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         status = 200
         wanted = self.headers.get("Range")
-        if wanted and (m := re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())):
+        if wanted and not self.hub.ignore_range and (m := re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())):
             start = int(m.group(1))
             if start >= f.size:
                 self._send(416, {"Content-Range": f"bytes */{f.size}"}, head=head)

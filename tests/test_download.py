@@ -84,6 +84,7 @@ def test_progress_events_are_monotonic_and_end_at_the_total(hub: FakeHub, fake_r
     assert events[-1].eta_s == 0
     assert all(e.current_file in fake_repo.files for e in events if e.current_file)
     assert all(e.bytes_per_s >= 0 for e in events)
+    assert any(e.bytes_per_s > 0 and e.eta_s is not None and e.eta_s > 0 for e in events)
     assert_same_files(result.path, fake_repo)
     # A second plan finds everything cached; a second download fetches nothing.
     again = dl.plan_download(REPO)
@@ -170,6 +171,24 @@ def test_a_damaged_partial_file_is_fetched_again_from_scratch(hub: FakeHub, fake
 
     assert result.complete
     assert [r.range for r in hub.file_requests(target)] == ["bytes=100000-", None]
+    assert_same_files(result.path, fake_repo)
+
+
+def test_a_server_that_ignores_range_gets_the_whole_file_again(hub: FakeHub, fake_repo: FakeRepo):
+    target = shards(fake_repo)[0]
+    data = fake_repo.files[target].data
+    part = partial_file(fake_repo.files[target].sha256)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:100_000])
+    hub.ignore_range = True
+    events: list[dl.DownloadProgress] = []
+
+    result = dl.download(dl.plan_download(REPO), progress=events.append)
+
+    assert result.complete
+    assert hub.sent_bytes[target] == len(data)  # one full transfer, appended to nothing
+    done = [e.done_bytes for e in events]
+    assert done == sorted(done) and done[-1] == fake_repo.total_bytes
     assert_same_files(result.path, fake_repo)
 
 
