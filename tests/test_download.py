@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -259,6 +260,25 @@ def test_offline_with_a_partial_cache_names_exactly_the_missing_files(hub: FakeH
     assert "Cannot reach the Hugging Face Hub" in message and "incomplete" in message
     assert f"missing: {second} (" in message and "% downloaded)" in message and third in message
     assert first not in message and "config.json" not in message
+
+
+def test_a_dns_failure_counts_as_offline(hub: FakeHub, fake_repo: FakeRepo, monkeypatch):
+    from huggingface_hub.utils import close_session
+
+    plan = dl.plan_download(REPO)
+    first, second, third = shards(fake_repo)
+    cancel = CancelToken()
+    dl.download(plan, progress=cancel_inside(plan, first, 100_000, cancel), cancel=cancel)
+    close_session()  # no pooled connection: the next request must resolve the host (the Hub stays up)
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(ModelAccessError) as caught:
+        dl.plan_download(REPO)
+    message = str(caught.value)
+    assert "no connection" in message and f"{first} (" in message and second in message and third in message
 
 
 def test_offline_without_any_cache_says_so(hub: FakeHub):
