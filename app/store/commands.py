@@ -1,0 +1,121 @@
+"""The ``export`` and ``import`` subcommands of ``python -m app``: the store from a terminal.
+
+Each ``add_*_parser`` registers one subcommand on an argparse subparsers
+object and sets ``func``; ``app/cli.py`` dispatches.  Output files are
+written to a temporary file and renamed, so an interrupted export never
+leaves a truncated file where a good one was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.store.errors import ImportFormatError, from_os_error
+from app.store.store import Store
+
+
+def add_export_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "export",
+        help="export conversations as Markdown or JSON",
+        description="Export one or all conversations. JSON is lossless (all branches, attachments "
+        "embedded); Markdown shows the active branch for reading.",
+    )
+    parser.add_argument(
+        "--format", choices=("md", "json"), default="json", help="output format (default json)"
+    )
+    parser.add_argument(
+        "--conversation",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="conversation id (repeatable; default all)",
+    )
+    parser.add_argument("--out", type=Path, metavar="PATH", help="output file (default: standard output)")
+    parser.add_argument(
+        "--no-attachments",
+        action="store_true",
+        help="JSON: reference attachments by sha256 instead of embedding them (re-importable only here)",
+    )
+    parser.add_argument(
+        "--history", action="store_true", help="JSON: include canvases and refinement history"
+    )
+    _add_data_dir(parser)
+    parser.set_defaults(func=run_export)
+
+
+def add_import_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "import",
+        help="import conversations from a JSON export",
+        description="Add the conversations of a JSON export as new conversations (never overwrites).",
+    )
+    parser.add_argument(
+        "path", metavar="PATH", help="a JSON file written by 'export --format json' ('-' for stdin)"
+    )
+    _add_data_dir(parser)
+    parser.set_defaults(func=run_import)
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, metavar="FILE", help="database file (default: the app's, or $DGCHAT_DATA_DIR)"
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    with Store.open(args.db) as store:
+        if args.format == "md":
+            text = store.export_markdown(args.conversation)
+        else:
+            document = store.export_json(
+                args.conversation, embed_attachments=not args.no_attachments, include_history=args.history
+            )
+            text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(args.out, text)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        raw = sys.stdin.read() if args.path == "-" else Path(args.path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise from_os_error(error, args.path, "read the file to import") from error
+    except UnicodeDecodeError:
+        raise ImportFormatError("The file is not text (UTF-8 JSON expected)", path=args.path) from None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImportFormatError(f"The file is not valid JSON ({error})", path=args.path) from None
+    with Store.open(args.db) as store:
+        ids = store.import_json(document)
+    print(f"imported {len(ids)} conversation(s): {' '.join(map(str, ids))}".rstrip())
+    return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file + fsync + rename."""
+    path = path.expanduser()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    except OSError as error:
+        raise from_os_error(error, path, "write the export") from error
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise from_os_error(error, path, "write the export") from error

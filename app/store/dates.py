@@ -1,0 +1,58 @@
+"""Sidebar date headings, computed in the user's local time.
+
+Headings follow the calendar, not "24 hours ago": a chat from 23:50 is
+"Yesterday" at 00:10.  The first matching heading wins: Today, Yesterday,
+This week (since Monday), This month, Older.  Timestamps in the future
+(clock changes, another machine's export) count as Today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from app.store.models import ConversationGroup, ConversationInfo
+
+GROUP_ORDER: tuple[str, ...] = ("Today", "Yesterday", "This week", "This month", "Older")
+
+
+def _local_date(timestamp: float, tz_offset: Callable[[float], float] | None) -> date:
+    if tz_offset is None:
+        return datetime.fromtimestamp(timestamp).date()
+    return datetime.fromtimestamp(timestamp + tz_offset(timestamp), tz=UTC).date()
+
+
+def group_label(timestamp: float, now: float, *, tz_offset: Callable[[float], float] | None = None) -> str:
+    """The heading for ``timestamp`` as seen at ``now`` (both Unix seconds).
+
+    ``tz_offset`` (seconds east of UTC for a timestamp) replaces the system
+    time zone, for tests.
+    """
+    today = _local_date(now, tz_offset)
+    day = _local_date(timestamp, tz_offset)
+    if day >= today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    if day >= today - timedelta(days=today.weekday()):
+        return "This week"
+    if day >= today.replace(day=1):
+        return "This month"
+    return "Older"
+
+
+def group_conversations(
+    conversations: Iterable[ConversationInfo],
+    now: float,
+    *,
+    tz_offset: Callable[[float], float] | None = None,
+) -> list[ConversationGroup]:
+    """Non-empty groups in heading order, each newest first (by last activity)."""
+    buckets: dict[str, list[ConversationInfo]] = {label: [] for label in GROUP_ORDER}
+    for info in conversations:
+        buckets[group_label(info.updated_at, now, tz_offset=tz_offset)].append(info)
+    return [
+        ConversationGroup(label, tuple(sorted(items, key=lambda c: (-c.updated_at, -c.id))))
+        for label, items in buckets.items()
+        if items
+    ]

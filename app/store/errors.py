@@ -1,0 +1,113 @@
+"""The store's one exception family, shaped like the engine's errors so the GUI shows both alike.
+
+Every error carries a short ``title`` (what went wrong), the ``path`` it
+concerns when there is one, and a ``fix`` (what the user can do);
+``str(error)`` is the full sentence to show.  Low-level ``sqlite3`` and
+``OSError`` exceptions never leave the package: they are translated here, so
+the GUI needs exactly one ``except StoreError``.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+# SQLite primary result codes (the low byte of an extended code).
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+SQLITE_READONLY = 8
+SQLITE_IOERR = 10
+SQLITE_CORRUPT = 11
+SQLITE_FULL = 13
+SQLITE_CANTOPEN = 14
+SQLITE_NOTADB = 26
+
+
+class StoreError(Exception):
+    """A problem saving or loading conversations that the user can understand and act on."""
+
+    def __init__(self, title: str, fix: str = "", path: str | Path | None = None) -> None:
+        self.title = title
+        self.fix = fix
+        self.path = str(path) if path is not None else None
+        super().__init__(self.user_message())
+
+    def user_message(self) -> str:
+        parts = [self.title.rstrip(".") + "."]
+        if self.path:
+            parts.append(f"File: {self.path}.")
+        if self.fix:
+            parts.append(self.fix.rstrip(".") + ".")
+        return " ".join(parts)
+
+
+class DatabaseCorruptError(StoreError):
+    """The database file is damaged (raised only when automatic recovery is switched off or fails)."""
+
+
+class NewerDatabaseError(StoreError):
+    """The database was written by a newer version of the app; it is left untouched."""
+
+
+class ImportFormatError(StoreError):
+    """A file given to import is not a conversation export this version understands."""
+
+
+def primary_code(error: sqlite3.Error) -> int | None:
+    """The SQLite primary result code of ``error`` (None for errors raised by the sqlite3 module itself)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def is_corruption(error: sqlite3.Error) -> bool:
+    """True when SQLite says the file is damaged or not a database at all."""
+    return primary_code(error) in (SQLITE_CORRUPT, SQLITE_NOTADB)
+
+
+def from_sqlite(error: sqlite3.Error, path: Path | str | None, doing: str) -> StoreError:
+    """Translate a sqlite3 exception into a StoreError that says what happened and what to do."""
+    code = primary_code(error)
+    if code == SQLITE_FULL:
+        return StoreError(
+            f"The disk is full: could not {doing}; nothing was half-saved",
+            fix="Free some disk space and try again",
+            path=path,
+        )
+    if code in (SQLITE_READONLY, SQLITE_CANTOPEN):
+        return StoreError(
+            f"The conversation database is read-only or cannot be opened: could not {doing}",
+            fix="Check that the data folder exists and that you may write to it, "
+            "or set DGCHAT_DATA_DIR to a writable folder",
+            path=path,
+        )
+    if code in (SQLITE_BUSY, SQLITE_LOCKED):
+        return StoreError(
+            f"Another copy of the app kept the database busy: could not {doing}",
+            fix="Try again; if it keeps happening, close the other window",
+            path=path,
+        )
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return DatabaseCorruptError(
+            f"The conversation database is damaged: could not {doing}",
+            fix="Restart the app: it moves the damaged file aside and starts a fresh one",
+            path=path,
+        )
+    if code == SQLITE_IOERR:
+        return StoreError(f"The disk reported an error: could not {doing}", fix="Check the disk", path=path)
+    return StoreError(f"Could not {doing} ({error})", path=path)
+
+
+def from_os_error(error: OSError, path: Path | str | None, doing: str) -> StoreError:
+    """Translate a file-system error (blob writes, folder creation) into a StoreError."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(
+            f"The disk is full: could not {doing}", fix="Free some disk space and try again", path=path
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(
+            f"No permission to write: could not {doing}",
+            fix="Check that you may write to the data folder, or set DGCHAT_DATA_DIR to a writable folder",
+            path=path,
+        )
+    return StoreError(f"Could not {doing} ({error.strerror or error})", path=path)

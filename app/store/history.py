@@ -1,0 +1,91 @@
+"""Committed canvases and refinement history rows (one of each per block of a reply)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from app.store.history_codec import (
+    Frame,
+    HistoryFormatError,
+    decode_block,
+    decode_tokens,
+    encode_block,
+    encode_tokens,
+)
+from app.store.models import StoredCanvas
+from engine.events import Canvas, Step
+
+
+def frames_from_steps(steps: Sequence[Step], block: int | None = None) -> list[Frame]:
+    """The engine's Step events as codec frames (optionally renumbered to ``block``)."""
+    return [
+        Frame(
+            block=s.block if block is None else block,
+            step=s.step,
+            max_steps=s.max_steps,
+            draft=s.draft,
+            accepted=s.accepted,
+            entropy=s.entropy,
+        )
+        for s in steps
+    ]
+
+
+def save_canvas(conn: sqlite3.Connection, message_id: int, block: int, canvas: Canvas) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO canvases (message_id, block, tokens, text, steps, ended)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (message_id, block, encode_tokens(canvas.tokens), canvas.text, canvas.steps, int(canvas.ended)),
+    )
+
+
+def save_refinement(
+    conn: sqlite3.Connection, message_id: int, block: int, frames: Sequence[Frame], *, committed: bool
+) -> int:
+    """Store one block's frames; return the record's size in bytes."""
+    data = encode_block(frames)
+    conn.execute(
+        "INSERT OR REPLACE INTO refinements (message_id, block, frames, committed, data)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (message_id, block, len(frames), int(committed), data),
+    )
+    return len(data)
+
+
+def canvases(conn: sqlite3.Connection, message_id: int) -> list[StoredCanvas]:
+    rows = conn.execute(
+        "SELECT block, tokens, text, steps, ended FROM canvases WHERE message_id = ? ORDER BY block",
+        (message_id,),
+    )
+    return [
+        StoredCanvas(block=b, tokens=decode_tokens(t), text=text, steps=steps, ended=bool(ended))
+        for b, t, text, steps, ended in rows
+    ]
+
+
+def replay(conn: sqlite3.Connection, message_id: int, block: int | None = None) -> list[Frame]:
+    """Every stored frame of a reply (or of one block), in order.
+
+    A record that cannot be decoded (damaged, or from a newer format) is
+    skipped rather than failing the whole replay.
+    """
+    query = "SELECT block, data FROM refinements WHERE message_id = ?"
+    params: tuple[int, ...] = (message_id,)
+    if block is not None:
+        query += " AND block = ?"
+        params = (message_id, block)
+    frames: list[Frame] = []
+    for b, data in conn.execute(query + " ORDER BY block", params):
+        try:
+            frames.extend(decode_block(data, b))
+        except HistoryFormatError:
+            continue
+    return frames
+
+
+def history_bytes(conn: sqlite3.Connection, message_id: int) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM refinements WHERE message_id = ?", (message_id,)
+    ).fetchone()
+    return int(row[0])

@@ -1,0 +1,156 @@
+"""Export and import: JSON round-trips text, branches, attachments and history; Markdown; the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from history_samples import fake_reply
+
+from app.cli import main
+from app.store import ImportFormatError, Store
+from engine.events import Done
+
+
+def build(store, tmp_path):
+    """A conversation with an edit, a regeneration, a thought, an attachment and an incomplete reply."""
+    image = tmp_path / "chart.png"
+    image.write_bytes(bytes(range(256)) * 4)
+    cid = store.create_conversation(system="You are terse.")
+    user = store.send_user_message(cid, "Explain the chart\nsecond line", [image])
+    with store.begin_reply(user.id) as writer:
+        for event in fake_reply(1, words="It rises"):
+            if isinstance(event, Done):
+                event = Done((), (), event.text, "Looking at the axes", event.answer, event.stats)
+            writer.on_event(event)
+    regen = store.regenerate(writer.message_id)
+    for event in fake_reply(2, canvases=1)[:4]:
+        regen.on_event(event)
+    regen.stop()
+    store.edit_user_message(user.id, "Explain the chart, briefly")
+    store.select_message(regen.message_id)
+    return cid
+
+
+def snapshot(store, cid):
+    """Everything that must survive a round trip, in tree order, without the ids."""
+    active = {m.id for m in store.active_path(cid)}
+    rows = []
+
+    def visit(mid, depth):
+        m = store.message(mid)
+        attachments = [(a.sha256, a.kind, a.name, a.size, a.path.read_bytes()) for a in m.attachments]
+        rows.append(
+            (depth, m.role, m.text, m.thought, m.status, m.stop_reason, m.stats, attachments, m.created_at)
+        )
+        rows.append((m.updated_at, m.sibling_index, m.sibling_count, mid in active))
+        for child in children.get(mid, []):
+            visit(child, depth + 1)
+
+    children: dict = {}
+    query = "SELECT id, parent_id FROM messages WHERE conversation_id = ? ORDER BY id"
+    for mid, parent in store._db.conn.execute(query, (cid,)):
+        children.setdefault(parent, []).append(mid)
+    for root in children.get(None, []):
+        visit(root, 0)
+    info = store.conversation(cid)
+    return (info.title, info.system, info.created_at, info.updated_at), rows
+
+
+def test_json_round_trip_is_lossless(store, tmp_path, data_dir, clock):
+    cid = build(store, tmp_path)
+    document = store.export_json([cid], include_history=True)
+    text = json.dumps(document)
+    assert document["attachments"] == "embedded" and len(document["blobs"]) == 1
+
+    other = Store.open(tmp_path / "elsewhere" / "conversations.db", clock=clock)
+    try:
+        [new] = other.import_json(json.loads(text))
+        assert snapshot(other, new) == snapshot(store, cid)
+        old_reply = store.active_path(cid)[1].id
+        new_reply = other.active_path(new)[1].id
+        assert other.replay(new_reply) == store.replay(old_reply)
+        assert other.canvases(new_reply) == store.canvases(old_reply)
+        assert other.search("terse") == [] and other.search("rises")[0].conversation_id == new
+        assert other.conversation(new).title == "Explain the chart"
+    finally:
+        other.close()
+
+
+def test_referenced_attachments_import_only_where_the_blobs_exist(store, tmp_path, clock):
+    cid = build(store, tmp_path)
+    document = store.export_json([cid], embed_attachments=False)
+    assert document["attachments"] == "referenced" and "blobs" not in document
+    [copy] = store.import_json(document)  # same machine: the blob is here
+    assert store.active_path(copy)[0].attachments[0].path.exists()
+    with Store.open(tmp_path / "empty" / "conversations.db", clock=clock) as other:
+        with pytest.raises(ImportFormatError, match="not in the export"):
+            other.import_json(document)
+        assert other.list_conversations() == []  # all or nothing
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(format="something else"), "not a DiffusionGemma Chat export"),
+        (lambda d: d.update(version=99), "format version 99"),
+        (lambda d: d.update(conversations="nope"), "no conversation list"),
+        (lambda d: d["blobs"].update({next(iter(d["blobs"])): "AAAA"}), "does not match its checksum"),
+        (lambda d: d["conversations"][0]["messages"][1].update(parent_id=12345), "parent is missing"),
+        (lambda d: d["conversations"][0]["messages"][0].update(role="system"), "malformed"),
+        (lambda d: d["conversations"][0].pop("created_at"), "malformed"),
+    ],
+)
+def test_bad_imports_are_refused_whole(store, tmp_path, mutate, message):
+    cid = build(store, tmp_path)
+    document = store.export_json([cid])
+    mutate(document)
+    before = store.list_conversations()
+    with pytest.raises(ImportFormatError, match=message):
+        store.import_json(document)
+    assert store.list_conversations() == before
+
+
+def test_markdown_shows_the_active_branch(store, tmp_path):
+    cid = build(store, tmp_path)
+    text = store.export_markdown([cid])
+    assert text.startswith("# Explain the chart\n")
+    assert "**System:**\n\nYou are terse." in text
+    assert "## You (version 1 of 2)" in text
+    assert "## DiffusionGemma (version 2 of 2)" in text
+    assert "`chart.png` (image, 1,024 bytes" in text
+    assert "*(reply incomplete: cancelled)*" in text
+    assert "It rises" not in text  # the other version of the reply is not on the active branch
+    store.select_message(store.siblings(store.active_path(cid)[1].id).ids[0])
+    assert "<details><summary>Thought</summary>\n\nLooking at the axes" in store.export_markdown([cid])
+
+
+def test_cli_export_to_stdout_and_file_and_import(store, tmp_path, data_dir, capsys):
+    cid = build(store, tmp_path)
+    second = store.create_conversation("Second")
+    store.send_user_message(second, "hello there")
+
+    assert main(["export", "--format", "md", "--conversation", str(cid)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Explain the chart") and "hello there" not in out
+
+    target = tmp_path / "all.json"
+    assert main(["export", "--format", "json", "--out", str(target)]) == 0
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert [c["title"] for c in document["conversations"]] == ["Explain the chart", "Second"]
+
+    assert main(["import", str(target)]) == 0
+    assert capsys.readouterr().out.startswith("imported 2 conversation(s):")
+    assert sorted(c.title for c in store.list_conversations()) == [
+        "Explain the chart",
+        "Explain the chart",
+        "Second",
+        "Second",
+    ]
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert main(["import", str(bad)]) == 2
+    assert "error: The file is not valid JSON" in capsys.readouterr().err
+    assert main(["export", "--conversation", "999"]) == 2
+    assert "Conversation 999 does not exist" in capsys.readouterr().err
