@@ -1,0 +1,154 @@
+"""The user's preferences, persisted as versioned JSON.
+
+Qt-free on purpose: the settings dialog edits an :class:`AppConfig`, the
+window reads one, and tests round-trip one without a display.  The file
+carries a ``schema`` number so a later release can migrate it; an unreadable
+or future file is set aside (renamed ``.bad``), never silently overwritten
+while being read, and never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from app import paths
+from engine.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
+from engine.errors import SettingsError
+from engine.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+FILE_NAME = "settings.json"
+
+Theme = Literal["system", "light", "dark"]
+THEMES: tuple[Theme, ...] = ("system", "light", "dark")
+FONT_SIZES: tuple[int, ...] = (11, 12, 13, 14, 15, 16, 18, 20)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Everything the user can set; ``generation`` is None until they change the model's defaults."""
+
+    generation: GenerationSettings | None = None
+    thinking: bool = False
+    system_prompt: str = ""
+    image_tokens: int = 280
+    video_fps: float = 1.0
+    video_max_frames: int = 60
+    theme: Theme = "system"
+    font_size: int = 14
+    model: str = ""  # empty: the bundled demo model
+    recent_models: tuple[str, ...] = field(default_factory=tuple)
+
+    def validate(self) -> AppConfig:
+        """Raise SettingsError naming the first bad value (generation settings included)."""
+        if self.generation is not None:
+            self.generation.validate()
+        if self.image_tokens not in IMAGE_TOKEN_BUDGETS:
+            raise SettingsError(
+                f"Image token budget {self.image_tokens} is not one of "
+                f"{', '.join(map(str, IMAGE_TOKEN_BUDGETS))}",
+                fix="Pick one of the listed budgets",
+            )
+        if not 0.1 <= self.video_fps <= 10:
+            raise SettingsError(
+                "Video frames per second must be between 0.1 and 10", fix="Use 1 for most videos"
+            )
+        if not 1 <= self.video_max_frames <= 600:
+            raise SettingsError(
+                "Video frame cap must be between 1 and 600", fix="60 covers a minute at 1 fps"
+            )
+        if self.theme not in THEMES:
+            raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
+        if not 8 <= self.font_size <= 32:
+            raise SettingsError("Font size must be between 8 and 32 points", fix="14 is the default")
+        return self
+
+    def with_changes(self, **changes: Any) -> AppConfig:
+        return replace(self, **changes)
+
+    def generation_settings(self, model_defaults: GenerationSettings) -> GenerationSettings:
+        """What to generate with: the user's settings, else the loaded model's defaults."""
+        return self.generation if self.generation is not None else model_defaults
+
+    def prompt_options(self) -> PromptOptions:
+        return PromptOptions(
+            enable_thinking=self.thinking,
+            media=MediaOptions(
+                image_tokens=self.image_tokens,
+                video_fps=self.video_fps,
+                video_max_frames=self.video_max_frames,
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["generation"] = self.generation.to_dict() if self.generation is not None else None
+        data["recent_models"] = list(self.recent_models)
+        return {"schema": SCHEMA_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AppConfig:
+        """Read a saved file; unknown keys are ignored, missing ones take defaults."""
+        schema = data.get("schema")
+        if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+            raise SettingsError(
+                f"The settings file has schema {schema!r}, this version reads up to {SCHEMA_VERSION}",
+                fix="Update DiffusionGemma Chat, or delete the settings file",
+            )
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        generation = values.get("generation")
+        values["generation"] = GenerationSettings.from_dict(generation) if generation else None
+        values["recent_models"] = tuple(str(m) for m in values.get("recent_models", ()))
+        return cls(**values).validate()
+
+
+def config_path() -> Path:
+    return paths.config_dir() / FILE_NAME
+
+
+def load_config(path: Path | None = None) -> AppConfig:
+    """The saved config, or defaults when there is none or it cannot be read (a bad file is kept aside)."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return AppConfig()
+    except OSError:
+        log.exception("cannot read %s", path)
+        return AppConfig()
+    try:
+        return AppConfig.from_json(json.loads(text))
+    except (ValueError, TypeError, SettingsError):
+        log.exception("settings file %s is not usable; keeping it as .bad and starting from defaults", path)
+        try:
+            path.replace(path.with_suffix(".json.bad"))
+        except OSError:
+            log.exception("cannot move the bad settings file aside")
+        return AppConfig()
+
+
+def save_config(config: AppConfig, path: Path | None = None) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(config.validate().to_json(), indent=2, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

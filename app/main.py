@@ -1,0 +1,86 @@
+"""Entry points: the ``dgchat`` console script and ``python -m app``.
+
+``dgchat [--model DIR|REPO|demo]`` opens the window and loads the model on the
+engine thread (the window is usable at once).  ``dgchat export|import …`` are
+the conversation tools (``app.cli``), which need no display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dgchat",
+        description="DiffusionGemma Chat: watch each 256-token canvas refine live.",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR|REPO|demo",
+        help="a checkpoint folder, a Hugging Face repo id, or 'demo' "
+        "(default: the last model used, else demo)",
+    )
+    parser.add_argument(
+        "--theme", choices=("system", "light", "dark"), help="override the theme for this run"
+    )
+    return parser
+
+
+def _subcommand(argv: Sequence[str]) -> int | None:
+    """Run ``export``/``import`` when asked for; None when argv is for the window."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    try:
+        from app import cli
+    except ImportError:
+        return None
+    if argv[0] in cli.SUBCOMMANDS:
+        return cli.main(list(argv))
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    status = _subcommand(argv)
+    if status is not None:
+        return status
+    args = build_parser().parse_args(argv)
+
+    from app.config import load_config
+    from app.icon import app_icon
+    from app.logs import ExceptHook, setup_logging
+    from app.qt import QApplication, QGuiApplication
+    from app.ui.window import DEMO, MainWindow
+    from app.worker import EngineHost
+
+    log_path = setup_logging()
+    log.info("starting; log file %s", log_path)
+    QGuiApplication.setDesktopFileName("dgchat")
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("DiffusionGemma Chat")
+    app.setOrganizationName("diffusiongemma-chat")
+    icon = app_icon()
+    app.setWindowIcon(icon)
+    config = load_config()
+    if args.theme:
+        config = config.with_changes(theme=args.theme)
+    host = EngineHost()
+    window = MainWindow(config, host, icon=icon)
+    hook = ExceptHook(window.report_error).install()
+    window.show()
+    window.load_model(args.model or config.model or DEMO)
+    try:
+        return int(app.exec())
+    finally:
+        hook.uninstall()
+        host.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Look at an attached file before sending it: its kind, size, a thumbnail, a video's duration.
+
+Runs on a pool thread (decoding a video frame or a large photo takes tens of
+milliseconds, too long for the GUI thread).  Failures are
+:class:`~engine.errors.AttachmentError` with a message naming the file and the
+fix, shown inline at attach time rather than after the user pressed Send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.chat import MediaKind
+from engine.errors import AttachmentError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
+THUMBNAIL_PX = 160
+MAX_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    path: Path
+    kind: MediaKind
+    width: int
+    height: int
+    duration_s: float | None
+    thumbnail: Image.Image  # RGB, at most THUMBNAIL_PX on its longer side
+
+
+def media_kind(path: Path) -> MediaKind | None:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return None
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Open the file enough to prove it is usable; raise AttachmentError otherwise."""
+    path = Path(path)
+    kind = media_kind(path)
+    if kind is None:
+        raise AttachmentError(
+            f"“{path.name}” is not an image or a video this app can send",
+            fix="Attach a PNG, JPEG, WebP or GIF image, or an MP4, MOV, WebM or MKV video",
+            path=path,
+        )
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AttachmentError(
+            f"“{path.name}” does not exist", fix="Choose the file again", path=path
+        ) from None
+    except OSError as error:
+        raise AttachmentError(
+            f"“{path.name}” cannot be read ({error.strerror})", fix="Check its permissions", path=path
+        ) from None
+    if size == 0:
+        raise AttachmentError(f"“{path.name}” is empty", fix="Choose another file", path=path)
+    if size > MAX_BYTES:
+        raise AttachmentError(
+            f"“{path.name}” is larger than 2 GB", fix="Trim or compress it first", path=path
+        )
+    return _probe_image(path) if kind == "image" else _probe_video(path)
+
+
+def _probe_image(path: Path) -> MediaInfo:
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))
+            width, height = image.size
+            image = ImageOps.exif_transpose(image)
+            thumb = image.convert("RGB")
+            thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise AttachmentError(
+            f"“{path.name}” is not a readable image ({type(error).__name__})",
+            fix="Open it in an image viewer to check it, or save it again as PNG or JPEG",
+            path=path,
+        ) from None
+    return MediaInfo(path, "image", width, height, None, thumb)
+
+
+def _probe_video(path: Path) -> MediaInfo:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise AttachmentError(
+                    f"“{path.name}” has no video track", fix="Choose a video file", path=path
+                )
+            stream = container.streams.video[0]
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            frame = next(container.decode(stream), None)
+            if frame is None:
+                raise AttachmentError(f"“{path.name}” has no frames", fix="Choose another video", path=path)
+            thumb = frame.to_image().convert("RGB")
+            width, height = frame.width, frame.height
+    except AttachmentError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, StopIteration) as error:
+        raise AttachmentError(
+            f"“{path.name}” is not a readable video ({type(error).__name__})",
+            fix="Convert it to MP4 (H.264), or choose another file",
+            path=path,
+        ) from None
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    return MediaInfo(path, "video", width, height, duration, thumb)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

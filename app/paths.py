@@ -1,0 +1,41 @@
+"""Where the app keeps its settings, logs and pasted images.
+
+Standard per-user folders from platformdirs; ``DGCHAT_CONFIG_DIR``,
+``DGCHAT_LOG_DIR`` and ``DGCHAT_CACHE_DIR`` override them so tests (and portable
+installs) never touch the real home folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "diffusiongemma-chat"
+
+
+def _folder(env: str, default: str) -> Path:
+    override = os.environ.get(env)
+    path = Path(override) if override else Path(default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    return _folder("DGCHAT_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    return _folder("DGCHAT_LOG_DIR", platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    return _folder("DGCHAT_CACHE_DIR", platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def pasted_dir() -> Path:
+    """Images pasted from the clipboard are written here so the engine can read them by path."""
+    path = cache_dir() / "pasted"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

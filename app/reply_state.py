@@ -1,0 +1,139 @@
+"""What a reply looks like at this moment: committed canvases + the current draft.
+
+Qt-free, so the coalescing logic can be tested without widgets.  The worker's
+events update it in O(1) (the GUI may receive a thousand a second); the
+expensive part, :meth:`ReplyState.display`, runs only when a frame is drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from engine.events import Canvas, Done, PromptEncoded, Step
+from engine.thinking import split_thinking
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """The text to draw now. ``*_committed`` say how much of each part can no longer change."""
+
+    thought: str
+    answer: str
+    thinking: bool
+    thought_committed: int
+    answer_committed: int
+
+
+def _committed_prefix(live: str, committed: str) -> int:
+    return len(committed) if live.startswith(committed) else 0
+
+
+@dataclass(slots=True)
+class ReplyState:
+    """One assistant reply while it is generated (and after, for its statistics)."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    canvases: list[str] = field(default_factory=list)
+    step: Step | None = None
+    previous_step: Step | None = None  # the step before ``step`` in the same block
+    steps_received: int = 0
+    prompt: PromptEncoded | None = None
+    done: Done | None = None
+    error: str | None = None
+    first_step_at: float | None = None
+    thought_seconds: float | None = None
+    _committed_text: str = ""
+
+    # --- events (cheap) ------------------------------------------------------
+
+    def on_prompt_encoded(self, event: PromptEncoded) -> None:
+        self.prompt = event
+
+    def on_step(self, step: Step) -> None:
+        same_block = self.step is not None and self.step.block == step.block
+        self.previous_step = self.step if same_block else None
+        self.step = step
+        self.steps_received += 1
+        if self.first_step_at is None:
+            self.first_step_at = time.monotonic()
+
+    def on_canvas(self, canvas: Canvas) -> None:
+        self.canvases.append(canvas.text)
+        self._committed_text += canvas.text
+
+    def on_done(self, done: Done) -> None:
+        self.done = done
+        if done.thought and self.thought_seconds is None:
+            self.thought_seconds = time.monotonic() - (self.first_step_at or self.started_at)
+
+    def on_error(self, message: str) -> None:
+        self.error = message
+
+    # --- derived (per frame) -------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.done is not None or self.error is not None
+
+    @property
+    def live_step(self) -> Step | None:
+        """The step of the canvas being refined (None between a commit and the next step)."""
+        if self.step is not None and self.step.block >= len(self.canvases):
+            return self.step
+        return None
+
+    def text(self) -> str:
+        live = self.live_step
+        return self._committed_text + (live.text if live is not None and not self.finished else "")
+
+    def display(self) -> Display:
+        if self.done is not None:
+            return Display(
+                self.done.thought, self.done.answer, False, len(self.done.thought), len(self.done.answer)
+            )
+        live = split_thinking(self.text(), final=False)
+        fixed = split_thinking(self._committed_text, final=False)
+        if live.has_thought and not live.thinking and self.thought_seconds is None:
+            self.thought_seconds = time.monotonic() - (self.first_step_at or self.started_at)
+        return Display(
+            thought=live.thought,
+            answer=live.answer,
+            thinking=live.thinking,
+            thought_committed=_committed_prefix(live.thought, fixed.thought),
+            answer_committed=_committed_prefix(live.answer, fixed.answer),
+        )
+
+    def indicator(self) -> str:
+        """The step indicator: "block 2 · step 14/48", or what happens before the first step."""
+        if self.done is not None:
+            return "stopped" if self.done.incomplete else ""
+        if self.error is not None:
+            return ""
+        step = self.step
+        if step is None:
+            return "encoding the prompt…" if self.prompt is None else "first canvas…"
+        if step.block < len(self.canvases):
+            return f"block {step.block + 1} committed"
+        return f"block {step.block + 1} · step {step.step}/{step.max_steps}"
+
+
+def format_stats(done: Done) -> str:
+    """The line under a finished reply: tokens, blocks, steps per block, speed."""
+    s = done.stats
+    steps = s.steps_per_canvas
+    if steps:
+        per_block = (
+            "/".join(str(n) for n in steps) if len(steps) <= 6 else f"{sum(steps) / len(steps):.1f} avg"
+        )
+    else:
+        per_block = "–"
+    parts = [
+        f"{s.generated_tokens} tokens",
+        f"{s.canvases} block{'s' if s.canvases != 1 else ''}",
+        f"steps per block {per_block}",
+        f"{s.tokens_per_forward:.1f} tokens/forward",
+        f"{s.tokens_per_second:.0f} tok/s",
+        f"first draft {s.time_to_first_draft * 1000:.0f} ms",
+    ]
+    return " · ".join(parts)

@@ -1,0 +1,214 @@
+"""Where the user writes: a growing text box, pending attachments, attach and Send/Stop buttons.
+
+Enter sends and Shift+Enter starts a new line (what chat users expect);
+pasting an image or dropping files attaches them instead of inserting text.
+The composer only collects; the window validates, sends and stops.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.media_probe import MediaInfo, media_kind
+from app.qt import (
+    QFrame,
+    QHBoxLayout,
+    QImage,
+    QKeyEvent,
+    QMimeData,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    Qt,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.media_widgets import AttachmentChip
+
+MAX_LINES = 10
+
+
+def local_files(mime: QMimeData) -> list[Path]:
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class ComposerEdit(QPlainTextEdit):
+    """The text box: Enter submits, pasted images and dropped files become attachments."""
+
+    submitted = Signal()
+    image_pasted = Signal(QImage)
+    files_dropped = Signal(list)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composerEdit")
+        self.setAccessibleName("Message")
+        self.setAccessibleDescription("Enter sends, Shift+Enter starts a new line")
+        self.setPlaceholderText("Message DiffusionGemma…  (Enter to send, Shift+Enter for a new line)")
+        self.setTabChangesFocus(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._fit_height()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            modifiers = event.modifiers()
+            if modifiers & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+                return
+            if not modifiers & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+                self.submitted.emit()
+                return
+        super().keyPressEvent(event)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return source.hasImage() or bool(local_files(source)) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        files = [p for p in local_files(source) if media_kind(p) is not None or p.suffix]
+        if files:
+            self.files_dropped.emit(files)
+            return
+        if source.hasImage():
+            image = source.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                self.image_pasted.emit(image)
+                return
+        super().insertFromMimeData(source)
+
+    def _fit_height(self, *_args) -> None:
+        line = self.fontMetrics().lineSpacing()
+        lines = max(1, min(MAX_LINES, round(self.document().size().height())))
+        margins = self.contentsMargins()
+        doc_margin = self.document().documentMargin()
+        height = int(lines * line + 2 * doc_margin + margins.top() + margins.bottom())
+        if self.height() != height:
+            self.setFixedHeight(height)
+
+
+class Composer(QFrame):
+    send_clicked = Signal()
+    stop_clicked = Signal()
+    attach_clicked = Signal()
+    attachment_removed = Signal(object)  # Path
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composer")
+        self.setAccessibleName("Composer")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 8, 10, 8)
+        outer.setSpacing(6)
+        self.strip = QWidget(self)
+        self.strip.setAccessibleName("Attachments")
+        self._strip_layout = QHBoxLayout(self.strip)
+        self._strip_layout.setContentsMargins(0, 4, 0, 0)
+        self._strip_layout.setSpacing(8)
+        self._strip_layout.addStretch(1)
+        self.strip.setVisible(False)
+        outer.addWidget(self.strip)
+        self.edit = ComposerEdit(self)
+        outer.addWidget(self.edit)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        self.attach_button = QToolButton(self)
+        self.attach_button.setText("＋ Attach")
+        self.attach_button.setToolTip("Attach images or videos (or paste / drop them)")
+        self.attach_button.setAccessibleName("Attach images or videos")
+        self.attach_button.clicked.connect(self.attach_clicked)
+        row.addWidget(self.attach_button)
+        self.think_button = QToolButton(self)
+        self.think_button.setText("Think")
+        self.think_button.setCheckable(True)
+        self.think_button.setToolTip("Let the model reason before it answers")
+        self.think_button.setAccessibleName("Thinking")
+        row.addWidget(self.think_button)
+        row.addStretch(1)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        row.addWidget(self.send_button)
+        outer.addLayout(row)
+        self._chips: dict[Path, AttachmentChip] = {}
+        self._generating = False
+        self.edit.textChanged.connect(self._update_send_enabled)
+        self._update_send_enabled()
+
+    # --- attachments ---------------------------------------------------------
+
+    def add_attachment(self, path: Path) -> AttachmentChip | None:
+        if path in self._chips:
+            return None
+        chip = AttachmentChip(path, self.strip)
+        chip.remove_clicked.connect(self._on_chip_remove_clicked)
+        self._strip_layout.insertWidget(self._strip_layout.count() - 1, chip)
+        self._chips[path] = chip
+        self.strip.setVisible(True)
+        self._update_send_enabled()
+        return chip
+
+    def set_attachment_info(self, path: Path, info: MediaInfo) -> None:
+        chip = self._chips.get(path)
+        if chip is not None:
+            chip.set_info(info)
+        self._update_send_enabled()
+
+    def remove_attachment(self, path: Path) -> None:
+        chip = self._chips.pop(path, None)
+        if chip is not None:
+            self._strip_layout.removeWidget(chip)
+            chip.deleteLater()
+        self.strip.setVisible(bool(self._chips))
+        self._update_send_enabled()
+
+    def attachments(self) -> list[tuple[Path, MediaInfo | None]]:
+        return [(path, chip.info) for path, chip in self._chips.items()]
+
+    def pending_probes(self) -> bool:
+        return any(chip.info is None for chip in self._chips.values())
+
+    def clear(self) -> None:
+        self.edit.clear()
+        for path in list(self._chips):
+            self.remove_attachment(path)
+
+    # --- send / stop ---------------------------------------------------------
+
+    def set_generating(self, generating: bool) -> None:
+        self._generating = generating
+        self.send_button.setText("Stop" if generating else "Send")
+        self.send_button.setAccessibleName("Stop" if generating else "Send")
+        self.send_button.setToolTip("Stop the reply (Esc)" if generating else "Send (Enter)")
+        self.send_button.setProperty("generating", "true" if generating else "false")
+        self.send_button.style().unpolish(self.send_button)
+        self.send_button.style().polish(self.send_button)
+        self._update_send_enabled()
+
+    @property
+    def generating(self) -> bool:
+        return self._generating
+
+    def has_content(self) -> bool:
+        return bool(self.edit.toPlainText().strip()) or bool(self._chips)
+
+    def _on_send_button_clicked(self) -> None:
+        if self._generating:
+            self.stop_clicked.emit()
+        else:
+            self.send_clicked.emit()
+
+    def _on_chip_remove_clicked(self, path: Path) -> None:
+        self.remove_attachment(path)
+        self.attachment_removed.emit(path)
+        self.edit.setFocus()
+
+    def _update_send_enabled(self) -> None:
+        self.send_button.setEnabled(self._generating or (self.has_content() and not self.pending_probes()))

@@ -1,0 +1,93 @@
+"""Streamed markdown that re-renders only its growing tail.
+
+While a reply is written, text before the last safe block boundary inside the
+*committed* canvases can no longer change.  It is rendered once into its own
+view ("chunk") and never touched again; only the tail (the rest of the
+committed text plus the live draft) is re-rendered per frame.  When the reply
+ends, the chunks are merged into one view so selection spans the whole reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.markdown import MarkdownRenderer
+from app.markdown_split import stable_prefix_length
+from app.qt import QVBoxLayout, QWidget, Signal
+from app.ui.text_view import RichTextView
+
+
+class MarkdownStack(QWidget):
+    code_copied = Signal()
+
+    def __init__(
+        self, renderer: Callable[[], MarkdownRenderer], parent=None, *, accessible_name: str = "Reply"
+    ) -> None:
+        super().__init__(parent)
+        self._renderer = renderer
+        self._accessible_name = accessible_name
+        self.setAccessibleName(accessible_name)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(0)
+        self._chunks: list[RichTextView] = []
+        self._frozen = ""
+        self._live_text: str | None = None
+        self._live = self._new_view()
+        self._layout.addWidget(self._live)
+        self.chunk_renders = 0
+        self.live_renders = 0
+
+    @property
+    def text(self) -> str:
+        return self._frozen + (self._live_text or "")
+
+    def views(self) -> list[RichTextView]:
+        return [*self._chunks, self._live]
+
+    def set_text(self, text: str, committed: int) -> None:
+        """Show ``text``, of which the first ``committed`` characters are final."""
+        if not text.startswith(self._frozen):
+            self._drop_chunks()
+        boundary = stable_prefix_length(text[:committed])
+        if boundary > len(self._frozen):
+            view = self._new_view()
+            view.set_rendered(self._renderer().render(text[len(self._frozen) : boundary]))
+            self._layout.insertWidget(len(self._chunks), view)
+            self._chunks.append(view)
+            self._frozen = text[:boundary]
+            self.chunk_renders += 1
+        tail = text[len(self._frozen) :]
+        if tail != self._live_text:
+            self._live_text = tail
+            self._live.set_rendered(self._renderer().render(tail))
+            self._live.setVisible(bool(tail))
+            self.live_renders += 1
+
+    def set_final(self, text: str) -> None:
+        """Render the finished text as one view (one layout, one selection)."""
+        self._drop_chunks()
+        self._live_text = text
+        self._live.set_rendered(self._renderer().render(text))
+        self._live.setVisible(bool(text))
+
+    def rerender(self) -> None:
+        """After a theme or font change."""
+        text = self.text
+        self.set_final(text)
+
+    def plain_text(self) -> str:
+        return "\n".join(view.toPlainText() for view in self.views() if view.isVisibleTo(self))
+
+    def _new_view(self) -> RichTextView:
+        view = RichTextView(self, accessible_name=self._accessible_name)
+        view.code_copied.connect(self.code_copied)
+        return view
+
+    def _drop_chunks(self) -> None:
+        for view in self._chunks:
+            self._layout.removeWidget(view)
+            view.deleteLater()
+        self._chunks.clear()
+        self._frozen = ""
+        self._live_text = None

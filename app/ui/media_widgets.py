@@ -1,0 +1,146 @@
+"""Thumbnails of attachments: chips with a remove button in the composer, tiles in sent messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from app.media_probe import MediaInfo, format_duration
+from app.qt import (
+    QColor,
+    QFont,
+    QFrame,
+    QHBoxLayout,
+    QImage,
+    QLabel,
+    QPainter,
+    QPixmap,
+    QRectF,
+    QSize,
+    Qt,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+CHIP_PX = 64
+TILE_PX = 132
+
+
+def pil_to_pixmap(image: Image.Image) -> QPixmap:
+    rgb = image.convert("RGB")
+    data = rgb.tobytes("raw", "RGB")
+    qimage = QImage(data, rgb.width, rgb.height, rgb.width * 3, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(qimage)
+
+
+def thumbnail(info: MediaInfo, size: int) -> QPixmap:
+    """A square-ish thumbnail; videos get a play badge with their duration painted on."""
+    pixmap = pil_to_pixmap(info.thumbnail).scaled(
+        QSize(size, size),
+        Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    # Centre-crop to a square so rows of thumbnails line up.
+    x = max(0, (pixmap.width() - size) // 2)
+    y = max(0, (pixmap.height() - size) // 2)
+    pixmap = pixmap.copy(x, y, min(size, pixmap.width()), min(size, pixmap.height()))
+    if info.kind == "video":
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        label = f"▶ {format_duration(info.duration_s)}".strip()
+        font = QFont()
+        font.setPixelSize(max(10, size // 7))
+        font.setBold(True)
+        painter.setFont(font)
+        width = painter.fontMetrics().horizontalAdvance(label) + 10
+        height = painter.fontMetrics().height() + 4
+        rect = QRectF(4, pixmap.height() - height - 4, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(rect, 5, 5)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+        painter.end()
+    return pixmap
+
+
+def describe(info: MediaInfo | None, path: Path) -> str:
+    if info is None:
+        return path.name
+    if info.kind == "video":
+        return f"video {path.name}, {format_duration(info.duration_s)}, {info.width}×{info.height}"
+    return f"image {path.name}, {info.width}×{info.height}"
+
+
+class AttachmentChip(QFrame):
+    """One pending attachment in the composer: thumbnail (or a placeholder while probing) and ×."""
+
+    remove_clicked = Signal(object)  # the path
+
+    def __init__(self, path: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("attachmentChip")
+        self.path = path
+        self.info: MediaInfo | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        self.image = QLabel(self)
+        self.image.setFixedSize(CHIP_PX, CHIP_PX)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setText("…")
+        layout.addWidget(self.image)
+        self.name = QLabel(self)
+        self.name.setObjectName("chipLabel")
+        self.name.setFixedWidth(CHIP_PX)
+        self.name.setText(
+            self.name.fontMetrics().elidedText(path.name, Qt.TextElideMode.ElideMiddle, CHIP_PX)
+        )
+        layout.addWidget(self.name)
+        self.remove = QToolButton(self)
+        self.remove.setObjectName("chipRemove")
+        self.remove.setText("×")
+        self.remove.setToolTip(f"Remove {path.name}")
+        self.remove.setAccessibleName(f"Remove attachment {path.name}")
+        self.remove.clicked.connect(lambda: self.remove_clicked.emit(self.path))
+        self.remove.move(CHIP_PX - 12, 0)
+        self.remove.raise_()
+        self.setAccessibleName(f"Attachment {path.name}")
+        self.setToolTip(str(path))
+
+    def set_info(self, info: MediaInfo) -> None:
+        self.info = info
+        self.image.setText("")
+        self.image.setPixmap(thumbnail(info, CHIP_PX))
+        self.setAccessibleName(f"Attachment: {describe(info, self.path)}")
+        self.setToolTip(describe(info, self.path))
+
+
+class AttachmentTiles(QWidget):
+    """The attachments of a sent message, as a row of thumbnails."""
+
+    def __init__(self, items: list[tuple[Path, MediaInfo | None]], parent=None, *, align_right: bool) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        if align_right:
+            layout.addStretch(1)
+        for path, info in items:
+            tile = QLabel(self)
+            tile.setObjectName("messageThumb")
+            tile.setFixedSize(TILE_PX, TILE_PX)
+            tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            if info is not None:
+                tile.setPixmap(thumbnail(info, TILE_PX))
+            else:
+                tile.setText(path.name)
+                tile.setWordWrap(True)
+            tile.setToolTip(describe(info, path))
+            tile.setAccessibleName(f"Attached {describe(info, path)}")
+            layout.addWidget(tile)
+        if not align_right:
+            layout.addStretch(1)

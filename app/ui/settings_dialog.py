@@ -1,0 +1,269 @@
+"""The settings dialog: generation, prompt, media and appearance, validated as you type.
+
+Generation values start from the user's saved settings or, if they never
+changed them, the loaded model's ``generation_config.json`` defaults.  Values
+equal to the model's defaults are stored as "follow the model" so switching
+models keeps each model's own defaults.  Errors are the engine's own
+``GenerationSettings.validate`` messages, shown under the form, and block Save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.config import FONT_SIZES, AppConfig
+from app.qt import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from engine.conversation import IMAGE_TOKEN_BUDGETS
+from engine.errors import SettingsError
+from engine.settings import GenerationSettings
+
+THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
+
+
+def _spin(minimum: int, maximum: int, step: int = 1, name: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(minimum, maximum)
+    box.setSingleStep(step)
+    box.setAccessibleName(name)
+    return box
+
+
+def _double(minimum: float, maximum: float, decimals: int, step: float, name: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(minimum, maximum)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setAccessibleName(name)
+    return box
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title)
+    label.setStyleSheet("font-weight: 600; margin-top: 8px;")
+    return label
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, config: AppConfig, model_defaults: GenerationSettings, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setAccessibleName("Settings")
+        self.setMinimumWidth(520)
+        self._config = config
+        self._defaults = model_defaults
+        self._result: AppConfig | None = None
+
+        self.max_new_tokens = _spin(1, 262_144, 256, "Max new tokens")
+        self.max_steps = _spin(1, 1024, 1, "Max denoising steps per block")
+        self.entropy_bound = _double(0.001, 100.0, 3, 0.05, "Entropy bound")
+        self.t_max = _double(0.0, 5.0, 2, 0.05, "Temperature at the first step")
+        self.t_min = _double(0.0, 5.0, 2, 0.05, "Temperature at the last step")
+        self.stability = _spin(0, 64, 1, "Stability threshold")
+        self.confidence = _double(0.0001, 10.0, 4, 0.001, "Confidence threshold")
+        self.seed_random = QRadioButton("Random")
+        self.seed_random.setAccessibleName("Random seed")
+        self.seed_fixed = QRadioButton("Fixed:")
+        self.seed_fixed.setAccessibleName("Fixed seed")
+        self.seed_value = QLineEdit()
+        self.seed_value.setAccessibleName("Seed value")
+        self.seed_value.setPlaceholderText("e.g. 1234")
+        self.thinking = QCheckBox("Let the model think before answering")
+        self.thinking.setAccessibleName("Thinking")
+        self.system_prompt = QPlainTextEdit()
+        self.system_prompt.setObjectName("systemPrompt")
+        self.system_prompt.setAccessibleName("System prompt")
+        self.system_prompt.setPlaceholderText("Optional instructions for every reply")
+        self.system_prompt.setFixedHeight(80)
+        self.image_tokens = QComboBox()
+        self.image_tokens.setAccessibleName("Image token budget")
+        for budget in IMAGE_TOKEN_BUDGETS:
+            hint = {70: " (fast)", 280: " (default)", 1120: " (OCR, small text)"}.get(budget, "")
+            self.image_tokens.addItem(f"{budget} tokens{hint}", budget)
+        self.video_fps = _double(0.1, 10.0, 1, 0.5, "Video frames per second")
+        self.video_frames = _spin(1, 600, 1, "Video frame cap")
+        self.theme = QComboBox()
+        self.theme.setAccessibleName("Theme")
+        for label, value in THEME_CHOICES:
+            self.theme.addItem(label, value)
+        self.font_size = _spin(min(FONT_SIZES) - 3, max(FONT_SIZES) + 12, 1, "Font size")
+
+        form_widget = QWidget(self)
+        form = QFormLayout(form_widget)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(8)
+        form.addRow(_section("Generation"))
+        form.addRow("Max new tokens", self.max_new_tokens)
+        form.addRow("Max denoising steps", self.max_steps)
+        form.addRow("Entropy bound", self.entropy_bound)
+        temperature = QHBoxLayout()
+        temperature.addWidget(self.t_max)
+        temperature.addWidget(QLabel("→"))
+        temperature.addWidget(self.t_min)
+        temperature.addStretch(1)
+        form.addRow("Temperature (first → last step)", temperature)
+        form.addRow("Stability threshold", self.stability)
+        form.addRow("Confidence threshold", self.confidence)
+        seed = QHBoxLayout()
+        seed.addWidget(self.seed_random)
+        seed.addWidget(self.seed_fixed)
+        seed.addWidget(self.seed_value, 1)
+        form.addRow("Seed", seed)
+        form.addRow(_section("Prompt"))
+        form.addRow("", self.thinking)
+        form.addRow("System prompt", self.system_prompt)
+        form.addRow(_section("Images and video"))
+        form.addRow("Image token budget", self.image_tokens)
+        form.addRow("Video frames per second", self.video_fps)
+        form.addRow("Video frame cap", self.video_frames)
+        form.addRow(_section("Appearance"))
+        form.addRow("Theme", self.theme)
+        form.addRow("Font size (pt)", self.font_size)
+
+        self.error = QLabel("", self)
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.setAccessibleName("Settings error")
+        self.error.setVisible(False)
+
+        self.reset_button = QPushButton("Reset to the model's defaults", self)
+        self.reset_button.setAccessibleName("Reset generation settings to the model's defaults")
+        self.reset_button.clicked.connect(self._on_reset_button_clicked)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.reset_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.buttons)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.addWidget(form_widget)
+        layout.addWidget(self.error)
+        layout.addLayout(bottom)
+
+        self._load(config)
+        for spin in (
+            self.max_new_tokens,
+            self.max_steps,
+            self.entropy_bound,
+            self.t_max,
+            self.t_min,
+            self.stability,
+            self.confidence,
+            self.video_fps,
+            self.video_frames,
+            self.font_size,
+        ):
+            spin.valueChanged.connect(self._validate)
+        self.seed_value.textChanged.connect(self._validate)
+        self.seed_random.toggled.connect(self._validate)
+        self._validate()
+
+    # --- values ----------------------------------------------------------------
+
+    def _load(self, config: AppConfig) -> None:
+        self._set_generation(config.generation_settings(self._defaults))
+        self.thinking.setChecked(config.thinking)
+        self.system_prompt.setPlainText(config.system_prompt)
+        self.image_tokens.setCurrentIndex(max(0, self.image_tokens.findData(config.image_tokens)))
+        self.video_fps.setValue(config.video_fps)
+        self.video_frames.setValue(config.video_max_frames)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
+        self.font_size.setValue(config.font_size)
+
+    def _set_generation(self, g: GenerationSettings) -> None:
+        self.max_new_tokens.setValue(g.max_new_tokens)
+        self.max_steps.setValue(g.max_denoising_steps)
+        self.entropy_bound.setValue(g.entropy_bound)
+        self.t_max.setValue(g.t_max)
+        self.t_min.setValue(g.t_min)
+        self.stability.setValue(g.stability_threshold)
+        self.confidence.setValue(g.confidence_threshold)
+        self.seed_random.setChecked(g.seed is None)
+        self.seed_fixed.setChecked(g.seed is not None)
+        self.seed_value.setText("" if g.seed is None else str(g.seed))
+
+    def _seed(self) -> int | None:
+        if self.seed_random.isChecked():
+            return None
+        text = self.seed_value.text().strip()
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(
+                f"Seed {text!r} is not a whole number", fix="Type a number such as 1234, or choose Random"
+            ) from None
+
+    def generation(self) -> GenerationSettings:
+        """The generation settings as entered; raises SettingsError when one is out of range."""
+        return GenerationSettings(
+            max_new_tokens=self.max_new_tokens.value(),
+            max_denoising_steps=self.max_steps.value(),
+            entropy_bound=round(self.entropy_bound.value(), 6),
+            t_max=round(self.t_max.value(), 6),
+            t_min=round(self.t_min.value(), 6),
+            stability_threshold=self.stability.value(),
+            confidence_threshold=round(self.confidence.value(), 6),
+            seed=self._seed(),
+        ).validate()
+
+    def config(self) -> AppConfig:
+        """The edited config; raises SettingsError when a value is invalid."""
+        generation = self.generation()
+        return replace(
+            self._config,
+            generation=None if generation == self._defaults else generation,
+            thinking=self.thinking.isChecked(),
+            system_prompt=self.system_prompt.toPlainText().strip(),
+            image_tokens=int(self.image_tokens.currentData()),
+            video_fps=round(self.video_fps.value(), 3),
+            video_max_frames=self.video_frames.value(),
+            theme=self.theme.currentData(),
+            font_size=self.font_size.value(),
+        ).validate()
+
+    def result_config(self) -> AppConfig | None:
+        return self._result
+
+    # --- slots -----------------------------------------------------------------
+
+    def _validate(self, *_args) -> bool:
+        self.seed_value.setEnabled(self.seed_fixed.isChecked())
+        try:
+            self.config()
+        except SettingsError as error:
+            self.error.setText(str(error))
+            self.error.setVisible(True)
+            self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+            return False
+        self.error.setVisible(False)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(True)
+        return True
+
+    def _on_reset_button_clicked(self) -> None:
+        self._set_generation(self._defaults)
+        self._validate()
+
+    def _on_buttons_accepted(self) -> None:
+        if self._validate():
+            self._result = self.config()
+            self.accept()

@@ -1,0 +1,88 @@
+"""The status bar: which model, on what device, VRAM in use, the last reply's speed, load progress.
+
+Load progress appears only if loading takes longer than ``SHOW_AFTER_MS``
+(as Anki does), so a quick load never flashes a progress bar.
+"""
+
+from __future__ import annotations
+
+from app.qt import QLabel, QProgressBar, QStatusBar, QTimer
+from engine.events import LoadProgress
+
+SHOW_AFTER_MS = 400
+
+
+def format_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Status")
+        self.setSizeGripEnabled(False)
+        self.model_label = QLabel("No model", self)
+        self.model_label.setAccessibleName("Model")
+        self.device_label = QLabel("", self)
+        self.device_label.setAccessibleName("Device")
+        self.vram_label = QLabel("", self)
+        self.vram_label.setAccessibleName("VRAM in use")
+        self.speed_label = QLabel("", self)
+        self.speed_label.setAccessibleName("Last reply speed")
+        self.progress = QProgressBar(self)
+        self.progress.setAccessibleName("Model loading progress")
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.progress_label = QLabel("", self)
+        self.progress_label.setVisible(False)
+        for widget in (self.model_label, self.device_label, self.vram_label):
+            self.addWidget(widget)
+        self.addWidget(self.progress_label)
+        self.addWidget(self.progress)
+        self.addPermanentWidget(self.speed_label)
+        self._show_timer = QTimer(self)
+        self._show_timer.setSingleShot(True)
+        self._show_timer.timeout.connect(self._on_show_timer_timeout)
+        self._loading = False
+
+    def loading_started(self, source: str) -> None:
+        self._loading = True
+        self.model_label.setText(f"Loading {source}…")
+        self.device_label.setText("")
+        self.vram_label.setText("")
+        self.progress.setRange(0, 0)
+        self.progress_label.setText("")
+        self._show_timer.start(SHOW_AFTER_MS)
+
+    def load_progressed(self, event: LoadProgress) -> None:
+        if event.total > 0:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+        self.progress_label.setText(event.message or event.stage)
+
+    def loading_ended(self) -> None:
+        self._loading = False
+        self._show_timer.stop()
+        self.progress.setVisible(False)
+        self.progress_label.setVisible(False)
+
+    def set_model(self, name: str, device: str, dtype: str) -> None:
+        self.model_label.setText(name)
+        self.model_label.setToolTip(name)
+        self.device_label.setText(f"{device} · {dtype}")
+
+    def set_vram(self, used: int | None) -> None:
+        self.vram_label.setText(f"VRAM {format_bytes(used)}" if used is not None else "")
+
+    def set_speed(self, tokens_per_second: float) -> None:
+        self.speed_label.setText(f"last reply {tokens_per_second:.0f} tok/s")
+
+    def _on_show_timer_timeout(self) -> None:
+        if self._loading:
+            self.progress.setVisible(True)
+            self.progress_label.setVisible(True)

@@ -1,0 +1,96 @@
+"""One chat's messages in a scrolling, centred column of readable width.
+
+The column is at most ``COLUMN_MAX_PX`` wide (long lines are hard to read) and
+stays pinned to the bottom while a reply grows, unless the user scrolled up to
+read something: then it stays where they are.
+"""
+
+from __future__ import annotations
+
+from app.qt import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, Qt, QVBoxLayout, QWidget
+
+COLUMN_MAX_PX = 760
+PIN_SLACK_PX = 48
+
+
+class EmptyState(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Empty chat")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+        layout.addStretch(2)
+        title = QLabel("DiffusionGemma Chat", self)
+        title.setObjectName("emptyTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        hint = QLabel(
+            "Each reply is written as 256-token canvases that refine in parallel.\n"
+            "Watch them settle as you chat — press Ctrl+T for the token view.\n"
+            "Drop images or videos anywhere in the window to attach them.",
+            self,
+        )
+        hint.setObjectName("emptyHint")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addStretch(3)
+
+
+class Transcript(QScrollArea):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transcript")
+        self.setAccessibleName("Conversation")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        page = QWidget(self)
+        page.setObjectName("transcriptPage")
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(24, 20, 24, 20)
+        outer.addStretch(1)
+        self.column = QWidget(page)
+        self.column.setMaximumWidth(COLUMN_MAX_PX)
+        self.column.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        outer.addWidget(self.column, 100)
+        outer.addStretch(1)
+        self._layout = QVBoxLayout(self.column)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(10)
+        self.empty = EmptyState(self.column)
+        self._layout.addWidget(self.empty, 1)
+        self._layout.addStretch(0)
+        self.setWidget(page)
+        self._pinned = True
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scroll_value_changed)
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+
+    def add(self, widget: QWidget) -> QWidget:
+        self.empty.setVisible(False)
+        self._layout.insertWidget(self._layout.count() - 1, widget)
+        self._pinned = True
+        return widget
+
+    def remove(self, widget: QWidget) -> None:
+        self._layout.removeWidget(widget)
+        widget.deleteLater()
+
+    def messages(self) -> list[QWidget]:
+        items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
+        return [w for w in items if w is not None and w is not self.empty]
+
+    def scroll_to_bottom(self) -> None:
+        self._pinned = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_scroll_value_changed(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._pinned = value >= bar.maximum() - PIN_SLACK_PX
+
+    def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._pinned:
+            self.verticalScrollBar().setValue(maximum)

@@ -1,0 +1,553 @@
+"""The main window: chats on the left, the conversation and the composer on the right.
+
+It wires the parts together and owns the reply in progress.  Worker events
+arrive as queued signals on the GUI thread; each one only updates the reply's
+:class:`ReplyState` (O(1)) and pokes a :class:`Throttle`, which redraws the
+live message at most at screen rate with a trailing call, so a thousand steps a
+second cost sixty renders, and the last state is always drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import paths
+from app.chat import ChatAttachment, ChatSession, Message
+from app.config import AppConfig, save_config
+from app.markdown import MarkdownRenderer
+from app.media_probe import MediaInfo, media_kind
+from app.qt import (
+    QAction,
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    Slot,
+)
+from app.reply_state import ReplyState
+from app.theme import apply_theme
+from app.throttle import Throttle
+from app.ui.composer import Composer, local_files
+from app.ui.media_prober import MediaProber
+from app.ui.messages import AssistantMessage, Notice, UserMessage
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.sidebar import SIDEBAR_WIDTH, Sidebar
+from app.ui.status import StatusBar
+from app.ui.transcript import COLUMN_MAX_PX, Transcript
+from app.worker import EngineHost
+from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+DEMO = "demo"
+
+
+@dataclass(slots=True)
+class ActiveReply:
+    reply_id: int
+    session: ChatSession
+    message: Message
+    widget: AssistantMessage
+    state: ReplyState
+
+
+@dataclass(slots=True)
+class ChatPage:
+    session: ChatSession
+    transcript: Transcript
+
+
+class MainWindow(QMainWindow):
+    error_reported = Signal(str, str)  # message, log path (thread-safe entry for the excepthook)
+
+    def __init__(
+        self,
+        config: AppConfig,
+        host: EngineHost,
+        *,
+        config_path: Path | None = None,
+        icon: QIcon | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("DiffusionGemma Chat")
+        self.setAccessibleName("DiffusionGemma Chat")
+        if icon is not None:
+            self.setWindowIcon(icon)
+        self.resize(1180, 820)
+        self.setAcceptDrops(True)
+        self.config = config
+        self._config_path = config_path
+        self.host = host
+        self.model_info = None
+        self.model_defaults = GenerationSettings()
+        self.model_source: str | None = None
+        self.active: ActiveReply | None = None
+        self.token_view = False
+        self._pages: dict[int, ChatPage] = {}
+        self._load_notice: Notice | None = None
+        self._dialogs: list[QWidget] = []
+        self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
+        self._renderer = MarkdownRenderer(self.colors, config.font_size)
+
+        # --- layout ----------------------------------------------------------
+        self.sidebar = Sidebar(self)
+        self.sidebar.new_chat_clicked.connect(self.new_chat)
+        self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
+        self.pages = QStackedWidget(self)
+        self.composer = Composer(self)
+        self.composer.send_clicked.connect(self.send)
+        self.composer.stop_clicked.connect(self.stop)
+        self.composer.attach_clicked.connect(self._on_composer_attach_clicked)
+        self.composer.edit.submitted.connect(self.send)
+        self.composer.edit.image_pasted.connect(self._on_composer_image_pasted)
+        self.composer.edit.files_dropped.connect(self.add_files)
+        self.composer.think_button.setChecked(config.thinking)
+        self.composer.think_button.toggled.connect(self._on_think_button_toggled)
+
+        right = QWidget(self)
+        right.setObjectName("composerArea")
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        right_layout.addWidget(self.pages, 1)
+        row = QHBoxLayout()
+        row.setContentsMargins(24, 6, 24, 16)
+        row.addStretch(1)
+        self.composer.setMaximumWidth(COLUMN_MAX_PX)
+        row.addWidget(self.composer, 100)
+        row.addStretch(1)
+        right_layout.addLayout(row)
+
+        splitter = QSplitter(self)
+        splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(1)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([SIDEBAR_WIDTH, 1180 - SIDEBAR_WIDTH])
+        self.setCentralWidget(splitter)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+
+        self.prober = MediaProber(self)
+        self.prober.probed.connect(self._on_prober_probed)
+        self.prober.probe_failed.connect(self._on_prober_probe_failed)
+        self._frame = Throttle(self._render_frame, parent=self)
+        self.error_reported.connect(self._on_error_reported)
+
+        worker = host.worker
+        worker.load_progressed.connect(self.on_load_progressed)
+        worker.model_loaded.connect(self.on_model_loaded)
+        worker.model_load_failed.connect(self.on_model_load_failed)
+        worker.prompt_encoded.connect(self.on_prompt_encoded)
+        worker.step_ready.connect(self.on_step_ready)
+        worker.canvas_committed.connect(self.on_canvas_committed)
+        worker.reply_finished.connect(self.on_reply_finished)
+        worker.reply_failed.connect(self.on_reply_failed)
+        worker.vram_measured.connect(self.on_vram_measured)
+
+        self._build_actions()
+        hints = QApplication.instance().styleHints()
+        hints.colorSchemeChanged.connect(self._on_color_scheme_changed)
+        self.new_chat()
+
+    # --- actions and shortcuts ----------------------------------------------
+
+    def _action(
+        self, text: str, shortcut: str | QKeySequence | None, slot, *, checkable: bool = False
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_chat_action = self._action("&New chat", "Ctrl+N", self.new_chat)
+        self.stop_action = self._action("&Stop reply", "Esc", self.stop)
+        self.focus_action = self._action("&Focus the message box", "Ctrl+L", self.focus_composer)
+        self.token_action = self._action("&Token view", "Ctrl+T", self.toggle_token_view, checkable=True)
+        self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings)
+        self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
+        self.demo_action = self._action("Use the &demo model", None, lambda: self.load_model(DEMO))
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        menu = self.menuBar()
+        chat = menu.addMenu("&Chat")
+        chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
+        chat.addSeparator()
+        chat.addAction(self.quit_action)
+        model = menu.addMenu("&Model")
+        model.addActions([self.open_model_action, self.demo_action])
+        view = menu.addMenu("&View")
+        view.addAction(self.token_action)
+        view.addSeparator()
+        view.addAction(self.settings_action)
+
+    # --- model -----------------------------------------------------------------
+
+    def load_model(self, source: str) -> None:
+        """Load (or switch to) a model on the engine thread; the window stays responsive."""
+        if self.active is not None:
+            self.stop()
+        self.model_source = source
+        self.model_info = None
+        self._dismiss_load_notice()
+        self.status.loading_started("the demo model" if source == DEMO else source)
+        self.host.load(source)
+
+    @Slot(object)
+    def on_load_progressed(self, event: LoadProgress) -> None:
+        self.status.load_progressed(event)
+
+    @Slot(object, object)
+    def on_model_loaded(self, info, defaults: GenerationSettings) -> None:
+        self.model_info = info
+        self.model_defaults = defaults
+        self.status.loading_ended()
+        self.status.set_model(info.name, info.device, info.dtype)
+        self._dismiss_load_notice()
+        if info.source and info.source != DEMO and info.source != self.config.model:
+            recent = tuple(dict.fromkeys((info.source, *self.config.recent_models)))[:8]
+            self._save(self.config.with_changes(model=info.source, recent_models=recent))
+
+    @Slot(str, str)
+    def on_model_load_failed(self, source: str, message: str) -> None:
+        self.status.loading_ended()
+        self.status.model_label.setText("No model loaded")
+        actions = [
+            ("Choose model folder…", self.choose_model_folder),
+            ("Try again", lambda: self.load_model(source)),
+        ]
+        if source != DEMO:
+            actions.append(("Use the demo model", lambda: self.load_model(DEMO)))
+        what = "The demo model" if source == DEMO else f"The model “{source}”"
+        self._dismiss_load_notice()
+        self._load_notice = Notice(f"{what} could not be loaded. {message}", actions=actions)
+        self.current_page().transcript.add(self._load_notice)
+
+    @Slot(object)
+    def on_vram_measured(self, used: int | None) -> None:
+        self.status.set_vram(used)
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
+        if folder:
+            self.load_model(folder)
+
+    def _dismiss_load_notice(self) -> None:
+        if self._load_notice is not None:
+            for page in self._pages.values():
+                if self._load_notice in page.transcript.messages():
+                    page.transcript.remove(self._load_notice)
+            self._load_notice = None
+
+    # --- chats -------------------------------------------------------------------
+
+    def new_chat(self) -> ChatSession:
+        current = self.current_page()
+        if current is not None and not current.session.messages and self.active is None:
+            self.focus_composer()
+            return current.session  # the current chat is still empty: reuse it
+        session = ChatSession()
+        transcript = Transcript(self.pages)
+        self._pages[session.id] = ChatPage(session, transcript)
+        self.pages.addWidget(transcript)
+        self.pages.setCurrentWidget(transcript)
+        self.sidebar.add_chat(session.id, session.title)
+        self.host.forget_prompt_cache()
+        self.focus_composer()
+        return session
+
+    def current_page(self) -> ChatPage | None:
+        widget = self.pages.currentWidget()
+        return next((p for p in self._pages.values() if p.transcript is widget), None)
+
+    def _on_sidebar_chat_selected(self, chat_id: int) -> None:
+        page = self._pages.get(chat_id)
+        if page is not None:
+            self.pages.setCurrentWidget(page.transcript)
+            self.focus_composer()
+
+    # --- sending ---------------------------------------------------------------
+
+    def send(self) -> int | None:
+        """Send the composer's text and attachments; returns the reply id (None if nothing was sent)."""
+        if self.active is not None or not self.composer.has_content() or self.composer.pending_probes():
+            return None
+        page = self.current_page()
+        text = self.composer.edit.toPlainText().strip()
+        pending = self.composer.attachments()
+        attachments = tuple(
+            ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
+        )
+        user = page.session.add(Message("user", text, attachments))
+        page.transcript.add(UserMessage(text, pending, lambda: self._renderer))
+        self.sidebar.set_title(page.session.id, page.session.title)
+        conversation = page.session.conversation(self.config.system_prompt)
+        assert conversation.turns and conversation.turns[-1].text == user.text
+        widget = AssistantMessage(lambda: self._renderer, self.colors)
+        widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
+        widget.code_copied.connect(self._on_code_copied)
+        widget.set_token_view(self.token_view)
+        page.transcript.add(widget)
+        message = page.session.add(Message("assistant"))
+        state = ReplyState()
+        reply_id = self.host.generate(conversation, self.config.generation, self.config.prompt_options())
+        self.active = ActiveReply(reply_id, page.session, message, widget, state)
+        widget.render_frame(state)
+        page.transcript.scroll_to_bottom()
+        self.composer.clear()
+        self.composer.set_generating(True)
+        return reply_id
+
+    def stop(self) -> None:
+        if self.active is not None:
+            self.host.stop()
+            self.active.widget.indicator.setText("stopping…")
+
+    def _is_active(self, reply_id: int) -> bool:
+        return self.active is not None and self.active.reply_id == reply_id
+
+    @Slot(int, object)
+    def on_prompt_encoded(self, reply_id: int, event: PromptEncoded) -> None:
+        if self._is_active(reply_id):
+            self.active.state.on_prompt_encoded(event)
+            self._frame()
+
+    @Slot(int, object)
+    def on_step_ready(self, reply_id: int, step: Step) -> None:
+        if self._is_active(reply_id):
+            self.active.state.on_step(step)
+            self._frame()
+
+    @Slot(int, object)
+    def on_canvas_committed(self, reply_id: int, canvas: Canvas) -> None:
+        if self._is_active(reply_id):
+            self.active.state.on_canvas(canvas)
+            self._frame()
+
+    @Slot(int, object)
+    def on_reply_finished(self, reply_id: int, done: Done) -> None:
+        if not self._is_active(reply_id):
+            return
+        active = self.active
+        self._frame.cancel()
+        active.state.on_done(done)
+        active.widget.finish(active.state)
+        message = active.message
+        message.text = done.answer
+        message.thought = done.thought
+        message.thought_seconds = active.state.thought_seconds
+        message.stats = done.stats
+        message.incomplete = done.incomplete
+        self.status.set_speed(done.stats.tokens_per_second)
+        self._end_reply(reply_id)
+
+    @Slot(int, str)
+    def on_reply_failed(self, reply_id: int, error: str) -> None:
+        if not self._is_active(reply_id):
+            return
+        active = self.active
+        self._frame.cancel()
+        active.state.on_error(error)
+        active.widget.fail(error, active.state)
+        active.message.error = error
+        self._end_reply(reply_id)
+
+    def _end_reply(self, reply_id: int) -> None:
+        self.host.reply_ended(reply_id)
+        self.active = None
+        self.composer.set_generating(False)
+        self.focus_composer()
+
+    def _render_frame(self) -> None:
+        if self.active is not None:
+            self.active.widget.render_frame(self.active.state)
+
+    # --- attachments -------------------------------------------------------------
+
+    def add_files(self, files: list[Path]) -> None:
+        for path in files:
+            path = Path(path)
+            if media_kind(path) is None:
+                self.show_notice(
+                    f"“{path.name}” is not an image or a video this app can send. "
+                    "Attach a PNG, JPEG, WebP or GIF image, or an MP4, MOV, WebM or MKV video."
+                )
+                continue
+            if self.composer.add_attachment(path) is not None:
+                self.prober.probe(path)
+
+    def _on_prober_probed(self, path: Path, info: MediaInfo) -> None:
+        self.composer.set_attachment_info(path, info)
+
+    def _on_prober_probe_failed(self, path: Path, message: str) -> None:
+        self.composer.remove_attachment(path)
+        self.show_notice(message)
+
+    def _on_composer_image_pasted(self, image: QImage) -> None:
+        path = (
+            paths.pasted_dir() / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.png"
+        )
+        if not image.save(str(path), "PNG"):
+            self.show_notice(
+                "The pasted image could not be saved. Save it to a file and attach that instead."
+            )
+            return
+        self.add_files([path])
+
+    def _on_composer_attach_clicked(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Attach images or videos",
+            str(Path.home()),
+            "Images and videos (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.mp4 *.mov *.m4v *.webm *.mkv)"
+            ";;All files (*)",
+        )
+        self.add_files([Path(f) for f in files])
+
+    def dragEnterEvent(self, event) -> None:
+        if local_files(event.mimeData()) or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if local_files(event.mimeData()) or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        mime = event.mimeData()
+        files = local_files(mime)
+        if files:
+            self.add_files(files)
+        elif mime.hasImage():
+            self._on_composer_image_pasted(mime.imageData())
+        event.acceptProposedAction()
+        self.focus_composer()
+
+    def _notices(self) -> list[Notice]:
+        page = self.current_page()
+        return [w for w in page.transcript.messages() if isinstance(w, Notice)] if page else []
+
+    def show_notice(self, message: str) -> Notice:
+        """An inline message at the end of the current chat, dismissible."""
+        page = self.current_page()
+        notice = Notice(message, actions=[("Dismiss", lambda: page.transcript.remove(notice))])
+        page.transcript.add(notice)
+        return notice
+
+    # --- view --------------------------------------------------------------------
+
+    def focus_composer(self) -> None:
+        self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def toggle_token_view(self) -> None:
+        self.set_token_view(not self.token_view)
+
+    def set_token_view(self, on: bool) -> None:
+        self.token_view = on
+        self.token_action.setChecked(on)
+        if self.active is not None:
+            self.active.widget.set_token_view(on)
+        else:
+            last = self._last_assistant_widget()
+            if last is not None:
+                last.set_token_view(on)
+
+    def _last_assistant_widget(self) -> AssistantMessage | None:
+        page = self.current_page()
+        if page is None:
+            return None
+        replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
+        return replies[-1] if replies else None
+
+    def _on_reply_token_view_toggled(self, on: bool) -> None:
+        self.token_view = on
+        self.token_action.setChecked(on)
+
+    def _on_think_button_toggled(self, on: bool) -> None:
+        self._save(self.config.with_changes(thinking=on))
+
+    def _on_code_copied(self) -> None:
+        self.status.showMessage("Copied to the clipboard", 2000)
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.config, self.model_defaults, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._on_settings_accepted(dialog.result_config()))
+        dialog.open()
+        return dialog
+
+    def _on_settings_accepted(self, config: AppConfig | None) -> None:
+        if config is None:
+            return
+        restyle = (config.theme, config.font_size) != (self.config.theme, self.config.font_size)
+        self._save(config)
+        self.composer.think_button.setChecked(config.thinking)
+        if restyle:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Apply the theme and font size, and re-render every message with the new colours."""
+        self.colors = apply_theme(QApplication.instance(), self.config.theme, self.config.font_size)
+        self._renderer = MarkdownRenderer(self.colors, self.config.font_size)
+        for page in self._pages.values():
+            for widget in page.transcript.messages():
+                if isinstance(widget, AssistantMessage):
+                    widget.set_colors(self.colors)
+                elif isinstance(widget, UserMessage):
+                    widget.rerender()
+
+    def _on_color_scheme_changed(self, _scheme) -> None:
+        if self.config.theme == "system":
+            self.restyle()
+
+    def _save(self, config: AppConfig) -> None:
+        self.config = config
+        try:
+            save_config(config, self._config_path)
+        except OSError as error:
+            log.exception("cannot save settings")
+            self.status.showMessage(f"Settings could not be saved: {error}", 6000)
+
+    # --- errors and shutdown ---------------------------------------------------------
+
+    def _on_error_reported(self, message: str, log_path: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, "DiffusionGemma Chat", message, parent=self)
+        box.setInformativeText(f"Details were written to {log_path}")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setAccessibleName("Unexpected error")
+        box.open()
+        self._dialogs = [*self._dialogs[-4:], box]
+
+    def report_error(self, message: str, log_path: Path) -> None:
+        """Callable from any thread (the excepthook): shows a dialog on the GUI thread."""
+        self.error_reported.emit(message, str(log_path))
+
+    def closeEvent(self, event) -> None:
+        self.hide()
+        self._frame.cancel()
+        self.host.shutdown()
+        self.prober.shutdown()
+        super().closeEvent(event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.focus_composer)

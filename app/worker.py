@@ -1,0 +1,248 @@
+"""The engine on its own thread: a worker QObject moved to a QThread.
+
+The GUI thread never runs model code.  It asks for work through queued signals
+(``load_requested``, ``generate_requested``), and the worker answers with
+past-tense signals carrying the engine's own immutable events, tagged with the
+reply id so a late event from a stopped reply is recognisable.  Stopping is a
+:class:`CancelToken` flag that the denoising loop reads once per step: a queued
+"stop" slot would only run after the busy worker finished.  Shutdown cancels,
+quits the thread's event loop and waits; ``QThread.terminate`` is never used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.logs import log_file
+from app.qt import QObject, QThread, Signal, Slot
+from engine.cancel import CancelToken
+from engine.conversation import Conversation, PromptOptions
+from engine.errors import EngineError
+from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Step
+from engine.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+# Every engine thread ever started, so tests can assert none is left running.
+ENGINE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
+
+
+class EngineLike(Protocol):
+    """What the window needs from :class:`engine.engine.Engine` (tests pass a double)."""
+
+    info: Any
+    default_settings: GenerationSettings
+
+    def generate(
+        self,
+        conversation: Conversation,
+        settings: GenerationSettings | None = None,
+        options: PromptOptions | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Event]: ...
+
+    def vram_in_use(self) -> int | None: ...
+
+    def forget_prompt_cache(self) -> None: ...
+
+
+Loader = Callable[[str, Callable[[LoadProgress], None]], EngineLike]
+
+
+def load_engine(source: str, progress: Callable[[LoadProgress], None]) -> EngineLike:
+    """The real loader; torch and transformers are imported here, on the worker thread."""
+    from engine.engine import Engine
+
+    return Engine.load(source, progress=progress)
+
+
+class LoadAbortedError(Exception):
+    """Raised from the progress callback to abandon a load (the window is closing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    reply_id: int
+    conversation: Conversation
+    settings: GenerationSettings | None  # None: the loaded model's defaults
+    options: PromptOptions
+    cancel: CancelToken
+
+
+def unexpected_error_message(error: BaseException) -> str:
+    return (
+        f"The engine failed unexpectedly ({type(error).__name__}: {error}). "
+        f"Try again or start a new chat; details are in the log file {log_file()}."
+    )
+
+
+class EngineWorker(QObject):
+    """Lives on the engine thread; every slot runs there."""
+
+    load_progressed = Signal(object)  # LoadProgress
+    model_loaded = Signal(object, object)  # ModelInfo, the model's default GenerationSettings
+    model_load_failed = Signal(str, str)  # source, user-facing message
+    prompt_encoded = Signal(int, object)  # reply id, PromptEncoded
+    step_ready = Signal(int, object)  # reply id, Step
+    canvas_committed = Signal(int, object)  # reply id, Canvas
+    reply_finished = Signal(int, object)  # reply id, Done
+    reply_failed = Signal(int, str)  # reply id, user-facing message
+    vram_measured = Signal(object)  # bytes in use, or None off CUDA
+
+    def __init__(self, loader: Loader, load_cancel: CancelToken) -> None:
+        super().__init__()
+        self._loader = loader
+        self._load_cancel = load_cancel
+        self._engine: EngineLike | None = None
+
+    @Slot(str)
+    def on_load_requested(self, source: str) -> None:
+        self._engine = None  # drop the old model before loading the next one
+
+        def progress(event: LoadProgress) -> None:
+            if self._load_cancel.cancelled:
+                raise LoadAbortedError
+            self.load_progressed.emit(event)
+
+        try:
+            engine = self._loader(source, progress)
+        except LoadAbortedError:
+            log.info("model load abandoned: %s", source)
+            return
+        except EngineError as error:
+            log.warning("model load failed: %s", error, exc_info=True)
+            self.model_load_failed.emit(source, str(error))
+            return
+        except Exception as error:
+            log.exception("model load crashed: %s", source)
+            self.model_load_failed.emit(source, unexpected_error_message(error))
+            return
+        self._engine = engine
+        self.model_loaded.emit(engine.info, engine.default_settings)
+        self._measure_vram()
+
+    @Slot(object)
+    def on_generate_requested(self, request: GenerateRequest) -> None:
+        rid = request.reply_id
+        if self._engine is None:
+            self.reply_failed.emit(
+                rid, "No model is loaded. Choose a model folder (Model ▸ Open model folder…) and try again."
+            )
+            return
+        if request.cancel.cancelled:
+            self.reply_failed.emit(rid, "Stopped before the reply started.")
+            return
+        try:
+            events = self._engine.generate(
+                request.conversation, request.settings, request.options, request.cancel
+            )
+            for event in events:
+                self._emit(rid, event)
+        except EngineError as error:
+            log.warning("generation failed: %s", error, exc_info=True)
+            self.reply_failed.emit(rid, str(error))
+        except Exception as error:
+            log.exception("generation crashed")
+            self.reply_failed.emit(rid, unexpected_error_message(error))
+        self._measure_vram()
+
+    @Slot()
+    def on_forget_requested(self) -> None:
+        """A new chat: the cached prompt of the previous one is of no further use."""
+        if self._engine is not None:
+            self._engine.forget_prompt_cache()
+
+    @Slot()
+    def on_unload_requested(self) -> None:
+        self._engine = None
+
+    def _emit(self, rid: int, event: Event) -> None:
+        if isinstance(event, Step):
+            self.step_ready.emit(rid, event)
+        elif isinstance(event, Canvas):
+            self.canvas_committed.emit(rid, event)
+        elif isinstance(event, Done):
+            self.reply_finished.emit(rid, event)
+        elif isinstance(event, PromptEncoded):
+            self.prompt_encoded.emit(rid, event)
+
+    def _measure_vram(self) -> None:
+        try:
+            self.vram_measured.emit(self._engine.vram_in_use() if self._engine else None)
+        except Exception:
+            log.exception("cannot read VRAM use")
+
+
+class EngineHost(QObject):
+    """Owns the engine thread; the GUI's handle on the worker."""
+
+    load_requested = Signal(str)
+    generate_requested = Signal(object)
+    forget_requested = Signal()
+    unload_requested = Signal()
+
+    def __init__(self, loader: Loader = load_engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._load_cancel = CancelToken()
+        self._ids = itertools.count(1)
+        self._active: tuple[int, CancelToken] | None = None
+        self.engine_thread = QThread()
+        self.engine_thread.setObjectName("engine")
+        self.worker = EngineWorker(loader, self._load_cancel)
+        self.worker.moveToThread(self.engine_thread)
+        self.load_requested.connect(self.worker.on_load_requested)
+        self.generate_requested.connect(self.worker.on_generate_requested)
+        self.forget_requested.connect(self.worker.on_forget_requested)
+        self.unload_requested.connect(self.worker.on_unload_requested)
+        self.engine_thread.finished.connect(self.worker.deleteLater)
+        ENGINE_THREADS.add(self.engine_thread)
+        self.engine_thread.start()
+
+    @property
+    def active_reply(self) -> int | None:
+        return self._active[0] if self._active else None
+
+    def load(self, source: str) -> None:
+        self.load_requested.emit(source)
+
+    def generate(
+        self,
+        conversation: Conversation,
+        settings: GenerationSettings | None,
+        options: PromptOptions,
+    ) -> int:
+        """Queue a reply; returns its id (events for it carry the same id)."""
+        self.stop()
+        request = GenerateRequest(next(self._ids), conversation, settings, options, CancelToken())
+        self._active = (request.reply_id, request.cancel)
+        self.generate_requested.emit(request)
+        return request.reply_id
+
+    def stop(self) -> None:
+        """Ask the running reply to stop at its next denoising step (any thread may call this)."""
+        if self._active is not None:
+            self._active[1].cancel()
+
+    def reply_ended(self, reply_id: int) -> None:
+        if self._active is not None and self._active[0] == reply_id:
+            self._active = None
+
+    def forget_prompt_cache(self) -> None:
+        self.forget_requested.emit()
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Cancel whatever runs, stop the thread's event loop and wait for it. True when it stopped."""
+        self.stop()
+        self._load_cancel.cancel()
+        if not self.engine_thread.isRunning():
+            return True
+        self.engine_thread.quit()
+        stopped = self.engine_thread.wait(timeout_ms)
+        if not stopped:
+            log.error("the engine thread did not stop within %d ms", timeout_ms)
+        return bool(stopped)

@@ -1,0 +1,129 @@
+"""Attaching media: drop and paste real PNG/MP4 files, thumbnails, remove, bad files named inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_fakes import FakeEngine, fake_loader
+from media_files import write_mp4, write_png
+
+from app.media_probe import probe
+from app.qt import QApplication, QDragEnterEvent, QDropEvent, QImage, QMimeData, QPointF, Qt, QUrl
+from app.ui.messages import UserMessage
+
+
+def drop_files(window, paths: list[Path]) -> None:
+    """Drag files over the window and drop them.
+
+    QApplication refuses to deliver drag events outside a real drag session, so
+    the window's handlers are called the way Qt's drag manager calls them.
+    """
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    action, button, modifier = (
+        Qt.DropAction.CopyAction,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter = QDragEnterEvent(QPointF(200, 200), action, mime, button, modifier)
+    enter.ignore()
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted(), "the window accepts dragged files"
+    window.dropEvent(QDropEvent(QPointF(200, 200), action, mime, button, modifier))
+
+
+def loaded_window(qtbot, make_window, engine=None):
+    window = make_window(fake_loader(engine or FakeEngine("Nice picture.", steps=2)))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    return window
+
+
+def test_dropped_png_and_mp4_become_thumbnails_and_are_sent(qtbot, make_window, tmp_path):
+    png = write_png(tmp_path / "photo.png")
+    mp4 = write_mp4(tmp_path / "clip.mp4", seconds=3.0)
+    engine = FakeEngine("Nice picture.", steps=2)
+    window = loaded_window(qtbot, make_window, engine)
+    drop_files(window, [png, mp4])
+    composer = window.composer
+    qtbot.waitUntil(
+        lambda: not composer.pending_probes() and len(composer.attachments()) == 2, timeout=10_000
+    )
+    chips = {p.name: c for p, c in composer._chips.items()}
+    assert chips["photo.png"].info.kind == "image" and not chips["photo.png"].image.pixmap().isNull()
+    assert chips["clip.mp4"].info.kind == "video" and "0:03" in chips["clip.mp4"].accessibleName()
+    assert chips["clip.mp4"].remove.accessibleName() == "Remove attachment clip.mp4"
+    # Sending with attachments only (no text) is allowed.
+    assert composer.send_button.isEnabled()
+    window.send()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    turn = engine.calls[-1][0].turns[-1]
+    assert [(a.path.name, a.kind) for a in turn.attachments] == [
+        ("photo.png", "image"),
+        ("clip.mp4", "video"),
+    ]
+    user = next(w for w in window.current_page().transcript.messages() if isinstance(w, UserMessage))
+    tiles = user.findChildren(type(chips["photo.png"].image))
+    assert any("clip.mp4" in t.accessibleName() for t in tiles)
+    assert not composer.attachments(), "the composer is cleared after sending"
+
+
+def test_remove_button_drops_an_attachment(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    png = write_png(tmp_path / "a.png")
+    drop_files(window, [png])
+    composer = window.composer
+    qtbot.waitUntil(lambda: not composer.pending_probes(), timeout=5000)
+    qtbot.mouseClick(composer._chips[png].remove, Qt.MouseButton.LeftButton)
+    assert composer.attachments() == [] and not composer.strip.isVisible()
+    assert not composer.send_button.isEnabled()
+
+
+def test_pasted_image_is_saved_and_attached(qtbot, make_window, app_dirs):
+    window = loaded_window(qtbot, make_window)
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    mime = QMimeData()
+    mime.setImageData(image)
+    window.composer.edit.insertFromMimeData(mime)
+    composer = window.composer
+    qtbot.waitUntil(lambda: composer.attachments() and not composer.pending_probes(), timeout=5000)
+    [(path, info)] = composer.attachments()
+    assert path.parent == app_dirs / "cache" / "pasted" and path.suffix == ".png"
+    assert (info.width, info.height) == (40, 30)
+    assert composer.edit.toPlainText() == ""
+
+
+def test_clipboard_paste_shortcut_attaches_an_image(qtbot, make_window):
+    window = loaded_window(qtbot, make_window)
+    image = QImage(10, 10, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.red)
+    QApplication.clipboard().setImage(image)
+    window.composer.edit.paste()
+    qtbot.waitUntil(lambda: len(window.composer.attachments()) == 1, timeout=5000)
+
+
+def test_a_corrupt_image_is_named_inline_with_a_fix(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not a png at all")
+    drop_files(window, [bad])
+    qtbot.waitUntil(lambda: bool(window._notices()), timeout=5000)
+    message = window._notices()[-1].message
+    assert "broken.png" in message and "not a readable image" in message and "PNG or JPEG" in message
+    assert window.composer.attachments() == []
+
+
+def test_an_unsupported_file_is_refused_with_the_supported_kinds(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    drop_files(window, [text])
+    message = window._notices()[-1].message
+    assert "notes.txt" in message and "PNG" in message and "MP4" in message
+
+
+def test_probe_reads_video_duration_and_thumbnail(tmp_path):
+    info = probe(write_mp4(tmp_path / "v.mp4", seconds=2.0, fps=10))
+    assert info.kind == "video" and abs(info.duration_s - 2.0) < 0.3
+    assert info.thumbnail.size[0] <= 160 and (info.width, info.height) == (64, 48)

@@ -1,0 +1,309 @@
+"""The main window with a scripted engine: sending, stopping, errors inline, shortcuts, focus."""
+
+from __future__ import annotations
+
+import pytest
+from app_fakes import FakeEngine, fake_loader
+
+from app.config import AppConfig, load_config
+from app.qt import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    Qt,
+    QTextBrowser,
+    QWidget,
+)
+from app.ui.messages import AssistantMessage, Notice, UserMessage
+from engine.errors import AttachmentError, ModelFilesError, OutOfMemoryError
+
+REPLY = "Hello **there**.\n\n```python\nprint('hi')\n```\n\nDone."
+
+
+def wait_loaded(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+
+
+def send(qtbot, window, text: str = "Hi") -> AssistantMessage:
+    window.composer.edit.setPlainText(text)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    assert window.active is not None, "Enter should have sent the message"
+    return window.active.widget
+
+
+def wait_idle(qtbot, window, timeout: int = 5000) -> None:
+    qtbot.waitUntil(lambda: window.active is None, timeout=timeout)
+
+
+def test_send_streams_and_ends_with_the_exact_reply(qtbot, make_window):
+    engine = FakeEngine(REPLY, steps=6, step_delay=0.002)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window, "Say hello")
+    assert window.composer.send_button.text() == "Stop"
+    assert window.composer.edit.toPlainText() == ""
+    wait_idle(qtbot, window)
+    assert reply.answer.text == engine._done(REPLY, 0, 0, 0, [], incomplete=False).answer
+    assert "Hello there." in reply.answer.plain_text()
+    assert reply.stats.isVisible() and "tokens" in reply.stats.text() and "tok/s" in reply.stats.text()
+    assert reply.indicator.text() == ""
+    assert window.composer.send_button.text() == "Send"
+    assert "tok/s" in window.status.speed_label.text()
+    page = window.current_page()
+    assert [m.role for m in page.session.messages] == ["user", "assistant"]
+    assert page.session.messages[1].text == reply.answer.text
+    assert page.session.title == "Say hello"
+    user = [w for w in page.transcript.messages() if isinstance(w, UserMessage)]
+    assert user and user[0].text == "Say hello"
+
+
+def test_history_carries_answers_not_thoughts(qtbot, make_window):
+    engine = FakeEngine("<|channel>thought\nsecret plan<channel|>Visible answer.", steps=3)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    first = send(qtbot, window, "one")
+    wait_idle(qtbot, window)
+    assert first.thought_toggle.isVisible() and first.thought_toggle.text().startswith("Thought for")
+    assert not first.thought_box.isVisible(), "the thought collapses once the answer is there"
+    first.thought_toggle.click()
+    assert first.thought_box.isVisible() and "secret plan" in first.thought.text
+    send(qtbot, window, "two")
+    wait_idle(qtbot, window)
+    conversation = engine.calls[-1][0]
+    assert [t.role for t in conversation.turns] == ["user", "assistant", "user"]
+    assert conversation.turns[1].text == "Visible answer."
+    assert "secret" not in conversation.turns[1].text
+
+
+def test_stop_mid_reply_keeps_the_partial_text(qtbot, make_window):
+    engine = FakeEngine("word " * 600, steps=40, step_delay=0.01)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    qtbot.waitUntil(lambda: window.active.state.steps_received >= 3, timeout=5000)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+    wait_idle(qtbot, window)
+    done = reply.state.done
+    assert done is not None and done.incomplete and done.stop_reason == "cancelled"
+    assert "stopped" in reply.stats.text()
+    assert reply.state.steps_received < 80, "the reply stopped within a step or two"
+    assert window.current_page().session.messages[-1].incomplete
+
+
+def test_send_button_turns_into_stop(qtbot, make_window):
+    engine = FakeEngine("x " * 300, steps=40, step_delay=0.01)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    send(qtbot, window)
+    button = window.composer.send_button
+    assert button.text() == "Stop" and button.accessibleName() == "Stop" and button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert button.text() == "Send"
+
+
+def test_shift_enter_inserts_a_newline_and_empty_text_does_not_send(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine()))
+    edit = window.composer.edit
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert window.active is None
+    qtbot.keyClicks(edit, "line one")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(edit, "line two")
+    assert edit.toPlainText() == "line one\nline two"
+    assert window.active is None
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AttachmentError("“cat.png” is not a readable image", fix="Save it again as PNG"), "Save it again"),
+        (OutOfMemoryError("The GPU ran out of memory", fix="Start a new chat"), "Start a new chat"),
+        (RuntimeError("kaboom"), "kaboom"),
+    ],
+)
+def test_engine_errors_show_inline_and_the_chat_goes_on(qtbot, make_window, error, expected):
+    engine = FakeEngine("ok", steps=3, fail=error, fail_after_steps=1)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    wait_idle(qtbot, window)
+    assert reply.notice is not None and expected in reply.notice.message
+    assert "Traceback" not in reply.notice.message
+    assert window.composer.send_button.text() == "Send"
+    engine.fail = None
+    second = send(qtbot, window, "again")
+    wait_idle(qtbot, window)
+    assert second.answer.text == "ok"
+    # The failed exchange is not sent back to the model.
+    assert [t.text for t in engine.calls[-1][0].turns] == ["again"]
+
+
+def test_model_load_failure_is_inline_with_ways_out(qtbot, make_window):
+    error = ModelFilesError(
+        "The model folder has no config.json", fix="Choose another folder", path="/nowhere"
+    )
+    window = make_window(fake_loader(error=error))
+    window.load_model("/nowhere")
+    qtbot.waitUntil(lambda: window._load_notice is not None, timeout=5000)
+    notice = window._load_notice
+    assert "could not be loaded" in notice.message and "Choose another folder" in notice.message
+    labels = [b.text() for b in notice.buttons]
+    assert labels == ["Choose model folder…", "Try again", "Use the demo model"]
+    assert window.status.model_label.text() == "No model loaded"
+    # Sending anyway explains what to do instead of hanging.
+    reply = send(qtbot, window)
+    wait_idle(qtbot, window)
+    assert "No model is loaded" in reply.notice.message
+
+
+def test_a_message_sent_while_loading_waits_for_the_model(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine("ready"), delay=0.3))
+    window.load_model("fake")
+    reply = send(qtbot, window)
+    wait_idle(qtbot, window)
+    assert reply.answer.text == "ready"
+
+
+def test_loading_progress_appears_only_after_a_delay(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine(), delay=0.8))
+    window.load_model("fake")
+    qtbot.wait(100)
+    assert not window.status.progress.isVisible()
+    qtbot.waitUntil(lambda: window.status.progress.isVisible(), timeout=2000)
+    wait_loaded(qtbot, window)
+    assert not window.status.progress.isVisible()
+    assert window.status.model_label.text() == "Fake model"
+    assert "cpu" in window.status.device_label.text()
+
+
+def test_composer_has_focus_on_start_and_ctrl_l_returns_to_it(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine()))
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.composer.edit, timeout=2000)
+    window.sidebar.list.setFocus()
+    qtbot.keyClick(window.sidebar.list, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is window.composer.edit
+
+
+def test_ctrl_n_starts_a_new_chat_and_the_sidebar_switches(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine("one")))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    send(qtbot, window, "first chat")
+    wait_idle(qtbot, window)
+    first = window.current_page()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    second = window.current_page()
+    assert second is not first and not second.session.messages
+    assert window.sidebar.list.count() == 2
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.sidebar.list.count() == 2, "an empty chat is reused, not duplicated"
+    window.sidebar.list.setCurrentRow(1)
+    assert window.current_page() is first
+
+
+def test_ctrl_t_toggles_the_token_view(qtbot, make_window):
+    engine = FakeEngine("tokens " * 200, steps=30, step_delay=0.01)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    qtbot.waitUntil(lambda: reply.state.steps_received >= 2, timeout=5000)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert window.token_view and reply.token_panel.isVisible() and not reply.answer.isVisible()
+    qtbot.waitUntil(lambda: reply.grid.frames >= 3, timeout=5000)
+    assert reply.token_button.isChecked()
+    assert "accepted this step" in reply.grid.accessibleDescription() or reply.grid.states()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert not reply.token_panel.isVisible() and reply.answer.isVisible()
+    window.stop()
+    wait_idle(qtbot, window)
+
+
+def test_step_indicator_names_block_and_step(qtbot, make_window):
+    seen: list[str] = []
+    engine = FakeEngine("w " * 300, steps=10, step_delay=0.01)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    reply.indicator.setText = lambda text, _orig=reply.indicator.setText: (seen.append(text), _orig(text))
+    wait_idle(qtbot, window)
+    steps = [s for s in seen if "· step" in s]
+    assert steps and steps[0].startswith("block 1 · step ") and steps[-1].endswith("/10")
+    assert any(s.startswith("block 2 · step") for s in seen)
+
+
+def test_every_control_has_an_accessible_name(qtbot, make_window):
+    engine = FakeEngine("<|channel>thought\nhm<channel|>Answer", steps=2)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    send(qtbot, window)
+    wait_idle(qtbot, window)
+    controls = (
+        QAbstractButton,
+        QComboBox,
+        QLineEdit,
+        QListWidget,
+        QPlainTextEdit,
+        QTextBrowser,
+        QProgressBar,
+    )
+    unnamed = [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+        for w in window.findChildren(QWidget)
+        if isinstance(w, controls) and not w.accessibleName() and w.isVisibleTo(window)
+    ]
+    assert not unnamed, unnamed
+
+
+def test_settings_changes_are_persisted_and_used(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = make_window(fake_loader(engine), AppConfig())
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    dialog = window.open_settings()
+    dialog.max_steps.setValue(7)
+    dialog.system_prompt.setPlainText("Be brief.")
+    dialog.seed_fixed.setChecked(True)
+    dialog.seed_value.setText("42")
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    saved = load_config()
+    assert saved.generation is not None and saved.generation.max_denoising_steps == 7
+    assert saved.generation.seed == 42 and saved.system_prompt == "Be brief."
+    send(qtbot, window)
+    wait_idle(qtbot, window)
+    conversation, settings, _options = engine.calls[-1]
+    assert settings.max_denoising_steps == 7 and settings.seed == 42
+    assert conversation.system == "Be brief."
+
+
+def test_think_button_sets_thinking_in_the_prompt_options(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    window.composer.think_button.click()
+    send(qtbot, window)
+    wait_idle(qtbot, window)
+    assert engine.calls[-1][2].enable_thinking
+    assert load_config().thinking
+
+
+def test_notice_dismiss_removes_it(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine()))
+    notice = window.show_notice("Something to read. Do this next.")
+    assert isinstance(notice, Notice) and notice in window.current_page().transcript.messages()
+    notice.buttons[0].click()
+    assert notice not in window.current_page().transcript.messages()
