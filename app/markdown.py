@@ -32,6 +32,7 @@ from pygments.util import ClassNotFound
 from app.palette import Colors
 
 COPY_SCHEME = "dgchat-copy"
+WARM_LANGUAGES = ("python", "bash", "javascript", "json", "text")
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
 MONO_FAMILIES = "'JetBrains Mono', 'Cascadia Mono', 'SF Mono', Menlo, Consolas, 'DejaVu Sans Mono', monospace"
 
@@ -95,6 +96,15 @@ class MarkdownRenderer:
     def render(self, text: str) -> Rendered:
         env: dict[str, Any] = {"code": {}}
         return Rendered(html=self._md.render(text, env), code=env["code"])
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs (Pygments' plugin scan, common lexers) before the first reply.
+
+        Otherwise the first code block of the first reply stalls the live view for tens of ms.
+        """
+        self.render(
+            "`x`\n\n| a |\n|---|\n| 1 |\n\n" + "".join(f"```{lang}\nx\n```\n" for lang in WARM_LANGUAGES)
+        )
 
     def render_plain(self, text: str) -> Rendered:
         """Text shown exactly as typed (user messages): escaped, line breaks kept."""

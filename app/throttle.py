@@ -6,10 +6,15 @@ re-layout per event.  Like qutebrowser's ``misc/throttle.py``: the first call in
 a quiet period runs at once (no added latency), calls inside the interval are
 collapsed into one trailing call at the end of it, so the last state is always
 shown and nothing runs more often than ``interval_ms``.
+
+With ``adaptive`` the interval also stretches to twice the callee's last run
+time, so a frame that got expensive (a very long code block still being
+written) can never take more than half of the GUI thread's time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from app.qt import QObject, Qt, QTimer
@@ -25,10 +30,14 @@ class Throttle(QObject):
         func: Callable[[], None],
         interval_ms: int = SCREEN_RATE_MS,
         parent: QObject | None = None,
+        *,
+        adaptive: bool = False,
     ) -> None:
         super().__init__(parent)
         self._func = func
         self._interval_ms = interval_ms
+        self._adaptive = adaptive
+        self.last_duration_ms = 0.0
         self._pending = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -64,6 +73,13 @@ class Throttle(QObject):
 
     def _fire(self) -> None:
         self._pending = False
-        # Keep the interval closed for the next caller even if no call is pending.
-        self._timer.start(self._interval_ms)
-        self._func()
+        started = time.perf_counter()
+        try:
+            self._func()
+        finally:
+            self.last_duration_ms = (time.perf_counter() - started) * 1000
+            interval = self._interval_ms
+            if self._adaptive:
+                interval = max(interval, round(2 * self.last_duration_ms))
+            # Keep the interval closed for the next caller even if no call is pending.
+            self._timer.start(interval)

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
         self._renderer = MarkdownRenderer(self.colors, config.font_size)
+        self._renderer.warm_up()
 
         # --- layout ----------------------------------------------------------
         self.sidebar = Sidebar(self)
@@ -147,7 +148,7 @@ class MainWindow(QMainWindow):
         self.prober = MediaProber(self)
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
-        self._frame = Throttle(self._render_frame, parent=self)
+        self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker

@@ -87,18 +87,21 @@ class FakeEngine:
         steps_done = 0
         per_block: list[int] = []
         first = None
+        # Each position settles at its own step (cheap per step: the worker must not hog the GIL
+        # more than the real engine's Python does).
+        settle = [1 + int(rng.random() * self.steps) for _ in range(CANVAS)]
+        noise = [rng.choice(NOISE) for _ in range(CANVAS)]
+        high = [3.0 + rng.random() * 5 for _ in range(CANVAS)]
         for b, block in enumerate(blocks):
             padded = block + [""] * (CANVAS - len(block))
             for s in range(1, self.steps + 1):
                 if self.fail is not None and steps_done >= self.fail_after_steps:
                     raise self.fail
-                done_fraction = s / self.steps
-                accepted = tuple(rng.random() < done_fraction or s == self.steps for _ in range(CANVAS))
-                draft_pieces = tuple(
-                    p if ok else rng.choice(NOISE) for p, ok in zip(padded, accepted, strict=True)
-                )
+                last_step = s == self.steps
+                accepted = tuple(last_step or s >= t for t in settle)
+                draft_pieces = tuple(p if ok else n for p, ok, n in zip(padded, accepted, noise, strict=True))
                 text = "".join(draft_pieces[: len(block)])
-                entropy = tuple(0.01 if ok else 3.0 + rng.random() * 5 for ok in accepted)
+                entropy = tuple(0.01 if ok else h for ok, h in zip(accepted, high, strict=True))
                 steps_done += 1
                 first = first or time.perf_counter()
                 yield Step(

@@ -1,0 +1,129 @@
+"""Live rendering under load: a 1,000 events/s stream repaints at screen rate and ends exact."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from app_fakes import FakeEngine, fake_loader
+from app_probes import StallProbe
+
+from app.qt import QApplication
+from app.throttle import Throttle
+from app.ui.messages import AssistantMessage
+
+FRAME_RATE_LIMIT = 66  # 16 ms throttle, allowing for timer granularity
+
+
+def long_markdown() -> str:
+    parts = []
+    for i in range(30):
+        parts.append(
+            f"## Section {i}\n\nSome *text* with `code` number {i}, and more words to fill the canvas.\n"
+        )
+        if i % 5 == 0:
+            parts.append(f"```python\ndef f{i}(x):\n    return x * {i}\n```\n")
+        if i % 7 == 0:
+            parts.append("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    return "\n".join(parts)
+
+
+def test_throttle_coalesces_calls_and_always_runs_the_last_one(qtbot):
+    calls: list[int] = []
+    state = {"value": 0}
+    throttle = Throttle(lambda: calls.append(state["value"]), 50)
+    start = time.monotonic()
+    while time.monotonic() - start < 0.3:
+        state["value"] += 1
+        throttle()
+        QApplication.processEvents()
+    last = state["value"]
+    qtbot.waitUntil(lambda: not throttle.pending, timeout=1000)
+    assert calls[0] == 1, "the first call in a quiet period runs at once"
+    assert calls[-1] == last, "a trailing call shows the final state"
+    assert len(calls) <= 0.3 / 0.05 + 2
+
+
+def test_throttle_flush_and_cancel(qtbot):
+    calls: list[str] = []
+    throttle = Throttle(lambda: calls.append("x"), 1000)
+    throttle()
+    throttle()
+    assert calls == ["x"] and throttle.pending
+    throttle.flush()
+    assert calls == ["x", "x"] and not throttle.pending
+    throttle()
+    throttle.cancel()
+    qtbot.wait(50)
+    assert calls == ["x", "x"]
+
+
+def test_thousand_events_per_second_repaint_at_screen_rate_and_end_exact(qtbot, make_window, monkeypatch):
+    reply_text = long_markdown()
+    engine = FakeEngine(reply_text, steps=400, step_delay=0.001)  # ~1,000 steps/s
+    frames: list[float] = []
+    original = AssistantMessage.render_frame
+
+    def counting(self, state):
+        frames.append(time.perf_counter())
+        return original(self, state)
+
+    monkeypatch.setattr(AssistantMessage, "render_frame", counting)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    probe = StallProbe()
+    probe.start()
+    window.composer.edit.setPlainText("go")
+    started = time.perf_counter()
+    window.send()
+    reply = window.active.widget
+    state = window.active.state
+    qtbot.waitUntil(lambda: window.active is None, timeout=30_000)
+    elapsed = time.perf_counter() - started
+    probe.stop()
+    events = state.steps_received
+    assert events >= 800 and events / elapsed > 300, (events, elapsed)
+    rate = (len(frames) - 1) / (frames[-1] - frames[0])
+    assert rate <= FRAME_RATE_LIMIT, f"{len(frames)} frames in {frames[-1] - frames[0]:.2f} s"
+    assert len(frames) >= 10, "the reply was drawn live, not only at the end"
+    assert len(frames) < events / 5
+    assert reply.answer.text == state.done.answer == reply_text.strip()
+    # Committed text was rendered in chunks, once each; the live tail took the per-frame renders.
+    assert reply.answer.chunk_renders < 40
+    assert probe.worst_gap_ms() < 50, f"GUI thread stalled {probe.worst_gap_ms():.0f} ms"
+
+
+def test_events_of_a_stopped_reply_are_ignored(qtbot, make_window):
+    engine = FakeEngine("late " * 400, steps=50, step_delay=0.005)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.composer.edit.setPlainText("go")
+    first_id = window.send()
+    reply = window.active.widget
+    qtbot.waitUntil(lambda: reply.state.steps_received >= 2, timeout=5000)
+    window.stop()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    frames = reply.frames
+    window.on_step_ready(first_id, reply.state.step)  # a straggler
+    qtbot.wait(50)
+    assert reply.frames == frames
+
+
+def test_adaptive_throttle_backs_off_when_frames_get_expensive(qtbot):
+    calls: list[float] = []
+
+    def slow() -> None:
+        calls.append(time.perf_counter())
+        time.sleep(0.03)
+
+    throttle = Throttle(slow, 16, adaptive=True)
+    start = time.monotonic()
+    while time.monotonic() - start < 0.6:
+        throttle()
+        QApplication.processEvents()
+    throttle.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert throttle.last_duration_ms >= 30
+    assert min(gaps) >= 0.055, "the next frame waits twice the last frame's cost"

@@ -1,0 +1,89 @@
+"""The live reply model: what is committed, what the indicator says, token states."""
+
+from __future__ import annotations
+
+from app.chat import ChatAttachment, ChatSession, Message
+from app.reply_state import ReplyState, format_stats
+from app.token_states import TokenState, classify, entropy_level
+from engine.events import Canvas, PromptEncoded, Step
+
+
+def step(
+    block: int, n: int, text: str, accepted=(True, False), entropy=(0.01, 5.0), draft=(1, 2), finished=False
+):
+    return Step(block, n, 48, draft, accepted, entropy, text, ("a", "b"), finished)
+
+
+def test_display_splits_committed_and_live_text():
+    state = ReplyState()
+    assert state.indicator() == "encoding the prompt…"
+    state.on_prompt_encoded(PromptEncoded(10, 0.1))
+    assert state.indicator() == "first canvas…"
+    state.on_step(step(0, 3, "Hello wor"))
+    assert state.indicator() == "block 1 · step 3/48"
+    shown = state.display()
+    assert shown.answer == "Hello wor" and shown.answer_committed == 0
+    state.on_canvas(Canvas(0, (1,), "Hello world.\n\n", 12, False))
+    assert state.indicator() == "block 1 committed"
+    state.on_step(step(1, 1, "Next"))
+    shown = state.display()
+    assert shown.answer == "Hello world.\n\nNext" and shown.answer_committed == len("Hello world.")
+    assert state.indicator() == "block 2 · step 1/48"
+
+
+def test_thinking_is_split_and_timed():
+    state = ReplyState()
+    state.on_step(step(0, 1, "<|channel>thought\nLet me see"))
+    shown = state.display()
+    assert shown.thinking and shown.thought == "Let me see" and shown.answer == ""
+    state.on_step(step(0, 2, "<|channel>thought\nLet me see<channel|>Answer"))
+    shown = state.display()
+    assert not shown.thinking and shown.answer == "Answer"
+    assert state.thought_seconds is not None
+
+
+def test_previous_step_is_tracked_within_a_block_only():
+    state = ReplyState()
+    a, b = step(0, 1, "x"), step(0, 2, "x")
+    state.on_step(a)
+    state.on_step(b)
+    assert state.previous_step is a
+    state.on_step(step(1, 1, "y"))
+    assert state.previous_step is None
+
+
+def test_token_states():
+    previous = Step(0, 1, 48, (5, 6, 7, 8), (True, True, False, False), (0.0, 0.0, 5.0, 0.5), "", ())
+    current = Step(0, 2, 48, (5, 9, 7, 8), (True, True, False, False), (0.0, 0.1, 5.0, 0.5), "", ())
+    assert classify(current, previous) == [
+        TokenState.STABLE,  # accepted twice, same token
+        TokenState.ACCEPTED,  # accepted, but the token changed
+        TokenState.NOISE,  # high entropy
+        TokenState.DRAFT,  # low entropy, not yet accepted
+    ]
+    assert classify(current, None)[0] == TokenState.ACCEPTED
+    assert entropy_level(0) == 0 and entropy_level(100) == 1 and 0 < entropy_level(1) < 1
+
+
+def test_format_stats():
+    from engine.events import Done, Stats
+
+    stats = Stats(10, 0, 300, 2, 30, 48, (14, 16), 10.0, 0.25, 1.5, 200.0)
+    line = format_stats(Done((), (), "", "", "", stats))
+    assert line == (
+        "300 tokens · 2 blocks · steps per block 14/16 · 10.0 tokens/forward · 200 tok/s · first draft 250 ms"
+    )
+
+
+def test_conversation_skips_failed_exchanges_and_thoughts(tmp_path):
+    chat = ChatSession()
+    chat.add(Message("user", "q1"))
+    chat.add(Message("assistant", "a1", thought="hidden"))
+    chat.add(Message("user", "q2"))
+    chat.add(Message("assistant", "", error="OOM"))
+    picture = ChatAttachment(tmp_path / "p.png", "image")
+    chat.add(Message("user", "q3", (picture,)))
+    turns = chat.conversation("sys").turns
+    assert [(t.role, t.text) for t in turns] == [("user", "q1"), ("assistant", "a1"), ("user", "q3")]
+    assert turns[-1].attachments[0].path == picture.path
+    assert chat.title == "q1"
