@@ -144,8 +144,12 @@ def resolve(model: nn.Module, name: str) -> Slot | None:
 
 
 def assign_dense(slot: Slot, tensor: torch.Tensor, device: torch.device | str) -> None:
-    """Put a dense tensor in place, converted to the dtype the model declares for it."""
-    value = tensor.to(device=device, dtype=slot.dtype, copy=True)
+    """Put a dense tensor in place, converted to the dtype the model declares for it.
+
+    The tensor is used as is when it already has that dtype and device: callers
+    hand over fresh tensors (``get_tensor``, the cache reader), never views.
+    """
+    value = tensor.to(device=device, dtype=slot.dtype)
     if slot.attr in slot.module._parameters:
         slot.module._parameters[slot.attr] = nn.Parameter(value, requires_grad=False)
     else:
