@@ -29,7 +29,7 @@ FILE_NAME = "settings.json"
 
 Theme = Literal["system", "light", "dark"]
 THEMES: tuple[Theme, ...] = ("system", "light", "dark")
-FONT_SIZES: tuple[int, ...] = (11, 12, 13, 14, 15, 16, 18, 20)
+FONT_SIZES: tuple[int, ...] = (9, 10, 11, 12, 13, 14, 16, 18, 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class AppConfig:
     video_fps: float = 1.0
     video_max_frames: int = 60
     theme: Theme = "system"
-    font_size: int = 14
+    font_size: int = 11
     model: str = ""  # empty: the bundled demo model
     recent_models: tuple[str, ...] = field(default_factory=tuple)
 
@@ -68,7 +68,7 @@ class AppConfig:
         if self.theme not in THEMES:
             raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
         if not 8 <= self.font_size <= 32:
-            raise SettingsError("Font size must be between 8 and 32 points", fix="14 is the default")
+            raise SettingsError("Font size must be between 8 and 32 points", fix="11 is the default")
         return self
 
     def with_changes(self, **changes: Any) -> AppConfig:

@@ -51,7 +51,7 @@ class ComposerEdit(QPlainTextEdit):
         self.setPlaceholderText("Message DiffusionGemma…  (Enter to send, Shift+Enter for a new line)")
         self.setTabChangesFocus(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self._fit_height()
@@ -84,7 +84,15 @@ class ComposerEdit(QPlainTextEdit):
 
     def _fit_height(self, *_args) -> None:
         line = self.fontMetrics().lineSpacing()
-        lines = max(1, min(MAX_LINES, round(self.document().size().height())))
+        needed = round(self.document().size().height())  # in lines for a plain-text document
+        lines = max(1, min(MAX_LINES, needed))
+        policy = (
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if needed > MAX_LINES
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+        if self.verticalScrollBarPolicy() != policy:
+            self.setVerticalScrollBarPolicy(policy)
         margins = self.contentsMargins()
         doc_margin = self.document().documentMargin()
         height = int(lines * line + 2 * doc_margin + margins.top() + margins.bottom())

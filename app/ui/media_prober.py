@@ -12,6 +12,20 @@ from engine.errors import AttachmentError
 log = logging.getLogger(__name__)
 
 
+class _ProbeJob(QRunnable):
+    """Owned by Python (auto-delete off): a pool that deletes a runnable behind the
+    bindings' back leaves a stale wrapper that PySide may hand out for a later object."""
+
+    def __init__(self, prober: MediaProber, path: Path) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._prober = prober
+        self.path = path
+
+    def run(self) -> None:
+        self._prober._run(self.path)
+
+
 class MediaProber(QObject):
     probed = Signal(object, object)  # Path, MediaInfo
     probe_failed = Signal(object, str)  # Path, user-facing message
@@ -20,9 +34,17 @@ class MediaProber(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
+        self._jobs: set[_ProbeJob] = set()
+        self.probed.connect(self._on_job_finished)
+        self.probe_failed.connect(self._on_job_finished)
 
     def probe(self, path: Path) -> None:
-        self._pool.start(QRunnable.create(lambda: self._run(path)))
+        job = _ProbeJob(self, path)
+        self._jobs.add(job)
+        self._pool.start(job)
+
+    def _on_job_finished(self, path: Path, _result) -> None:
+        self._jobs = {job for job in self._jobs if job.path != path}
 
     def wait(self, timeout_ms: int = 10_000) -> bool:
         return bool(self._pool.waitForDone(timeout_ms))

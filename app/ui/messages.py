@@ -80,11 +80,11 @@ class UserMessage(QWidget):
     def _fit(self) -> None:
         """Hug short messages, wrap long ones at a fraction of the column."""
         limit = max(120, int(self.width() * USER_BUBBLE_FRACTION) - 32)
-        document = self.view.document().clone(self.view)
-        document.setTextWidth(-1)
-        ideal = int(document.idealWidth()) + 4
-        document.deleteLater()
-        width = min(ideal, limit)
+        metrics = self.view.fontMetrics()
+        ideal = (
+            max((metrics.horizontalAdvance(line) for line in self.text.splitlines() or [""]), default=0) + 8
+        )
+        width = max(24, min(ideal, limit))
         if self.view.width() != width:
             self.view.setFixedWidth(width)
 
@@ -251,7 +251,9 @@ class AssistantMessage(QWidget):
         if not done.answer and not done.thought:
             self.answer.set_final("*No text: the reply was stopped before the first canvas.*")
 
-    def fail(self, message: str, state: ReplyState | None = None) -> None:
+    def fail(
+        self, message: str, state: ReplyState | None = None, *, retry: Callable[[], object] | None = None
+    ) -> None:
         self.indicator.setText("")
         if state is not None:
             display = state.display()
@@ -259,7 +261,7 @@ class AssistantMessage(QWidget):
             if display.thought:
                 self._show_thought(display.thought, False, state.thought_seconds)
                 self.thought.set_final(display.thought)
-        self.notice = Notice(message, self)
+        self.notice = Notice(message, self, actions=[("Try again", retry)] if retry else ())
         self.layout().insertWidget(self.layout().indexOf(self.stats), self.notice)
 
     def show_final(self, answer: str, thought: str, thought_seconds: float | None, stats: str) -> None:

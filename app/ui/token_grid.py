@@ -4,8 +4,9 @@ Painted by hand (one ``paintEvent``, no child widgets) because it changes up to
 60 times a second and has 256 cells.  The fill is the position's entropy
 (cool = certain, warm = unsure); the state is drawn on top: faint italic for
 random noise, plain for a draft, a bold accent outline for "accepted this
-step", a solid underline for stable.  A cell whose token changed since the
-previous frame gets a small corner mark, so refinement is visible frame to frame.
+step", a solid underline for stable.  A draft cell whose token changed since
+the previous frame gets a small corner mark (the model changed its mind), so
+refinement is visible frame to frame; noise changes every frame by nature.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ def entropy_color(colors: Colors, level: float) -> QColor:
     return _mix(stops[1], stops[2], (level - 0.5) * 2)
 
 
+PAD_PIECES = frozenset({"<pad>", ""})
+
+
 def display_piece(piece: str) -> str:
-    if piece in ("", None):
-        return "∅"
+    if piece in PAD_PIECES or piece is None:
+        return "·"
     shown = piece.replace("\n", "⏎").replace("\t", "⇥")
     if not shown.strip():
         return "␣" * min(len(shown), 3)
@@ -160,13 +164,14 @@ class TokenGrid(QWidget):
             elif state == TokenState.STABLE:
                 painter.setPen(QPen(QColor(c.muted), 2))
                 painter.drawLine(rect.bottomLeft() + _offset(3, -1.5), rect.bottomRight() + _offset(-3, -1.5))
-            if index in self._changed and state != TokenState.STABLE:
+            if index in self._changed and state == TokenState.DRAFT:
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(accent)
                 painter.drawEllipse(rect.topRight() + _offset(-4, 4), 2, 2)
             piece = display_piece(step.pieces[index]) if index < len(step.pieces) else str(step.draft[index])
             painter.setFont({TokenState.NOISE: italic, TokenState.ACCEPTED: bold}.get(state, font))
-            painter.setPen(faint if state == TokenState.NOISE else text_color)
+            is_pad = index < len(step.pieces) and step.pieces[index] in PAD_PIECES
+            painter.setPen(faint if state == TokenState.NOISE or is_pad else text_color)
             elided = metrics.elidedText(piece, Qt.TextElideMode.ElideRight, int(rect.width()) - 6)
             painter.drawText(rect.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignCenter, elided)
         painter.end()

@@ -7,7 +7,8 @@ read something: then it stays where they are.
 
 from __future__ import annotations
 
-from app.qt import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, Qt, QVBoxLayout, QWidget
+from app.icon import app_icon
+from app.qt import QFrame, QHBoxLayout, QLabel, QScrollArea, QSize, QSizePolicy, Qt, QVBoxLayout, QWidget
 
 COLUMN_MAX_PX = 760
 PIN_SLACK_PX = 48
@@ -21,6 +22,11 @@ class EmptyState(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
         layout.addStretch(2)
+        logo = QLabel(self)
+        logo.setPixmap(app_icon().pixmap(QSize(72, 72)))
+        logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        logo.setAccessibleName("DiffusionGemma Chat logo")
+        layout.addWidget(logo)
         title = QLabel("DiffusionGemma Chat", self)
         title.setObjectName("emptyTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -81,6 +87,10 @@ class Transcript(QScrollArea):
     def messages(self) -> list[QWidget]:
         items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
         return [w for w in items if w is not None and w is not self.empty]
+
+    def scroll_to_top(self) -> None:
+        self._pinned = False
+        self.verticalScrollBar().setValue(0)
 
     def scroll_to_bottom(self) -> None:
         self._pinned = True

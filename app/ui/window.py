@@ -299,11 +299,26 @@ class MainWindow(QMainWindow):
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
         )
-        user = page.session.add(Message("user", text, attachments))
+        page.session.add(Message("user", text, attachments))
         page.transcript.add(UserMessage(text, pending, lambda: self._renderer))
         self.sidebar.set_title(page.session.id, page.session.title)
+        reply_id = self._start_reply(page)
+        self.composer.clear()
+        return reply_id
+
+    def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
+        """Answer the last user message again, replacing a failed reply."""
+        if self.active is not None:
+            return None
+        messages = page.session.messages
+        if messages and messages[-1].role == "assistant" and not messages[-1].usable:
+            messages.pop()
+        page.transcript.remove(failed)
+        return self._start_reply(page)
+
+    def _start_reply(self, page: ChatPage) -> int:
+        """Ask the engine to answer the chat's last user message; the reply widget goes live."""
         conversation = page.session.conversation(self.config.system_prompt)
-        assert conversation.turns and conversation.turns[-1].text == user.text
         widget = AssistantMessage(lambda: self._renderer, self.colors)
         widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
         widget.code_copied.connect(self._on_code_copied)
@@ -315,7 +330,6 @@ class MainWindow(QMainWindow):
         self.active = ActiveReply(reply_id, page.session, message, widget, state)
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
-        self.composer.clear()
         self.composer.set_generating(True)
         return reply_id
 
@@ -369,7 +383,9 @@ class MainWindow(QMainWindow):
         active = self.active
         self._frame.cancel()
         active.state.on_error(error)
-        active.widget.fail(error, active.state)
+        page = next(p for p in self._pages.values() if p.session is active.session)
+        widget = active.widget
+        active.widget.fail(error, active.state, retry=lambda: self.retry(page, widget))
         active.message.error = error
         self._end_reply(reply_id)
 

@@ -307,3 +307,27 @@ def test_notice_dismiss_removes_it(qtbot, make_window):
     assert isinstance(notice, Notice) and notice in window.current_page().transcript.messages()
     notice.buttons[0].click()
     assert notice not in window.current_page().transcript.messages()
+
+
+def test_try_again_replaces_a_failed_reply(qtbot, make_window):
+    engine = FakeEngine(
+        "second time lucky", steps=2, fail=OutOfMemoryError("Out of memory", fix="Close apps")
+    )
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    failed = send(qtbot, window, "please")
+    wait_idle(qtbot, window)
+    assert failed.notice.buttons[0].text() == "Try again"
+    engine.fail = None
+    failed.notice.buttons[0].click()
+    assert window.active is not None
+    wait_idle(qtbot, window)
+    page = window.current_page()
+    assert [(m.role, m.text) for m in page.session.messages] == [
+        ("user", "please"),
+        ("assistant", "second time lucky"),
+    ]
+    replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
+    assert len(replies) == 1 and replies[0].answer.text == "second time lucky"
+    assert [t.text for t in engine.calls[-1][0].turns] == ["please"]
