@@ -341,6 +341,8 @@ def run_bench(
         peak_reserved = None
         if tracker is not None:
             notes.append("CPU: peak = weights + tracked allocations; tracking slows the timings")
+        else:
+            notes.append("CPU memory not tracked: the peak shown is the weights alone")
     bandwidth = bandwidth_gbs or device_bandwidth_gbs(device)
     floor_ms = 1000 * per_forward / (bandwidth * 1e9) if bandwidth else None
     return BenchResult(
