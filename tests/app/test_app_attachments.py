@@ -127,3 +127,18 @@ def test_probe_reads_video_duration_and_thumbnail(tmp_path):
     info = probe(write_mp4(tmp_path / "v.mp4", seconds=2.0, fps=10))
     assert info.kind == "video" and abs(info.duration_s - 2.0) < 0.3
     assert info.thumbnail.size[0] <= 160 and (info.width, info.height) == (64, 48)
+
+
+def test_pasting_a_copied_video_file_attaches_it(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    clip = write_mp4(tmp_path / "copied.mp4", seconds=1.0)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])  # what a file manager puts on the clipboard
+    QApplication.clipboard().setMimeData(mime)
+    window.composer.edit.paste()
+    qtbot.waitUntil(
+        lambda: bool(window.composer.attachments()) and not window.composer.pending_probes(), timeout=5000
+    )
+    [(path, info)] = window.composer.attachments()
+    assert path == clip and info.kind == "video"
+    assert window.composer.edit.toPlainText() == "", "the file's URL is not pasted as text"

@@ -331,3 +331,33 @@ def test_try_again_replaces_a_failed_reply(qtbot, make_window):
     replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
     assert len(replies) == 1 and replies[0].answer.text == "second time lucky"
     assert [t.text for t in engine.calls[-1][0].turns] == ["please"]
+
+
+def test_ctrl_comma_opens_the_settings(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine()))
+    window.activateWindow()  # shortcuts need an active window
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.composer.edit, timeout=2000)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    dialogs = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle() == "Settings"]
+    assert dialogs
+    dialogs[0].reject()
+
+
+def test_rtl_and_cjk_paragraphs_lay_out_in_their_own_direction(qtbot, make_window):
+    engine = FakeEngine("שלום עולם, זה טקסט בעברית.\n\n日本語のテキスト 🎉\n\nEnglish text.", steps=2)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    wait_idle(qtbot, window)
+    view = reply.answer.views()[-1]
+    block = view.document().firstBlock()
+    directions = []
+    while block.isValid():
+        if block.text().strip():
+            directions.append(block.layout().textOption().textDirection() if block.layout() else None)
+            directions[-1] = block.textDirection()
+        block = block.next()
+    assert directions[0] == Qt.LayoutDirection.RightToLeft
+    assert directions[-1] == Qt.LayoutDirection.LeftToRight
+    assert "日本語のテキスト 🎉" in view.toPlainText()

@@ -1,0 +1,67 @@
+"""Entry points: ``python -m app`` and ``dgchat``."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import app.main as app_main
+from app.qt import QApplication
+from app.ui.messages import Notice
+from app.ui.window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_python_m_app_help_runs_without_a_display():
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--model DIR|REPO|demo" in result.stdout
+
+
+def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monkeypatch, tmp_path, app_dirs):
+    seen: dict[str, object] = {}
+
+    def fake_exec() -> int:
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        seen["focus"] = window.composer.edit
+        qtbot.waitUntil(lambda: window._load_notice is not None, timeout=10_000)
+        seen["notice"] = window._load_notice.message
+        seen["buttons"] = [b.text() for b in window._load_notice.buttons]
+        seen["focused"] = QApplication.focusWidget() is window.composer.edit or not window.isActiveWindow()
+        seen["icon"] = not window.windowIcon().isNull()
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    missing = tmp_path / "no-model-here"
+    try:
+        assert app_main.main(["--model", str(missing), "--theme", "dark"]) == 0
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, "dgchat", False)]:
+            root.removeHandler(handler)
+            handler.close()
+    assert "could not be loaded" in seen["notice"] and "no-model-here" in seen["notice"]
+    assert seen["buttons"][0] == "Choose model folder…"
+    assert seen["icon"] and seen["focused"]
+    assert (app_dirs / "log" / "dgchat.log").is_file()
+    assert not isinstance(seen["focus"], Notice)
+
+
+def test_subcommands_go_to_the_conversation_tools(monkeypatch):
+    import app.cli
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(app.cli, "main", lambda argv: calls.append(argv) or 0)
+    assert app_main.main(["export", "--help"]) == 0
+    assert calls == [["export", "--help"]]
