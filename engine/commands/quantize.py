@@ -35,8 +35,10 @@ class _ProgressLine:
 
     def __init__(self) -> None:
         self.last = 0.0
+        self.shown = False
 
     def __call__(self, event: LoadProgress) -> None:
+        self.shown = True
         now = time.monotonic()
         if now - self.last < 0.25 and event.done < event.total:
             return
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         rebuild=args.rebuild,
         verify=args.verify,
     )
-    if progress is not None:
+    if progress is not None and progress.shown:
         print(file=sys.stderr)
     manifest = read_manifest(folder) or {}
     result = {
