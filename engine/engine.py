@@ -75,9 +75,14 @@ class Engine:
         device: str | None = None,
         require_cuda: bool = False,
         allow_download: bool = False,
+        quantize: bool | None = None,
         progress: Callable[[LoadProgress], None] | None = None,
     ) -> Engine:
-        """Find, check and load a checkpoint. Blocking: call it off the GUI thread."""
+        """Find, check and load a checkpoint. Blocking: call it off the GUI thread.
+
+        ``quantize`` (default: on CUDA only) loads 4-bit weights through
+        ``engine.quant``; see :func:`engine.loader.load_model`.
+        """
         source = str(model)
         is_demo = source == "demo"
         if is_demo:
@@ -88,7 +93,7 @@ class Engine:
             folder = resolve_source(source, allow_download=allow_download)
         check_checkpoint(folder)
         choice = choose_device(device, require_cuda=require_cuda)
-        loaded, processor = load_model(folder, choice, progress)
+        loaded, processor = load_model(folder, choice, progress, quantize=quantize)
         text_config = loaded.config.text_config
         info = ModelInfo(
             name="Demo model" if is_demo else (folder.name if Path(source).exists() else source),

@@ -160,12 +160,28 @@ def check_checkpoint(folder: Path) -> None:
         )
 
 
+def is_quantized_checkpoint(folder: Path) -> bool:
+    """A folder written by ``python -m engine quantize`` (or the quantized cache)."""
+    from engine.quant.cache import MANIFEST
+
+    return (folder / MANIFEST).is_file()
+
+
 def load_model(
     folder: Path,
     choice: DeviceChoice,
     progress: Callable[[LoadProgress], None] | None = None,
+    *,
+    quantize: bool | None = None,
 ):
-    """Load model and processor from a checked folder onto the chosen device."""
+    """Load model and processor from a checked folder onto the chosen device.
+
+    ``quantize=None`` means: 4-bit on CUDA (the 26B model only fits a consumer
+    GPU that way; the first load streams the bf16 shards into a cached 4-bit
+    copy, later loads read the cache), full precision on the CPU (the demo and
+    test models are small, and bitsandbytes' CPU path is slow).  A folder that
+    already is a quantized checkpoint is always loaded as one.
+    """
     from transformers import DiffusionGemmaForBlockDiffusion
 
     from engine.processor import load_processor
@@ -182,7 +198,21 @@ def load_model(
             path=folder,
         ) from None
     report(LoadProgress("weights", 1, 2, "Loading weights"))
+    if quantize is None:
+        quantize = choice.device.type == "cuda"
     try:
+        if is_quantized_checkpoint(folder) or quantize:
+            from engine.quant.cache import load_or_quantize, load_quantized
+
+            if is_quantized_checkpoint(folder):
+                model = load_quantized(folder, device=choice.device, dtype=choice.dtype, progress=progress)
+            else:
+                model, _how = load_or_quantize(
+                    folder, device=choice.device, dtype=choice.dtype, progress=progress
+                )
+            model.eval()
+            report(LoadProgress("ready", 2, 2, "Model ready"))
+            return model, processor
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(
             str(folder),
             dtype=choice.dtype,

@@ -38,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video-max-frames", type=int, default=60)
     p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
     p.add_argument("--download", action="store_true", help="download the model if it is not cached")
+    p.add_argument(
+        "--quantize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="4-bit weights (default: on CUDA only); a folder from 'quantize --out' is always 4-bit",
+    )
     p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
     p.set_defaults(func=run)
 
@@ -57,7 +63,13 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     progress = None if args.jsonl else _print_progress
-    engine = Engine.load(args.model, device=args.device, allow_download=args.download, progress=progress)
+    engine = Engine.load(
+        args.model,
+        device=args.device,
+        allow_download=args.download,
+        quantize=args.quantize,
+        progress=progress,
+    )
     changes = {
         k: v
         for k, v in {
