@@ -30,6 +30,7 @@ class MarkdownStack(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
+        self._text_color: str | None = None
         self._chunks: list[RichTextView] = []
         self._frozen = ""
         self._live_text: str | None = None
@@ -79,8 +80,15 @@ class MarkdownStack(QWidget):
     def plain_text(self) -> str:
         return "\n".join(view.toPlainText() for view in self.views() if view.isVisibleTo(self))
 
+    def set_text_color(self, color: str | None) -> None:
+        """A colour for text the markdown leaves uncoloured (the muted reasoning section)."""
+        self._text_color = color
+        for view in self.views():
+            view.set_text_color(color)
+
     def _new_view(self) -> RichTextView:
         view = RichTextView(self, accessible_name=self._accessible_name)
+        view.set_text_color(self._text_color)
         view.code_copied.connect(self.code_copied)
         return view
 

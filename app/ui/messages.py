@@ -184,8 +184,9 @@ class AssistantMessage(QWidget):
         self.thought_box = QFrame(self)
         self.thought_box.setObjectName("thoughtBox")
         thought_layout = QVBoxLayout(self.thought_box)
-        thought_layout.setContentsMargins(12, 0, 0, 0)
+        thought_layout.setContentsMargins(12, 0, 0, 8)
         self.thought = MarkdownStack(renderer, self.thought_box, accessible_name="Reasoning")
+        self.thought.set_text_color(colors.muted)
         thought_layout.addWidget(self.thought)
         self.thought_box.setVisible(False)
         layout.addWidget(self.thought_box)
@@ -281,6 +282,7 @@ class AssistantMessage(QWidget):
             self._apply_token_view(on)
 
     def set_colors(self, colors: Colors) -> None:
+        self.thought.set_text_color(colors.muted)
         self.grid.set_colors(colors)
         self.legend.set_colors(colors)
         self.answer.rerender()

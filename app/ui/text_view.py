@@ -64,6 +64,10 @@ class RichTextView(QTextBrowser):
         self.renders = 0
         self.setFixedHeight(0)
 
+    def set_text_color(self, color: str | None) -> None:
+        extra = f" color: {color};" if color else ""
+        self.setStyleSheet(f"QTextBrowser {{ background: transparent;{extra} }}")
+
     def set_rendered(self, rendered: Rendered) -> None:
         self._code = rendered.code
         self.renders += 1

@@ -32,7 +32,9 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
     seen: dict[str, object] = {}
 
     def fake_exec() -> int:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
         seen["focus"] = window.composer.edit
         qtbot.waitUntil(lambda: window._load_notice is not None, timeout=10_000)
         seen["notice"] = window._load_notice.message
