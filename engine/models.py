@@ -83,13 +83,21 @@ class InstalledModel:
 
 
 def quantized_cache(model_path: Path) -> QuantizedCache | None:
-    """Hook for the quantized-weights cache of ``model_path``: always None for now.
+    """The up-to-date 4-bit copy of ``model_path`` in the quantized cache, if there is one.
 
-    ``engine.quant`` (being written separately) will own that cache; once it
-    exposes a lookup, call it here and the model list, the CLI and the GUI pick
-    it up without further changes.
+    Only a cache that ``engine.quant`` would load (same source files, settings
+    and library versions) counts; a stale or corrupt one is rebuilt on the
+    next load and so is not reported here.
     """
-    return None
+    from engine.quant import QuantSettings
+    from engine.quant.cache import check_cache, default_cache_dir
+
+    settings = QuantSettings()
+    target = default_cache_dir(model_path, settings)
+    if not target.is_dir() or not check_cache(target, model_path, settings).ok:
+        return None
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    return QuantizedCache(path=target, size_bytes=size, method=settings.quant_type)
 
 
 # -- cache layout ---------------------------------------------------------------------------------

@@ -35,3 +35,14 @@ def test_a_quantized_folder_loads_as_4_bit(tiny_checkpoint: Path, tmp_path: Path
     engine = Engine.load(out, device="cpu")
     assert any(isinstance(m, QuantExperts) for m in engine.model.modules())
     assert isinstance(_reply(engine), Done)
+
+
+def test_model_list_reports_the_quantized_copy(tiny_checkpoint: Path, tmp_path: Path, monkeypatch):
+    from engine.models import folder_model, quantized_cache
+
+    monkeypatch.setenv("DGCHAT_CACHE_DIR", str(tmp_path / "cache"))
+    assert quantized_cache(tiny_checkpoint) is None
+    Engine.load(tiny_checkpoint, device="cpu", quantize=True)
+    cached = quantized_cache(tiny_checkpoint)
+    assert cached is not None and cached.size_bytes > 0 and cached.method == "nf4"
+    assert folder_model(tiny_checkpoint).quantized == cached
