@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
+
+CLOSE_WAIT_MS = 10_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,11 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     hook = ExceptHook(window.report_error).install()
     window.show()
     window.load_model(args.model or config.model or DEMO)
+    status = 1
     try:
-        return int(app.exec())
+        status = int(app.exec())
     finally:
         hook.uninstall()
-        host.shutdown()
+        if not host.shutdown(timeout_ms=CLOSE_WAIT_MS):
+            # Only a model load can outlast the wait (it cannot be interrupted between its
+            # progress reports). Leave without it rather than abort in QThread's destructor.
+            log.warning("the engine thread is still loading a model; exiting without waiting for it")
+            logging.shutdown()
+            os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -561,7 +561,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.hide()
         self._frame.cancel()
-        self.host.shutdown()
+        self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         super().closeEvent(event)
 
