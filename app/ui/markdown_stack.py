@@ -50,8 +50,11 @@ class MarkdownStack(QWidget):
         """Show ``text``, of which the first ``committed`` characters are final."""
         if not text.startswith(self._frozen):
             self._drop_chunks()
-        boundary = stable_prefix_length(text[:committed])
-        if boundary > len(self._frozen):
+        # The frozen part ends at a top-level block boundary, so only the committed text after it
+        # needs scanning: per frame the cost is the tail's, not the whole reply's.
+        frozen = len(self._frozen)
+        boundary = frozen + stable_prefix_length(text[frozen:committed]) if committed > frozen else frozen
+        if boundary > frozen:
             view = self._new_view()
             view.set_rendered(self._renderer().render(text[len(self._frozen) : boundary]))
             self._layout.insertWidget(len(self._chunks), view)

@@ -83,3 +83,27 @@ def test_rendering_the_cut_pieces_matches_rendering_the_whole(renderer):
         whole = renderer.render(text).html
         pieces = renderer.render(text[:cut]).html + renderer.render(text[cut:]).html
         assert pieces == whole, text
+
+
+def test_markdown_stack_freezes_committed_blocks_once_and_rerenders_only_the_tail(qtbot, renderer):
+    from app.ui.markdown_stack import MarkdownStack
+
+    stack = MarkdownStack(lambda: renderer)
+    qtbot.addWidget(stack)
+    text = (
+        "# Title\n\nFirst paragraph.\n\n```python\nx = 1\n\ny = 2\n```\n\n"
+        "Second paragraph.\n\nTail being written"
+    )
+    # Grow the committed part canvas by canvas, with a draft after it, frame by frame.
+    for committed in range(0, len(text) + 1, 7):
+        stack.set_text(text[:committed] + "draft…", committed)
+    stack.set_text(text, len(text))
+    chunks = stack.views()[:-1]
+    assert stack.text == text
+    assert 1 <= len(chunks) == stack.chunk_renders <= 4, "each committed block is rendered once"
+    assert stack._frozen.count("```") % 2 == 0, "a fenced block is frozen whole, never cut"
+    assert "x = 1" in "".join(v.toPlainText() for v in chunks)
+    assert stack.live_renders > stack.chunk_renders
+    # Text that is not a continuation (the final text differs) resets the frozen part.
+    stack.set_text("Something else entirely.", 0)
+    assert stack.views() == [stack.views()[-1]] and stack.text == "Something else entirely."
