@@ -111,6 +111,8 @@ class Engine:
         self, conversation: Conversation, settings: GenerationSettings, options: PromptOptions
     ) -> PromptInputs:
         """Template, tokenize and check the prompt (loads and validates attachments)."""
+        if not conversation.turns or conversation.turns[-1].role != "user":
+            raise EngineError("There is no user message to answer", fix="Type a message, then send it")
         canvas = self.info.canvas_length
         reserve = -(-settings.max_new_tokens // canvas) * canvas
         return build_prompt(

@@ -117,3 +117,11 @@ def test_out_of_memory_mid_reply_frees_and_keeps_the_engine_usable(tiny_engine, 
     assert seen, "the first step's event reached the caller before the failure"
     monkeypatch.setattr(tiny_engine.model, "forward", real_forward)
     assert isinstance(list(tiny_engine.generate(conversation, settings))[-1], Done)
+
+
+def test_a_conversation_without_a_user_message_is_refused(tiny_engine):
+    from engine.errors import EngineError
+
+    for turns in [(), (Turn("user", "Hi"), Turn("assistant", "Hello"))]:
+        with pytest.raises(EngineError, match="no user message"):
+            list(tiny_engine.generate(Conversation(turns=turns)))
