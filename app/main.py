@@ -59,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.icon import app_icon
     from app.logs import ExceptHook, setup_logging
     from app.qt import QApplication, QGuiApplication
-    from app.ui.window import DEMO, MainWindow
+    from app.ui.window import MainWindow
     from app.worker import EngineHost
+    from engine.loader import AUTO
 
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(config, host, icon=icon)
     hook = ExceptHook(window.report_error).install()
     window.show()
-    window.load_model(args.model or config.model or DEMO)
+    window.load_model(args.model or config.model or AUTO)
     status = 1
     try:
         status = int(app.exec())

@@ -20,7 +20,15 @@ from engine.conversation import Conversation, PromptOptions
 from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Event, LoadProgress
-from engine.loader import DEFAULT_MODEL, check_checkpoint, choose_device, load_model, resolve_source
+from engine.loader import (
+    AUTO,
+    DEFAULT_MODEL,
+    check_checkpoint,
+    choose_device,
+    load_model,
+    preferred_model,
+    resolve_source,
+)
 from engine.prompt import PromptInputs, build_prompt
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
@@ -84,6 +92,8 @@ class Engine:
         ``engine.quant``; see :func:`engine.loader.load_model`.
         """
         source = str(model)
+        if source == AUTO:
+            source = preferred_model()
         is_demo = source == "demo"
         if is_demo:
             from engine.demo import demo_model_path

@@ -24,6 +24,8 @@ from engine.events import LoadProgress
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
+# Engine.load("auto"): the real model when it can run here, else the demo (see preferred_model).
+AUTO = "auto"
 LICENCE_URL = f"https://huggingface.co/{DEFAULT_MODEL}"
 
 # Files every checkpoint needs besides its weights.
@@ -241,3 +243,19 @@ def load_model(
 def _free_cuda() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def preferred_model() -> str:
+    """What to open when the user has not chosen a model: the real one if it can run, else the demo.
+
+    The real model is chosen only when a CUDA GPU is visible and the checkpoint
+    is completely in the Hugging Face cache (nothing is downloaded here);
+    otherwise the bundled demo model, which runs on any CPU.
+    """
+    if not torch.cuda.is_available():
+        return "demo"
+    try:
+        check_checkpoint(resolve_source(DEFAULT_MODEL))
+    except (ModelAccessError, ModelFilesError):
+        return "demo"
+    return DEFAULT_MODEL

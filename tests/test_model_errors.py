@@ -125,3 +125,16 @@ def test_a_conversation_without_a_user_message_is_refused(tiny_engine):
     for turns in [(), (Turn("user", "Hi"), Turn("assistant", "Hello"))]:
         with pytest.raises(EngineError, match="no user message"):
             list(tiny_engine.generate(Conversation(turns=turns)))
+
+
+def test_auto_picks_the_demo_model_without_a_runnable_real_model(monkeypatch, tmp_path: Path):
+    from engine.loader import DEFAULT_MODEL, preferred_model
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert preferred_model() == "demo"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    assert preferred_model() == "demo"  # GPU but the real model is not downloaded
+    monkeypatch.setattr("engine.loader.resolve_source", lambda source, **_: tmp_path)
+    monkeypatch.setattr("engine.loader.check_checkpoint", lambda folder: None)
+    assert preferred_model() == DEFAULT_MODEL

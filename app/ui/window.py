@@ -211,7 +211,8 @@ class MainWindow(QMainWindow):
         self.model_source = source
         self.model_info = None
         self._dismiss_load_notice()
-        self.status.loading_started("the demo model" if source == DEMO else source)
+        labels = {DEMO: "the demo model", "auto": "the model"}
+        self.status.loading_started(labels.get(source, source))
         self.host.load(source)
 
     @Slot(object)
