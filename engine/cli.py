@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from engine.errors import EngineError
 
 # Modules under engine/commands that provide subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("make_tiny", "generate", "download", "models", "quantize", "plan", "bench")
+COMMAND_MODULES: tuple[str, ...] = (
+    "make_tiny",
+    "generate",
+    "download",
+    "models",
+    "quantize",
+    "plan",
+    "bench",
+)
 
 log = logging.getLogger("engine.cli")
 
