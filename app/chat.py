@@ -2,7 +2,10 @@
 
 Kept separate from widgets so the rules about what the model sees (final
 answers only, never thoughts; failed exchanges left out) are plain, testable
-Python.  A later issue persists these in SQLite.
+Python.  The window persists every message in :mod:`app.store`; a
+:class:`ChatSession` is the page's view of one stored conversation (its id is
+the conversation's id), and :func:`usable_turns` filters the stored history
+the engine gets.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Message:
     stats: Stats | None = None
     error: str | None = None
     incomplete: bool = False
+    store_id: int | None = None  # the message's id in app.store
 
     @property
     def usable(self) -> bool:
@@ -85,3 +89,23 @@ class ChatSession:
             elif is_last and reply is None:
                 turns.append(user_turn)
         return Conversation(turns=tuple(turns), system=system)
+
+
+def usable_turns(turns: tuple[Turn, ...] | list[Turn]) -> tuple[Turn, ...]:
+    """The stored history minus failed exchanges: a user turn whose reply has no answer goes, with it.
+
+    The store keeps every reply, even one that failed or was stopped before its
+    first canvas; sending that empty answer back (or the question twice in a
+    row) would only confuse the model.
+    """
+    kept: list[Turn] = []
+    turns = list(turns)
+    for index, turn in enumerate(turns):
+        following = turns[index + 1] if index + 1 < len(turns) else None
+        if turn.role == "user" and following is not None and following.role == "assistant":
+            if not following.text.strip():
+                continue
+        elif turn.role == "assistant" and not turn.text.strip():
+            continue
+        kept.append(turn)
+    return tuple(kept)

@@ -7,6 +7,15 @@ reply id so a late event from a stopped reply is recognisable.  Stopping is a
 :class:`CancelToken` flag that the denoising loop reads once per step: a queued
 "stop" slot would only run after the busy worker finished.  Shutdown cancels,
 quits the thread's event loop and waits; ``QThread.terminate`` is never used.
+
+Saving: a request may carry a ``sink`` (the store's ``ReplyWriter``).  The
+worker feeds it every event *on the engine thread*, before the event's signal
+is emitted, so the GUI thread never waits for SQLite (a canvas commit costs
+~2-16 ms, Steps are buffered in memory) and a reply the GUI has seen finish is
+already on disk.  When the stream ends without a ``Done`` (an engine error, a
+stop before the first step, the window closing) the worker calls
+``sink.stop()``, so the row never stays "streaming".  A failed save never
+stops the reply: it is reported once per reply through ``save_failed``.
 """
 
 from __future__ import annotations
@@ -51,6 +60,17 @@ class EngineLike(Protocol):
     def forget_prompt_cache(self) -> None: ...
 
 
+class ReplySink(Protocol):
+    """Where a reply's events are saved (:class:`app.store.ReplyWriter`)."""
+
+    @property
+    def finished(self) -> bool: ...
+
+    def on_event(self, event: Event) -> None: ...
+
+    def stop(self, reason: str = "cancelled") -> None: ...
+
+
 Loader = Callable[[str, Callable[[LoadProgress], None]], EngineLike]
 
 
@@ -72,6 +92,7 @@ class GenerateRequest:
     settings: GenerationSettings | None  # None: the loaded model's defaults
     options: PromptOptions
     cancel: CancelToken
+    sink: ReplySink | None = None
 
 
 def unexpected_error_message(error: BaseException) -> str:
@@ -93,12 +114,14 @@ class EngineWorker(QObject):
     reply_finished = Signal(int, object)  # reply id, Done
     reply_failed = Signal(int, str)  # reply id, user-facing message
     vram_measured = Signal(object)  # bytes in use, or None off CUDA
+    save_failed = Signal(int, str)  # reply id, user-facing message (once per reply)
 
     def __init__(self, loader: Loader, load_cancel: CancelToken) -> None:
         super().__init__()
         self._loader = loader
         self._load_cancel = load_cancel
         self._engine: EngineLike | None = None
+        self._save_failed = False
 
     @Slot(str)
     def on_load_requested(self, source: str) -> None:
@@ -128,6 +151,16 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def on_generate_requested(self, request: GenerateRequest) -> None:
+        self._save_failed = False
+        try:
+            self._generate(request)
+        finally:
+            sink = request.sink
+            if sink is not None and not sink.finished:
+                reason = "cancelled" if request.cancel.cancelled else "error"
+                self._save(request.reply_id, sink, None, reason)
+
+    def _generate(self, request: GenerateRequest) -> None:
         rid = request.reply_id
         if self._engine is None:
             self.reply_failed.emit(
@@ -142,6 +175,8 @@ class EngineWorker(QObject):
                 request.conversation, request.settings, request.options, request.cancel
             )
             for event in events:
+                if request.sink is not None:
+                    self._save(rid, request.sink, event)
                 self._emit(rid, event)
         except EngineError as error:
             log.warning("generation failed: %s", error, exc_info=True)
@@ -150,6 +185,19 @@ class EngineWorker(QObject):
             log.exception("generation crashed")
             self.reply_failed.emit(rid, unexpected_error_message(error))
         self._measure_vram()
+
+    def _save(self, rid: int, sink: ReplySink, event: Event | None, reason: str = "error") -> None:
+        """Feed the sink one event (None: stop it); a failure is logged and reported once."""
+        try:
+            if event is None:
+                sink.stop(reason)
+            else:
+                sink.on_event(event)
+        except Exception as error:
+            log.exception("cannot save the reply")
+            if not self._save_failed:
+                self._save_failed = True
+                self.save_failed.emit(rid, str(error))
 
     @Slot()
     def on_forget_requested(self) -> None:
@@ -215,10 +263,14 @@ class EngineHost(QObject):
         conversation: Conversation,
         settings: GenerationSettings | None,
         options: PromptOptions,
+        sink: ReplySink | None = None,
     ) -> int:
-        """Queue a reply; returns its id (events for it carry the same id)."""
+        """Queue a reply; returns its id (events for it carry the same id).
+
+        ``sink`` (a store ``ReplyWriter``) is fed every event on the engine thread.
+        """
         self.stop()
-        request = GenerateRequest(next(self._ids), conversation, settings, options, CancelToken())
+        request = GenerateRequest(next(self._ids), conversation, settings, options, CancelToken(), sink)
         self._active = (request.reply_id, request.cancel)
         self.generate_requested.emit(request)
         return request.reply_id

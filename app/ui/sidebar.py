@@ -1,15 +1,43 @@
-"""The list of chats, newest first, with a New chat button."""
+"""The list of stored chats grouped by date, a search box, rename/delete and an undo bar.
+
+The sidebar only shows and asks: it never touches the store.  The window feeds
+it rows (:meth:`Sidebar.set_groups`, :meth:`Sidebar.set_results`) and acts on
+its signals.
+"""
 
 from __future__ import annotations
 
-from app.qt import QFrame, QLabel, QListWidget, QListWidgetItem, QPushButton, Qt, QVBoxLayout, Signal
+from collections.abc import Sequence
+
+from app.qt import (
+    QFont,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    Signal,
+)
 
 SIDEBAR_WIDTH = 240
+UNDO_VISIBLE_MS = 10_000
+NEW_CHAT_TITLE = "New chat"
+ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 class Sidebar(QFrame):
     new_chat_clicked = Signal()
-    chat_selected = Signal(int)  # chat id
+    chat_selected = Signal(int)  # conversation id
+    rename_requested = Signal(int, str)  # conversation id, new title
+    delete_requested = Signal(int)  # conversation id
+    undo_clicked = Signal()
+    search_changed = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -28,26 +56,114 @@ class Sidebar(QFrame):
         self.new_button.setAccessibleName("New chat")
         self.new_button.clicked.connect(self.new_chat_clicked)
         layout.addWidget(self.new_button)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search chats")
+        self.search.setAccessibleName("Search chats")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._on_search_text_changed)
+        layout.addWidget(self.search)
         self.list = QListWidget(self)
         self.list.setObjectName("chatList")
         self.list.setAccessibleName("Chat list")
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setEditTriggers(QListWidget.EditTrigger.NoEditTriggers)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
+        self.list.itemChanged.connect(self._on_list_item_changed)
         layout.addWidget(self.list, 1)
 
-    def add_chat(self, chat_id: int, title: str) -> None:
-        item = QListWidgetItem(title)
-        item.setData(Qt.ItemDataRole.UserRole, chat_id)
-        item.setToolTip(title)
-        self.list.insertItem(0, item)
-        self.list.setCurrentItem(item)
+        # The transient "Deleted … Undo" bar.
+        self.undo_bar = QFrame(self)
+        self.undo_bar.setObjectName("undoBar")
+        self.undo_bar.setAccessibleName("Undo bar")
+        bar = QHBoxLayout(self.undo_bar)
+        bar.setContentsMargins(8, 6, 8, 6)
+        self.undo_label = QLabel(self.undo_bar)
+        self.undo_label.setWordWrap(True)
+        bar.addWidget(self.undo_label, 1)
+        self.undo_button = QPushButton("Undo", self.undo_bar)
+        self.undo_button.setAccessibleName("Undo delete")
+        self.undo_button.clicked.connect(self._on_undo_button_clicked)
+        bar.addWidget(self.undo_button)
+        self.undo_bar.hide()
+        layout.addWidget(self.undo_bar)
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.timeout.connect(self.hide_undo)
+        self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
+
+    # --- rows ------------------------------------------------------------------
+
+    def set_groups(
+        self, groups: Sequence[tuple[str, Sequence[tuple[int, str]]]], current: int | None
+    ) -> None:
+        """Date headings ("Today", …), each followed by its chats (id, title); ``current`` stays selected."""
+        rows: list[tuple[int | None, str, str]] = []
+        for label, chats in groups:
+            rows.append((None, label, ""))
+            rows += [(cid, title or NEW_CHAT_TITLE, title or NEW_CHAT_TITLE) for cid, title in chats]
+        self._fill(rows, current)
+
+    def set_results(self, hits: Sequence[tuple[int, str, str]], current: int | None) -> None:
+        """Search results: (id, title, snippet); the snippet shows under the title."""
+        rows: list[tuple[int | None, str, str]] = [
+            (None, f"{len(hits)} result{'s' if len(hits) != 1 else ''}", "")
+        ]
+        for cid, title, snippet in hits:
+            title = title or NEW_CHAT_TITLE
+            text = f"{title}\n{snippet}" if snippet and snippet != title else title
+            rows.append((cid, text, title))
+        self._fill(rows, current)
+
+    def _fill(self, rows: list[tuple[int | None, str, str]], current: int | None) -> None:
+        blocked = self.list.blockSignals(True)
+        try:
+            self.list.clear()
+            self._titles.clear()
+            for cid, text, title in rows:
+                item = QListWidgetItem(text)
+                if cid is None:  # a heading
+                    item.setFlags(Qt.ItemFlag.NoItemFlags)
+                    font = QFont(item.font())
+                    font.setBold(True)
+                    font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
+                    item.setFont(font)
+                else:
+                    item.setData(ID_ROLE, cid)
+                    item.setToolTip(text)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+                    self._titles[cid] = title
+                self.list.addItem(item)
+                if cid is not None and cid == current:
+                    self.list.setCurrentItem(item)
+        finally:
+            self.list.blockSignals(blocked)
+
+    def chat_ids(self) -> list[int]:
+        """The chats listed, top to bottom (headings left out)."""
+        ids = (self.list.item(row).data(ID_ROLE) for row in range(self.list.count()))
+        return [int(i) for i in ids if i is not None]
+
+    def headings(self) -> list[str]:
+        return [
+            self.list.item(row).text()
+            for row in range(self.list.count())
+            if self.list.item(row).data(ID_ROLE) is None
+        ]
+
+    def title_of(self, chat_id: int) -> str | None:
+        return self._titles.get(chat_id)
 
     def set_title(self, chat_id: int, title: str) -> None:
         item = self._item(chat_id)
         if item is not None:
+            blocked = self.list.blockSignals(True)
             item.setText(title)
             item.setToolTip(title)
+            self._titles[chat_id] = title
+            self.list.blockSignals(blocked)
 
     def select(self, chat_id: int) -> None:
         item = self._item(chat_id)
@@ -57,10 +173,63 @@ class Sidebar(QFrame):
     def _item(self, chat_id: int) -> QListWidgetItem | None:
         for row in range(self.list.count()):
             item = self.list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == chat_id:
+            if item.data(ID_ROLE) == chat_id:
                 return item
         return None
 
+    # --- rename, delete, undo ------------------------------------------------------
+
+    def context_menu(self, chat_id: int) -> QMenu:
+        """The row's menu: Rename… (edits the title in place) and Delete (undoable)."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        rename = menu.addAction("Rename…")
+        rename.triggered.connect(lambda: self.start_rename(chat_id))
+        delete = menu.addAction("Delete")
+        delete.triggered.connect(lambda: self.delete_requested.emit(chat_id))
+        return menu
+
+    def start_rename(self, chat_id: int) -> None:
+        item = self._item(chat_id)
+        if item is not None:
+            blocked = self.list.blockSignals(True)
+            item.setText(self._titles.get(chat_id, item.text()))  # a search row shows its snippet too
+            self.list.blockSignals(blocked)
+            self.list.editItem(item)
+
+    def show_undo(self, text: str) -> None:
+        self.undo_label.setText(text)
+        self.undo_bar.show()
+        self._undo_timer.start(UNDO_VISIBLE_MS)
+
+    def hide_undo(self) -> None:
+        self._undo_timer.stop()
+        self.undo_bar.hide()
+
+    # --- slots ---------------------------------------------------------------------
+
+    def _on_list_context_menu_requested(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        if item is not None and item.data(ID_ROLE) is not None:
+            self.context_menu(int(item.data(ID_ROLE))).popup(self.list.viewport().mapToGlobal(pos))
+
+    def _on_list_item_changed(self, item: QListWidgetItem) -> None:
+        cid = item.data(ID_ROLE)
+        if cid is None:
+            return
+        title = " ".join(item.text().split())
+        if title and title != self._titles.get(int(cid)):
+            self.rename_requested.emit(int(cid), title)
+        elif not title:
+            self.set_title(int(cid), self._titles.get(int(cid), NEW_CHAT_TITLE))
+
     def _on_list_current_item_changed(self, current: QListWidgetItem | None, _previous) -> None:
-        if current is not None:
-            self.chat_selected.emit(int(current.data(Qt.ItemDataRole.UserRole)))
+        if current is not None and current.data(ID_ROLE) is not None:
+            self.chat_selected.emit(int(current.data(ID_ROLE)))
+
+    def _on_search_text_changed(self, text: str) -> None:
+        self.search_changed.emit(text)
+
+    def _on_undo_button_clicked(self) -> None:
+        self.hide_undo()
+        self.undo_clicked.emit()

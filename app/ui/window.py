@@ -5,17 +5,26 @@ arrive as queued signals on the GUI thread; each one only updates the reply's
 :class:`ReplyState` (O(1)) and pokes a :class:`Throttle`, which redraws the
 live message at most at screen rate with a trailing call, so a thousand steps a
 second cost sixty renders, and the last state is always drawn.
+
+Conversations live in :mod:`app.store` (opened on start; ``DGCHAT_DATA_DIR``
+moves it).  A page is built from the store's active path when its chat is
+first opened; the user message is written on send, and the reply is written
+by a ``ReplyWriter`` that the engine thread feeds (see :mod:`app.worker`:
+saving there keeps every SQLite write off the GUI thread).  The engine gets
+the stored history (``store.engine_conversation``: answers only, thoughts
+stripped), minus failed exchanges.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from app import paths
-from app.chat import ChatAttachment, ChatSession, Message
+from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo, media_kind
@@ -38,17 +47,19 @@ from app.qt import (
     Signal,
     Slot,
 )
-from app.reply_state import ReplyState
+from app.reply_state import ReplyState, format_stats
+from app.store import ReplyWriter, Store, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.media_prober import MediaProber
 from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.sidebar import SIDEBAR_WIDTH, Sidebar
+from app.ui.sidebar import NEW_CHAT_TITLE, SIDEBAR_WIDTH, Sidebar
 from app.ui.status import StatusBar
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
 from app.worker import EngineHost
+from engine.conversation import Conversation
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.settings import GenerationSettings
 
@@ -64,6 +75,7 @@ class ActiveReply:
     message: Message
     widget: AssistantMessage
     state: ReplyState
+    writer: ReplyWriter | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +94,7 @@ class MainWindow(QMainWindow):
         *,
         config_path: Path | None = None,
         icon: QIcon | None = None,
+        store: Store | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("DiffusionGemma Chat")
@@ -101,6 +114,10 @@ class MainWindow(QMainWindow):
         self._pages: dict[int, ChatPage] = {}
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
+        self._undo_chat: int | None = None
+        self._startup_notices: list[str] = []
+        self._owns_store = store is None
+        self.store = store if store is not None else self._open_store()
         self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
         self._renderer = MarkdownRenderer(self.colors, config.font_size)
         self._renderer.warm_up()
@@ -109,6 +126,10 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar(self)
         self.sidebar.new_chat_clicked.connect(self.new_chat)
         self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
+        self.sidebar.rename_requested.connect(self.rename_chat)
+        self.sidebar.delete_requested.connect(self.delete_chat)
+        self.sidebar.undo_clicked.connect(self.undo_delete)
+        self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         self.pages = QStackedWidget(self)
         self.composer = Composer(self)
         self.composer.send_clicked.connect(self.send)
@@ -161,11 +182,14 @@ class MainWindow(QMainWindow):
         worker.reply_finished.connect(self.on_reply_finished)
         worker.reply_failed.connect(self.on_reply_failed)
         worker.vram_measured.connect(self.on_vram_measured)
+        worker.save_failed.connect(self.on_save_failed)
 
         self._build_actions()
         hints = QApplication.instance().styleHints()
         hints.colorSchemeChanged.connect(self._on_color_scheme_changed)
         self.new_chat()
+        for message in self._startup_notices:
+            self.show_notice(message, kind="info")
 
     # --- actions and shortcuts ----------------------------------------------
 
@@ -261,37 +285,220 @@ class MainWindow(QMainWindow):
                     page.transcript.remove(self._load_notice)
             self._load_notice = None
 
+    # --- store -------------------------------------------------------------------
+
+    def _open_store(self) -> Store:
+        """The conversation store; if it cannot be opened, a temporary one so the window still works."""
+        try:
+            store = Store.open()
+        except StoreError as error:
+            log.exception("cannot open the conversation store")
+            folder = tempfile.mkdtemp(prefix="dgchat-unsaved-")
+            self._startup_notices.append(
+                f"Your conversations could not be opened, so this session's chats will not be saved. {error}"
+            )
+            return Store.open(Path(folder) / "conversations.db")
+        if store.recovery is not None:
+            self._startup_notices.append(store.recovery.message)
+        if store.interrupted:
+            count = len(store.interrupted)
+            self._startup_notices.append(
+                f"{count} repl{'ies were' if count != 1 else 'y was'} being written "
+                "when the app last closed. "
+                "What was saved is kept and marked as interrupted in its chat; you can try again there."
+            )
+        try:
+            store.purge_deleted()
+        except StoreError:
+            log.exception("cannot empty the trash")
+        return store
+
+    def _store_failed(self, what: str, error: StoreError) -> None:
+        log.warning("%s: %s", what, error)
+        self.show_notice(f"{what}. {error}")
+
     # --- chats -------------------------------------------------------------------
 
     def new_chat(self) -> ChatSession:
+        """Open an empty chat: the current one if it is still empty, else a new stored conversation."""
         current = self.current_page()
         if current is not None and not current.session.messages and self.active is None:
             self.focus_composer()
             return current.session  # the current chat is still empty: reuse it
-        session = ChatSession()
-        transcript = Transcript(self.pages)
-        self._pages[session.id] = ChatPage(session, transcript)
-        self.pages.addWidget(transcript)
-        self.pages.setCurrentWidget(transcript)
-        self.sidebar.add_chat(session.id, session.title)
+        cid = None
+        try:
+            newest = self.store.list_conversations()
+            if newest and newest[0].id not in self._pages and not self.store.active_path(newest[0].id):
+                cid = newest[0].id  # an empty chat left from an earlier session
+            if cid is None:
+                cid = self.store.create_conversation()
+        except StoreError as error:
+            log.exception("cannot create a conversation")
+            if current is not None:
+                self._store_failed("A new chat could not be started", error)
+                return current.session
+            raise
+        page = self._open_page(cid)
         self.host.forget_prompt_cache()
         self.focus_composer()
-        return session
+        return page.session
 
     def current_page(self) -> ChatPage | None:
         widget = self.pages.currentWidget()
         return next((p for p in self._pages.values() if p.transcript is widget), None)
 
-    def _on_sidebar_chat_selected(self, chat_id: int) -> None:
+    def open_chat(self, chat_id: int) -> ChatPage | None:
+        """Show a stored conversation (built from its active path the first time)."""
+        try:
+            page = self._open_page(chat_id)
+        except StoreError as error:
+            self._store_failed("This chat could not be opened", error)
+            return None
+        self.focus_composer()
+        return page
+
+    def _open_page(self, chat_id: int) -> ChatPage:
         page = self._pages.get(chat_id)
-        if page is not None:
-            self.pages.setCurrentWidget(page.transcript)
-            self.focus_composer()
+        if page is None:
+            page = self._build_page(chat_id)
+            self._pages[chat_id] = page
+            self.pages.addWidget(page.transcript)
+        self.pages.setCurrentWidget(page.transcript)
+        self._refresh_sidebar()
+        return page
+
+    def _build_page(self, chat_id: int) -> ChatPage:
+        """A chat's widgets from the store: the active path, finished replies, interrupted ones marked."""
+        info = self.store.conversation(chat_id)
+        stored = self.store.active_path(chat_id)
+        session = ChatSession(id=chat_id, title=info.title or NEW_CHAT_TITLE)
+        transcript = Transcript(self.pages)
+        page = ChatPage(session, transcript)
+        for m in stored:
+            if m.role == "user":
+                attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
+                session.messages.append(Message("user", m.text, attachments, store_id=m.id))
+                pending = [(a.path, None) for a in m.attachments]
+                transcript.add(UserMessage(m.text, pending, lambda: self._renderer))
+                continue
+            message = Message(
+                "assistant",
+                m.text,
+                thought=m.thought,
+                stats=m.stats,
+                store_id=m.id,
+                incomplete=m.status != "complete",
+            )
+            session.messages.append(message)
+            widget = self._reply_widget()
+            stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
+            if stats and m.status == "incomplete":
+                stats += " · stopped"
+            widget.show_final(m.text, m.thought, None, stats)
+            if m.status != "complete" and m.stop_reason != "cancelled":
+                message.error = self._incomplete_message(m.stop_reason)
+                widget.fail(message.error, retry=lambda w=widget: self.retry(page, w))
+            elif not m.text and not m.thought:
+                widget.answer.set_final("*No text: the reply was stopped before the first canvas.*")
+            transcript.add(widget)
+        return page
+
+    @staticmethod
+    def _incomplete_message(reason: str) -> str:
+        if reason == "interrupted":
+            return (
+                "This reply was interrupted: the app closed while it was being written. "
+                "The part shown was saved."
+            )
+        if reason == "error":
+            return "This reply failed before it was finished."
+        return "This reply was not finished."
+
+    def _refresh_sidebar(self) -> None:
+        """List the stored chats (grouped by date), or the search results while the search box has text."""
+        page = self.current_page()
+        current = page.session.id if page is not None else None
+        query = self.sidebar.search.text().strip()
+        try:
+            if query:
+                hits = self.store.search(query)
+                self.sidebar.set_results([(h.conversation_id, h.title, h.snippet) for h in hits], current)
+            else:
+                groups = self.store.grouped_conversations()
+                self.sidebar.set_groups(
+                    [(g.label, [(c.id, c.title) for c in g.conversations]) for g in groups], current
+                )
+        except StoreError as error:
+            log.warning("cannot list the chats: %s", error)
+            self.status.showMessage(f"The chat list could not be read: {error}", 6000)
+
+    def _on_sidebar_chat_selected(self, chat_id: int) -> None:
+        page = self.current_page()
+        if page is None or page.session.id != chat_id:
+            self.open_chat(chat_id)
+
+    def _on_sidebar_search_changed(self, _text: str) -> None:
+        self._refresh_sidebar()
+
+    def search_chats(self, query: str) -> list[int]:
+        """Type ``query`` into the search box; returns the ids listed."""
+        self.sidebar.search.setText(query)
+        return self.sidebar.chat_ids()
+
+    def rename_chat(self, chat_id: int, title: str) -> None:
+        try:
+            self.store.rename_conversation(chat_id, title)
+        except StoreError as error:
+            self._store_failed("The chat could not be renamed", error)
+        else:
+            page = self._pages.get(chat_id)
+            if page is not None:
+                page.session.title = title
+        self._refresh_sidebar()
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Move a chat to the trash; the sidebar offers Undo for a while."""
+        page = self._pages.get(chat_id)
+        if self.active is not None and page is not None and self.active.session is page.session:
+            self.stop()
+        try:
+            title = self.store.conversation(chat_id).title or NEW_CHAT_TITLE
+            self.store.delete_conversation(chat_id)
+        except StoreError as error:
+            self._store_failed("The chat could not be deleted", error)
+            return
+        self._undo_chat = chat_id
+        self.sidebar.show_undo(f"Deleted “{title}”")
+        if page is not None and page is self.current_page():
+            remaining = [c for c in self.store.list_conversations() if c.id != chat_id]
+            if remaining:
+                self.open_chat(remaining[0].id)
+            else:
+                self.new_chat()
+        self._refresh_sidebar()
+
+    def undo_delete(self) -> int | None:
+        """Bring back the chat deleted last and show it."""
+        chat_id, self._undo_chat = self._undo_chat, None
+        self.sidebar.hide_undo()
+        if chat_id is None:
+            return None
+        try:
+            self.store.restore_conversation(chat_id)
+        except StoreError as error:
+            self._store_failed("The chat could not be restored", error)
+            return None
+        self.open_chat(chat_id)
+        return chat_id
 
     # --- sending ---------------------------------------------------------------
 
     def send(self) -> int | None:
-        """Send the composer's text and attachments; returns the reply id (None if nothing was sent)."""
+        """Send the composer's text and attachments; returns the reply id (None if nothing was sent).
+
+        The user message is saved first (its attachments copied into the store);
+        if that fails nothing is sent and the composer keeps its content.
+        """
         if self.active is not None or not self.composer.has_content() or self.composer.pending_probes():
             return None
         page = self.current_page()
@@ -300,44 +507,80 @@ class MainWindow(QMainWindow):
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
         )
-        page.session.add(Message("user", text, attachments))
+        try:
+            user = self.store.send_user_message(page.session.id, text, [a.for_engine() for a in attachments])
+        except StoreError as error:
+            self._store_failed("The message could not be sent", error)
+            return None
+        page.session.add(Message("user", text, attachments, store_id=user.id))
         page.transcript.add(UserMessage(text, pending, lambda: self._renderer))
-        self.sidebar.set_title(page.session.id, page.session.title)
-        reply_id = self._start_reply(page)
         self.composer.clear()
+        reply_id = self._start_reply(page, user.id)
+        try:
+            page.session.title = self.store.conversation(page.session.id).title or page.session.title
+        except StoreError:
+            log.exception("cannot read the chat's title")
+        self._refresh_sidebar()
         return reply_id
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
-        """Answer the last user message again, replacing a failed reply."""
+        """Answer the last user message again; the failed reply stays in the store as an older version."""
         if self.active is not None:
             return None
         messages = page.session.messages
         if messages and messages[-1].role == "assistant" and not messages[-1].usable:
             messages.pop()
+        user = next((m for m in reversed(messages) if m.role == "user"), None)
+        if user is None or user.store_id is None:
+            return None
         page.transcript.remove(failed)
-        return self._start_reply(page)
+        return self._start_reply(page, user.store_id)
 
-    def _start_reply(self, page: ChatPage) -> int:
-        """Ask the engine to answer the chat's last user message; the reply widget goes live."""
-        conversation = page.session.conversation(self.config.system_prompt)
+    def engine_conversation(self, user_message_id: int) -> Conversation:
+        """The history the engine gets to answer a stored user message: the stored path, minus failures."""
+        stored = self.store.engine_conversation(user_message_id)
+        return Conversation(
+            turns=usable_turns(stored.turns), system=stored.system or self.config.system_prompt
+        )
+
+    def _reply_widget(self) -> AssistantMessage:
         widget = AssistantMessage(lambda: self._renderer, self.colors)
         widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
         widget.code_copied.connect(self._on_code_copied)
         widget.set_token_view(self.token_view)
+        return widget
+
+    def _start_reply(self, page: ChatPage, user_message_id: int) -> int | None:
+        """Ask the engine to answer a stored user message; the reply widget goes live."""
+        try:
+            conversation = self.engine_conversation(user_message_id)
+            writer = self.store.begin_reply(user_message_id)
+        except StoreError as error:
+            self._store_failed("The reply could not be started", error)
+            return None
+        widget = self._reply_widget()
         page.transcript.add(widget)
-        message = page.session.add(Message("assistant"))
+        message = page.session.add(Message("assistant", store_id=writer.message_id))
         state = ReplyState()
-        reply_id = self.host.generate(conversation, self.config.generation, self.config.prompt_options())
-        self.active = ActiveReply(reply_id, page.session, message, widget, state)
+        reply_id = self.host.generate(
+            conversation, self.config.generation, self.config.prompt_options(), sink=writer
+        )
+        self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
         self.composer.set_generating(True)
         return reply_id
 
     def stop(self) -> None:
+        """Stop the reply: the engine ends with an incomplete Done, which its writer saves as stopped."""
         if self.active is not None:
             self.host.stop()
             self.active.widget.indicator.setText("stopping…")
+
+    @Slot(int, str)
+    def on_save_failed(self, reply_id: int, message: str) -> None:
+        log.warning("reply %d is not being saved: %s", reply_id, message)
+        self.show_notice(f"This reply is not being saved. {message}")
 
     def _is_active(self, reply_id: int) -> bool:
         return self.active is not None and self.active.reply_id == reply_id
@@ -464,10 +707,10 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         return [w for w in page.transcript.messages() if isinstance(w, Notice)] if page else []
 
-    def show_notice(self, message: str) -> Notice:
+    def show_notice(self, message: str, *, kind: str = "error") -> Notice:
         """An inline message at the end of the current chat, dismissible."""
         page = self.current_page()
-        notice = Notice(message, actions=[("Dismiss", lambda: page.transcript.remove(notice))])
+        notice = Notice(message, actions=[("Dismiss", lambda: page.transcript.remove(notice))], kind=kind)
         page.transcript.add(notice)
         return notice
 
@@ -562,8 +805,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.hide()
         self._frame.cancel()
-        self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
+        stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
+        if self._owns_store and stopped and self.store is not None:
+            self.store.close()  # the engine thread, the only other writer, has stopped
+            self.store = None
         super().closeEvent(event)
 
     def showEvent(self, event) -> None:

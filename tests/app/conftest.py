@@ -36,6 +36,7 @@ def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Settings, logs and pasted images go to the test's own folder, never the real home."""
     for name in ("CONFIG", "LOG", "CACHE"):
         monkeypatch.setenv(f"DGCHAT_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("DGCHAT_DATA_DIR", str(tmp_path / "data"))  # the conversation store
     return tmp_path
 
 

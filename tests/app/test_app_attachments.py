@@ -58,10 +58,12 @@ def test_dropped_png_and_mp4_become_thumbnails_and_are_sent(qtbot, make_window, 
     window.send()
     qtbot.waitUntil(lambda: window.active is None, timeout=5000)
     turn = engine.calls[-1][0].turns[-1]
-    assert [(a.path.name, a.kind) for a in turn.attachments] == [
-        ("photo.png", "image"),
-        ("clip.mp4", "video"),
-    ]
+    # The engine reads the store's copies (named by content hash), same bytes, same kinds.
+    assert [a.kind for a in turn.attachments] == ["image", "video"]
+    assert [a.path.read_bytes() for a in turn.attachments] == [png.read_bytes(), mp4.read_bytes()]
+    assert all(a.path.is_relative_to(window.store.blobs_dir) for a in turn.attachments)
+    stored = window.store.active_path(window.current_page().session.id)[0]
+    assert [a.name for a in stored.attachments] == ["photo.png", "clip.mp4"]
     user = next(w for w in window.current_page().transcript.messages() if isinstance(w, UserMessage))
     tiles = user.findChildren(type(chips["photo.png"].image))
     assert any("clip.mp4" in t.accessibleName() for t in tiles)

@@ -112,11 +112,12 @@ def test_an_image_that_vanished_before_sending_is_reported_inline(
     qtbot.waitUntil(
         lambda: bool(window.composer.attachments()) and not window.composer.pending_probes(), timeout=10_000
     )
-    picture.unlink()  # accepted when attached, gone when the engine reads it
+    picture.unlink()  # accepted when attached, gone when the store copies it on send
     window.composer.edit.setPlainText("what is this?")
-    window.send()
-    reply = window.active.widget
-    qtbot.waitUntil(lambda: window.active is None, timeout=60_000)
-    assert reply.notice is not None and "gone.png" in reply.notice.message
-    assert "Traceback" not in reply.notice.message
-    assert window.current_page().session.messages[-1].error
+    assert window.send() is None
+    assert window.active is None
+    notices = window._notices()
+    assert notices and "gone.png" in notices[-1].message
+    assert "Traceback" not in notices[-1].message
+    assert not window.current_page().session.messages, "nothing half-sent"
+    assert window.composer.edit.toPlainText() == "what is this?", "the composer keeps the message"

@@ -205,10 +205,11 @@ def test_ctrl_n_starts_a_new_chat_and_the_sidebar_switches(qtbot, make_window):
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     second = window.current_page()
     assert second is not first and not second.session.messages
-    assert window.sidebar.list.count() == 2
+    assert window.sidebar.chat_ids() == [second.session.id, first.session.id]
+    assert window.sidebar.headings() == ["Today"]
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert window.sidebar.list.count() == 2, "an empty chat is reused, not duplicated"
-    window.sidebar.list.setCurrentRow(1)
+    assert len(window.sidebar.chat_ids()) == 2, "an empty chat is reused, not duplicated"
+    window.sidebar.list.setCurrentRow(2)  # row 0 is the "Today" heading
     assert window.current_page() is first
 
 
