@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
             widget.show_final(m.text, m.thought, None, stats)
             if m.status != "complete" and m.stop_reason != "cancelled":
                 message.error = self._incomplete_message(m.stop_reason)
-                widget.fail(message.error, retry=lambda w=widget: self.retry(page, w))
+                widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
             elif not m.text and not m.thought:
                 widget.answer.set_final("*No text: the reply was stopped before the first canvas.*")
             transcript.add(widget)

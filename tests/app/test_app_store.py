@@ -1,0 +1,204 @@
+"""The window on the real SQLite store: persistence across restarts, history, sidebar actions.
+
+Every test gets its own ``DGCHAT_DATA_DIR`` (tests/app/conftest.py), so the
+window opens a fresh ``conversations.db`` in the test's folder.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from app_fakes import FakeEngine, fake_loader
+
+from app.config import AppConfig
+from app.qt import Qt
+from app.store import Store
+from app.ui.messages import AssistantMessage, UserMessage
+from app.worker import load_engine
+from engine.settings import GenerationSettings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def loaded(qtbot, make_window, loader, source="fake", config=None):
+    window = make_window(loader, config)
+    window.load_model(source)
+    qtbot.waitUntil(lambda: window.model_info is not None or window._load_notice is not None, timeout=60_000)
+    assert window.model_info is not None, window._load_notice.message
+    return window
+
+
+def say(qtbot, window, text: str, timeout: int = 10_000):
+    window.composer.edit.setPlainText(text)
+    reply_id = window.send()
+    assert reply_id is not None
+    state = window.active.state
+    qtbot.waitUntil(lambda: window.active is None, timeout=timeout)
+    return state
+
+
+def widgets(window, kind):
+    return [w for w in window.current_page().transcript.messages() if isinstance(w, kind)]
+
+
+def test_a_conversation_and_its_reply_survive_a_restart(qtbot, make_window, tiny_checkpoint):
+    config = AppConfig(generation=GenerationSettings(max_new_tokens=256, max_denoising_steps=4, seed=1))
+    window = loaded(qtbot, make_window, load_engine, str(tiny_checkpoint), config)
+    state = say(qtbot, window, "Hello, tiny model", timeout=60_000)
+    done = state.done
+    assert done is not None and not done.incomplete
+    cid = window.current_page().session.id
+    window.close()
+
+    again = make_window(fake_loader(FakeEngine()))
+    assert cid in again.sidebar.chat_ids()
+    assert again.sidebar.title_of(cid) == "Hello, tiny model"
+    again.sidebar.select(cid)
+    page = again.current_page()
+    assert page.session.id == cid
+    assert [w.text for w in widgets(again, UserMessage)] == ["Hello, tiny model"]
+    (reply,) = widgets(again, AssistantMessage)
+    assert reply.answer.text == done.answer
+    assert reply.notice is None
+    assert "tokens" in reply.stats.text()
+    stored = again.store.active_path(cid)
+    assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+    assert stored[1].text == done.answer and stored[1].stats == done.stats
+    assert again.store.canvases(stored[1].id), "the committed canvases were written too"
+
+
+def test_follow_ups_send_the_stored_history_without_thoughts_even_after_a_restart(qtbot, make_window):
+    engine = FakeEngine("<|channel>thought\nsecret plan<channel|>First answer.", steps=3)
+    window = loaded(qtbot, make_window, fake_loader(engine))
+    say(qtbot, window, "one")
+    cid = window.current_page().session.id
+    window.close()
+
+    engine = FakeEngine("Second answer.", steps=3)
+    window = loaded(qtbot, make_window, fake_loader(engine))
+    window.open_chat(cid)
+    say(qtbot, window, "two")
+    say(qtbot, window, "three")
+    turns = engine.calls[-1][0].turns
+    assert [(t.role, t.text) for t in turns] == [
+        ("user", "one"),
+        ("assistant", "First answer."),
+        ("user", "two"),
+        ("assistant", "Second answer."),
+        ("user", "three"),
+    ]
+    assert window.store.active_turns(cid)[-1].text == "Second answer."
+
+
+def test_a_failed_exchange_is_kept_but_not_sent_back(qtbot, make_window):
+    engine = FakeEngine("Fine.", steps=2, fail=RuntimeError("boom"))
+    window = loaded(qtbot, make_window, fake_loader(engine))
+    say(qtbot, window, "broken")
+    engine.fail = None
+    say(qtbot, window, "again")
+    assert [(t.role, t.text) for t in engine.calls[-1][0].turns] == [("user", "again")]
+    stored = window.store.active_path(window.current_page().session.id)
+    assert [(m.role, m.status, m.stop_reason) for m in stored][:2] == [
+        ("user", "complete", ""),
+        ("assistant", "incomplete", "error"),
+    ]
+
+
+def test_stop_saves_the_reply_as_stopped(qtbot, make_window):
+    engine = FakeEngine("word " * 300, steps=40, step_delay=0.005)
+    window = loaded(qtbot, make_window, fake_loader(engine))
+    window.composer.edit.setPlainText("go")
+    window.send()
+    qtbot.waitUntil(lambda: window.active.state.steps_received > 2, timeout=5000)
+    writer = window.active.writer
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    assert writer.finished
+    message = window.store.message(writer.message_id)
+    assert (message.status, message.stop_reason) == ("incomplete", "cancelled")
+
+
+def test_delete_from_the_context_menu_and_undo(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    say(qtbot, window, "keep me")
+    keep = window.current_page().session.id
+    window.new_chat()
+    say(qtbot, window, "delete me")
+    doomed = window.current_page().session.id
+    assert window.sidebar.chat_ids() == [doomed, keep]
+
+    menu = window.sidebar.context_menu(doomed)
+    delete = next(a for a in menu.actions() if a.text() == "Delete")
+    delete.trigger()
+    menu.close()
+    assert window.sidebar.chat_ids() == [keep]
+    assert window.current_page().session.id == keep
+    assert [c.id for c in window.store.deleted_conversations()] == [doomed]
+    assert window.sidebar.undo_bar.isVisible() and "delete me" in window.sidebar.undo_label.text()
+
+    qtbot.mouseClick(window.sidebar.undo_button, Qt.MouseButton.LeftButton)
+    assert not window.sidebar.undo_bar.isVisible()
+    assert window.sidebar.chat_ids() == [doomed, keep]
+    assert window.current_page().session.id == doomed
+    assert not window.store.deleted_conversations()
+    assert [w.text for w in widgets(window, UserMessage)] == ["delete me"]
+
+
+def test_rename_in_place_is_saved(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    say(qtbot, window, "an automatic title")
+    cid = window.current_page().session.id
+    menu = window.sidebar.context_menu(cid)
+    next(a for a in menu.actions() if a.text().startswith("Rename")).trigger()
+    menu.close()
+    item = window.sidebar._item(cid)
+    item.setText("  My   chosen title ")  # what the in-place editor commits
+    assert window.store.conversation(cid).title == "My chosen title"
+    assert window.sidebar.title_of(cid) == "My chosen title"
+    say(qtbot, window, "a later message never overwrites a rename")
+    assert window.store.conversation(cid).title == "My chosen title"
+
+
+def test_search_lists_matching_chats_and_clearing_it_restores_the_groups(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("Bananas are yellow.", steps=2)))
+    say(qtbot, window, "tell me about fruit")
+    fruit = window.current_page().session.id
+    window.new_chat()
+    say(qtbot, window, "what about zebras")
+    zebra = window.current_page().session.id
+
+    assert window.search_chats("zebr") == [zebra], "the last word also matches as a prefix"
+    assert window.sidebar.headings() == ["1 result"]
+    assert window.search_chats("fruit") == [fruit]
+    assert sorted(window.search_chats("banan")) == sorted([fruit, zebra]), "answers are searched too"
+    assert "Bananas" in window.sidebar._item(fruit).text(), "the snippet shows under the title"
+    assert window.search_chats("nothing like this") == []
+    window.sidebar.list.setCurrentRow(0)  # the heading is not selectable
+    assert window.search_chats("") == [zebra, fruit]
+    assert window.sidebar.headings() == ["Today"]
+    window.search_chats("fruit")
+    window.sidebar.list.setCurrentRow(1)
+    assert window.current_page().session.id == fruit
+
+
+def test_an_interrupted_reply_is_marked_inline_after_the_restart(qtbot, make_window):
+    db = os.path.join(os.environ["DGCHAT_DATA_DIR"], "conversations.db")
+    with Store.open(db) as store:
+        cid = store.create_conversation()
+        user = store.send_user_message(cid, "a question", ())
+        store.begin_reply(user.id)  # the app "dies" here: the reply stays "streaming"
+
+    window = make_window(fake_loader(FakeEngine("Recovered.", steps=2)))
+    notices = window._notices()
+    assert any("being written when the app last closed" in n.message for n in notices)
+    window.open_chat(cid)
+    (reply,) = widgets(window, AssistantMessage)
+    assert reply.notice is not None and "interrupted" in reply.notice.message
+
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    reply.notice.buttons[0].click()  # Try again: a new version of the reply
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    stored = window.store.active_path(cid)
+    assert stored[-1].text == "Recovered." and stored[-1].sibling_count == 2
