@@ -202,3 +202,20 @@ def test_an_interrupted_reply_is_marked_inline_after_the_restart(qtbot, make_win
     qtbot.waitUntil(lambda: window.active is None, timeout=5000)
     stored = window.store.active_path(cid)
     assert stored[-1].text == "Recovered." and stored[-1].sibling_count == 2
+
+
+def test_the_writer_runs_on_the_engine_thread_and_the_gui_never_writes_a_canvas(
+    qtbot, make_window, monkeypatch
+):
+    from app_probes import ThreadRecorder
+
+    from app.store import ReplyWriter
+
+    recorder = ThreadRecorder()
+    recorder.wrap(monkeypatch, ReplyWriter, "on_event")
+    recorder.wrap(monkeypatch, ReplyWriter, "stop")
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("Saved off the GUI thread.", steps=3)))
+    say(qtbot, window, "where are you written?")
+    assert "on_event" in recorder.names()
+    assert set(recorder.off_gui()) == {"on_event"}, "every write of the reply happens on the engine thread"
+    assert window.store.active_path(window.current_page().session.id)[-1].status == "complete"
