@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 _scratch = Path(tempfile.mkdtemp(prefix="dgchat-shots-"))
-for _name in ("CONFIG", "LOG", "CACHE"):
+for _name in ("CONFIG", "LOG", "CACHE", "DATA"):
     os.environ.setdefault(f"DGCHAT_{_name}_DIR", str(_scratch / _name.lower()))
 
 from app.config import AppConfig  # noqa: E402
