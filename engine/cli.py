@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "generate",
     "download",
     "models",
+    "train_demo",
     "quantize",
     "plan",
     "bench",

@@ -104,12 +104,19 @@ def default_corpus() -> str:
     return resources.files("engine").joinpath("corpus/tokenizer_corpus.txt").read_text(encoding="utf-8")
 
 
-def build_tokenizer(corpus: str, vocab_size: int):
+def build_tokenizer(corpus: str, vocab_size: int, *, atomic_special_tokens: bool = False):
     """Train a small byte-fallback BPE on ``corpus`` and wrap it as a ``GemmaTokenizer``.
 
     Training uses the Gemma normalisation (spaces become "▁"), so the merges are
     valid for ``GemmaTokenizer``'s own pipeline; the 256 byte tokens make any
     text (CJK, emoji) encodable.
+
+    With ``atomic_special_tokens`` every Gemma 4 special token (``<|turn>``,
+    ``<turn|>``, ``<|channel>`` …) is registered as a special added token, so
+    text containing it encodes to its single id, as with the real tokenizer.
+    Without it only the multimodal tokens are atomic and ``<turn|>`` in a
+    rendered chat splits into characters, which is harmless for random-weight
+    tiny models but not for a model trained to *end* its turn with that id.
     """
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers.models import BPE
@@ -131,12 +138,19 @@ def build_tokenizer(corpus: str, vocab_size: int):
     # Pad to the exact size so the embedding matrix matches the tokenizer.
     for i in range(len(vocab), vocab_size):
         vocab[f"<unused{i}>"] = i
-    return GemmaTokenizer(
+    tokenizer = GemmaTokenizer(
         vocab=vocab,
         merges=merges,
         extra_special_tokens=dict(MULTIMODAL_TOKEN_NAMES),
         chat_template=chat_template(),
     )
+    if atomic_special_tokens:
+        # Already in the vocabulary, so they keep their ids 0..22 and the size is unchanged.
+        missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.all_special_tokens]
+        tokenizer.add_special_tokens(
+            {"additional_special_tokens": missing}, replace_extra_special_tokens=False
+        )
+    return tokenizer
 
 
 def build_config(tokenizer, shape: TinyShape):
@@ -183,10 +197,12 @@ def build_config(tokenizer, shape: TinyShape):
     )
 
 
-def generation_config_dict(tokenizer) -> dict[str, object]:
+def generation_config_dict(tokenizer, overrides: dict[str, object] | None = None) -> dict[str, object]:
+    """The real checkpoint's generation defaults with this tokenizer's ids; ``overrides`` replace defaults."""
     ids = tokenizer.convert_tokens_to_ids
     return {
         **REAL_GENERATION_DEFAULTS,
+        **(overrides or {}),
         "bos_token_id": ids("<bos>"),
         "pad_token_id": ids("<pad>"),
         "eos_token_id": [ids("<eos>"), ids("<turn|>"), ids("<|tool_response>")],
