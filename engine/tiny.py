@@ -104,7 +104,7 @@ def default_corpus() -> str:
     return resources.files("engine").joinpath("corpus/tokenizer_corpus.txt").read_text(encoding="utf-8")
 
 
-def build_tokenizer(corpus: str, vocab_size: int, *, atomic_special_tokens: bool = False):
+def build_tokenizer(corpus: str, vocab_size: int, *, atomic_special_tokens: bool = True):
     """Train a small byte-fallback BPE on ``corpus`` and wrap it as a ``GemmaTokenizer``.
 
     Training uses the Gemma normalisation (spaces become "▁"), so the merges are
@@ -114,9 +114,9 @@ def build_tokenizer(corpus: str, vocab_size: int, *, atomic_special_tokens: bool
     With ``atomic_special_tokens`` every Gemma 4 special token (``<|turn>``,
     ``<turn|>``, ``<|channel>`` …) is registered as a special added token, so
     text containing it encodes to its single id, as with the real tokenizer.
-    Without it only the multimodal tokens are atomic and ``<turn|>`` in a
-    rendered chat splits into characters, which is harmless for random-weight
-    tiny models but not for a model trained to *end* its turn with that id.
+    This is the default: without it only the multimodal tokens are atomic and
+    ``<turn|>`` in a rendered chat splits into characters, unlike the real
+    tokenizer, so prompts would not exercise the real token layout.
     """
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers.models import BPE
