@@ -13,6 +13,8 @@ import errno
 import sqlite3
 from pathlib import Path
 
+from engine.errors import EngineError
+
 # SQLite primary result codes (the low byte of an extended code).
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
@@ -24,22 +26,12 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 
-class StoreError(Exception):
-    """A problem saving or loading conversations that the user can understand and act on."""
+class StoreError(EngineError):
+    """A problem saving or loading conversations that the user can understand and act on.
 
-    def __init__(self, title: str, fix: str = "", path: str | Path | None = None) -> None:
-        self.title = title
-        self.fix = fix
-        self.path = str(path) if path is not None else None
-        super().__init__(self.user_message())
-
-    def user_message(self) -> str:
-        parts = [self.title.rstrip(".") + "."]
-        if self.path:
-            parts.append(f"File: {self.path}.")
-        if self.fix:
-            parts.append(self.fix.rstrip(".") + ".")
-        return " ".join(parts)
+    It shares the engine's error base (title, fix, path, one user-facing
+    sentence), so the GUI shows store and engine problems the same way.
+    """
 
 
 class DatabaseCorruptError(StoreError):
