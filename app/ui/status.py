@@ -21,6 +21,9 @@ def format_bytes(n: int) -> str:
     return f"{value:.1f} GiB"
 
 
+DEMO_EXPLANATION = "a tiny built-in model: its replies look like text but mean little"
+
+
 class StatusBar(QStatusBar):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -71,9 +74,10 @@ class StatusBar(QStatusBar):
         self.progress.setVisible(False)
         self.progress_label.setVisible(False)
 
-    def set_model(self, name: str, device: str, dtype: str) -> None:
-        self.model_label.setText(name)
-        self.model_label.setToolTip(name)
+    def set_model(self, name: str, device: str, dtype: str, *, demo: bool = False) -> None:
+        """Show the loaded model; the demo model says in one line what it is, so nobody mistakes it."""
+        self.model_label.setText(f"{name} · {DEMO_EXPLANATION}" if demo else name)
+        self.model_label.setToolTip(DEMO_EXPLANATION if demo else name)
         self.device_label.setText(f"{device} · {dtype}")
 
     def set_vram(self, used: int | None) -> None:

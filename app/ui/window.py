@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.model_defaults = defaults
         self.status.loading_ended()
-        self.status.set_model(info.name, info.device, info.dtype)
+        self.status.set_model(info.name, info.device, info.dtype, demo=info.is_demo)
         self._dismiss_load_notice()
         if info.source and info.source != DEMO and info.source != self.config.model:
             recent = tuple(dict.fromkeys((info.source, *self.config.recent_models)))[:8]

@@ -362,3 +362,14 @@ def test_rtl_and_cjk_paragraphs_lay_out_in_their_own_direction(qtbot, make_windo
     assert directions[0] == Qt.LayoutDirection.RightToLeft
     assert directions[-1] == Qt.LayoutDirection.LeftToRight
     assert "日本語のテキスト 🎉" in view.toPlainText()
+
+
+def test_demo_model_is_labelled_with_a_one_line_explanation(qtbot):
+    from app.ui.status import DEMO_EXPLANATION, StatusBar
+
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_model("Demo model", "cpu", "float32", demo=True)
+    assert bar.model_label.text() == f"Demo model · {DEMO_EXPLANATION}"
+    bar.set_model("diffusiongemma-26B-A4B-it", "cuda:0", "bfloat16")
+    assert bar.model_label.text() == "diffusiongemma-26B-A4B-it"
