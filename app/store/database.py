@@ -33,7 +33,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.store.errors import DatabaseCorruptError, StoreError, from_os_error, from_sqlite, is_corruption
+from app.store.errors import (
+    SQLITE_BUSY,
+    SQLITE_LOCKED,
+    DatabaseCorruptError,
+    StoreError,
+    from_os_error,
+    from_sqlite,
+    is_corruption,
+    primary_code,
+)
 from app.store.schema import migrate
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -177,7 +186,31 @@ class Database:
 
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
-    """Open, configure, check and migrate; raise _CorruptError for a damaged file, StoreError otherwise."""
+    """Open, configure, check and migrate, retrying while another instance holds the file.
+
+    SQLite reports some lock conflicts at once, without waiting for the busy
+    timeout: two instances switching a new file to WAL, or both upgrading a
+    read transaction to a write in ``migrate``.  Those are retried here until
+    the busy timeout has passed, so two windows started together both open.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.02
+    while True:
+        try:
+            return _connect_once(path, busy_timeout_s)
+        except StoreError as error:
+            busy = isinstance(error.__cause__, sqlite3.Error) and primary_code(error.__cause__) in (
+                SQLITE_BUSY,
+                SQLITE_LOCKED,
+            )
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _connect_once(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """One attempt of :func:`_connect`; raise _CorruptError for a damaged file, StoreError otherwise."""
     _check_header(path)
     try:
         conn = sqlite3.connect(
