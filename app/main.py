@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.qt import QApplication, QGuiApplication
     from app.ui.window import MainWindow
     from app.worker import EngineHost
-    from engine.loader import AUTO
+    from engine.demo import AUTO
 
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)

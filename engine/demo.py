@@ -12,6 +12,11 @@ from pathlib import Path
 
 from engine.errors import ModelFilesError
 
+# Model names that are not paths or repo ids. Kept here, free of torch, so the GUI can
+# name them at start-up without importing the engine's heavy modules.
+DEMO = "demo"  # the bundled demo model
+AUTO = "auto"  # the real model when it can run here, else the demo (engine.loader.preferred_model)
+
 
 def demo_model_path() -> Path:
     """The demo checkpoint folder (``DGCHAT_DEMO_MODEL`` overrides it, for tests)."""

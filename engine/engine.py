@@ -17,11 +17,11 @@ import torch
 
 from engine.cancel import CancelToken
 from engine.conversation import Conversation, PromptOptions
+from engine.demo import AUTO, DEMO, demo_model_path
 from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Event, LoadProgress
 from engine.loader import (
-    AUTO,
     DEFAULT_MODEL,
     check_checkpoint,
     choose_device,
@@ -94,13 +94,8 @@ class Engine:
         source = str(model)
         if source == AUTO:
             source = preferred_model()
-        is_demo = source == "demo"
-        if is_demo:
-            from engine.demo import demo_model_path
-
-            folder = demo_model_path()
-        else:
-            folder = resolve_source(source, allow_download=allow_download)
+        is_demo = source == DEMO
+        folder = demo_model_path() if is_demo else resolve_source(source, allow_download=allow_download)
         check_checkpoint(folder)
         choice = choose_device(device, require_cuda=require_cuda)
         loaded, processor = load_model(folder, choice, progress, quantize=quantize)
@@ -173,8 +168,6 @@ class Engine:
                 fix="Start a new chat or remove attachments (shorter context), lower the image token budget, "
                 "or close other programs using the GPU; the model is still loaded",
             ) from None
-        except EngineError:
-            raise
 
     def _keep_prefix(self, prefix: PrefixCache) -> None:
         self._prefix = prefix

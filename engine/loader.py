@@ -18,14 +18,13 @@ from pathlib import Path
 
 import torch
 
+from engine.demo import DEMO
 from engine.errors import DeviceError, ModelAccessError, ModelFilesError, OutOfMemoryError
 from engine.events import LoadProgress
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
-# Engine.load("auto"): the real model when it can run here, else the demo (see preferred_model).
-AUTO = "auto"
 LICENCE_URL = f"https://huggingface.co/{DEFAULT_MODEL}"
 
 # Files every checkpoint needs besides its weights.
@@ -253,9 +252,9 @@ def preferred_model() -> str:
     otherwise the bundled demo model, which runs on any CPU.
     """
     if not torch.cuda.is_available():
-        return "demo"
+        return DEMO
     try:
         check_checkpoint(resolve_source(DEFAULT_MODEL))
     except (ModelAccessError, ModelFilesError):
-        return "demo"
+        return DEMO
     return DEFAULT_MODEL

@@ -13,6 +13,8 @@ from typing import Any
 
 from engine.conversation import IMAGE_TOKEN_BUDGETS, Conversation, PromptOptions, Turn
 from engine.errors import PromptTooLongError, SettingsError
+from engine.media import format_timestamp, load_image, load_video_frames
+from engine.thinking import split_thinking
 
 
 @dataclass
@@ -32,8 +34,6 @@ class PromptInputs:
 def _history_text(turn: Turn) -> str:
     if turn.role != "assistant":
         return turn.text
-    from engine.thinking import split_thinking
-
     return split_thinking(turn.text).answer
 
 
@@ -63,8 +63,6 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
     for turn in conversation.turns:
         parts: list[dict] = []
         for attachment in turn.attachments:
-            from engine.media import format_timestamp, load_image, load_video_frames
-
             if attachment.kind == "image":
                 images.append(load_image(attachment.path))
                 budgets.append(media.image_tokens)

@@ -60,12 +60,11 @@ from app.ui.status import StatusBar
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
 from app.worker import EngineHost
 from engine.conversation import Conversation
+from engine.demo import DEMO
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
-
-DEMO = "demo"
 
 
 @dataclass(slots=True)

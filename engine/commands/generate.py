@@ -11,7 +11,6 @@ import argparse
 import json
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 from engine.cancel import CancelToken
@@ -112,7 +111,6 @@ class TerminalView:
         self.live = stream.isatty()
         self.committed = ""
         self.drawn_lines = 0
-        self.lock = threading.Lock()
 
     def _clear(self) -> None:
         if self.drawn_lines:
