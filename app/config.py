@@ -46,6 +46,10 @@ class AppConfig:
     font_size: int = 11
     model: str = ""  # empty: the bundled demo model
     recent_models: tuple[str, ...] = field(default_factory=tuple)
+    # Checkpoint folders the user added in the models dialog (the HF cache is scanned, not stored).
+    model_folders: tuple[str, ...] = field(default_factory=tuple)
+    # The first-run dialog was shown once; it never comes back on its own.
+    first_run_done: bool = False
 
     def validate(self) -> AppConfig:
         """Raise SettingsError naming the first bad value (generation settings included)."""
@@ -69,6 +73,13 @@ class AppConfig:
             raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
         if not 8 <= self.font_size <= 32:
             raise SettingsError("Font size must be between 8 and 32 points", fix="11 is the default")
+        if not all(isinstance(folder, str) and folder.strip() for folder in self.model_folders):
+            raise SettingsError(
+                "A model folder in the settings is not a folder path",
+                fix="Remove it in Model ▸ Models…, or delete the settings file",
+            )
+        if not isinstance(self.first_run_done, bool):
+            raise SettingsError("first_run_done must be true or false", fix="Delete the settings file")
         return self
 
     def with_changes(self, **changes: Any) -> AppConfig:
@@ -92,6 +103,7 @@ class AppConfig:
         data = asdict(self)
         data["generation"] = self.generation.to_dict() if self.generation is not None else None
         data["recent_models"] = list(self.recent_models)
+        data["model_folders"] = list(self.model_folders)
         return {"schema": SCHEMA_VERSION, **data}
 
     @classmethod
@@ -108,6 +120,10 @@ class AppConfig:
         generation = values.get("generation")
         values["generation"] = GenerationSettings.from_dict(generation) if generation else None
         values["recent_models"] = tuple(str(m) for m in values.get("recent_models", ()))
+        folders = values.get("model_folders", ())
+        if not isinstance(folders, list | tuple):
+            raise SettingsError("model_folders must be a list of folders", fix="Delete the settings file")
+        values["model_folders"] = tuple(folders)
         return cls(**values).validate()
 
 

@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.icon import app_icon
     from app.logs import ExceptHook, setup_logging
     from app.qt import QApplication, QGuiApplication
+    from app.ui.first_run import maybe_show_first_run
     from app.ui.window import MainWindow
     from app.worker import EngineHost
     from engine.demo import AUTO
@@ -78,12 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(config, host, icon=icon)
     hook = ExceptHook(window.report_error).install()
     window.show()
+    # With nothing chosen yet AUTO lands on the demo model, which loads while the first-run dialog is open.
     window.load_model(args.model or config.model or AUTO)
+    first_run = maybe_show_first_run(window, config, args.model)
     status = 1
     try:
         status = int(app.exec())
     finally:
         hook.uninstall()
+        if first_run is not None:
+            first_run.shutdown()  # a download in progress stops; its partial files resume next time
         if not host.shutdown(timeout_ms=CLOSE_WAIT_MS):
             # Only a model load can outlast the wait (it cannot be interrupted between its
             # progress reports). Leave without it rather than abort in QThread's destructor.

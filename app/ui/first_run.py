@@ -1,0 +1,298 @@
+"""The first-run dialog: download the real model, use a folder, or start on the demo model.
+
+Shown once, to someone who has not chosen a model yet (see
+:func:`app.model_choice.needs_first_run`).  Meanwhile the window loads the
+demo model in the background, so closing the dialog leaves a working app on
+any machine.  Everything slow — detecting the GPU and planning its VRAM
+(torch), asking the Hub for the download size (network), checking a folder
+(reads shard headers) — runs off the GUI thread; the dialog fills in when the
+answers arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
+from app.config import AppConfig
+from app.model_choice import GpuReport, gpu_verdict, needs_first_run, probe_gpu, real_model_ready
+from app.qt import (
+    QDialog,
+    QEvent,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QObject,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.download_panel import DownloadPanel
+from engine.demo import DEMO
+
+log = logging.getLogger(__name__)
+
+DIALOG_WIDTH = 640
+
+
+def check_folder(folder: str):
+    """engine.models.folder_model, imported on the worker (it brings torch)."""
+    from engine.models import folder_model
+
+    return folder_model(folder)
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600;")
+    label.setWordWrap(True)
+    return label
+
+
+def _text(text: str, object_name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    if object_name:
+        label.setObjectName(object_name)
+    return label
+
+
+def _card(*items: QWidget | QHBoxLayout) -> QFrame:
+    card = QFrame()
+    card.setObjectName("infoNotice")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(16, 12, 16, 14)
+    layout.setSpacing(6)
+    for item in items:
+        if isinstance(item, QWidget):
+            layout.addWidget(item)
+        else:
+            layout.addLayout(item)
+    return card
+
+
+def _button_row(*buttons: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for button in buttons:
+        row.addWidget(button)
+    row.addStretch(1)
+    return row
+
+
+class FirstRunDialog(QDialog):
+    model_chosen = Signal(str)  # DEMO, a folder path, or the downloaded repo id
+
+    def __init__(self, parent: QWidget | None = None, *, probe: Callable[[], GpuReport] = probe_gpu) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Welcome to DiffusionGemma Chat")
+        self.setAccessibleName("Choose a model")
+        self.setFixedWidth(DIALOG_WIDTH)
+        self._probe = probe
+        self._started = False
+        self.gpu_report: GpuReport | None = None
+        self.calls = BackgroundCalls(self)
+        self.calls.succeeded.connect(self.on_calls_succeeded)
+        self.calls.failed.connect(self.on_calls_failed)
+
+        title = QLabel("Choose a model to start with")
+        title.setStyleSheet("font-size: 15pt; font-weight: 600;")
+        intro = _text(
+            "DiffusionGemma writes a whole block of text at once and refines it step by step. "
+            "The demo model is already loading, so you can start chatting now and download the "
+            "real model later (Model ▸ Models…).",
+            "muted",
+        )
+
+        # (a) download the real model
+        self.gpu_label = _text("Checking your GPU…")
+        self.gpu_label.setAccessibleName("GPU verdict")
+        self.download_panel = DownloadPanel(parent=self)
+        self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
+        self.download_panel.changed.connect(self.fit)
+        download_card = _card(
+            _heading("Download DiffusionGemma 26B-A4B (google/diffusiongemma-26B-A4B-it)"),
+            self.gpu_label,
+            self.download_panel,
+        )
+
+        # (b) a folder on this computer
+        self.folder_button = QPushButton("Choose folder…")
+        self.folder_button.setAccessibleName("Choose a model folder")
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.folder_message = _text("", "fieldError")
+        self.folder_message.setAccessibleName("Model folder problem")
+        self.folder_message.setVisible(False)
+        folder_card = _card(
+            _heading("Use a model folder on this computer"),
+            _text("A DiffusionGemma checkpoint: config.json, the tokenizer files and the weights."),
+            self.folder_message,
+            _button_row(self.folder_button),
+        )
+
+        # (c) the demo model
+        self.demo_button = QPushButton("Start with the demo model")
+        self.demo_button.setAccessibleName("Start with the demo model")
+        self.demo_button.clicked.connect(self.choose_demo)
+        demo_card = _card(
+            _heading("Start with the bundled demo model"),
+            _text(
+                "A tiny model of the same architecture that runs on any CPU: you can watch the canvas "
+                "refine, but its replies mean little."
+            ),
+            _button_row(self.demo_button),
+        )
+
+        self.later_button = QPushButton("Close")
+        self.later_button.setAccessibleName("Close and keep the demo model")
+        self.later_button.setAutoDefault(False)
+        self.later_button.clicked.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(_text("You can change the model at any time in Model ▸ Models…", "muted"), 1)
+        bottom.addWidget(self.later_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 18)
+        layout.setSpacing(12)
+        layout.addWidget(title)
+        layout.addWidget(intro)
+        layout.addWidget(download_card)
+        layout.addWidget(folder_card)
+        layout.addWidget(demo_card)
+        layout.addLayout(bottom)
+        self.demo_button.setDefault(True)  # until the GPU check says the full model fits
+        if parent is not None:
+            parent.installEventFilter(self)
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        """Grow or shrink to the content: Qt's dialog sizing ignores how wrapped labels need height."""
+        height = self.layout().totalHeightForWidth(self.width())
+        if height > 0:
+            self.setFixedHeight(height)
+
+    def showEvent(self, event) -> None:
+        self.fit()
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            self.calls.call("gpu", self._probe)
+            self.download_panel.check()
+
+    # --- choices --------------------------------------------------------------------------------
+
+    def choose_demo(self) -> None:
+        self._choose(DEMO)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
+        if folder:
+            self.check_folder(folder)
+
+    def check_folder(self, folder: str) -> None:
+        """Validate ``folder`` off the GUI thread; a complete checkpoint is chosen, else the problem shown."""
+        self.folder_button.setEnabled(False)
+        self.folder_message.setObjectName("muted")
+        self._restyle(self.folder_message)
+        self.folder_message.setText(f"Checking {folder}…")
+        self.folder_message.setVisible(True)
+        self.fit()
+        self.calls.call("folder", check_folder, folder)
+
+    def on_download_panel_model_chosen(self, repo: str) -> None:
+        self._choose(repo)
+
+    def _choose(self, source: str) -> None:
+        self.model_chosen.emit(source)
+        self.accept()
+
+    # --- background answers ---------------------------------------------------------------------
+
+    def on_calls_succeeded(self, tag: str, result) -> None:
+        if tag == "gpu":
+            self.gpu_report = result
+            self.gpu_label.setText(gpu_verdict(result))
+            self.fit()
+            if result.fits:
+                self.download_panel.download_button.setDefault(True)
+                self.demo_button.setDefault(False)
+        elif tag == "folder":
+            self.folder_button.setEnabled(True)
+            if result.complete:
+                self._choose(result.source)
+            else:
+                self._folder_problem(
+                    result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
+                )
+
+    def on_calls_failed(self, tag: str, error: BaseException) -> None:
+        if tag == "gpu":
+            self.gpu_report = GpuReport()
+            self.gpu_label.setText(f"The GPU check failed ({error}). The demo model runs on any CPU.")
+            self.fit()
+        elif tag == "folder":
+            self.folder_button.setEnabled(True)
+            self._folder_problem(str(error))
+
+    def _folder_problem(self, text: str) -> None:
+        self.folder_message.setObjectName("fieldError")
+        self._restyle(self.folder_message)
+        self.folder_message.setText(text)
+        self.folder_message.setVisible(True)
+        self.fit()
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+    # --- closing --------------------------------------------------------------------------------
+
+    def shutdown(self, *, wait: bool = True) -> bool:
+        """Stop the download (its partial files stay) and the background checks.
+
+        ``wait=False`` (the user closed the dialog) returns at once, so a GPU
+        check still importing torch never freezes the window; the window's own
+        close (see :meth:`eventFilter`) and app.main wait for them.
+        """
+        stopped = self.download_panel.shutdown(wait=wait)
+        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
+
+    def done(self, result: int) -> None:
+        self.shutdown(wait=False)
+        super().done(result)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Close:
+            self.shutdown()  # the window is closing: our threads stop with it
+            if self.isVisible():
+                self.reject()
+        return False
+
+
+def maybe_show_first_run(
+    window,
+    config: AppConfig | None = None,
+    requested_model: str | None = None,
+    *,
+    model_ready: Callable[[], bool] = real_model_ready,
+    probe: Callable[[], GpuReport] = probe_gpu,
+) -> FirstRunDialog | None:
+    """Open the first-run dialog over ``window`` when nobody has chosen a model yet; else None.
+
+    Called by app.main after ``window.show()`` and ``window.load_model(...)``
+    (which lands on the demo model in that case), so the window is usable
+    while the dialog is open.  The dialog is recorded as shown at once, so it
+    appears once even if the app is killed while it is open.
+    """
+    config = config or window.config
+    if not needs_first_run(config, requested_model, model_ready):
+        return None
+    window._save(window.config.with_changes(first_run_done=True))
+    dialog = FirstRunDialog(window, probe=probe)
+    dialog.model_chosen.connect(window.load_model)
+    dialog.open()
+    return dialog

@@ -1,0 +1,302 @@
+"""Model ▸ Models…: the installed models, which one is in use, and Use / Remove / Add / Download.
+
+The list is rebuilt from a scan each time (the demo model, DiffusionGemma repos
+in the Hugging Face cache, the folders the user added), because other tools
+share the cache.  The scan, folder checks and deletions run off the GUI thread
+(they import torch and read shard headers).  The dialog never changes the
+window itself: it emits ``model_chosen(source)`` and ``config_changed(config)``
+(the new folder list), and the window loads and saves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
+from app.config import AppConfig
+from app.model_choice import ModelEntry, format_size, remove_entry, scan_models
+from app.qt import (
+    QDialog,
+    QEvent,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QObject,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.download_panel import DownloadPanel
+from app.ui.first_run import check_folder
+
+log = logging.getLogger(__name__)
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ModelsDialog(QDialog):
+    model_chosen = Signal(str)  # a source for window.load_model
+    config_changed = Signal(object)  # AppConfig with the new model_folders
+
+    def __init__(self, config: AppConfig, current_source: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setAccessibleName("Models")
+        self.setMinimumSize(720, 460)
+        self.config = config
+        self.current_source = current_source
+        self.entries: list[ModelEntry] = []
+        self._select_after_scan: str | None = None
+        self.calls = BackgroundCalls(self)
+        self.calls.succeeded.connect(self.on_calls_succeeded)
+        self.calls.failed.connect(self.on_calls_failed)
+
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Installed models")
+        self.list.setObjectName("modelList")
+        self.list.setWordWrap(True)
+        self.list.setSpacing(2)
+        self.list.setStyleSheet("QListWidget::item { padding: 6px 8px; border-radius: 6px; }")
+        self.list.currentItemChanged.connect(self._on_list_current_item_changed)
+        self.list.itemDoubleClicked.connect(self._on_list_item_double_clicked)
+        self.status = QLabel("Looking for installed models…", self)
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Models status")
+
+        self.use_button = QPushButton("Use", self)
+        self.use_button.setObjectName("primary")
+        self.use_button.setAccessibleName("Use the selected model")
+        self.use_button.clicked.connect(self.use_selected)
+        self.remove_button = QPushButton("Remove…", self)
+        self.remove_button.setAccessibleName("Remove the selected model")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.add_button = QPushButton("Add folder…", self)
+        self.add_button.setAccessibleName("Add a model folder")
+        self.add_button.clicked.connect(self.add_folder)
+        self.download_button = QPushButton("Download DiffusionGemma…", self)
+        self.download_button.setAccessibleName("Download DiffusionGemma")
+        self.download_button.clicked.connect(self.show_download)
+        self.close_button = QPushButton("Close", self)
+        self.close_button.setAutoDefault(False)
+        self.close_button.clicked.connect(self.reject)
+        side = QVBoxLayout()
+        side.setSpacing(8)
+        for button in (self.use_button, self.remove_button, self.add_button, self.download_button):
+            side.addWidget(button)
+        side.addStretch(1)
+        side.addWidget(self.close_button)
+
+        self.download_panel = DownloadPanel(parent=self)
+        self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
+        self.download_card = QFrame(self)
+        self.download_card.setObjectName("infoNotice")
+        card = QVBoxLayout(self.download_card)
+        card.setContentsMargins(14, 10, 14, 12)
+        heading = QLabel("Download DiffusionGemma 26B-A4B (google/diffusiongemma-26B-A4B-it)")
+        heading.setStyleSheet("font-weight: 600;")
+        card.addWidget(heading)
+        card.addWidget(self.download_panel)
+        self.download_card.setVisible(False)
+
+        top = QHBoxLayout()
+        top.setSpacing(12)
+        top.addWidget(self.list, 1)
+        top.addLayout(side)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.setSpacing(10)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.download_card)
+        self._update_buttons()
+        if parent is not None:
+            parent.installEventFilter(self)
+        self.refresh()
+
+    # --- the list -------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Scan again, off the GUI thread (the cache scan and 4-bit checks import torch)."""
+        self.calls.call("scan", scan_models, tuple(self.config.model_folders))
+
+    def _fill(self, entries: list[ModelEntry]) -> None:
+        selected = self.selected_entry()
+        keep = self._select_after_scan or (selected.source if selected else self.current_source)
+        self._select_after_scan = None
+        self.entries = entries
+        self.list.clear()
+        for entry in entries:
+            current = entry.source == self.current_source
+            item = QListWidgetItem(entry.describe(current))
+            item.setData(ENTRY_ROLE, entry)
+            item.setToolTip(entry.problem or entry.source)
+            if current:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.list.addItem(item)
+            if entry.source == keep:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)
+        cached = sum(1 for e in entries if e.kind == "cache")
+        folders = len(entries) - cached - 1
+        self._set_status(
+            f"The demo model, {cached} in the Hugging Face cache, {folders} added "
+            f"folder{'s' if folders != 1 else ''}. Double-click a model to use it."
+        )
+        self._update_buttons()
+
+    def selected_entry(self) -> ModelEntry | None:
+        item = self.list.currentItem()
+        return item.data(ENTRY_ROLE) if item is not None else None
+
+    def select(self, source: str) -> bool:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(ENTRY_ROLE).source == source:
+                self.list.setCurrentRow(row)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        entry = self.selected_entry()
+        self.use_button.setEnabled(entry is not None and entry.complete)
+        self.remove_button.setEnabled(entry is not None and entry.removable)
+        folder = entry is not None and entry.kind == "folder"
+        self.remove_button.setText("Remove from list…" if folder else "Remove…")
+
+    def _on_list_current_item_changed(self, *_items) -> None:
+        self._update_buttons()
+
+    def _on_list_item_double_clicked(self, _item) -> None:
+        self.use_selected()
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def use_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or not entry.complete:
+            return
+        self.model_chosen.emit(entry.source)
+        self.accept()
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask yes/no (QMessageBox.question; tests patch it)."""
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def remove_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or not entry.removable:
+            return
+        in_use = ""
+        if self._is_current(entry):
+            in_use = " It is the model in use: it stays loaded until you switch."
+        if entry.kind == "folder":
+            if self.confirm(
+                "Remove from the list",
+                f"Take {entry.source} off the model list? Its files are not deleted.{in_use}",
+            ):
+                folders = tuple(f for f in self.config.model_folders if f != entry.source)
+                self._change_config(self.config.with_changes(model_folders=folders))
+                self.refresh()
+            return
+        if self.confirm(
+            "Remove model",
+            f"Delete {entry.source} from the Hugging Face cache? This frees "
+            f"{format_size(entry.size_bytes)} (every cached revision and unfinished download).{in_use}",
+        ):
+            self.remove_button.setEnabled(False)
+            self._set_status(f"Removing {entry.source}…")
+            self.calls.call("remove", remove_entry, entry)
+
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a DiffusionGemma model folder")
+        if folder:
+            self.add_button.setEnabled(False)
+            self._set_status(f"Checking {folder}…")
+            self.calls.call("folder", check_folder, folder)
+
+    def show_download(self) -> None:
+        self.download_card.setVisible(True)
+        if self.download_panel.state == "idle":
+            self.download_panel.check()
+
+    def on_download_panel_model_chosen(self, repo: str) -> None:
+        self.model_chosen.emit(repo)
+        self.current_source = repo
+        self.refresh()
+
+    # --- background answers ---------------------------------------------------------------------
+
+    def on_calls_succeeded(self, tag: str, result) -> None:
+        if tag == "scan":
+            self._fill(result)
+        elif tag == "remove":
+            self._set_status(f"Removed; {format_size(result)} freed.")
+            self.refresh()
+        elif tag == "folder":
+            self.add_button.setEnabled(True)
+            if not result.complete:
+                problem = result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
+                self._set_status(problem, error=True)
+                return
+            if result.source not in self.config.model_folders:
+                folders = (*self.config.model_folders, result.source)
+                self._change_config(self.config.with_changes(model_folders=folders))
+            self._select_after_scan = result.source
+            self.refresh()
+
+    def on_calls_failed(self, tag: str, error: BaseException) -> None:
+        if tag == "folder":
+            self.add_button.setEnabled(True)
+        what = {"scan": "The model list", "remove": "The model", "folder": "The folder"}.get(tag, tag)
+        verb = {"remove": "could not be removed", "folder": "could not be checked"}.get(tag, "failed")
+        self._set_status(f"{what} {verb}: {error}", error=True)
+        self._update_buttons()
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        name = "fieldError" if error else "muted"
+        if self.status.objectName() != name:
+            self.status.setObjectName(name)
+            self.status.style().unpolish(self.status)
+            self.status.style().polish(self.status)
+        self.status.setText(text)
+
+    def _change_config(self, config: AppConfig) -> None:
+        self.config = config
+        self.config_changed.emit(config)
+
+    def _is_current(self, entry: ModelEntry) -> bool:
+        return entry.source == self.current_source
+
+    # --- closing --------------------------------------------------------------------------------
+
+    def shutdown(self, *, wait: bool = True) -> bool:
+        """Stop a download (its partial files stay) and the background calls."""
+        stopped = self.download_panel.shutdown(wait=wait)
+        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
+
+    def done(self, result: int) -> None:
+        self.shutdown(wait=False)
+        super().done(result)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Close:
+            self.shutdown()  # the window is closing: our threads stop with it
+            if self.isVisible():
+                self.reject()
+        return False
