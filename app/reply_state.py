@@ -43,6 +43,7 @@ class ReplyState:
     error: str | None = None
     first_step_at: float | None = None
     thought_seconds: float | None = None
+    timed: bool = True  # False for a replay: the thinking time is not measured again
     _committed_text: str = ""
 
     # --- events (cheap) ------------------------------------------------------
@@ -59,8 +60,11 @@ class ReplyState:
             self.first_step_at = time.monotonic()
 
     def on_canvas(self, canvas: Canvas) -> None:
-        self.canvases.append(canvas.text)
-        self._committed_text += canvas.text
+        self.on_canvas_text(canvas.text)
+
+    def on_canvas_text(self, text: str) -> None:
+        self.canvases.append(text)
+        self._committed_text += text
 
     def on_done(self, done: Done) -> None:
         self.done = done
@@ -94,7 +98,7 @@ class ReplyState:
             )
         live = split_thinking(self.text(), final=False)
         fixed = split_thinking(self._committed_text, final=False)
-        if live.has_thought and not live.thinking and self.thought_seconds is None:
+        if live.has_thought and not live.thinking and self.thought_seconds is None and self.timed:
             self.thought_seconds = time.monotonic() - (self.first_step_at or self.started_at)
         return Display(
             thought=live.thought,

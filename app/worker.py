@@ -23,12 +23,13 @@ from __future__ import annotations
 import itertools
 import logging
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.logs import log_file
 from app.qt import QObject, QThread, Signal, Slot
+from app.replay import Replay, ReplayError
 from engine.cancel import CancelToken
 from engine.conversation import Conversation, PromptOptions
 from engine.errors import EngineError
@@ -58,6 +59,8 @@ class EngineLike(Protocol):
     def vram_in_use(self) -> int | None: ...
 
     def forget_prompt_cache(self) -> None: ...
+
+    def decode_steps(self, frames: Sequence[Any]) -> list[Step]: ...
 
 
 class ReplySink(Protocol):
@@ -95,6 +98,16 @@ class GenerateRequest:
     sink: ReplySink | None = None
 
 
+# What a replay reads from the store: the frames, each committed canvas's text, the reply's Stats.
+ReplayLoad = Callable[[], tuple[Sequence[Any], Sequence[str], Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    request_id: int
+    load: ReplayLoad
+
+
 def unexpected_error_message(error: BaseException) -> str:
     return (
         f"The engine failed unexpectedly ({type(error).__name__}: {error}). "
@@ -115,6 +128,8 @@ class EngineWorker(QObject):
     reply_failed = Signal(int, str)  # reply id, user-facing message
     vram_measured = Signal(object)  # bytes in use, or None off CUDA
     save_failed = Signal(int, str)  # reply id, user-facing message (once per reply)
+    replay_ready = Signal(int, object)  # replay request id, app.replay.Replay
+    replay_failed = Signal(int, str)  # replay request id, user-facing message
 
     def __init__(self, loader: Loader, load_cancel: CancelToken) -> None:
         super().__init__()
@@ -199,6 +214,29 @@ class EngineWorker(QObject):
                 self._save_failed = True
                 self.save_failed.emit(rid, str(error))
 
+    @Slot(object)
+    def on_replay_requested(self, request: ReplayRequest) -> None:
+        """Read a stored history and decode it with the loaded model's tokenizer (on this thread)."""
+        rid = request.request_id
+        if self._engine is None:
+            self.replay_failed.emit(
+                rid, "No model is loaded. Load the model that wrote this reply to replay it (Model menu)."
+            )
+            return
+        try:
+            frames, canvases, stats = request.load()
+            steps = self._engine.decode_steps(frames)
+            replay = Replay.build(steps, canvases, stats, model_name=self._engine.info.name)
+        except (ReplayError, EngineError) as error:  # StoreError is an EngineError
+            log.info("replay unavailable: %s", error)
+            self.replay_failed.emit(rid, str(error))
+            return
+        except Exception as error:
+            log.exception("replay crashed")
+            self.replay_failed.emit(rid, unexpected_error_message(error))
+            return
+        self.replay_ready.emit(rid, replay)
+
     @Slot()
     def on_forget_requested(self) -> None:
         """A new chat: the cached prompt of the previous one is of no further use."""
@@ -233,6 +271,7 @@ class EngineHost(QObject):
     generate_requested = Signal(object)
     forget_requested = Signal()
     unload_requested = Signal()
+    replay_requested = Signal(object)
 
     def __init__(self, loader: Loader = load_engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -247,6 +286,7 @@ class EngineHost(QObject):
         self.generate_requested.connect(self.worker.on_generate_requested)
         self.forget_requested.connect(self.worker.on_forget_requested)
         self.unload_requested.connect(self.worker.on_unload_requested)
+        self.replay_requested.connect(self.worker.on_replay_requested)
         self.engine_thread.finished.connect(self.worker.deleteLater)
         ENGINE_THREADS.add(self.engine_thread)
         self.engine_thread.start()
@@ -286,6 +326,15 @@ class EngineHost(QObject):
 
     def forget_prompt_cache(self) -> None:
         self.forget_requested.emit()
+
+    def replay(self, load: ReplayLoad) -> int:
+        """Queue the decoding of a stored history; answered by ``replay_ready``/``replay_failed`` with the id.
+
+        It runs on the engine thread (it needs the tokenizer), after any reply in progress.
+        """
+        request = ReplayRequest(next(self._ids), load)
+        self.replay_requested.emit(request)
+        return request.request_id
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Cancel whatever runs, stop the thread's event loop and wait for it. True when it stopped."""

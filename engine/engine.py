@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from engine.conversation import Conversation, PromptOptions
 from engine.demo import AUTO, DEMO, demo_model_path
 from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
-from engine.events import Event, LoadProgress
+from engine.events import Event, LoadProgress, Step
 from engine.loader import (
     DEFAULT_MODEL,
     check_checkpoint,
@@ -30,6 +30,7 @@ from engine.loader import (
     resolve_source,
 )
 from engine.prompt import PromptInputs, build_prompt
+from engine.replay import StoredStep, decode_steps
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,10 @@ class Engine:
                 fix="Start a new chat or remove attachments (shorter context), lower the image token budget, "
                 "or close other programs using the GPU; the model is still loaded",
             ) from None
+
+    def decode_steps(self, frames: Iterable[StoredStep]) -> list[Step]:
+        """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""
+        return decode_steps(frames, self.codec)
 
     def _keep_prefix(self, prefix: PrefixCache) -> None:
         self._prefix = prefix

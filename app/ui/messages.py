@@ -16,10 +16,12 @@ from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo
 from app.palette import Colors
 from app.qt import (
+    QEvent,
     QFrame,
     QGuiApplication,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     Qt,
@@ -28,25 +30,70 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.ui.markdown_stack import MarkdownStack
 from app.ui.media_widgets import AttachmentTiles
+from app.ui.replay_bar import ReplayBar
 from app.ui.text_view import RichTextView
 from app.ui.token_grid import TokenGrid, TokenLegend
+from app.ui.version_switcher import VersionSwitcher
 
 USER_BUBBLE_FRACTION = 0.82
+NO_TEXT = "*No text: the reply was stopped before the first canvas.*"
+
+
+def _action_button(parent: QWidget, text: str, tip: str) -> QToolButton:
+    button = QToolButton(parent)
+    button.setObjectName("messageAction")
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setAccessibleName(tip)
+    return button
+
+
+class _EditBox(QPlainTextEdit):
+    """The editor of a sent message: Ctrl+Enter sends, Esc cancels (before the window's Esc = Stop)."""
+
+    submitted = Signal()
+    cancelled = Signal()
+
+    def _is_ours(self, event) -> bool:
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        return (enter and ctrl) or event.key() == Qt.Key.Key_Escape
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._is_ours(event):
+            event.accept()  # the key comes to keyPressEvent instead of triggering a window shortcut
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if self._is_ours(event):
+            (self.cancelled if event.key() == Qt.Key.Key_Escape else self.submitted).emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 class UserMessage(QWidget):
+    """The user's bubble; Edit turns it into an editor whose Send adds a new version of the message."""
+
+    edit_submitted = Signal(str)  # the edited text
+
     def __init__(
         self,
         text: str,
         attachments: Sequence[tuple[Path, MediaInfo | None]],
         renderer: Callable[[], MarkdownRenderer],
         parent=None,
+        *,
+        store_id: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.text = text
+        self.store_id = store_id
         self._renderer = renderer
         self.setAccessibleName("Your message")
         layout = QVBoxLayout(self)
@@ -67,7 +114,79 @@ class UserMessage(QWidget):
         row.addWidget(self.bubble)
         self.bubble.setVisible(bool(text.strip()))
         layout.addLayout(row)
+
+        self.editor = QFrame(self)
+        self.editor.setObjectName("messageEditor")
+        editor_layout = QVBoxLayout(self.editor)
+        editor_layout.setContentsMargins(12, 10, 12, 10)
+        editor_layout.setSpacing(8)
+        self.edit_box = _EditBox(self.editor)
+        self.edit_box.submitted.connect(self.submit_edit)
+        self.edit_box.cancelled.connect(self.cancel_edit)
+        self.edit_box.setObjectName("messageEditBox")
+        self.edit_box.setAccessibleName("Edit your message")
+        self.edit_box.setTabChangesFocus(True)
+        editor_layout.addWidget(self.edit_box)
+        editor_buttons = QHBoxLayout()
+        editor_buttons.addStretch(1)
+        self.cancel_edit_button = QPushButton("Cancel", self.editor)
+        self.cancel_edit_button.clicked.connect(self.cancel_edit)
+        self.send_edit_button = QPushButton("Send", self.editor)
+        self.send_edit_button.setObjectName("primary")
+        self.send_edit_button.setToolTip(
+            "Send the edited message (Ctrl+Enter); the original is kept as a version"
+        )
+        self.send_edit_button.clicked.connect(self.submit_edit)
+        editor_buttons.addWidget(self.cancel_edit_button)
+        editor_buttons.addWidget(self.send_edit_button)
+        editor_layout.addLayout(editor_buttons)
+        self.editor.setVisible(False)
+        layout.addWidget(self.editor)
+
+        actions = QHBoxLayout()
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.setSpacing(2)
+        actions.addStretch(1)
+        self.versions = VersionSwitcher(self)
+        actions.addWidget(self.versions)
+        self.edit_button = _action_button(self, "Edit", "Edit this message and send it again")
+        self.edit_button.clicked.connect(self.start_edit)
+        self.edit_button.setVisible(store_id is not None)
+        actions.addWidget(self.edit_button)
+        layout.addLayout(actions)
         self.rerender()
+
+    def start_edit(self) -> None:
+        self.edit_box.setPlainText(self.text)
+        self.bubble.setVisible(False)
+        self.edit_button.setVisible(False)
+        self.editor.setVisible(True)
+        self.edit_box.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.edit_box.selectAll()
+
+    def cancel_edit(self) -> None:
+        self.editor.setVisible(False)
+        self.bubble.setVisible(bool(self.text.strip()))
+        self.edit_button.setVisible(self.store_id is not None)
+
+    @property
+    def editing(self) -> bool:
+        return not self.editor.isHidden()
+
+    def submit_edit(self) -> None:
+        text = self.edit_box.toPlainText().strip()
+        if not text and not self.text.strip():
+            return
+        if text == self.text.strip():
+            self.cancel_edit()  # unchanged: nothing to send
+            return
+        self.edit_submitted.emit(text)
+
+    def set_actions_enabled(self, on: bool) -> None:
+        """Off while a reply is being written (the branch cannot change under it)."""
+        self.edit_button.setEnabled(on)
+        self.send_edit_button.setEnabled(on)
+        self.versions.setEnabled(on)
 
     def rerender(self) -> None:
         self.view.set_rendered(self._renderer().render_plain(self.text))
@@ -137,10 +256,20 @@ class AssistantMessage(QWidget):
 
     token_view_toggled = Signal(bool)
     code_copied = Signal()
+    regenerate_clicked = Signal()
+    replay_clicked = Signal()
 
-    def __init__(self, renderer: Callable[[], MarkdownRenderer], colors: Colors, parent=None) -> None:
+    def __init__(
+        self,
+        renderer: Callable[[], MarkdownRenderer],
+        colors: Colors,
+        parent=None,
+        *,
+        store_id: int | None = None,
+    ) -> None:
         super().__init__(parent)
         self._renderer = renderer
+        self.store_id = store_id
         self.setAccessibleName("Assistant reply")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 10)
@@ -163,13 +292,6 @@ class AssistantMessage(QWidget):
         self.token_button.setAccessibleName("Token-state view")
         self.token_button.toggled.connect(self._on_token_button_toggled)
         header.addWidget(self.token_button)
-        self.copy_button = QToolButton(self)
-        self.copy_button.setText("Copy")
-        self.copy_button.setToolTip("Copy the reply as markdown")
-        self.copy_button.setAccessibleName("Copy reply")
-        self.copy_button.clicked.connect(self._on_copy_clicked)
-        self.copy_button.setVisible(False)
-        header.addWidget(self.copy_button)
         layout.addLayout(header)
 
         self.thought_toggle = QToolButton(self)
@@ -214,6 +336,32 @@ class AssistantMessage(QWidget):
         self.stats.setWordWrap(True)
         self.stats.setVisible(False)
         layout.addWidget(self.stats)
+
+        self.replay_bar: ReplayBar | None = None
+        self.replay: Replay | None = None
+        self._final: tuple[str, str, float | None, str] | None = None
+        self._final_state: ReplyState | None = None
+
+        actions = QHBoxLayout()
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.setSpacing(2)
+        self.versions = VersionSwitcher(self)
+        actions.addWidget(self.versions)
+        self.copy_button = _action_button(self, "Copy", "Copy the reply as markdown")
+        self.copy_button.setAccessibleName("Copy reply")
+        self.copy_button.clicked.connect(self._on_copy_clicked)
+        actions.addWidget(self.copy_button)
+        self.regenerate_button = _action_button(self, "Regenerate", "Write a new version of this reply")
+        self.regenerate_button.clicked.connect(self.regenerate_clicked)
+        actions.addWidget(self.regenerate_button)
+        self.replay_button = _action_button(self, "Replay", "Replay how this reply was refined, step by step")
+        self.replay_button.clicked.connect(self.replay_clicked)
+        actions.addWidget(self.replay_button)
+        actions.addStretch(1)
+        self.actions = QWidget(self)
+        self.actions.setLayout(actions)
+        self.actions.setVisible(False)
+        layout.addWidget(self.actions)
         self._user_opened_thought = False
         self._thought_seconds: float | None = None
         self.frames = 0
@@ -234,6 +382,12 @@ class AssistantMessage(QWidget):
         if self.token_panel.isVisible() and state.step is not None:
             self.grid.show_step(state.step, state.previous_step)
 
+    def _show_grid(self) -> None:
+        if self.state is not None and self.state.step is not None:
+            self.grid.show_step(self.state.step, self.state.previous_step)
+        else:
+            self.grid.clear()
+
     def finish(self, state: ReplyState) -> None:
         """The reply ended: exact final text, statistics, no indicator."""
         self.state = state
@@ -248,9 +402,11 @@ class AssistantMessage(QWidget):
             self.grid.show_step(state.step, state.previous_step)
         self.stats.setText(format_stats(done) + (" · stopped" if done.incomplete else ""))
         self.stats.setVisible(True)
-        self.copy_button.setVisible(bool(done.answer))
+        self._final = (done.answer, done.thought, state.thought_seconds, self.stats.text())
+        self._final_state = state
         if not done.answer and not done.thought:
-            self.answer.set_final("*No text: the reply was stopped before the first canvas.*")
+            self.answer.set_final(NO_TEXT)
+        self._show_actions(bool(done.answer))
 
     def fail(
         self, message: str, state: ReplyState | None = None, *, retry: Callable[[], object] | None = None
@@ -264,6 +420,11 @@ class AssistantMessage(QWidget):
                 self.thought.set_final(display.thought)
         self.notice = Notice(message, self, actions=[("Try again", retry)] if retry else ())
         self.layout().insertWidget(self.layout().indexOf(self.stats), self.notice)
+        if self._final is None and state is not None:
+            display = state.display()
+            self._final = (display.answer, display.thought, state.thought_seconds, "")
+        self._final_state = state
+        self._show_actions(bool(self.answer.text))
 
     def show_final(self, answer: str, thought: str, thought_seconds: float | None, stats: str) -> None:
         """A finished reply (used when re-creating a chat's widgets)."""
@@ -273,7 +434,67 @@ class AssistantMessage(QWidget):
         self.answer.set_final(answer)
         self.stats.setText(stats)
         self.stats.setVisible(bool(stats))
-        self.copy_button.setVisible(bool(answer))
+        self._final = (answer, thought, thought_seconds, stats)
+        self._show_actions(bool(answer))
+
+    # --- versions, regeneration, replay ------------------------------------------
+
+    def _show_actions(self, has_answer: bool) -> None:
+        self.copy_button.setVisible(has_answer)
+        self.regenerate_button.setVisible(self.store_id is not None)
+        self.replay_button.setVisible(self.store_id is not None)
+        self.actions.setVisible(True)
+
+    def set_actions_enabled(self, on: bool) -> None:
+        """Off while another reply is being written (the branch cannot change under it)."""
+        self.regenerate_button.setEnabled(on)
+        self.versions.setEnabled(on)
+
+    def replay_requested(self) -> ReplayBar:
+        """Open the scrubber in its "preparing" state (the window decodes the history off the GUI thread)."""
+        if self.replay_bar is None:
+            self.replay_bar = ReplayBar(self)
+            self.replay_bar.frame_changed.connect(self._on_replay_bar_frame_changed)
+            self.replay_bar.closed.connect(self.end_replay)
+            self.layout().insertWidget(self.layout().indexOf(self.actions), self.replay_bar)
+        self.replay_bar.show_message("Preparing the replay…")
+        self.replay_bar.setVisible(True)
+        self.replay_button.setEnabled(False)
+        return self.replay_bar
+
+    def start_replay(self, replay: Replay) -> None:
+        """Show the first frame of ``replay`` and let the scrubber drive it (paused until Play)."""
+        bar = self.replay_bar or self.replay_requested()
+        self.replay = replay
+        self.replay_button.setEnabled(False)
+        bar.set_frames([replay.position(i) for i in range(len(replay))], replay.step_seconds)
+
+    def replay_failed(self, message: str) -> None:
+        bar = self.replay_bar or self.replay_requested()
+        bar.show_message(message)
+        self.replay_button.setEnabled(True)
+
+    def end_replay(self) -> None:
+        """Close the scrubber and show the finished reply again."""
+        self.replay = None
+        if self.replay_bar is not None:
+            self.replay_bar.stop()
+            self.replay_bar.setVisible(False)
+        self.replay_button.setEnabled(True)
+        self.indicator.setText("")
+        if self._final is not None:
+            answer, thought, seconds, stats = self._final
+            self.show_final(answer, thought, seconds, stats)
+        self.state = self._final_state
+        if self.token_panel.isVisible():
+            self._show_grid()
+
+    def _on_replay_bar_frame_changed(self, frame: int) -> None:
+        if self.replay is None:
+            return
+        state = self.replay.state_at(frame)
+        self.render_frame(state)
+        self.indicator.setText(f"replay · {self.replay.position(frame)}")
 
     def set_token_view(self, on: bool) -> None:
         if self.token_button.isChecked() != on:
@@ -318,8 +539,8 @@ class AssistantMessage(QWidget):
     def _apply_token_view(self, on: bool) -> None:
         self.token_panel.setVisible(on)
         self.answer.setVisible(not on)
-        if on and self.state is not None and self.state.step is not None:
-            self.grid.show_step(self.state.step, self.state.previous_step)
+        if on:
+            self._show_grid()
 
     def _on_copy_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.answer.text)

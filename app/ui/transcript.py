@@ -7,6 +7,8 @@ read something: then it stays where they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.icon import app_icon
 from app.qt import QFrame, QHBoxLayout, QLabel, QScrollArea, QSize, QSizePolicy, Qt, QVBoxLayout, QWidget
 
@@ -83,6 +85,21 @@ class Transcript(QScrollArea):
     def remove(self, widget: QWidget) -> None:
         self._layout.removeWidget(widget)
         widget.deleteLater()
+
+    def clear(self, keep: Callable[[QWidget], bool] = lambda _widget: False) -> list[QWidget]:
+        """Remove every message except those ``keep`` accepts; returns the kept ones, in order."""
+        kept = []
+        for widget in self.messages():
+            if keep(widget):
+                kept.append(widget)
+            else:
+                self.remove(widget)
+        self.empty.setVisible(not kept)
+        return kept
+
+    def move_to_end(self, widget: QWidget) -> None:
+        self._layout.removeWidget(widget)
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def messages(self) -> list[QWidget]:
         items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))

@@ -47,13 +47,15 @@ from app.qt import (
     Signal,
     Slot,
 )
+from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
+from app.store import Message as StoredMessage
 from app.store import ReplyWriter, Store, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.media_prober import MediaProber
-from app.ui.messages import AssistantMessage, Notice, UserMessage
+from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, SIDEBAR_WIDTH, Sidebar
 from app.ui.status import StatusBar
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
         self._undo_chat: int | None = None
+        self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
         self._startup_notices: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else self._open_store()
@@ -182,6 +185,8 @@ class MainWindow(QMainWindow):
         worker.reply_failed.connect(self.on_reply_failed)
         worker.vram_measured.connect(self.on_vram_measured)
         worker.save_failed.connect(self.on_save_failed)
+        worker.replay_ready.connect(self.on_replay_ready)
+        worker.replay_failed.connect(self.on_replay_failed)
 
         self._build_actions()
         hints = QApplication.instance().styleHints()
@@ -369,16 +374,28 @@ class MainWindow(QMainWindow):
     def _build_page(self, chat_id: int) -> ChatPage:
         """A chat's widgets from the store: the active path, finished replies, interrupted ones marked."""
         info = self.store.conversation(chat_id)
-        stored = self.store.active_path(chat_id)
         session = ChatSession(id=chat_id, title=info.title or NEW_CHAT_TITLE)
-        transcript = Transcript(self.pages)
-        page = ChatPage(session, transcript)
+        page = ChatPage(session, Transcript(self.pages))
+        self._fill_page(page, self.store.active_path(chat_id))
+        return page
+
+    def _fill_page(self, page: ChatPage, stored: list[StoredMessage], skip: tuple[int, ...] = ()) -> None:
+        """Show ``stored`` (an active path) on the page, replacing its messages; notices stay, at the end."""
+        session, transcript = page.session, page.transcript
+        notices = transcript.clear(keep=lambda w: isinstance(w, Notice))
+        session.messages.clear()
         for m in stored:
+            if m.id in skip:
+                continue
+            versions = self.store.siblings(m.id) if m.sibling_count > 1 else None
             if m.role == "user":
                 attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
                 session.messages.append(Message("user", m.text, attachments, store_id=m.id))
                 pending = [(a.path, None) for a in m.attachments]
-                transcript.add(UserMessage(m.text, pending, lambda: self._renderer))
+                user_widget = self._user_widget(m.text, pending, m.id)
+                if versions is not None:
+                    user_widget.versions.set_versions(versions.ids, versions.index)
+                transcript.add(user_widget)
                 continue
             message = Message(
                 "assistant",
@@ -389,7 +406,9 @@ class MainWindow(QMainWindow):
                 incomplete=m.status != "complete",
             )
             session.messages.append(message)
-            widget = self._reply_widget()
+            widget = self._reply_widget(m.id)
+            if versions is not None:
+                widget.versions.set_versions(versions.ids, versions.index)
             stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
             if stats and m.status == "incomplete":
                 stats += " · stopped"
@@ -398,9 +417,10 @@ class MainWindow(QMainWindow):
                 message.error = self._incomplete_message(m.stop_reason)
                 widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
             elif not m.text and not m.thought:
-                widget.answer.set_final("*No text: the reply was stopped before the first canvas.*")
+                widget.answer.set_final(NO_TEXT)
             transcript.add(widget)
-        return page
+        for notice in notices:
+            transcript.move_to_end(notice)
 
     @staticmethod
     def _incomplete_message(reason: str) -> str:
@@ -512,7 +532,7 @@ class MainWindow(QMainWindow):
             self._store_failed("The message could not be sent", error)
             return None
         page.session.add(Message("user", text, attachments, store_id=user.id))
-        page.transcript.add(UserMessage(text, pending, lambda: self._renderer))
+        page.transcript.add(self._user_widget(text, pending, user.id))
         self.composer.clear()
         reply_id = self._start_reply(page, user.id)
         try:
@@ -535,6 +555,93 @@ class MainWindow(QMainWindow):
         page.transcript.remove(failed)
         return self._start_reply(page, user.store_id)
 
+    # --- versions: edit, regenerate, switch ------------------------------------------
+
+    def _page_of(self, widget: QWidget) -> ChatPage | None:
+        return next((p for p in self._pages.values() if widget in p.transcript.messages()), None)
+
+    def edit_message(self, user_message_id: int, text: str) -> int | None:
+        """Send an edited version of a user message: a sibling of the original, answered anew.
+
+        The original, and everything that followed it, stays one click away in
+        the version switcher.  Returns the new reply's id.
+        """
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return None
+        try:
+            edited = self.store.edit_user_message(user_message_id, text)
+            path = self.store.active_path(page.session.id)
+        except StoreError as error:
+            self._store_failed("The edited message could not be saved", error)
+            return None
+        self._fill_page(page, path)
+        self._refresh_sidebar()
+        return self._start_reply(page, edited.id)
+
+    def regenerate(self, assistant_message_id: int) -> int | None:
+        """Write a new version of a reply; the old one stays as a sibling in the switcher."""
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return None
+        try:
+            writer = self.store.regenerate(assistant_message_id)
+            path = self.store.active_path(page.session.id)
+        except StoreError as error:
+            self._store_failed("The reply could not be regenerated", error)
+            return None
+        self._fill_page(page, path, skip=(writer.message_id,))
+        return self._start_reply(page, self.store.message(writer.message_id).parent_id, writer=writer)
+
+    def select_version(self, message_id: int) -> None:
+        """Show the branch through ``message_id`` (a click on ‹ or › of a message's switcher)."""
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return
+        try:
+            path = self.store.select_message(message_id)
+        except StoreError as error:
+            self._store_failed("That version could not be shown", error)
+            return
+        self._fill_page(page, path)
+
+    def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
+        for widget in page.transcript.messages():
+            if isinstance(widget, (UserMessage, AssistantMessage)):
+                widget.set_actions_enabled(on)
+
+    # --- replay --------------------------------------------------------------------
+
+    def replay_reply(self, widget: AssistantMessage) -> None:
+        """Re-run how a stored reply was refined; the history is read and decoded off the GUI thread."""
+        message_id = widget.store_id
+        if message_id is None:
+            return
+        widget.replay_requested()
+        store = self.store
+
+        def load() -> tuple[list, list[str], object]:
+            canvases = [c.text for c in store.canvases(message_id)]
+            return store.replay(message_id), canvases, store.message(message_id).stats
+
+        request_id = self.host.replay(load)
+        self._replays[request_id] = widget
+
+    @Slot(int, object)
+    def on_replay_ready(self, request_id: int, replay: Replay) -> None:
+        widget = self._replays.pop(request_id, None)
+        if widget is not None and self._alive(widget):
+            widget.start_replay(replay)
+
+    @Slot(int, str)
+    def on_replay_failed(self, request_id: int, message: str) -> None:
+        widget = self._replays.pop(request_id, None)
+        if widget is not None and self._alive(widget):
+            widget.replay_failed(message)
+
+    def _alive(self, widget: QWidget) -> bool:
+        return any(widget in page.transcript.messages() for page in self._pages.values())
+
     def engine_conversation(self, user_message_id: int) -> Conversation:
         """The history the engine gets to answer a stored user message: the stored path, minus failures."""
         stored = self.store.engine_conversation(user_message_id)
@@ -542,23 +649,39 @@ class MainWindow(QMainWindow):
             turns=usable_turns(stored.turns), system=stored.system or self.config.system_prompt
         )
 
-    def _reply_widget(self) -> AssistantMessage:
-        widget = AssistantMessage(lambda: self._renderer, self.colors)
+    def _user_widget(self, text: str, pending, store_id: int) -> UserMessage:
+        widget = UserMessage(text, pending, lambda: self._renderer, store_id=store_id)
+        widget.edit_submitted.connect(lambda new_text: self.edit_message(store_id, new_text))
+        widget.versions.version_selected.connect(self.select_version)
+        return widget
+
+    def _reply_widget(self, store_id: int) -> AssistantMessage:
+        widget = AssistantMessage(lambda: self._renderer, self.colors, store_id=store_id)
         widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
         widget.code_copied.connect(self._on_code_copied)
+        widget.regenerate_clicked.connect(lambda: self.regenerate(store_id))
+        widget.replay_clicked.connect(lambda: self.replay_reply(widget))
+        widget.versions.version_selected.connect(self.select_version)
         widget.set_token_view(self.token_view)
         return widget
 
-    def _start_reply(self, page: ChatPage, user_message_id: int) -> int | None:
-        """Ask the engine to answer a stored user message; the reply widget goes live."""
+    def _start_reply(
+        self, page: ChatPage, user_message_id: int, writer: ReplyWriter | None = None
+    ) -> int | None:
+        """Ask the engine to answer a stored user message; the reply widget goes live.
+
+        ``writer`` is the reply's row when it already exists (a regeneration).
+        """
         try:
             conversation = self.engine_conversation(user_message_id)
-            writer = self.store.begin_reply(user_message_id)
+            if writer is None:
+                writer = self.store.begin_reply(user_message_id)
         except StoreError as error:
             self._store_failed("The reply could not be started", error)
             return None
-        widget = self._reply_widget()
+        widget = self._reply_widget(writer.message_id)
         page.transcript.add(widget)
+        self._set_message_actions_enabled(page, False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))
         state = ReplyState()
         reply_id = self.host.generate(
@@ -634,9 +757,22 @@ class MainWindow(QMainWindow):
 
     def _end_reply(self, reply_id: int) -> None:
         self.host.reply_ended(reply_id)
-        self.active = None
+        active, self.active = self.active, None
+        page = next((p for p in self._pages.values() if p.session is active.session), None)
+        if page is not None:
+            self._set_message_actions_enabled(page, True)
+            self._show_versions(active.widget)
         self.composer.set_generating(False)
         self.focus_composer()
+
+    def _show_versions(self, widget: AssistantMessage) -> None:
+        """A finished reply's switcher: a regeneration is now one of several versions."""
+        try:
+            versions = self.store.siblings(widget.store_id)
+        except StoreError:
+            log.exception("cannot read the reply's versions")
+            return
+        widget.versions.set_versions(versions.ids, versions.index)
 
     def _render_frame(self) -> None:
         if self.active is not None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from engine.cancel import CancelToken
 from engine.conversation import Conversation, PromptOptions
+from engine.denoise import TokenCodec
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
+from engine.replay import decode_steps
 from engine.settings import GenerationSettings
 from engine.thinking import split_thinking
 
@@ -62,6 +64,24 @@ class FakeEngine:
         self.default_settings = GenerationSettings(max_denoising_steps=steps)
         self.calls: list[tuple[Conversation, GenerationSettings | None, PromptOptions | None]] = []
         self.forgotten = 0
+        # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
+        self.vocab: dict[str, int] = {"": 0}
+        self.codec = TokenCodec(
+            decode=lambda ids: "".join(self.pieces[i] for i in ids),
+            pieces=lambda ids: [self.pieces[i] for i in ids],
+            eos_ids=frozenset({0}),
+            pad_id=0,
+        )
+
+    @property
+    def pieces(self) -> list[str]:
+        return list(self.vocab)
+
+    def _id(self, piece: str) -> int:
+        return self.vocab.setdefault(piece, len(self.vocab))
+
+    def decode_steps(self, frames) -> list[Step]:
+        return decode_steps(frames, self.codec)
 
     def vram_in_use(self) -> int | None:
         return None
@@ -99,7 +119,10 @@ class FakeEngine:
                     raise self.fail
                 last_step = s == self.steps
                 accepted = tuple(last_step or s >= t for t in settle)
-                draft_pieces = tuple(p if ok else n for p, ok, n in zip(padded, accepted, noise, strict=True))
+                draft_pieces = tuple(
+                    p if ok or i >= len(block) else n
+                    for i, (p, ok, n) in enumerate(zip(padded, accepted, noise, strict=True))
+                )
                 text = "".join(draft_pieces[: len(block)])
                 entropy = tuple(0.01 if ok else h for ok, h in zip(accepted, high, strict=True))
                 steps_done += 1
@@ -108,7 +131,7 @@ class FakeEngine:
                     block=b,
                     step=s,
                     max_steps=self.steps,
-                    draft=tuple(hash(p) % 1000 for p in draft_pieces),
+                    draft=tuple(self._id(p) for p in draft_pieces),
                     accepted=accepted,
                     entropy=entropy,
                     text=text,
@@ -127,7 +150,8 @@ class FakeEngine:
             block_text = "".join(block)
             committed.append(block_text)
             last = b == len(blocks) - 1
-            yield Canvas(block=b, tokens=tuple(range(CANVAS)), text=block_text, steps=self.steps, ended=last)
+            tokens = tuple(self._id(p) for p in padded)
+            yield Canvas(block=b, tokens=tokens, text=block_text, steps=self.steps, ended=last)
         yield self._done("".join(committed), start, first, steps_done, per_block, incomplete=False)
 
     def _done(self, text, start, first, forwards, per_block, *, incomplete: bool) -> Done:

@@ -1,0 +1,90 @@
+"""A past reply's refinement, frame by frame, as the live view drew it.
+
+Qt-free, so the fidelity rules are plain tests: :class:`Replay` holds the
+decoded Step events of a stored reply and the text of each committed canvas,
+and :meth:`Replay.state_at` rebuilds the :class:`ReplyState` the window held
+at that step, so replay goes through the very same drawing code as a live
+reply (markdown and token grid alike).
+
+A history is only replayed when it decodes to what was saved: the last step of
+every committed block must give exactly that block's stored text.  A reply
+written by another model (another tokenizer) fails that check, and the user is
+told which model to load instead of being shown garbage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.reply_state import ReplyState
+from engine.events import Stats, Step
+
+# Playback rate at 1×: the recorded time per denoising forward, but never faster than
+# this (a 9 ms forward would flash past) nor slower than the upper bound.
+MIN_STEP_SECONDS = 0.06
+MAX_STEP_SECONDS = 0.5
+SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+class ReplayError(Exception):
+    """The history cannot be replayed; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    steps: tuple[Step, ...]
+    canvases: tuple[str, ...]  # committed text per block, as saved
+    step_seconds: float  # playback interval at 1×
+
+    @classmethod
+    def build(
+        cls, steps: Sequence[Step], canvases: Sequence[str], stats: Stats | None, *, model_name: str = ""
+    ) -> Replay:
+        """Check the decoded steps against the saved canvases; raise ReplayError when they disagree."""
+        if not steps:
+            raise ReplayError(
+                "This reply has no saved refinement history (it was imported, or written before "
+                "the history was kept), so there is nothing to replay."
+            )
+        last_of_block: dict[int, Step] = {}
+        for step in steps:
+            last_of_block[step.block] = step
+        for block, text in enumerate(canvases):
+            step = last_of_block.get(block)
+            if step is None:
+                raise ReplayError(f"The saved history of block {block + 1} is missing or damaged.")
+            if step.text != text:
+                which = f" than {model_name}" if model_name else ""
+                raise ReplayError(
+                    f"This reply was written by a different model{which}: its saved tokens do not "
+                    "decode to the saved text. Load the model that wrote it (Model menu) to replay it."
+                )
+        return cls(tuple(steps), tuple(canvases), recorded_step_seconds(stats))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def state_at(self, index: int) -> ReplyState:
+        """The reply as it looked right after step ``index`` (0-based), with earlier blocks committed."""
+        index = max(0, min(index, len(self.steps) - 1))
+        step = self.steps[index]
+        state = ReplyState(timed=False)
+        for text in self.canvases[: step.block]:
+            state.on_canvas_text(text)
+        if index > 0 and self.steps[index - 1].block == step.block:
+            state.on_step(self.steps[index - 1])
+        state.on_step(step)
+        return state
+
+    def position(self, index: int) -> str:
+        """ "block 2 · step 5/16" for the frame ``index``."""
+        step = self.steps[max(0, min(index, len(self.steps) - 1))]
+        return f"block {step.block + 1} · step {step.step}/{step.max_steps}"
+
+
+def recorded_step_seconds(stats: Stats | None) -> float:
+    """Seconds per frame at 1×: the reply's own average per forward, clamped to be watchable."""
+    if stats is None or stats.forwards <= 0 or stats.seconds <= 0:
+        return MIN_STEP_SECONDS * 2
+    return min(MAX_STEP_SECONDS, max(MIN_STEP_SECONDS, stats.seconds / stats.forwards))

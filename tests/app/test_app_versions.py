@@ -1,0 +1,195 @@
+"""Edit-and-resend, regenerate and the ‹ 2/3 › switcher, on the real SQLite store.
+
+Nothing is ever overwritten: each action adds a sibling in the message tree,
+and the switcher walks the siblings.  The engine is the scripted fake (its
+reply text changes between calls so versions are distinguishable).
+"""
+
+from __future__ import annotations
+
+import pytest
+from app_fakes import FakeEngine, fake_loader
+
+from app.qt import Qt
+from app.ui.messages import AssistantMessage, UserMessage
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def loaded(qtbot, make_window, engine):
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=10_000)
+    return window
+
+
+def wait_idle(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
+
+
+def say(qtbot, window, text: str) -> None:
+    window.composer.edit.setPlainText(text)
+    assert window.send() is not None
+    wait_idle(qtbot, window)
+
+
+def users(window) -> list[UserMessage]:
+    return [w for w in window.current_page().transcript.messages() if isinstance(w, UserMessage)]
+
+
+def replies(window) -> list[AssistantMessage]:
+    return [w for w in window.current_page().transcript.messages() if isinstance(w, AssistantMessage)]
+
+
+def shown(window) -> list[tuple[str, str]]:
+    """The transcript as (role, text) pairs."""
+    out = []
+    for w in window.current_page().transcript.messages():
+        if isinstance(w, UserMessage):
+            out.append(("user", w.text))
+        elif isinstance(w, AssistantMessage):
+            out.append(("assistant", w.answer.text))
+    return out
+
+
+def test_regenerate_adds_a_version_and_the_switcher_walks_them(qtbot, make_window):
+    engine = FakeEngine("First answer.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "question")
+    (reply,) = replies(window)
+    assert reply.regenerate_button.isVisible() and not reply.versions.isVisible()
+
+    engine.reply = "Second answer."
+    qtbot.mouseClick(reply.regenerate_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert shown(window) == [("user", "question"), ("assistant", "Second answer.")]
+    (new,) = replies(window)
+    assert new.versions.isVisible() and new.versions.label.text() == "2/2"
+    assert [(t.role, t.text) for t in engine.calls[-1][0].turns] == [("user", "question")]
+
+    qtbot.mouseClick(new.versions.previous_button, Qt.MouseButton.LeftButton)
+    assert shown(window) == [("user", "question"), ("assistant", "First answer.")]
+    (old,) = replies(window)
+    assert old.versions.label.text() == "1/2" and not old.versions.previous_button.isEnabled()
+    cid = window.current_page().session.id
+    assert [m.text for m in window.store.active_path(cid)] == ["question", "First answer."]
+
+    # the choice is what the next message builds on
+    engine.reply = "Follow-up answer."
+    say(qtbot, window, "and then?")
+    assert [(t.role, t.text) for t in engine.calls[-1][0].turns] == [
+        ("user", "question"),
+        ("assistant", "First answer."),
+        ("user", "and then?"),
+    ]
+
+
+def test_edit_and_resend_branches_and_keeps_the_original_exchange(qtbot, make_window):
+    engine = FakeEngine("Answer one.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "first question")
+    engine.reply = "Answer two."
+    say(qtbot, window, "second question")
+
+    first = users(window)[0]
+    qtbot.mouseClick(first.edit_button, Qt.MouseButton.LeftButton)
+    assert first.editing and first.edit_box.toPlainText() == "first question"
+    first.edit_box.setPlainText("better first question")
+    engine.reply = "Better answer."
+    qtbot.mouseClick(first.send_edit_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+
+    assert shown(window) == [("user", "better first question"), ("assistant", "Better answer.")]
+    assert [(t.role, t.text) for t in engine.calls[-1][0].turns] == [("user", "better first question")]
+    (edited,) = users(window)
+    assert edited.versions.label.text() == "2/2"
+
+    edited.versions.select(0)
+    assert shown(window) == [
+        ("user", "first question"),
+        ("assistant", "Answer one."),
+        ("user", "second question"),
+        ("assistant", "Answer two."),
+    ]
+    assert users(window)[0].versions.label.text() == "1/2"
+
+
+def test_edit_with_ctrl_enter_and_cancel_with_escape(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "hello")
+    (user,) = users(window)
+    user.start_edit()
+    qtbot.keyClick(user.edit_box, Qt.Key.Key_Escape)
+    assert not user.editing and user.bubble.isVisible()
+    assert len(engine.calls) == 1
+
+    user.start_edit()
+    user.edit_box.setPlainText("hello again")
+    qtbot.keyClick(user.edit_box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert [u.text for u in users(window)] == ["hello again"]
+    assert len(engine.calls) == 2
+
+
+def test_an_unchanged_edit_sends_nothing(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "same")
+    (user,) = users(window)
+    user.start_edit()
+    user.submit_edit()
+    assert not user.editing and len(engine.calls) == 1
+    assert window.store.siblings(user.store_id).count == 1
+
+
+def test_versions_cannot_change_while_a_reply_is_written(qtbot, make_window):
+    engine = FakeEngine("word " * 200, steps=30, step_delay=0.01)
+    window = loaded(qtbot, make_window, engine)
+    engine.steps, engine.step_delay = 2, 0.0
+    say(qtbot, window, "one")
+    engine.steps, engine.step_delay = 30, 0.01
+    window.composer.edit.setPlainText("two")
+    window.send()
+    first_user, first_reply = users(window)[0], replies(window)[0]
+    assert not first_user.edit_button.isEnabled() and not first_reply.regenerate_button.isEnabled()
+    assert window.regenerate(first_reply.store_id) is None
+    assert window.edit_message(first_user.store_id, "changed") is None
+    window.stop()
+    wait_idle(qtbot, window)
+    assert users(window)[0].edit_button.isEnabled() and replies(window)[0].regenerate_button.isEnabled()
+
+
+def test_versions_survive_a_restart(qtbot, make_window):
+    engine = FakeEngine("One.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "q")
+    engine.reply = "Two."
+    window.regenerate(replies(window)[0].store_id)
+    wait_idle(qtbot, window)
+    engine.reply = "Three."
+    window.regenerate(replies(window)[0].store_id)
+    wait_idle(qtbot, window)
+    replies(window)[0].versions.select(1)
+    cid = window.current_page().session.id
+    window.close()
+
+    again = loaded(qtbot, make_window, FakeEngine())
+    again.open_chat(cid)
+    (reply,) = replies(again)
+    assert reply.answer.text == "Two." and reply.versions.label.text() == "2/3"
+    qtbot.mouseClick(reply.versions.next_button, Qt.MouseButton.LeftButton)
+    assert shown(again)[-1] == ("assistant", "Three.")
+
+
+def test_a_failed_reply_retried_stays_as_a_version(qtbot, make_window):
+    engine = FakeEngine("Recovered.", steps=2, fail=RuntimeError("boom"))
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "q")
+    (failed,) = replies(window)
+    assert failed.notice is not None
+    engine.fail = None
+    qtbot.mouseClick(failed.notice.buttons[0], Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    (reply,) = replies(window)
+    assert reply.answer.text == "Recovered." and reply.versions.label.text() == "2/2"
