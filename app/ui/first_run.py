@@ -162,7 +162,11 @@ class FirstRunDialog(QDialog):
         layout.addWidget(folder_card)
         layout.addWidget(demo_card)
         layout.addLayout(bottom)
-        self.demo_button.setDefault(True)  # until the GPU check says the full model fits
+        # Enter means the recommended choice, not whichever button has focus: the demo model until
+        # the GPU check says the full model fits.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        self.demo_button.setDefault(True)
         if parent is not None:
             parent.installEventFilter(self)
 
