@@ -53,6 +53,7 @@ class ModelsDialog(QDialog):
         self.current_source = current_source
         self.entries: list[ModelEntry] = []
         self._select_after_scan: str | None = None
+        self._note = ""  # what the last action did, shown with the next scan's summary
         self.calls = BackgroundCalls(self)
         self.calls.succeeded.connect(self.on_calls_succeeded)
         self.calls.failed.connect(self.on_calls_failed)
@@ -148,8 +149,9 @@ class ModelsDialog(QDialog):
             self.list.setCurrentRow(0)
         cached = sum(1 for e in entries if e.kind == "cache")
         folders = len(entries) - cached - 1
+        note, self._note = self._note, ""
         self._set_status(
-            f"The demo model, {cached} in the Hugging Face cache, {folders} added "
+            f"{note}The demo model, {cached} in the Hugging Face cache, {folders} added "
             f"folder{'s' if folders != 1 else ''}. Double-click a model to use it."
         )
         self._update_buttons()
@@ -246,7 +248,7 @@ class ModelsDialog(QDialog):
         if tag == "scan":
             self._fill(result)
         elif tag == "remove":
-            self._set_status(f"Removed; {format_size(result)} freed.")
+            self._note = f"Removed: {format_size(result)} freed. "
             self.refresh()
         elif tag == "folder":
             self.add_button.setEnabled(True)
