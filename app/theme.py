@@ -95,6 +95,15 @@ QToolButton {{ border: none; border-radius: 6px; padding: 4px 6px; color: {c.mut
 QToolButton:hover {{ background: {c.border}; color: {c.text}; }}
 QToolButton:checked {{ background: {c.user_bubble}; color: {c.accent}; }}
 QToolButton:focus {{ outline: none; border: 1px solid {c.accent}; }}
+#messageEditor {{ background: {c.surface}; border: 1px solid {c.accent}; border-radius: 16px; }}
+#messageEditBox {{ background: transparent; border: none; color: {c.text}; }}
+QToolButton#messageAction, QToolButton#versionArrow {{
+    color: {c.faint}; font-size: {small}pt; padding: 2px 6px; }}
+QToolButton#messageAction:hover, QToolButton#versionArrow:hover {{ color: {c.text}; }}
+QToolButton#versionArrow:disabled {{ color: {c.border}; }}
+#versionLabel {{ color: {c.muted}; font-size: {small}pt; padding: 0 2px; }}
+#replayBar {{ background: {c.code_bg}; border: 1px solid {c.border}; border-radius: 10px; }}
+#replayPosition, #replayMessage {{ color: {c.muted}; font-size: {small}pt; }}
 #thoughtToggle {{ color: {c.muted}; font-weight: 600; padding: 4px 6px; }}
 QStatusBar {{ background: {c.window}; color: {c.muted}; border-top: 1px solid {c.border}; }}
 QStatusBar QLabel {{ color: {c.muted}; padding: 0 6px; }}

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +70,50 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def export_text(
+    store: Store,
+    fmt: str,
+    conversation_ids: Sequence[int] | None = None,
+    *,
+    embed_attachments: bool = True,
+    include_history: bool = False,
+) -> str:
+    """The export file's content ("md" or "json"); shared by the CLI and the window's Export menu."""
+    if fmt == "md":
+        return store.export_markdown(conversation_ids)
+    document = store.export_json(
+        conversation_ids, embed_attachments=embed_attachments, include_history=include_history
+    )
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def read_export(raw: str, path: str | Path) -> Any:
+    """The JSON document of an export file's text; ImportFormatError (naming ``path``) when it is not JSON."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImportFormatError(f"The file is not valid JSON ({error})", path=path) from None
+
+
+def read_export_file(path: str | Path) -> Any:
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise from_os_error(error, path, "read the file to import") from error
+    except UnicodeDecodeError:
+        raise ImportFormatError("The file is not text (UTF-8 JSON expected)", path=path) from None
+    return read_export(raw, path)
+
+
 def run_export(args: argparse.Namespace) -> int:
     with Store.open(args.db) as store:
-        if args.format == "md":
-            text = store.export_markdown(args.conversation)
-        else:
-            document = store.export_json(
-                args.conversation, embed_attachments=not args.no_attachments, include_history=args.history
-            )
-            text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+        text = export_text(
+            store,
+            args.format,
+            args.conversation,
+            embed_attachments=not args.no_attachments,
+            include_history=args.history,
+        )
     if args.out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -87,16 +123,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    try:
-        raw = sys.stdin.read() if args.path == "-" else Path(args.path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise from_os_error(error, args.path, "read the file to import") from error
-    except UnicodeDecodeError:
-        raise ImportFormatError("The file is not text (UTF-8 JSON expected)", path=args.path) from None
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ImportFormatError(f"The file is not valid JSON ({error})", path=args.path) from None
+    document = read_export(sys.stdin.read(), "-") if args.path == "-" else read_export_file(args.path)
     with Store.open(args.db) as store:
         ids = store.import_json(document)
     print(f"imported {len(ids)} conversation(s): {' '.join(map(str, ids))}".rstrip())

@@ -126,6 +126,7 @@ class UserMessage(QWidget):
         self.edit_box.setObjectName("messageEditBox")
         self.edit_box.setAccessibleName("Edit your message")
         self.edit_box.setTabChangesFocus(True)
+        self.edit_box.textChanged.connect(self._fit_editor)
         editor_layout.addWidget(self.edit_box)
         editor_buttons = QHBoxLayout()
         editor_buttons.addStretch(1)
@@ -158,11 +159,19 @@ class UserMessage(QWidget):
 
     def start_edit(self) -> None:
         self.edit_box.setPlainText(self.text)
+        self._fit_editor()
         self.bubble.setVisible(False)
         self.edit_button.setVisible(False)
         self.editor.setVisible(True)
         self.edit_box.setFocus(Qt.FocusReason.OtherFocusReason)
         self.edit_box.selectAll()
+
+    def _fit_editor(self) -> None:
+        """As tall as its text (3 to 12 lines), like the composer."""
+        lines = max(1, int(self.edit_box.document().size().height()))
+        line_px = self.edit_box.fontMetrics().lineSpacing()
+        visible = min(12, max(3, lines))
+        self.edit_box.setFixedHeight(visible * line_px + 16)
 
     def cancel_edit(self) -> None:
         self.editor.setVisible(False)

@@ -36,6 +36,7 @@ class Sidebar(QFrame):
     chat_selected = Signal(int)  # conversation id
     rename_requested = Signal(int, str)  # conversation id, new title
     delete_requested = Signal(int)  # conversation id
+    export_requested = Signal(int)  # conversation id
     undo_clicked = Signal()
     search_changed = Signal(str)
 
@@ -180,11 +181,14 @@ class Sidebar(QFrame):
     # --- rename, delete, undo ------------------------------------------------------
 
     def context_menu(self, chat_id: int) -> QMenu:
-        """The row's menu: Rename… (edits the title in place) and Delete (undoable)."""
+        """The row's menu: Rename… (edits the title in place), Export…, and Delete (undoable)."""
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         rename = menu.addAction("Rename…")
         rename.triggered.connect(lambda: self.start_rename(chat_id))
+        export = menu.addAction("Export…")
+        export.triggered.connect(lambda: self.export_requested.emit(chat_id))
+        menu.addSeparator()
         delete = menu.addAction("Delete")
         delete.triggered.connect(lambda: self.delete_requested.emit(chat_id))
         return menu

@@ -84,6 +84,7 @@ class Transcript(QScrollArea):
 
     def remove(self, widget: QWidget) -> None:
         self._layout.removeWidget(widget)
+        widget.hide()  # now: deleteLater only runs when the event loop is next reached
         widget.deleteLater()
 
     def clear(self, keep: Callable[[QWidget], bool] = lambda _widget: False) -> list[QWidget]:

@@ -51,6 +51,7 @@ from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.store import Message as StoredMessage
 from app.store import ReplyWriter, Store, StoreError
+from app.store.commands import export_text, read_export_file, write_atomically
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
@@ -67,6 +68,15 @@ from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
+
+EXPORT_MARKDOWN = "Markdown, for reading (*.md)"
+EXPORT_JSON = "JSON, complete with branches and attachments (*.json)"
+
+
+def safe_file_name(title: str) -> str:
+    """A chat title as a file name on every desktop OS (no separators or reserved characters)."""
+    cleaned = "".join("-" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in title).strip(" .")
+    return cleaned[:80] or NEW_CHAT_TITLE
 
 
 @dataclass(slots=True)
@@ -130,6 +140,7 @@ class MainWindow(QMainWindow):
         self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
+        self.sidebar.export_requested.connect(lambda cid: self.export_chats([cid]))
         self.sidebar.undo_clicked.connect(self.undo_delete)
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         self.pages = QStackedWidget(self)
@@ -218,9 +229,14 @@ class MainWindow(QMainWindow):
         self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
         self.demo_action = self._action("Use the &demo model", None, lambda: self.load_model(DEMO))
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
+        self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
+        self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
         menu = self.menuBar()
         chat = menu.addMenu("&Chat")
         chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
+        chat.addSeparator()
+        chat.addActions([self.export_action, self.export_all_action, self.import_action])
         chat.addSeparator()
         chat.addAction(self.quit_action)
         model = menu.addMenu("&Model")
@@ -509,6 +525,75 @@ class MainWindow(QMainWindow):
             return None
         self.open_chat(chat_id)
         return chat_id
+
+    # --- export and import --------------------------------------------------------------
+
+    def _on_export_triggered(self) -> None:
+        page = self.current_page()
+        if page is not None:
+            self.export_chats([page.session.id])
+
+    def export_chats(self, chat_ids: list[int] | None, path: Path | None = None) -> Path | None:
+        """Write chats (None: all) to a Markdown or JSON file the user picks; returns the file written.
+
+        JSON is the lossless format (every branch, attachments embedded) that
+        Import reads back; Markdown is for reading and shows the active branches.
+        """
+        if path is None:
+            path = self._ask_export_path(chat_ids)
+            if path is None:
+                return None
+        fmt = "json" if path.suffix.lower() == ".json" else "md"
+        try:
+            write_atomically(path, export_text(self.store, fmt, chat_ids))
+        except StoreError as error:
+            self._store_failed("The export could not be written", error)
+            return None
+        self.status.showMessage(f"Exported to {path}", 6000)
+        return path
+
+    def _ask_export_path(self, chat_ids: list[int] | None) -> Path | None:
+        if chat_ids is not None and len(chat_ids) == 1:
+            try:
+                title = self.store.conversation(chat_ids[0]).title or NEW_CHAT_TITLE
+            except StoreError:
+                title = NEW_CHAT_TITLE
+            name = safe_file_name(title)
+        else:
+            name = "DiffusionGemma chats"
+        chosen, selected = QFileDialog.getSaveFileName(
+            self,
+            "Export chat" if chat_ids is not None and len(chat_ids) == 1 else "Export all chats",
+            str(Path.home() / f"{name}.md"),
+            f"{EXPORT_MARKDOWN};;{EXPORT_JSON}",
+        )
+        if not chosen:
+            return None
+        path = Path(chosen)
+        if path.suffix.lower() not in (".md", ".json"):
+            path = path.with_name(path.name + (".json" if selected == EXPORT_JSON else ".md"))
+        return path
+
+    def import_chats(self, path: Path | None = None) -> list[int]:
+        """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Import chats", str(Path.home()), f"{EXPORT_JSON};;All files (*)"
+            )
+            if not chosen:
+                return []
+            path = Path(chosen)
+        try:
+            ids = self.store.import_json(read_export_file(path))
+        except StoreError as error:
+            self._store_failed(f"“{path.name}” could not be imported", error)
+            return []
+        self._refresh_sidebar()
+        if ids:
+            self.open_chat(ids[0])
+        count = len(ids)
+        self.status.showMessage(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}", 6000)
+        return ids
 
     # --- sending ---------------------------------------------------------------
 
