@@ -62,6 +62,8 @@ class ModelsDialog(QDialog):
         self.list.setAccessibleName("Installed models")
         self.list.setObjectName("modelList")
         self.list.setWordWrap(True)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)  # re-wrap the rows when the dialog resizes
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setSpacing(2)
         self.list.setStyleSheet("QListWidget::item { padding: 6px 8px; border-radius: 6px; }")
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
@@ -233,7 +235,11 @@ class ModelsDialog(QDialog):
             self.calls.call("folder", check_folder, folder)
 
     def show_download(self) -> None:
-        self.download_card.setVisible(True)
+        if not self.download_card.isVisible():
+            # Grow by the card rather than squeeze the list.
+            self.download_card.setVisible(True)
+            grow = self.download_card.sizeHint().height() + self.layout().spacing()
+            self.resize(self.width(), self.height() + grow)
         if self.download_panel.state == "idle":
             self.download_panel.check()
 
