@@ -180,3 +180,30 @@ def test_download_from_the_models_dialog_lists_and_offers_the_model(
     assert chosen.args == [REAL_MODEL]
     qtbot.waitUntil(lambda: REAL_MODEL in sources(dialog) and not dialog.calls.busy, timeout=WAIT_MS)
     assert "in use" in dialog.list.item(sources(dialog).index(REAL_MODEL)).text()
+
+
+def test_the_window_integration_saves_folders_and_closing_the_window_stops_the_dialog(
+    make_window, qtbot, empty_cache, tiny_checkpoint, monkeypatch
+):
+    """Exactly the calls Model ▸ Models… makes in the window; the window closes while the dialog is open."""
+    from app_fakes import FakeEngine, fake_loader
+
+    from app.config import load_config
+
+    window = make_window(fake_loader(FakeEngine()))
+    dialog = ModelsDialog(window.config, window.model_source, window)
+    dialog.model_chosen.connect(window.load_model)
+    dialog.config_changed.connect(window._save)
+    dialog.open()
+    qtbot.waitUntil(lambda: dialog.list.count() > 0, timeout=WAIT_MS)
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tiny_checkpoint))
+    )
+    dialog.add_button.click()
+    qtbot.waitUntil(lambda: str(tiny_checkpoint) in sources(dialog), timeout=WAIT_MS)
+    assert load_config().model_folders == (str(tiny_checkpoint),) == window.config.model_folders
+    dialog.refresh()  # a scan still running when the window closes
+    dialog.show_download()  # and a Hub check
+    window.close()
+    assert not dialog.isVisible() and not dialog.calls.busy
+    assert not dialog.download_panel.task.running or dialog.download_panel.shutdown()
