@@ -8,7 +8,7 @@ expensive part, :meth:`ReplyState.display`, runs only when a frame is drawn.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.events import Canvas, Done, PromptEncoded, Step
 from engine.thinking import split_thinking
@@ -44,7 +44,18 @@ class ReplyState:
     first_step_at: float | None = None
     thought_seconds: float | None = None
     timed: bool = True  # False for a replay: the thinking time is not measured again
+    block_offset: int = 0  # a continued reply: its new blocks come after this many saved ones
     _committed_text: str = ""
+    _prior_text: str = ""
+
+    @classmethod
+    def continuing(cls, saved_canvases: list[str]) -> ReplyState:
+        """The state of a reply that goes on after its saved canvases (engine blocks restart at 0)."""
+        state = cls(block_offset=len(saved_canvases))
+        for text in saved_canvases:
+            state.on_canvas_text(text)
+        state._prior_text = state._committed_text
+        return state
 
     # --- events (cheap) ------------------------------------------------------
 
@@ -67,6 +78,11 @@ class ReplyState:
         self._committed_text += text
 
     def on_done(self, done: Done) -> None:
+        if self._prior_text:  # a continuation's Done covers only the new text
+            whole = split_thinking(self._prior_text + done.text)
+            done = replace(
+                done, text=self._prior_text + done.text, thought=whole.thought, answer=whole.answer
+            )
         self.done = done
         if done.thought and self.thought_seconds is None:
             self.thought_seconds = time.monotonic() - (self.first_step_at or self.started_at)
@@ -83,7 +99,7 @@ class ReplyState:
     @property
     def live_step(self) -> Step | None:
         """The step of the canvas being refined (None between a commit and the next step)."""
-        if self.step is not None and self.step.block >= len(self.canvases):
+        if self.step is not None and self.step.block + self.block_offset >= len(self.canvases):
             return self.step
         return None
 
@@ -117,9 +133,10 @@ class ReplyState:
         step = self.step
         if step is None:
             return "encoding the prompt…" if self.prompt is None else "first canvas…"
-        if step.block < len(self.canvases):
-            return f"block {step.block + 1} committed"
-        return f"block {step.block + 1} · step {step.step}/{step.max_steps}"
+        block = step.block + self.block_offset
+        if block < len(self.canvases):
+            return f"block {block + 1} committed"
+        return f"block {block + 1} · step {step.step}/{step.max_steps}"
 
 
 def format_stats(done: Done) -> str:

@@ -54,6 +54,8 @@ class EngineLike(Protocol):
         settings: GenerationSettings | None = None,
         options: PromptOptions | None = None,
         cancel: CancelToken | None = None,
+        *,
+        continue_tokens: Sequence[int] = (),
     ) -> Iterator[Event]: ...
 
     def vram_in_use(self) -> int | None: ...
@@ -96,6 +98,7 @@ class GenerateRequest:
     options: PromptOptions
     cancel: CancelToken
     sink: ReplySink | None = None
+    continue_tokens: tuple[int, ...] = ()  # the committed canvases of a reply being continued
 
 
 # What a replay reads from the store: the frames, each committed canvas's text, the reply's Stats.
@@ -186,8 +189,9 @@ class EngineWorker(QObject):
             self.reply_failed.emit(rid, "Stopped before the reply started.")
             return
         try:
+            extra = {"continue_tokens": request.continue_tokens} if request.continue_tokens else {}
             events = self._engine.generate(
-                request.conversation, request.settings, request.options, request.cancel
+                request.conversation, request.settings, request.options, request.cancel, **extra
             )
             for event in events:
                 if request.sink is not None:
@@ -304,13 +308,18 @@ class EngineHost(QObject):
         settings: GenerationSettings | None,
         options: PromptOptions,
         sink: ReplySink | None = None,
+        *,
+        continue_tokens: Sequence[int] = (),
     ) -> int:
         """Queue a reply; returns its id (events for it carry the same id).
 
         ``sink`` (a store ``ReplyWriter``) is fed every event on the engine thread.
+        ``continue_tokens``: continue a reply cut short, after these committed tokens.
         """
         self.stop()
-        request = GenerateRequest(next(self._ids), conversation, settings, options, CancelToken(), sink)
+        request = GenerateRequest(
+            next(self._ids), conversation, settings, options, CancelToken(), sink, tuple(continue_tokens)
+        )
         self._active = (request.reply_id, request.cancel)
         self.generate_requested.emit(request)
         return request.reply_id

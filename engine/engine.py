@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -46,6 +46,18 @@ class ModelInfo:
     canvas_length: int
     context_length: int
     is_demo: bool
+
+
+def append_tokens(tensors: dict[str, torch.Tensor], ids: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The prompt's tensors with ``ids`` (plain text tokens) after it: ids, mask and token types grown."""
+    extra = torch.tensor([list(ids)], dtype=tensors["input_ids"].dtype)
+    grown = dict(tensors)
+    grown["input_ids"] = torch.cat([tensors["input_ids"], extra], dim=-1)
+    for key, fill in (("attention_mask", 1), ("mm_token_type_ids", 0), ("token_type_ids", 0)):
+        if key in tensors:
+            pad = torch.full((1, len(ids)), fill, dtype=tensors[key].dtype)
+            grown[key] = torch.cat([tensors[key], pad], dim=-1)
+    return grown
 
 
 def _split_thinking(text: str) -> tuple[str, str]:
@@ -137,22 +149,39 @@ class Engine:
         cancel: CancelToken | None = None,
         *,
         with_pieces: bool = True,
+        continue_tokens: Sequence[int] = (),
     ) -> Iterator[Event]:
         """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
 
         A fixed ``settings.seed`` makes the reply reproducible; without one a
         fresh seed is drawn.  Raises EngineError subclasses for bad input and
         OutOfMemoryError (after freeing caches) when the GPU runs out.
+
+        ``continue_tokens`` are the committed canvases of a reply that was cut
+        short: the model sees them after the prompt, exactly as it did when it
+        committed them, and writes the canvases that follow.  Events then cover
+        only the new part (blocks numbered from 0, ``Done.text`` the new text);
+        ``max_new_tokens`` still bounds the whole reply.
         """
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()
-        prompt = self.prepare(conversation, settings, options)
+        prompt = self.prepare(conversation, settings, options)  # checks room for the whole reply
+        tensors = prompt.tensors
+        if continue_tokens:
+            remaining = settings.max_new_tokens - len(continue_tokens)
+            if remaining <= 0:
+                raise EngineError(
+                    f"This reply already has {len(continue_tokens):,} tokens, the 'max new tokens' limit",
+                    fix="Raise 'max new tokens' in Settings to continue it, or regenerate it",
+                )
+            settings = replace(settings, max_new_tokens=remaining)
+            tensors = append_tokens(tensors, continue_tokens)
         seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
         torch.manual_seed(seed)
         try:
             yield from denoise(
                 self.model,
-                prompt.tensors,
+                tensors,
                 settings,
                 self.codec,
                 cancel=cancel,

@@ -267,6 +267,7 @@ class AssistantMessage(QWidget):
     code_copied = Signal()
     regenerate_clicked = Signal()
     replay_clicked = Signal()
+    continue_clicked = Signal()
 
     def __init__(
         self,
@@ -360,6 +361,12 @@ class AssistantMessage(QWidget):
         self.copy_button.setAccessibleName("Copy reply")
         self.copy_button.clicked.connect(self._on_copy_clicked)
         actions.addWidget(self.copy_button)
+        self.continue_button = _action_button(
+            self, "Continue", "Go on writing this reply from where it stopped"
+        )
+        self.continue_button.clicked.connect(self.continue_clicked)
+        self.continue_button.setVisible(False)
+        actions.addWidget(self.continue_button)
         self.regenerate_button = _action_button(self, "Regenerate", "Write a new version of this reply")
         self.regenerate_button.clicked.connect(self.regenerate_clicked)
         actions.addWidget(self.regenerate_button)
@@ -454,8 +461,13 @@ class AssistantMessage(QWidget):
         self.replay_button.setVisible(self.store_id is not None)
         self.actions.setVisible(True)
 
+    def set_continuable(self, on: bool) -> None:
+        """Offer Continue (a stopped or interrupted reply that is the last of its branch)."""
+        self.continue_button.setVisible(on and self.store_id is not None)
+
     def set_actions_enabled(self, on: bool) -> None:
         """Off while another reply is being written (the branch cannot change under it)."""
+        self.continue_button.setEnabled(on)
         self.regenerate_button.setEnabled(on)
         self.versions.setEnabled(on)
 

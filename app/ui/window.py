@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +51,14 @@ from app.qt import (
 from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.store import Message as StoredMessage
-from app.store import ReplyWriter, Store, StoreError
+from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.store.commands import export_text, read_export_file, write_atomically
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
+from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, SIDEBAR_WIDTH, Sidebar
 from app.ui.status import StatusBar
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
         self._undo_chat: int | None = None
+        self._models_dialog: ModelsDialog | None = None
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
         self._startup_notices: list[str] = []
         self._owns_store = store is None
@@ -228,6 +231,7 @@ class MainWindow(QMainWindow):
         self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings)
         self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
         self.demo_action = self._action("Use the &demo model", None, lambda: self.load_model(DEMO))
+        self.models_action = self._action("&Models…", "Ctrl+Shift+M", self.open_models)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
@@ -240,7 +244,7 @@ class MainWindow(QMainWindow):
         chat.addSeparator()
         chat.addAction(self.quit_action)
         model = menu.addMenu("&Model")
-        model.addActions([self.open_model_action, self.demo_action])
+        model.addActions([self.models_action, self.open_model_action, self.demo_action])
         view = menu.addMenu("&View")
         view.addAction(self.token_action)
         view.addSeparator()
@@ -292,6 +296,23 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_vram_measured(self, used: int | None) -> None:
         self.status.set_vram(used)
+
+    def open_models(self) -> ModelsDialog:
+        """The installed models (switch, remove, add a folder) and the DiffusionGemma download."""
+        previous = self._models_dialog
+        if previous is not None:
+            if previous.isVisible():
+                previous.raise_()
+                previous.activateWindow()
+                return previous
+            if previous.shutdown(wait=False):
+                previous.deleteLater()  # one closed dialog at a time, not one per opening
+        dialog = ModelsDialog(self.config, self.model_source, self)
+        dialog.model_chosen.connect(self.load_model)
+        dialog.config_changed.connect(self._save)
+        dialog.open()
+        self._models_dialog = dialog
+        return dialog
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
@@ -434,6 +455,7 @@ class MainWindow(QMainWindow):
                 widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
             elif not m.text and not m.thought:
                 widget.answer.set_final(NO_TEXT)
+            widget.set_continuable(m is stored[-1] and m.status == "incomplete" and bool(m.text or m.thought))
             transcript.add(widget)
         for notice in notices:
             transcript.move_to_end(notice)
@@ -678,6 +700,27 @@ class MainWindow(QMainWindow):
         self._fill_page(page, path, skip=(writer.message_id,))
         return self._start_reply(page, self.store.message(writer.message_id).parent_id, writer=writer)
 
+    def continue_reply(self, assistant_message_id: int) -> int | None:
+        """Go on writing a reply that was stopped or interrupted, after its saved canvases.
+
+        Only the last reply of the shown branch can be continued (anything after
+        it was written on the text as it was).
+        """
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return None
+        try:
+            path = self.store.active_path(page.session.id)
+            if not path or path[-1].id != assistant_message_id or path[-1].parent_id is None:
+                return None
+            saved = self.store.canvases(assistant_message_id)
+            writer = self.store.continue_reply(assistant_message_id)
+        except StoreError as error:
+            self._store_failed("The reply could not be continued", error)
+            return None
+        self._fill_page(page, path[:-1])
+        return self._start_reply(page, path[-1].parent_id, writer=writer, saved=saved)
+
     def select_version(self, message_id: int) -> None:
         """Show the branch through ``message_id`` (a click on ‹ or › of a message's switcher)."""
         page = self.current_page()
@@ -746,16 +789,22 @@ class MainWindow(QMainWindow):
         widget.code_copied.connect(self._on_code_copied)
         widget.regenerate_clicked.connect(lambda: self.regenerate(store_id))
         widget.replay_clicked.connect(lambda: self.replay_reply(widget))
+        widget.continue_clicked.connect(lambda: self.continue_reply(store_id))
         widget.versions.version_selected.connect(self.select_version)
         widget.set_token_view(self.token_view)
         return widget
 
     def _start_reply(
-        self, page: ChatPage, user_message_id: int, writer: ReplyWriter | None = None
+        self,
+        page: ChatPage,
+        user_message_id: int,
+        writer: ReplyWriter | None = None,
+        saved: Sequence[StoredCanvas] = (),
     ) -> int | None:
         """Ask the engine to answer a stored user message; the reply widget goes live.
 
-        ``writer`` is the reply's row when it already exists (a regeneration).
+        ``writer`` is the reply's row when it already exists (a regeneration or
+        a continuation); ``saved`` are the canvases a continued reply goes on from.
         """
         try:
             conversation = self.engine_conversation(user_message_id)
@@ -764,13 +813,20 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("The reply could not be started", error)
             return None
+        for earlier in page.transcript.messages():
+            if isinstance(earlier, AssistantMessage):
+                earlier.set_continuable(False)  # no longer the end of the branch
         widget = self._reply_widget(writer.message_id)
         page.transcript.add(widget)
         self._set_message_actions_enabled(page, False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))
-        state = ReplyState()
+        state = ReplyState.continuing([c.text for c in saved]) if saved else ReplyState()
         reply_id = self.host.generate(
-            conversation, self.config.generation, self.config.prompt_options(), sink=writer
+            conversation,
+            self.config.generation,
+            self.config.prompt_options(),
+            sink=writer,
+            continue_tokens=[t for c in saved for t in c.tokens],
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         widget.render_frame(state)
@@ -817,6 +873,7 @@ class MainWindow(QMainWindow):
         active = self.active
         self._frame.cancel()
         active.state.on_done(done)
+        done = active.state.done  # a continuation's covers the whole reply
         active.widget.finish(active.state)
         message = active.message
         message.text = done.answer
@@ -824,6 +881,7 @@ class MainWindow(QMainWindow):
         message.thought_seconds = active.state.thought_seconds
         message.stats = done.stats
         message.incomplete = done.incomplete
+        active.widget.set_continuable(done.incomplete and bool(active.state.canvases))
         self.status.set_speed(done.stats.tokens_per_second)
         self._end_reply(reply_id)
 

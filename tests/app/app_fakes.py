@@ -64,6 +64,7 @@ class FakeEngine:
         self.default_settings = GenerationSettings(max_denoising_steps=steps)
         self.calls: list[tuple[Conversation, GenerationSettings | None, PromptOptions | None]] = []
         self.forgotten = 0
+        self.continued: list[tuple[int, ...]] = []  # continue_tokens of each call
         # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
         self.vocab: dict[str, int] = {"": 0}
         self.codec = TokenCodec(
@@ -95,8 +96,11 @@ class FakeEngine:
         settings: GenerationSettings | None = None,
         options: PromptOptions | None = None,
         cancel: CancelToken | None = None,
+        *,
+        continue_tokens: tuple[int, ...] = (),
     ) -> Iterator[Event]:
         self.calls.append((conversation, settings, options))
+        self.continued.append(tuple(continue_tokens))
         cancel = cancel or CancelToken()
         rng = random.Random(0)
         start = time.perf_counter()
