@@ -185,16 +185,17 @@ def test_download_from_the_models_dialog_lists_and_offers_the_model(
 def test_the_window_integration_saves_folders_and_closing_the_window_stops_the_dialog(
     make_window, qtbot, empty_cache, tiny_checkpoint, monkeypatch
 ):
-    """Exactly the calls Model ▸ Models… makes in the window; the window closes while the dialog is open."""
+    """Model ▸ Models… in the window: one dialog at a time, folders saved; closing the window stops it."""
     from app_fakes import FakeEngine, fake_loader
 
     from app.config import load_config
 
     window = make_window(fake_loader(FakeEngine()))
-    dialog = ModelsDialog(window.config, window.model_source, window)
-    dialog.model_chosen.connect(window.load_model)
-    dialog.config_changed.connect(window._save)
-    dialog.open()
+    window.models_action.trigger()
+    dialog = window._models_dialog
+    assert isinstance(dialog, ModelsDialog) and dialog.isVisible()
+    window.models_action.trigger()
+    assert window._models_dialog is dialog, "a second Models… raises the open dialog"
     qtbot.waitUntil(lambda: dialog.list.count() > 0, timeout=WAIT_MS)
     monkeypatch.setattr(
         QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tiny_checkpoint))
