@@ -28,6 +28,7 @@ for _name in ("CONFIG", "LOG", "CACHE", "DATA"):
 from app.config import AppConfig  # noqa: E402
 from app.icon import app_icon  # noqa: E402
 from app.qt import QApplication, QImage, QPainter, Qt  # noqa: E402
+from app.replay import Replay  # noqa: E402
 from app.ui.window import MainWindow  # noqa: E402
 from app.worker import EngineHost  # noqa: E402
 from engine.engine import ModelInfo  # noqa: E402
@@ -149,6 +150,8 @@ class Shooter:
         self.app.setWindowIcon(app_icon())
 
     def window(self, theme: str, *, thinking: bool = True) -> MainWindow:
+        # Each shot starts from an empty store: no chats or interrupted replies left by the last one.
+        os.environ["DGCHAT_DATA_DIR"] = tempfile.mkdtemp(dir=_scratch, prefix="data-")
         host = EngineHost(lambda *_: None)  # never asked to load: events are played in below
         window = MainWindow(AppConfig(theme=theme, thinking=thinking), host, icon=app_icon())
         window.resize(*SIZE)
@@ -198,12 +201,15 @@ class Shooter:
         window.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=58, seconds=0.04))
         return reply_id
 
-    def play_finished(self, window: MainWindow, reply_id: int) -> None:
+    def play_finished(self, window: MainWindow, reply_id: int) -> list[Step]:
+        """Play a whole scripted reply into the window; returns its steps (for a replay)."""
         text = f"<|channel>thought\n{THOUGHT}<channel|>{ANSWER}"
         blocks = canvases_of(text)
         steps_per = []
+        played: list[Step] = []
         for b, block_text in enumerate(blocks):
             steps = scripted_steps(block_text, b, 48, 22 + 4 * b, seed=b + 3)
+            played += steps
             for step in steps:
                 window.on_step_ready(reply_id, step)
             steps_per.append(len(steps))
@@ -228,6 +234,7 @@ class Shooter:
         )
         window.active.state.thought_seconds = 2.4
         window.on_reply_finished(reply_id, Done((), (), text, split.thought, split.answer, stats))
+        return played
 
 
 def main() -> None:
@@ -262,6 +269,19 @@ def main() -> None:
         reply.thought_toggle.setChecked(True)
         shooter.save(window, name, top=True)
         window.close()
+
+    # Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block.
+    window = shooter.window("light", thinking=False)
+    shooter.play_finished(window, shooter.ask(window, QUESTION))
+    reply = window._last_assistant_widget()
+    window.regenerate(reply.store_id)
+    played = shooter.play_finished(window, window.active.reply_id)
+    reply = window._last_assistant_widget()
+    finals = [s.text for i, s in enumerate(played) if i + 1 == len(played) or played[i + 1].block != s.block]
+    reply.start_replay(Replay.build(played, finals, None))
+    reply.replay_bar.seek(next(i for i, s in enumerate(played) if s.block == 1) + 9)
+    shooter.save(window, "07-versions-and-replay")
+    window.close()
 
     # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
     window = shooter.window("light", thinking=False)
