@@ -249,6 +249,8 @@ class DownloadPanel(QWidget):
             self._set_state("access")
             self.token_edit.setFocus()
             return
+        if self.state == "checking":
+            self.summary.setText("Download size unknown.")
         self._show_message(message, error=True)
         self._set_state("failed")
 
@@ -283,6 +285,12 @@ class DownloadPanel(QWidget):
         self.cancel_button.setVisible(state == "running")
         self.cancel_button.setEnabled(state == "running")
         self.changed.emit()
+
+    def set_recommended(self, on: bool) -> None:
+        """Give the Download button the accent style only when downloading is the recommended choice."""
+        self.download_button.setObjectName("primary" if on else "")
+        self.download_button.style().unpolish(self.download_button)
+        self.download_button.style().polish(self.download_button)
 
     def _show_progress(self, on: bool) -> None:
         for widget in (self.progress, self.detail, self.file):

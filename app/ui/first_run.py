@@ -166,7 +166,7 @@ class FirstRunDialog(QDialog):
         # the GPU check says the full model fits.
         for button in self.findChildren(QPushButton):
             button.setAutoDefault(False)
-        self.demo_button.setDefault(True)
+        self._recommend(download=False)
         if parent is not None:
             parent.installEventFilter(self)
 
@@ -220,9 +220,7 @@ class FirstRunDialog(QDialog):
             self.gpu_report = result
             self.gpu_label.setText(gpu_verdict(result))
             self.fit()
-            if result.fits:
-                self.download_panel.download_button.setDefault(True)
-                self.demo_button.setDefault(False)
+            self._recommend(download=result.fits)
         elif tag == "folder":
             self.folder_button.setEnabled(True)
             if result.complete:
@@ -240,6 +238,14 @@ class FirstRunDialog(QDialog):
         elif tag == "folder":
             self.folder_button.setEnabled(True)
             self._folder_problem(str(error))
+
+    def _recommend(self, *, download: bool) -> None:
+        """One accent button, which Enter presses: the download when the GPU fits it, else the demo."""
+        self.download_panel.set_recommended(download)
+        self.download_panel.download_button.setDefault(download)
+        self.demo_button.setObjectName("" if download else "primary")
+        self._restyle(self.demo_button)
+        self.demo_button.setDefault(not download)
 
     def _folder_problem(self, text: str) -> None:
         self.folder_message.setObjectName("fieldError")

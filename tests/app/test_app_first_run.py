@@ -153,6 +153,8 @@ def test_without_cuda_the_verdict_says_so_and_the_demo_is_the_default(open_dialo
         pytest.skip("this machine has a CUDA GPU")
     assert dialog.gpu_label.text() == NO_GPU_TEXT
     assert dialog.demo_button.isDefault() and not dialog.download_panel.download_button.isDefault()
+    assert dialog.demo_button.objectName() == "primary", "one accent button: the recommended choice"
+    assert dialog.download_panel.download_button.objectName() != "primary"
     with qtbot.waitSignal(dialog.model_chosen, timeout=WAIT_MS) as chosen:
         dialog.demo_button.click()
     assert chosen.args == [DEMO] and dialog.result() == FirstRunDialog.DialogCode.Accepted
@@ -164,6 +166,8 @@ def test_gpu_check_runs_off_the_gui_thread_and_fills_in(open_dialog, qtbot, no_h
     qtbot.waitUntil(lambda: dialog.gpu_report is not None, timeout=WAIT_MS)
     assert "fits, with room for 65,536 tokens" in dialog.gpu_label.text()
     assert dialog.download_panel.download_button.isDefault() and not dialog.demo_button.isDefault()
+    assert dialog.download_panel.download_button.objectName() == "primary"
+    assert dialog.demo_button.objectName() != "primary"
 
 
 def test_offline_the_download_side_says_what_is_missing(open_dialog, qtbot, no_hub):
@@ -173,6 +177,7 @@ def test_offline_the_download_side_says_what_is_missing(open_dialog, qtbot, no_h
     assert "Cannot reach the Hugging Face Hub" in panel.message.text()
     assert "not in the cache" in panel.message.text()
     assert panel.download_button.text() == "Try again"
+    assert panel.summary.text() == "Download size unknown.", "no stale 'Checking…' beside the error"
 
 
 def test_a_valid_folder_is_chosen(open_dialog, qtbot, no_hub, tiny_checkpoint: Path, monkeypatch):
