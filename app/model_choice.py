@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from engine.demo import DEMO as DEMO_SOURCE
+from engine.hub_names import format_bytes as format_size
 
 if TYPE_CHECKING:
     from app.config import AppConfig
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 REAL_MODEL = "google/diffusiongemma-26B-A4B-it"
 FULL_MODEL_GIB = 18  # what the 4-bit model needs, rounded up (engine.planner, docs/quantization.md)
 GIB = 2**30
-HUB_URL = "https://huggingface.co"
 NO_GPU_TEXT = (
     f"No NVIDIA GPU found: the full model needs a CUDA GPU with ~{FULL_MODEL_GIB} GiB; "
     "the demo model runs on any CPU"
@@ -147,20 +147,6 @@ def gpu_verdict(report: GpuReport) -> str:
 
 
 # -- download wording -------------------------------------------------------------------------------
-
-
-def licence_url(repo: str) -> str:
-    """The model's Hub page, where its licence is accepted (engine.download.licence_url, torch-free)."""
-    return f"{HUB_URL}/{repo}"
-
-
-def format_size(n: float) -> str:
-    """Decimal units, as the Hub shows sizes ("51.7 GB"); engine.download.format_bytes without torch."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def format_eta(seconds: float | None) -> str:

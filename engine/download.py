@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 from engine.cancel import CancelToken
 from engine.errors import EngineError, ModelAccessError, ModelFilesError
+from engine.hub_names import TOKENS_URL, format_bytes, licence_url
 from engine.loader import DEFAULT_MODEL
 from engine.models import cached_listing, hub_cache_dir, missing_files, partial_bytes, repo_cache_folder
 
@@ -54,8 +55,6 @@ except ImportError:  # pragma: no cover - depends on the installed huggingface_h
 
 log = logging.getLogger(__name__)
 
-HUB_URL = "https://huggingface.co"
-TOKENS_URL = f"{HUB_URL}/settings/tokens"
 
 HASH_BLOCK_BYTES = 8 << 20  # read size when hashing what a previous run left
 MAX_RETRIES = 5  # consecutive failures without new bytes before giving up on a file
@@ -147,20 +146,6 @@ class DownloadResult:
     complete: bool
     cancelled: bool
     transferred_bytes: int  # bytes fetched over the network by this run
-
-
-def licence_url(repo_id: str) -> str:
-    """The model's page on the Hub, where its licence is accepted."""
-    return f"{HUB_URL}/{repo_id}"
-
-
-def format_bytes(n: float) -> str:
-    """Decimal units, as the Hub shows sizes ("51.7 GB")."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def free_disk_bytes(path: str | Path | None = None) -> int:

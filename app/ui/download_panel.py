@@ -19,7 +19,6 @@ from app.model_choice import (
     FailureKind,
     file_text,
     format_size,
-    licence_url,
     progress_text,
     shorten_home,
 )
@@ -37,6 +36,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from engine.hub_names import licence_url
 
 if TYPE_CHECKING:
     from engine.download import DownloadProgress, DownloadResult

@@ -14,23 +14,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.config import AppConfig
 from app.model_choice import GpuReport, gpu_verdict, needs_first_run, probe_gpu, real_model_ready
 from app.qt import (
-    QDialog,
-    QEvent,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QObject,
     QPushButton,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from app.ui.download_panel import DownloadPanel
+from app.ui.download_dialog import DownloadDialog
 from engine.demo import DEMO
 
 log = logging.getLogger(__name__)
@@ -82,7 +78,7 @@ def _button_row(*buttons: QPushButton) -> QHBoxLayout:
     return row
 
 
-class FirstRunDialog(QDialog):
+class FirstRunDialog(DownloadDialog):
     model_chosen = Signal(str)  # DEMO, a folder path, or the downloaded repo id
 
     def __init__(self, parent: QWidget | None = None, *, probe: Callable[[], GpuReport] = probe_gpu) -> None:
@@ -93,7 +89,6 @@ class FirstRunDialog(QDialog):
         self._probe = probe
         self._started = False
         self.gpu_report: GpuReport | None = None
-        self.calls = BackgroundCalls(self)
         self.calls.succeeded.connect(self.on_calls_succeeded)
         self.calls.failed.connect(self.on_calls_failed)
 
@@ -109,7 +104,6 @@ class FirstRunDialog(QDialog):
         # (a) download the real model
         self.gpu_label = _text("Checking your GPU…")
         self.gpu_label.setAccessibleName("GPU verdict")
-        self.download_panel = DownloadPanel(parent=self)
         self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
         self.download_panel.changed.connect(self.fit)
         download_card = _card(
@@ -167,8 +161,6 @@ class FirstRunDialog(QDialog):
         for button in self.findChildren(QPushButton):
             button.setAutoDefault(False)
         self._recommend(download=False)
-        if parent is not None:
-            parent.installEventFilter(self)
 
     # --- start-up -------------------------------------------------------------------------------
 
@@ -258,29 +250,6 @@ class FirstRunDialog(QDialog):
     def _restyle(widget: QWidget) -> None:
         widget.style().unpolish(widget)
         widget.style().polish(widget)
-
-    # --- closing --------------------------------------------------------------------------------
-
-    def shutdown(self, *, wait: bool = True) -> bool:
-        """Stop the download (its partial files stay) and the background checks.
-
-        ``wait=False`` (the user closed the dialog) returns at once, so a GPU
-        check still importing torch never freezes the window; the window's own
-        close (see :meth:`eventFilter`) and app.main wait for them.
-        """
-        stopped = self.download_panel.shutdown(wait=wait)
-        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
-
-    def done(self, result: int) -> None:
-        self.shutdown(wait=False)
-        super().done(result)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parent() and event.type() == QEvent.Type.Close:
-            self.shutdown()  # the window is closing: our threads stop with it
-            if self.isVisible():
-                self.reject()
-        return False
 
 
 def maybe_show_first_run(

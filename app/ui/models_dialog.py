@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.config import AppConfig
 from app.model_choice import ModelEntry, format_size, remove_entry, scan_models
 from app.qt import (
-    QDialog,
-    QEvent,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -25,14 +22,13 @@ from app.qt import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QObject,
     QPushButton,
     Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from app.ui.download_panel import DownloadPanel
+from app.ui.download_dialog import DownloadDialog
 from app.ui.first_run import check_folder
 
 log = logging.getLogger(__name__)
@@ -40,7 +36,7 @@ log = logging.getLogger(__name__)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
-class ModelsDialog(QDialog):
+class ModelsDialog(DownloadDialog):
     model_chosen = Signal(str)  # a source for window.load_model
     config_changed = Signal(object)  # AppConfig with the new model_folders
 
@@ -54,7 +50,6 @@ class ModelsDialog(QDialog):
         self.entries: list[ModelEntry] = []
         self._select_after_scan: str | None = None
         self._note = ""  # what the last action did, shown with the next scan's summary
-        self.calls = BackgroundCalls(self)
         self.calls.succeeded.connect(self.on_calls_succeeded)
         self.calls.failed.connect(self.on_calls_failed)
 
@@ -96,7 +91,6 @@ class ModelsDialog(QDialog):
         side.addStretch(1)
         side.addWidget(self.close_button)
 
-        self.download_panel = DownloadPanel(parent=self)
         self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
         self.download_card = QFrame(self)
         self.download_card.setObjectName("infoNotice")
@@ -119,8 +113,6 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.download_card)
         self._update_buttons()
-        if parent is not None:
-            parent.installEventFilter(self)
         self.refresh()
 
     # --- the list -------------------------------------------------------------------------------
@@ -292,19 +284,3 @@ class ModelsDialog(QDialog):
         return entry.source == self.current_source
 
     # --- closing --------------------------------------------------------------------------------
-
-    def shutdown(self, *, wait: bool = True) -> bool:
-        """Stop a download (its partial files stay) and the background calls."""
-        stopped = self.download_panel.shutdown(wait=wait)
-        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
-
-    def done(self, result: int) -> None:
-        self.shutdown(wait=False)
-        super().done(result)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parent() and event.type() == QEvent.Type.Close:
-            self.shutdown()  # the window is closing: our threads stop with it
-            if self.isVisible():
-                self.reject()
-        return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.download import format_bytes
+from engine.hub_names import format_bytes
 from engine.models import InstalledModel, list_models
 
 

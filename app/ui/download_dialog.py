@@ -1,0 +1,42 @@
+"""What the first-run and models dialogs share: background checks, a download panel, and closing.
+
+Both run blocking calls (GPU probe, Hub, folder scans) on a :class:`BackgroundCalls`
+pool and a download on the :class:`DownloadPanel`'s thread.  Closing the dialog
+must not freeze the window on a check still importing torch, so it stops them
+without waiting; closing the *window* (its parent) waits, so no thread outlives it.
+"""
+
+from __future__ import annotations
+
+from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
+from app.qt import QDialog, QEvent, QObject, QWidget
+from app.ui.download_panel import DownloadPanel
+
+
+class DownloadDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.calls = BackgroundCalls(self)
+        self.download_panel = DownloadPanel(parent=self)
+        if parent is not None:
+            parent.installEventFilter(self)
+
+    def shutdown(self, *, wait: bool = True) -> bool:
+        """Stop the download (its partial files stay, for Resume) and the background calls.
+
+        ``wait=False`` (the user closed the dialog) returns at once; the window's
+        own close (see :meth:`eventFilter`) and app.main wait for them.
+        """
+        stopped = self.download_panel.shutdown(wait=wait)
+        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
+
+    def done(self, result: int) -> None:
+        self.shutdown(wait=False)
+        super().done(result)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Close:
+            self.shutdown()  # the window is closing: our threads stop with it
+            if self.isVisible():
+                self.reject()
+        return False
