@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from app_fakes import CANVAS, FakeEngine, fake_loader, pieces_of
+from app_chat import loaded, replies
+from app_fakes import CANVAS, FakeEngine, pieces_of
 
 from app.qt import Qt
 from app.reply_state import ReplyState
-from app.ui.messages import AssistantMessage
 from engine.events import Done, Stats, Step
 
 pytestmark = pytest.mark.timeout(120)
 
 LONG = " ".join(f"w{i}" for i in range(CANVAS * 3))  # three canvases of the fake's word pieces
-
-
-def loaded(qtbot, make_window, engine):
-    window = make_window(fake_loader(engine))
-    window.load_model("fake")
-    qtbot.waitUntil(lambda: window.model_info is not None, timeout=10_000)
-    return window
-
-
-def replies(window) -> list[AssistantMessage]:
-    return [w for w in window.current_page().transcript.messages() if isinstance(w, AssistantMessage)]
 
 
 def stop_after_first_canvas(qtbot, window, engine) -> int:

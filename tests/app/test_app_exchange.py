@@ -5,30 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_fakes import FakeEngine, fake_loader
+from app_chat import loaded, replies, say
+from app_fakes import FakeEngine
 
 from app.qt import QFileDialog
-from app.ui.messages import AssistantMessage, Notice
+from app.ui.messages import Notice
 from app.ui.window import EXPORT_JSON, EXPORT_MARKDOWN, safe_file_name
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def loaded(qtbot, make_window, engine):
-    window = make_window(fake_loader(engine))
-    window.load_model("fake")
-    qtbot.waitUntil(lambda: window.model_info is not None, timeout=10_000)
-    return window
-
-
-def say(qtbot, window, text: str) -> None:
-    window.composer.edit.setPlainText(text)
-    assert window.send() is not None
-    qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
-
-
-def replies(window) -> list[AssistantMessage]:
-    return [w for w in window.current_page().transcript.messages() if isinstance(w, AssistantMessage)]
 
 
 def choose_save(monkeypatch, path, selected=EXPORT_MARKDOWN) -> list[tuple]:

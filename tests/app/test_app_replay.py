@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from app_chat import loaded, say
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
@@ -24,20 +25,6 @@ from engine.events import Stats, Step
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def loaded(qtbot, make_window, loader, source="fake", config=None):
-    window = make_window(loader, config)
-    window.load_model(source)
-    qtbot.waitUntil(lambda: window.model_info is not None or window._load_notice is not None, timeout=60_000)
-    assert window.model_info is not None, window._load_notice.message
-    return window
-
-
-def say(qtbot, window, text: str, timeout: int = 10_000) -> None:
-    window.composer.edit.setPlainText(text)
-    assert window.send() is not None
-    qtbot.waitUntil(lambda: window.active is None, timeout=timeout)
 
 
 def last_reply(window) -> AssistantMessage:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from app_chat import loaded, say
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
@@ -19,23 +20,6 @@ from app.worker import load_engine
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def loaded(qtbot, make_window, loader, source="fake", config=None):
-    window = make_window(loader, config)
-    window.load_model(source)
-    qtbot.waitUntil(lambda: window.model_info is not None or window._load_notice is not None, timeout=60_000)
-    assert window.model_info is not None, window._load_notice.message
-    return window
-
-
-def say(qtbot, window, text: str, timeout: int = 10_000):
-    window.composer.edit.setPlainText(text)
-    reply_id = window.send()
-    assert reply_id is not None
-    state = window.active.state
-    qtbot.waitUntil(lambda: window.active is None, timeout=timeout)
-    return state
 
 
 def widgets(window, kind):

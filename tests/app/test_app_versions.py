@@ -8,37 +8,13 @@ reply text changes between calls so versions are distinguishable).
 from __future__ import annotations
 
 import pytest
-from app_fakes import FakeEngine, fake_loader
+from app_chat import loaded, replies, say, users, wait_idle
+from app_fakes import FakeEngine
 
 from app.qt import Qt
 from app.ui.messages import AssistantMessage, UserMessage
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def loaded(qtbot, make_window, engine):
-    window = make_window(fake_loader(engine))
-    window.load_model("fake")
-    qtbot.waitUntil(lambda: window.model_info is not None, timeout=10_000)
-    return window
-
-
-def wait_idle(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
-
-
-def say(qtbot, window, text: str) -> None:
-    window.composer.edit.setPlainText(text)
-    assert window.send() is not None
-    wait_idle(qtbot, window)
-
-
-def users(window) -> list[UserMessage]:
-    return [w for w in window.current_page().transcript.messages() if isinstance(w, UserMessage)]
-
-
-def replies(window) -> list[AssistantMessage]:
-    return [w for w in window.current_page().transcript.messages() if isinstance(w, AssistantMessage)]
 
 
 def shown(window) -> list[tuple[str, str]]:
