@@ -19,6 +19,27 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @pytest.fixture(scope="session")
+def fake_repo():
+    """The real model's repo id with tiny files, in the Hub's layout (tests/hub_server.py)."""
+    from hub_server import tiny_repo
+
+    return tiny_repo("google/diffusiongemma-26B-A4B-it")
+
+
+@pytest.fixture
+def hub(fake_repo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A real HTTP server on 127.0.0.1 serving ``fake_repo`` as the Hub (HF_ENDPOINT), an empty cache."""
+    from hub_server import serving
+
+    from engine import download as dl
+
+    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(dl, "PROGRESS_INTERVAL_S", 0.0)  # every chunk reaches the callback
+    with serving(monkeypatch, tmp_path / "hf", [fake_repo]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random DiffusionGemma checkpoint written by ``engine.tiny.make_tiny``."""
     import torch

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hub_server import FakeHub, FakeRepo, Gate, bytes_before, cancel_inside, serving, tiny_repo
+from hub_server import FakeHub, FakeRepo, Gate, bytes_before, cancel_inside
 
 from engine import download as dl
 from engine.cancel import CancelToken
@@ -27,19 +27,6 @@ from engine.errors import ModelAccessError
 
 REPO = "google/diffusiongemma-26B-A4B-it"
 LICENCE = f"https://huggingface.co/{REPO}"
-
-
-@pytest.fixture(scope="module")
-def fake_repo() -> FakeRepo:
-    return tiny_repo(REPO)
-
-
-@pytest.fixture
-def hub(fake_repo: FakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.0)
-    monkeypatch.setattr(dl, "PROGRESS_INTERVAL_S", 0.0)  # every chunk reaches the callback
-    with serving(monkeypatch, tmp_path / "hf", [fake_repo]) as server:
-        yield server
 
 
 def shards(repo: FakeRepo) -> list[str]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hub_server import FakeHub, FakeRepo, RepoFile, cancel_inside, serving, tiny_repo, tiny_repo_folder
+from hub_server import FakeHub, FakeRepo, RepoFile, cancel_inside, serving, tiny_repo_folder
 
 from engine import download as dl
 from engine import models
@@ -16,11 +16,6 @@ from engine.cli import main
 
 REPO = "google/diffusiongemma-26B-A4B-it"
 OTHER = "someone/not-a-diffusion-model"
-
-
-@pytest.fixture(scope="module")
-def fake_repo() -> FakeRepo:
-    return tiny_repo(REPO)
 
 
 @pytest.fixture

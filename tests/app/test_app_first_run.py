@@ -12,32 +12,18 @@ from pathlib import Path
 
 import pytest
 from app_fakes import FakeEngine, fake_loader
-from hub_server import FakeHub, FakeRepo, Gate, serving, tiny_repo
+from hub_server import FakeHub, FakeRepo, Gate
 
 from app.config import AppConfig, load_config
 from app.model_choice import NO_GPU_TEXT, REAL_MODEL, GpuReport, probe_gpu, real_model_ready
 from app.qt import QDesktopServices, QFileDialog, QLineEdit
 from app.ui.download_panel import DownloadPanel
 from app.ui.first_run import FirstRunDialog, maybe_show_first_run
-from engine import download as dl
 from engine.demo import DEMO
 
 WAIT_MS = 60_000
 GIB = 2**30
 BIG_GPU = GpuReport("Test GPU", 30 * GIB, 32 * GIB, 15 * GIB, 65_536, 81_920)
-
-
-@pytest.fixture(scope="module")
-def fake_repo() -> FakeRepo:
-    return tiny_repo(REAL_MODEL)
-
-
-@pytest.fixture
-def hub(fake_repo: FakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.0)
-    monkeypatch.setattr(dl, "PROGRESS_INTERVAL_S", 0.0)
-    with serving(monkeypatch, tmp_path / "hf", [fake_repo]) as server:
-        yield server
 
 
 @pytest.fixture

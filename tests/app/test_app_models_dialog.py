@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hub_server import FakeHub, FakeRepo, serving, tiny_repo, use_hub
+from hub_server import FakeHub, FakeRepo, use_hub
 
 from app.config import AppConfig
 from app.model_choice import REAL_MODEL
@@ -20,18 +20,6 @@ from engine import download as dl
 from engine.demo import DEMO
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def fake_repo() -> FakeRepo:
-    return tiny_repo(REAL_MODEL)
-
-
-@pytest.fixture
-def hub(fake_repo: FakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setattr(dl, "PROGRESS_INTERVAL_S", 0.0)
-    with serving(monkeypatch, tmp_path / "hf", [fake_repo]) as server:
-        yield server
 
 
 @pytest.fixture
