@@ -276,7 +276,11 @@ class MainWindow(QMainWindow):
         self._dismiss_load_notice()
         if info.source and info.source != DEMO and info.source != self.config.model:
             recent = tuple(dict.fromkeys((info.source, *self.config.recent_models)))[:8]
-            self._save(self.config.with_changes(model=info.source, recent_models=recent))
+            changes = {"model": info.source, "recent_models": recent}
+            folders = self.config.model_folders
+            if Path(info.source).is_absolute() and info.source not in folders:
+                changes["model_folders"] = (*folders, info.source)  # listed in Model ▸ Models… from now on
+            self._save(self.config.with_changes(**changes))
 
     @Slot(str, str)
     def on_model_load_failed(self, source: str, message: str) -> None:

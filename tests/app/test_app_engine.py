@@ -121,3 +121,14 @@ def test_an_image_that_vanished_before_sending_is_reported_inline(
     assert "Traceback" not in notices[-1].message
     assert not window.current_page().session.messages, "nothing half-sent"
     assert window.composer.edit.toPlainText() == "what is this?", "the composer keeps the message"
+
+
+def test_a_folder_opened_once_is_listed_among_the_models(qtbot, make_window, tiny_checkpoint):
+    from app.config import load_config
+
+    window = loaded(qtbot, make_window, tiny_checkpoint, AppConfig())
+    assert window.config.model == str(tiny_checkpoint)
+    assert window.config.model_folders == (str(tiny_checkpoint),) == load_config().model_folders
+    window.load_model(str(tiny_checkpoint))  # loading it again does not list it twice
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=60_000)
+    assert window.config.model_folders == (str(tiny_checkpoint),)
