@@ -190,3 +190,51 @@ def test_replay_reproduces_every_live_step_of_the_real_engine(qtbot, make_window
 
     reply.replay_bar.seek(len(replay) - 1)
     assert reply.answer.text.strip() == final.strip(), "the replayed last frame equals the stored reply"
+
+
+def test_the_history_is_read_and_decoded_off_the_gui_thread_and_drawn_on_it(qtbot, make_window, monkeypatch):
+    from app_probes import ThreadRecorder
+
+    from app.store import Store
+    from app.ui.messages import AssistantMessage
+
+    recorder = ThreadRecorder()
+    recorder.wrap(monkeypatch, Store, "replay")
+    recorder.wrap(monkeypatch, FakeEngine, "decode_steps")
+    recorder.wrap(monkeypatch, Replay, "build")
+    recorder.wrap(monkeypatch, AssistantMessage, "render_frame")
+    window = loaded(qtbot, make_window, FakeEngine("Some *text*.", steps=4))
+    say(qtbot, window, "x")
+    recorder.calls.clear()
+    reply = last_reply(window)
+    open_replay(qtbot, window, reply)
+    reply.replay_bar.seek(2)
+    assert {"replay", "decode_steps", "build"} <= set(recorder.off_gui())
+    assert ("render_frame", True) in recorder.calls and "render_frame" not in recorder.off_gui()
+
+
+def test_playing_a_long_reply_at_top_speed_never_stalls_the_window(qtbot, make_window):
+    from app_probes import STALL_LIMIT_MS, StallProbe, stall_free
+
+    text = "\n\n".join(
+        f"## Part {i}\n\nSome **bold** words, `code` and a list:\n\n- one\n- two" for i in range(60)
+    )
+    window = loaded(qtbot, make_window, FakeEngine(text, steps=12))
+    say(qtbot, window, "long", timeout=30_000)
+    reply = last_reply(window)
+    replay = open_replay(qtbot, window, reply)
+    assert len({s.block for s in replay.steps}) >= 2
+    bar = reply.replay_bar
+    bar.speed.setCurrentIndex(bar.speed.count() - 1)
+
+    def measure() -> float:
+        probe = StallProbe()
+        bar.seek(0)
+        probe.start()
+        bar.play()
+        qtbot.waitUntil(lambda: not bar.playing, timeout=60_000)
+        probe.stop()
+        return probe.worst_gap_ms()
+
+    best, gaps = stall_free(measure)
+    assert best < STALL_LIMIT_MS, f"worst GUI stall per run: {gaps} ms"
