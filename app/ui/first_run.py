@@ -263,8 +263,8 @@ def maybe_show_first_run(
     """Open the first-run dialog over ``window`` when nobody has chosen a model yet; else None.
 
     Called by app.main after ``window.show()`` and ``window.load_model(...)``
-    (which lands on the demo model in that case), so the window is usable
-    while the dialog is open.  The dialog is recorded as shown at once, so it
+    (which lands on the demo model in that case); the dialog is modeless, so
+    the window stays usable during a download that may take hours.  The dialog is recorded as shown at once, so it
     appears once even if the app is killed while it is open.
     """
     config = config or window.config
@@ -273,5 +273,5 @@ def maybe_show_first_run(
     window._save(window.config.with_changes(first_run_done=True))
     dialog = FirstRunDialog(window, probe=probe)
     dialog.model_chosen.connect(window.load_model)
-    dialog.open()
+    dialog.show()  # modeless: chat with the demo model while the real one downloads
     return dialog

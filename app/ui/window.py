@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
         dialog = ModelsDialog(self.config, self.model_source, self)
         dialog.model_chosen.connect(self.load_model)
         dialog.config_changed.connect(self._save)
-        dialog.open()
+        dialog.show()  # modeless: chatting goes on while a model downloads
         self._models_dialog = dialog
         return dialog
 

@@ -80,6 +80,23 @@ def test_shown_once_to_a_new_user_while_the_demo_loads(make_window, qtbot, no_hu
     assert maybe_show_first_run(window, load_config(), None, model_ready=lambda: False) is None
 
 
+def test_the_window_stays_usable_while_the_dialog_is_open(make_window, qtbot, no_hub):
+    """A 52 GB download takes hours: the user chats with the demo model meanwhile."""
+    from app.qt import QApplication
+
+    window = make_window(fake_loader(FakeEngine("Hi from the demo.", steps=2)))
+    window.load_model("auto")
+    dialog = maybe_show_first_run(window, window.config, None, model_ready=lambda: False, probe=GpuReport)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=WAIT_MS)
+    assert dialog.isVisible() and not dialog.isModal() and QApplication.activeModalWidget() is None
+    window.composer.edit.setPlainText("hello")
+    assert window.send() is not None
+    qtbot.waitUntil(lambda: window.active is None, timeout=WAIT_MS)
+    assert dialog.isVisible()
+    dialog.reject()
+    assert dialog.shutdown()
+
+
 @pytest.mark.parametrize(
     ("config", "requested", "ready"),
     [
