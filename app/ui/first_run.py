@@ -264,14 +264,15 @@ def maybe_show_first_run(
 
     Called by app.main after ``window.show()`` and ``window.load_model(...)``
     (which lands on the demo model in that case); the dialog is modeless, so
-    the window stays usable during a download that may take hours.  The dialog is recorded as shown at once, so it
-    appears once even if the app is killed while it is open.
+    the window stays usable during a download that may take hours.  The
+    dialog is recorded as shown at once, so it appears once even if the app is
+    killed while it is open.
     """
     config = config or window.config
     if not needs_first_run(config, requested_model, model_ready):
         return None
     window._save(window.config.with_changes(first_run_done=True))
     dialog = FirstRunDialog(window, probe=probe)
-    dialog.model_chosen.connect(window.load_model)
+    dialog.model_chosen.connect(window.load_model_when_idle)
     dialog.show()  # modeless: chat with the demo model while the real one downloads
     return dialog

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._undo_chat: int | None = None
         self._models_dialog: ModelsDialog | None = None
+        self._pending_load: str | None = None  # a model to load once the current reply ends
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
         self._startup_notices: list[str] = []
         self._owns_store = store is None
@@ -263,6 +264,15 @@ class MainWindow(QMainWindow):
         self.status.loading_started(labels.get(source, source))
         self.host.load(source)
 
+    def load_model_when_idle(self, source: str) -> None:
+        """Load ``source`` now, or when the reply being written ends (a download that finished,
+        a model picked in a dialog: neither should cut a reply short)."""
+        if self.active is None:
+            self.load_model(source)
+            return
+        self._pending_load = source
+        self.status.showMessage("The chosen model loads when this reply is finished", 8000)
+
     @Slot(object)
     def on_load_progressed(self, event: LoadProgress) -> None:
         self.status.load_progressed(event)
@@ -312,7 +322,7 @@ class MainWindow(QMainWindow):
             if previous.shutdown(wait=False):
                 previous.deleteLater()  # one closed dialog at a time, not one per opening
         dialog = ModelsDialog(self.config, self.model_source, self)
-        dialog.model_chosen.connect(self.load_model)
+        dialog.model_chosen.connect(self.load_model_when_idle)
         dialog.config_changed.connect(self._save)
         dialog.show()  # modeless: chatting goes on while a model downloads
         self._models_dialog = dialog
@@ -905,6 +915,9 @@ class MainWindow(QMainWindow):
     def _end_reply(self, reply_id: int) -> None:
         self.host.reply_ended(reply_id)
         active, self.active = self.active, None
+        if self._pending_load is not None:
+            source, self._pending_load = self._pending_load, None
+            QTimer.singleShot(0, lambda: self.load_model_when_idle(source))
         page = next((p for p in self._pages.values() if p.session is active.session), None)
         if page is not None:
             self._set_message_actions_enabled(page, True)

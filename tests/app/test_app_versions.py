@@ -169,3 +169,19 @@ def test_a_failed_reply_retried_stays_as_a_version(qtbot, make_window):
     wait_idle(qtbot, window)
     (reply,) = replies(window)
     assert reply.answer.text == "Recovered." and reply.versions.label.text() == "2/2"
+
+
+def test_a_model_chosen_in_a_dialog_mid_reply_loads_when_the_reply_ends(qtbot, make_window):
+    """A download finishing (or Use in Models…) never cuts the reply being written short."""
+    engine = FakeEngine("word " * 100, steps=20, step_delay=0.01)
+    window = loaded(qtbot, make_window, engine)
+    requested: list[str] = []
+    window.host.load = requested.append
+    window.composer.edit.setPlainText("go")
+    window.send()
+    window.load_model_when_idle("/models/new")
+    assert requested == [] and window.active is not None
+    assert "loads when this reply is finished" in window.status.currentMessage()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: requested == ["/models/new"], timeout=5000)
+    assert replies(window)[0].answer.text.strip() == ("word " * 100).strip(), "the reply was not stopped"
