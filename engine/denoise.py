@@ -31,7 +31,7 @@ from engine.sampling import (
     ReportingStoppingCriteria,
     token_entropy,
 )
-from engine.settings import GenerationSettings
+from engine.settings import PREFILL_CHUNK, GenerationSettings
 
 # Inputs consumed by the first (prefill) encoder call only, as in transformers' generate.
 PREFILL_ONLY_INPUTS = ("pixel_values", "image_position_ids", "mm_token_type_ids")
@@ -97,6 +97,7 @@ def denoise(
     split: Callable[[str], tuple[str, str]] | None = None,
     reuse: PrefixCache | None = None,
     keep_prefix: Callable[[PrefixCache], None] | None = None,
+    chunk: int = PREFILL_CHUNK,
 ) -> Iterator[Event]:
     """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
 
@@ -132,13 +133,11 @@ def denoise(
     if reuse is not None and reuse.covers(prompt_ids, image_keys):
         cache = copy.deepcopy(reuse.cache)
         cached = len(reuse.ids)
-        prefill_inputs = _suffix_inputs(prefill_inputs, cached, len(reuse.image_keys))
     else:
         cache = DynamicCache(config=config.get_text_config(decoder=True))
     cur_len = prompt_len
     attention_mask = torch.ones((1, cur_len), dtype=torch.bool, device=device)
     decoder_attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
-    encoder_position_ids = torch.arange(cached, cur_len, dtype=torch.int32, device=device).unsqueeze(0)
     decoder_position_ids = torch.arange(
         cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
     ).unsqueeze(0)
@@ -200,28 +199,21 @@ def denoise(
 
     with torch.no_grad():
         for block in range(max_new_canvases):
-            # a. Encode the prompt (first block) or the last committed canvas into the KV cache.
+            # a. Encode the prompt (first block, in chunks) or the last committed canvas into the KV cache.
             is_prefill = block == 0
-            unprocessed = input_ids[:, cached:] if is_prefill else input_ids[:, -canvas_length:]
-            unprocessed = unprocessed.clone(memory_format=torch.contiguous_format)
-            extra = prefill_inputs if is_prefill else {}
-            encoder = model.model.encoder
-            encoder_mask = encoder.create_masks_for_generate(
-                config=config,
-                inputs_embeds=torch.empty((1, unprocessed.shape[1], 0), dtype=model.dtype, device=device),
-                attention_mask=attention_mask,
-                cache=cache,
-                position_ids=encoder_position_ids,
-                mm_token_type_ids=extra.get("mm_token_type_ids"),
-            )
-            encoded = encoder(
-                input_ids=unprocessed,
-                attention_mask=encoder_mask,
-                cache=cache,
-                position_ids=encoder_position_ids,
-                **extra,
-            )
-            cache = encoded.cache
+            if is_prefill:
+                media = prefill_inputs.get("mm_token_type_ids")
+                for lo, hi in prefill_chunks(media, cached, prompt_len, chunk):
+                    if lo > cached and cancel.cancelled:
+                        yield finish(True, "cancelled", [])
+                        return
+                    extra = _chunk_inputs(prefill_inputs, lo, hi)
+                    types = media[:, :hi] if media is not None else None  # absolute positions
+                    mask = attention_mask[:, :hi]
+                    cache = _encode(model, config, input_ids[:, lo:hi], mask, cache, extra, lo, types)
+            else:
+                lo = cur_len - canvas_length
+                cache = _encode(model, config, input_ids[:, lo:], attention_mask, cache, {}, lo)
             if is_prefill:
                 if keep_prefix is not None:
                     keep_prefix(PrefixCache(prompt_ids, image_keys, copy.deepcopy(cache)))
@@ -335,7 +327,6 @@ def denoise(
                 decoder_attention_mask, (0, canvas_length), value=True
             )
             attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
-            encoder_position_ids = decoder_position_ids
             decoder_position_ids = torch.arange(
                 cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
             ).unsqueeze(0)
@@ -343,16 +334,88 @@ def denoise(
     yield finish(False, stop_reason, committed)
 
 
-def _suffix_inputs(
-    prefill: dict[str, torch.Tensor], cached: int, cached_images: int
-) -> dict[str, torch.Tensor]:
-    """The prefill-only inputs for the uncached part of the prompt."""
+def prefill_chunks(
+    mm_token_type_ids: torch.Tensor | None, start: int, end: int, chunk: int
+) -> list[tuple[int, int]]:
+    """Split prompt positions [start, end) into encoder calls of about ``chunk`` tokens.
+
+    A boundary never falls inside an image's soft tokens: they attend to each
+    other bidirectionally and are embedded from their pixels in one piece, so a
+    chunk that would cut one is extended to the image's end.
+    """
+    if end <= start:
+        return []
+    media = mm_token_type_ids[0].tolist() if mm_token_type_ids is not None else None
+    bounds: list[tuple[int, int]] = []
+    lo = start
+    while lo < end:
+        hi = min(end, lo + max(1, chunk))
+        if media is not None:
+            while hi < end and media[hi - 1] != 0 and media[hi] != 0:
+                hi += 1
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def _image_spans_before(media: torch.Tensor | None, position: int) -> int:
+    """How many images start before ``position`` (a span of non-zero media token types is one image)."""
+    if media is None or position <= 0:
+        return 0
+    types = media[0, :position] != 0
+    starts = types.clone()
+    starts[1:] &= ~types[:-1]
+    return int(starts.sum())
+
+
+def _chunk_inputs(prefill: dict[str, torch.Tensor], start: int, end: int) -> dict[str, torch.Tensor]:
+    """The prefill-only inputs of prompt positions [start, end): their token types and their images.
+
+    The whole prompt in one call gets the inputs untouched, exactly as
+    transformers' generate passes them.
+    """
+    media = prefill.get("mm_token_type_ids")
+    if start == 0 and (media is None or end == media.shape[1]):
+        return dict(prefill)
     out = dict(prefill)
-    if "mm_token_type_ids" in out:
-        out["mm_token_type_ids"] = out["mm_token_type_ids"][:, cached:]
+    if media is not None:
+        out["mm_token_type_ids"] = media[:, start:end]
+    first, last = _image_spans_before(media, start), _image_spans_before(media, end)
     for key in ("pixel_values", "image_position_ids"):
         if key in out:
-            out[key] = out[key][cached_images:]
+            out[key] = out[key][first:last]
             if out[key].shape[0] == 0:
                 del out[key]
     return out
+
+
+def _encode(
+    model: Any,
+    config: Any,
+    ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    cache: DynamicCache,
+    extra: dict[str, torch.Tensor],
+    first_position: int,
+    mask_types: torch.Tensor | None = None,
+) -> DynamicCache:
+    """Run the encoder over ``ids`` (which follow what ``cache`` holds) and return the grown cache.
+
+    ``mask_types`` are the media token types of the whole sequence so far: the
+    bidirectional image mask looks them up by absolute position, cached ones included.
+    """
+    ids = ids.clone(memory_format=torch.contiguous_format)
+    length = ids.shape[1]
+    device = ids.device
+    positions = torch.arange(first_position, first_position + length, dtype=torch.int32, device=device)
+    positions = positions.unsqueeze(0)
+    encoder = model.model.encoder
+    mask = encoder.create_masks_for_generate(
+        config=config,
+        inputs_embeds=torch.empty((1, length, 0), dtype=model.dtype, device=device),
+        attention_mask=attention_mask,
+        cache=cache,
+        position_ids=positions,
+        mm_token_type_ids=mask_types,
+    )
+    return encoder(input_ids=ids, attention_mask=mask, cache=cache, position_ids=positions, **extra).cache

@@ -31,7 +31,7 @@ from engine.loader import (
 )
 from engine.prompt import PromptInputs, build_prompt
 from engine.replay import StoredStep, decode_steps
-from engine.settings import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
+from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,8 @@ class Engine:
         # The encoder cache of the last prompt, so a follow-up only encodes what is new.
         self.reuse_prompt_cache = True
         self._prefix: PrefixCache | None = None
+        # Prompt tokens per encoder call during prefill (bounds its transient memory; see engine.planner).
+        self.prefill_chunk = PREFILL_CHUNK
 
     @classmethod
     def load(
@@ -189,6 +191,7 @@ class Engine:
                 split=_split_thinking,
                 reuse=self._prefix if self.reuse_prompt_cache else None,
                 keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
+                chunk=self.prefill_chunk,
             )
         except torch.OutOfMemoryError:
             log.exception("out of memory during generation")

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from engine.quant.settings import QuantSettings
+from engine.settings import PREFILL_CHUNK
 
 GIB = 2**30
 REAL_MODEL = "google/diffusiongemma-26B-A4B-it"
@@ -308,7 +309,7 @@ class Plan:
 class PlanOptions:
     settings: QuantSettings | None = field(default_factory=QuantSettings)
     dtype_bytes: int = 2  # bf16 on CUDA
-    prefill_chunk: int | None = None  # None: the whole prompt in one encoder call, as the engine does today
+    prefill_chunk: int | None = PREFILL_CHUNK  # as engine.denoise does; None: the whole prompt in one call
     prompt_cache_copy: bool = True  # the engine keeps a copy of the prompt's cache for the next turn
 
     def to_dict(self) -> dict[str, Any]:
@@ -363,7 +364,8 @@ def make_plan(
         plan.notes.append("even the weights and one denoising step do not fit")
     if options.prefill_chunk is None:
         plan.notes.append(
-            "prefill is one encoder call for the whole prompt; chunking it allows longer contexts"
+            "planned for the whole prompt in one encoder call; the engine prefills in "
+            f"{PREFILL_CHUNK:,}-token chunks, which allows longer contexts"
         )
     return plan
 

@@ -87,8 +87,9 @@ def test_real_shape_matches_the_published_arithmetic(real):
 
 def test_18_gib_card_holds_a_useful_context(real):
     config, shape = real
-    whole = make_plan(config, vram_bytes=18 * GIB)
-    chunked = make_plan(config, vram_bytes=18 * GIB, options=PlanOptions(prefill_chunk=2048))
+    whole = make_plan(config, vram_bytes=18 * GIB, options=PlanOptions(prefill_chunk=None))
+    chunked = make_plan(config, vram_bytes=18 * GIB)  # the engine's default: 2,048-token prefill chunks
+    assert chunked.prefill_chunk == 2048 and any("whole prompt" in n for n in whole.notes)
     assert whole.fits and chunked.fits
     assert 8192 <= whole.max_context < chunked.max_context
     assert whole.max_context % shape.canvas == 0

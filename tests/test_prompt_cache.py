@@ -54,3 +54,25 @@ def test_a_different_conversation_does_not_reuse(engine):
         settings,
     )
     assert encoded.cached_tokens == 0
+
+
+def test_a_follow_up_with_an_image_after_a_cached_prefix_matches_a_full_re_encode(engine, tmp_path):
+    """The image's bidirectional attention mask is looked up by absolute position, cached tokens included."""
+    from media_files import write_png
+
+    from engine.conversation import Attachment
+
+    settings = engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=4, seed=11)
+    first = Conversation(turns=(Turn("user", "Describe what I send next. " * 8),))
+    encoded, done = _reply(engine, first, settings)
+    picture = Attachment(write_png(tmp_path / "p.png", size=(64, 48)), "image")
+    follow_up = first.with_turn(Turn("assistant", done.answer)).with_turn(
+        Turn("user", "This one.", (picture,))
+    )
+    encoded_again, reused = _reply(engine, follow_up, settings)
+    assert encoded_again.cached_tokens == encoded.prompt_tokens
+
+    engine.forget_prompt_cache()
+    engine.reuse_prompt_cache = False
+    _, full = _reply(engine, follow_up, settings)
+    assert reused.token_ids == full.token_ids

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from engine.loader import DEFAULT_MODEL
+from engine.settings import PREFILL_CHUNK
 
 GIB = 2**30
 
@@ -22,7 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--vram-gib", type=float, default=None, help="VRAM budget (default: free VRAM of the GPU)")
     p.add_argument(
-        "--prefill-chunk", type=int, default=None, help="prompt tokens per encoder call (default: all)"
+        "--prefill-chunk",
+        type=int,
+        default=PREFILL_CHUNK,
+        help=f"prompt tokens per encoder call (default {PREFILL_CHUNK}, as the engine; 0: the whole prompt)",
     )
     p.add_argument(
         "--no-prompt-cache-copy", action="store_true", help="the engine does not keep a prompt cache"
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.model)
     options = PlanOptions(
         settings=None if args.unquantized else QuantSettings(),
-        prefill_chunk=args.prefill_chunk,
+        prefill_chunk=args.prefill_chunk or None,
         prompt_cache_copy=not args.no_prompt_cache_copy,
     )
     vram = int(args.vram_gib * GIB) if args.vram_gib is not None else free_vram_bytes()
