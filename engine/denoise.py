@@ -11,7 +11,6 @@ the device), a cancel flag checked once per step, and timing statistics.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import time
@@ -39,21 +38,50 @@ PREFILL_ONLY_INPUTS = ("pixel_values", "image_position_ids", "mm_token_type_ids"
 
 @dataclass(frozen=True)
 class PrefixCache:
-    """The encoder's KV cache right after a prompt was encoded, kept for the next turn.
+    """The encoder's KV cache as it was right after a prompt was encoded, kept for the next turn.
 
     A follow-up prompt starts with the previous prompt's exact ids (the chat
     template only appends the answer and the new user turn), so those tokens
     need not be encoded again.  ``image_keys`` fingerprints the images inside
     the prefix: equal placeholder ids with different pixels must not match.
+
+    No copy of the cache is made (a copy doubled the KV memory, engine.planner):
+    the reply goes on growing the same cache, and :meth:`restore` takes it back
+    to the prompt.  Full-attention layers are cut back to the prompt's length;
+    sliding-window layers drop their oldest entries as the reply grows, so their
+    state at the prompt's end (at most ``window - 1`` tokens each) is kept by
+    reference — the cache's updates replace tensors rather than write into them.
     """
 
     ids: tuple[int, ...]
     image_keys: tuple[str, ...]
     cache: DynamicCache
+    sliding: tuple[tuple[int, torch.Tensor, torch.Tensor, int], ...] = ()
+
+    @classmethod
+    def capture(cls, ids: tuple[int, ...], image_keys: tuple[str, ...], cache: DynamicCache) -> PrefixCache:
+        sliding = tuple(
+            (index, layer.keys, layer.values, layer.cumulative_length)
+            for index, layer in enumerate(cache.layers)
+            if layer.is_sliding and layer.is_initialized
+        )
+        return cls(ids, image_keys, cache, sliding)
 
     def covers(self, ids: tuple[int, ...], image_keys: tuple[str, ...]) -> bool:
         n = len(self.ids)
         return len(ids) > n and ids[:n] == self.ids and image_keys[: len(self.image_keys)] == self.image_keys
+
+    def restore(self) -> DynamicCache:
+        """The cache holding exactly the prompt again, whatever the reply after it appended."""
+        length = len(self.ids)
+        saved = {index: (keys, values, seen) for index, keys, values, seen in self.sliding}
+        for index, layer in enumerate(self.cache.layers):
+            if index in saved:
+                layer.keys, layer.values, layer.cumulative_length = saved[index]
+            elif layer.is_initialized:
+                layer.keys = layer.keys[..., :length, :]
+                layer.values = layer.values[..., :length, :]
+        return self.cache
 
 
 def image_fingerprints(inputs: dict[str, torch.Tensor]) -> tuple[str, ...]:
@@ -131,7 +159,7 @@ def denoise(
     image_keys = image_fingerprints(inputs) if (reuse or keep_prefix) else ()
     cached = 0
     if reuse is not None and reuse.covers(prompt_ids, image_keys):
-        cache = copy.deepcopy(reuse.cache)
+        cache = reuse.restore()
         cached = len(reuse.ids)
     else:
         cache = DynamicCache(config=config.get_text_config(decoder=True))
@@ -216,7 +244,7 @@ def denoise(
                 cache = _encode(model, config, input_ids[:, lo:], attention_mask, cache, {}, lo)
             if is_prefill:
                 if keep_prefix is not None:
-                    keep_prefix(PrefixCache(prompt_ids, image_keys, copy.deepcopy(cache)))
+                    keep_prefix(PrefixCache.capture(prompt_ids, image_keys, cache))
                 _sync(device)
                 yield PromptEncoded(
                     prompt_tokens=prompt_len, seconds=time.perf_counter() - start, cached_tokens=cached

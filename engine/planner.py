@@ -6,8 +6,8 @@ Four parts, each computed the way the code that allocates it does:
   modules installed (the same code the loader runs) and its tensors counted,
   each tied tensor once;
 * **KV cache** — DynamicCache: sliding layers keep ``window - 1`` tokens, full
-  layers every token with their own KV-head count and head size; optionally
-  the engine's copy of the prompt cache (kept for the next turn);
+  layers every token with their own KV-head count and head size; plus what the
+  engine keeps of the prompt for the next turn (its sliding layers' last window);
 * **transients** — the largest short-lived set of tensors at any moment: a
   denoising step (the sampler's fp32 ``canvas × vocab`` tensors, measured on
   CPU by tracking every allocation; the decoder's KV concat and repeated KV
@@ -193,10 +193,12 @@ def weight_bytes(
     return dict(sorted(groups.items()))
 
 
-def kv_cache_bytes(shape: Shape, context: int, dtype_bytes: int = 2) -> int:
-    """Bytes of the encoder's DynamicCache holding ``context`` tokens."""
+def kv_cache_bytes(shape: Shape, context: int, dtype_bytes: int = 2, *, sliding_only: bool = False) -> int:
+    """Bytes of the encoder's DynamicCache holding ``context`` tokens (or of its sliding layers alone)."""
     total = 0
     for layer_type in shape.layer_types:
+        if sliding_only and layer_type == "full_attention":
+            continue
         heads, head_dim = shape.kv_dims(layer_type)
         tokens = context if layer_type == "full_attention" else min(context, shape.window - 1)
         total += 2 * tokens * heads * head_dim * dtype_bytes
@@ -310,7 +312,7 @@ class PlanOptions:
     settings: QuantSettings | None = field(default_factory=QuantSettings)
     dtype_bytes: int = 2  # bf16 on CUDA
     prefill_chunk: int | None = PREFILL_CHUNK  # as engine.denoise does; None: the whole prompt in one call
-    prompt_cache_copy: bool = True  # the engine keeps a copy of the prompt's cache for the next turn
+    prompt_cache_copy: bool = True  # the engine keeps the prompt's sliding-window state for the next turn
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -321,7 +323,10 @@ class PlanOptions:
 def _plan_parts(shape: Shape, weights: dict[str, int], context: int, options: PlanOptions) -> Plan:
     chunk = options.prefill_chunk or context
     kv = kv_cache_bytes(shape, context, options.dtype_bytes)
-    prompt_copy = kv_cache_bytes(shape, max(context - shape.canvas, 0), options.dtype_bytes)
+    # The prompt's state kept for the next turn (engine.denoise.PrefixCache): full-attention layers are
+    # cut back in place; the sliding layers' last window is held by reference while the reply moves on.
+    prompt_tokens = max(context - shape.canvas, 0)
+    prompt_copy = kv_cache_bytes(shape, prompt_tokens, options.dtype_bytes, sliding_only=True)
     step = step_transient_bytes(shape, context, options.dtype_bytes)
     prefill = prefill_transient_bytes(shape, context, chunk, options.dtype_bytes)
     plan = Plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_chunks_cover_the_range_and_never_cut_an_image():
     media = torch.tensor([[0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0]])
     chunks = prefill_chunks(media, 0, 11, 3)
     assert chunks[0][0] == 0 and chunks[-1][1] == 11
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
     for _, hi in chunks[:-1]:
         assert not (media[0, hi - 1] != 0 and media[0, hi] != 0), f"a chunk ends inside an image at {hi}"
     assert _image_spans_before(media, 11) == 2 and _image_spans_before(media, 3) == 1

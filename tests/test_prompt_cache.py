@@ -76,3 +76,47 @@ def test_a_follow_up_with_an_image_after_a_cached_prefix_matches_a_full_re_encod
     engine.reuse_prompt_cache = False
     _, full = _reply(engine, follow_up, settings)
     assert reused.token_ids == full.token_ids
+
+
+def test_the_kept_prompt_cache_is_the_working_cache_not_a_copy(engine):
+    """A copy doubled the KV memory; the reply now grows the same cache and restore() cuts it back."""
+    import dataclasses
+
+    vocab = engine.model.config.get_text_config().vocab_size
+    engine.codec = dataclasses.replace(engine.codec, eos_ids=frozenset({vocab - 1}))  # a rare end: 3 canvases
+    settings = engine.default_settings.with_changes(max_new_tokens=768, max_denoising_steps=2, seed=2)
+    _, done = _reply(engine, Conversation(turns=(Turn("user", "Tell me about gardens. " * 20),)), settings)
+    assert done.stats.canvases >= 2, "a later canvas was encoded into the cache after the prompt"
+    prefix = engine._prefix
+    full = [layer for layer in prefix.cache.layers if layer.is_initialized and not layer.is_sliding]
+    assert full and all(layer.keys.shape[-2] > len(prefix.ids) for layer in full), "the reply grew this cache"
+    kept = {id(keys) for _, keys, _, _ in prefix.sliding}
+    assert not any(id(layer.keys) in kept for layer in full), "no full-attention tensor is held twice"
+    restored = prefix.restore()
+    assert restored is prefix.cache
+    assert all(layer.keys.shape[-2] == len(prefix.ids) for layer in full)
+    assert restored.get_seq_length() == len(prefix.ids)
+
+
+def test_a_follow_up_after_a_stopped_reply_matches_a_full_re_encode(engine):
+    from engine.cancel import CancelToken
+    from engine.events import Canvas
+
+    settings = engine.default_settings.with_changes(max_new_tokens=768, max_denoising_steps=4, seed=9)
+    first = Conversation(turns=(Turn("user", "Write about the sea. " * 15),))
+    cancel = CancelToken()
+    events = []
+    for event in engine.generate(first, settings, cancel=cancel, with_pieces=False):
+        events.append(event)
+        if isinstance(event, Canvas):
+            cancel.cancel()  # stopped after the first canvas: the cache holds prompt + a canvas
+    done = events[-1]
+    assert done.incomplete
+    follow_up = first.with_turn(Turn("assistant", done.answer)).with_turn(Turn("user", "Go on."))
+    encoded, reused = _reply(engine, follow_up, settings)
+    assert encoded.cached_tokens > 0
+
+    engine.forget_prompt_cache()
+    engine.reuse_prompt_cache = False
+    _, full = _reply(engine, follow_up, settings)
+    assert reused.token_ids == full.token_ids

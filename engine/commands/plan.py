@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"prompt tokens per encoder call (default {PREFILL_CHUNK}, as the engine; 0: the whole prompt)",
     )
     p.add_argument(
-        "--no-prompt-cache-copy", action="store_true", help="the engine does not keep a prompt cache"
+        "--no-prompt-cache-copy",
+        action="store_true",
+        help="plan without the prompt state kept for the next turn",
     )
     p.add_argument("--unquantized", action="store_true", help="plan for the bf16 model")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     data = plan.to_json()
     print(f"context {plan.context} tokens (prefill chunk {plan.prefill_chunk})")
     print(f"  weights     {data['weights_gib']:7.3f} GiB  " + _groups(data["weights_by_group_gib"]))
-    copy = f"(+ {data['kv_prompt_copy_gib']} GiB prompt-cache copy)"
+    copy = f"(+ {data['kv_prompt_copy_gib']} GiB kept of the prompt for the next turn)"
     print(f"  KV cache    {data['kv_cache_gib']:7.3f} GiB  {copy}")
     parts = f"step {data['step_gib']}  prefill {data['prefill_gib']}"
     print(f"  transient   {data['transient_gib']:7.3f} GiB  {parts}")
