@@ -72,6 +72,7 @@ class Sidebar(QFrame):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
+        self.list.itemClicked.connect(self._on_list_item_clicked)
         self.list.itemChanged.connect(self._on_list_item_changed)
         layout.addWidget(self.list, 1)
 
@@ -230,6 +231,11 @@ class Sidebar(QFrame):
     def _on_list_current_item_changed(self, current: QListWidgetItem | None, _previous) -> None:
         if current is not None and current.data(ID_ROLE) is not None:
             self.chat_selected.emit(int(current.data(ID_ROLE)))
+
+    def _on_list_item_clicked(self, item: QListWidgetItem) -> None:
+        """A click on the row already current: a search hit in the open chat is still worth showing."""
+        if item is self.list.currentItem() and item.data(ID_ROLE) is not None and self.search.text().strip():
+            self.chat_selected.emit(int(item.data(ID_ROLE)))
 
     def _on_search_text_changed(self, text: str) -> None:
         self.search_changed.emit(text)

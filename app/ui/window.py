@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self._models_dialog: ModelsDialog | None = None
         self._pending_load: str | None = None  # a model to load once the current reply ends
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
+        self._hit_messages: dict[int, int | None] = {}  # search results: chat id -> matching message
         self._startup_notices: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else self._open_store()
@@ -493,6 +494,7 @@ class MainWindow(QMainWindow):
         try:
             if query:
                 hits = self.store.search(query)
+                self._hit_messages = {h.conversation_id: h.message_id for h in hits}
                 self.sidebar.set_results([(h.conversation_id, h.title, h.snippet) for h in hits], current)
             else:
                 groups = self.store.grouped_conversations()
@@ -506,7 +508,27 @@ class MainWindow(QMainWindow):
     def _on_sidebar_chat_selected(self, chat_id: int) -> None:
         page = self.current_page()
         if page is None or page.session.id != chat_id:
-            self.open_chat(chat_id)
+            page = self.open_chat(chat_id)
+        message_id = self._hit_messages.get(chat_id) if self.sidebar.search.text().strip() else None
+        if page is not None and message_id is not None:
+            self.show_message(page, message_id)
+
+    def show_message(self, page: ChatPage, message_id: int) -> None:
+        """Bring a stored message into view, switching to its branch if another is shown (a search hit)."""
+        shown = {m.store_id for m in page.session.messages}
+        if message_id not in shown:
+            if self.active is not None and self.active.session is page.session:
+                return  # the branch cannot change under the reply being written
+            try:
+                self._fill_page(page, self.store.select_message(message_id))
+            except StoreError as error:
+                self._store_failed("That message could not be shown", error)
+                return
+        widget = next(
+            (w for w in page.transcript.messages() if getattr(w, "store_id", None) == message_id), None
+        )
+        if widget is not None:
+            QTimer.singleShot(0, lambda: page.transcript.ensureWidgetVisible(widget, 0, 40))
 
     def _on_sidebar_search_changed(self, _text: str) -> None:
         self._refresh_sidebar()

@@ -185,3 +185,31 @@ def test_a_model_chosen_in_a_dialog_mid_reply_loads_when_the_reply_ends(qtbot, m
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: requested == ["/models/new"], timeout=5000)
     assert replies(window)[0].answer.text.strip() == ("word " * 100).strip(), "the reply was not stopped"
+
+
+def test_a_search_hit_on_another_version_shows_that_version(qtbot, make_window):
+    engine = FakeEngine("Apples grow on trees.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "fruit?")
+    cid = window.current_page().session.id
+    engine.reply = "Pears are sweeter."
+    window.regenerate(replies(window)[0].store_id)
+    wait_idle(qtbot, window)
+    window.new_chat()
+    say(qtbot, window, "something else")
+
+    assert window.search_chats("apples") == [cid]
+    window.sidebar.select(cid)
+    assert window.current_page().session.id == cid
+    (reply,) = replies(window)
+    assert reply.answer.text == "Apples grow on trees." and reply.versions.label.text() == "1/2"
+
+    # clicking the hit of the chat already open still shows the matching version
+    reply.versions.select(1)
+    assert replies(window)[0].answer.text == "Pears are sweeter."
+    window.search_chats("apples")
+    item = window.sidebar.list.currentItem()
+    assert int(item.data(Qt.ItemDataRole.UserRole)) == cid
+    rect = window.sidebar.list.visualItemRect(item)
+    qtbot.mouseClick(window.sidebar.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert replies(window)[0].answer.text == "Apples grow on trees."
