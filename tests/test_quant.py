@@ -13,6 +13,7 @@ import weakref
 
 import pytest
 import torch
+from trained_gains import set_trained_gains
 
 from engine.quant import QuantExperts, QuantizedWeight, QuantLinear, QuantSettings, quantize_model
 from engine.quant.apply import ATTENTION, DENSE_MLP, get_module
@@ -264,18 +265,9 @@ def test_quantized_logits_equal_dense_model_with_dequantized_weights(dense, quan
 
 
 def _conditioned(model):
-    """The tiny model with the gains of a trained one: small residual updates, soft attention.
-
-    With its random init the tiny model is chaotic — bf16 rounding of the weights
-    alone moves its logits by 27 % — so no quantizer could be judged on it.
-    """
+    """A copy of the tiny model with the gains of a trained one (tests/trained_gains.py says why)."""
     model = copy.deepcopy(model)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "post_attention_layernorm" in name or "post_feedforward_layernorm" in name:
-                param.fill_(0.1)
-            elif "q_norm" in name or "k_norm" in name:
-                param.fill_(0.3)
+    set_trained_gains(model)
     return model
 
 

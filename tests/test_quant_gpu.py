@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from trained_gains import set_trained_gains
 
 from engine.quant import QuantizedWeight, QuantSettings
 
@@ -14,16 +15,6 @@ pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
-
-
-def _condition(model) -> None:
-    """Trained-model gains (see tests/test_quant.py): errors then propagate without chaos."""
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "post_attention_layernorm" in name or "post_feedforward_layernorm" in name:
-                param.fill_(0.1)
-            elif "q_norm" in name or "k_norm" in name:
-                param.fill_(0.3)
 
 
 def test_cuda_quantization_agrees_with_cpu():
@@ -47,8 +38,8 @@ def test_cuda_streamed_model_matches_cpu(tiny_checkpoint):
     cpu = stream_quantize(tiny_checkpoint, QuantSettings(), device="cpu", dtype=torch.float32)
     gpu = stream_quantize(tiny_checkpoint, QuantSettings(), device="cuda", dtype=torch.bfloat16)
     assert gpu.model.decoder.layers[0].experts.gate_up.packed.is_cuda
-    _condition(cpu)
-    _condition(gpu)
+    set_trained_gains(cpu)
+    set_trained_gains(gpu)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 1024, (1, 40), generator=g)
     canvas = torch.randint(0, 1024, (1, 256), generator=g)

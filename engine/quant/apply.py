@@ -146,19 +146,8 @@ def install_empty(model: nn.Module, settings: QuantSettings, device: torch.devic
     settings = settings.validate()
     todo = list(targets(model, settings))
     for target in todo:
-        if target.kind == "experts":
-            module: nn.Module = QuantExperts.empty_like(target.module, settings, device=device)
-        else:
-            linear = target.module
-            module = QuantLinear(
-                linear.in_features,
-                linear.out_features,
-                settings,
-                bias=linear.bias is not None,
-                device=device,
-                dtype=linear.weight.dtype,
-            )
-        _install(model, target, module)
+        kind = QuantExperts if target.kind == "experts" else QuantLinear
+        _install(model, target, kind.empty_like(target.module, settings, device=device))
     mark_quantized(model, settings)
     return todo
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -45,6 +45,7 @@ from engine.quant.store import CorruptFileError, iter_tensors, read_header, writ
 from engine.quant.stream import Progress, checkpoint_shards, stream_quantize
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CACHE_ENV = "DGCHAT_CACHE_DIR"
 APP_NAME = "diffusiongemma-chat"
@@ -395,23 +396,18 @@ def quantize_to_cache(
     Unlike :func:`load_or_quantize` this does not load a valid cache (the CLI
     only needs it on disk); ``verify`` hashes it instead.
     """
-    settings = (settings or QuantSettings()).validate()
-    folder, missing = _source_folder(source)
-    target = cache_dir or default_cache_dir(folder if folder is not None else source, settings)
-    status = check_cache(target, folder, settings)
-    if status.ok and not rebuild:
-        try:
-            if verify:
-                verify_weights(target)
-            return target, "up to date"
-        except CacheCorruptError as error:
-            log.warning("quantized cache %s is corrupt (%s): rebuilding", target, error)
-    elif status.state != "missing":
-        log.warning("quantized cache %s is %s (%s): rebuilding", target, status.state, status.reason)
-    if folder is None:
-        raise missing
-    _build(folder, settings, target, device, dtype, progress)
-    return target, "built"
+
+    def use(target: Path) -> Path:
+        if verify:
+            verify_weights(target)
+        return target
+
+    def build(folder: Path, settings: QuantSettings, target: Path) -> Path:
+        _build(folder, settings, target, device, dtype, progress)
+        return target
+
+    target, cached = _cached_or_built(source, settings, cache_dir, rebuild, use, build)
+    return target, "up to date" if cached else "built"
 
 
 def load_or_quantize(
@@ -432,17 +428,42 @@ def load_or_quantize(
     logged).  A cache whose source folder is gone is still used — after its
     hash is verified — so the 52 GB bf16 download can be deleted.
     """
+    model, cached = _cached_or_built(
+        source,
+        settings,
+        cache_dir,
+        rebuild,
+        lambda target: load_quantized(target, device=device, dtype=dtype, progress=progress),
+        lambda folder, settings, target: _build(folder, settings, target, device, dtype, progress),
+    )
+    return model, "cache" if cached else "built"
+
+
+def _cached_or_built(
+    source: str | Path,
+    settings: QuantSettings | None,
+    cache_dir: Path | None,
+    rebuild: bool,
+    use: Callable[[Path], T],
+    build: Callable[[Path, QuantSettings, Path], T],
+) -> tuple[T, bool]:
+    """``use(cache)`` when the cache is up to date and intact, else ``build(folder, settings, cache)``.
+
+    A stale, truncated or corrupt cache is logged and rebuilt, never used; a
+    repo id that is neither cached nor downloaded raises why. The bool says
+    whether the cache was used.
+    """
     settings = (settings or QuantSettings()).validate()
     folder, missing = _source_folder(source)
     target = cache_dir or default_cache_dir(folder if folder is not None else source, settings)
     status = check_cache(target, folder, settings)
     if status.ok and not rebuild:
         try:
-            return load_quantized(target, device=device, dtype=dtype, progress=progress), "cache"
+            return use(target), True
         except CacheCorruptError as error:
             log.warning("quantized cache %s is corrupt (%s): rebuilding", target, error)
     elif status.state != "missing":
         log.warning("quantized cache %s is %s (%s): rebuilding", target, status.state, status.reason)
     if folder is None:
         raise missing
-    return _build(folder, settings, target, device, dtype, progress), "built"
+    return build(folder, settings, target), False

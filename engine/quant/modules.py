@@ -42,17 +42,22 @@ class QuantLinear(nn.Module):
             self.register_parameter("bias", None)
 
     @classmethod
-    @torch.no_grad()
-    def from_linear(cls, linear: nn.Linear, settings: QuantSettings, device=None) -> QuantLinear:
-        device = device if device is not None else linear.weight.device
-        out = cls(
+    def empty_like(cls, linear: nn.Linear, settings: QuantSettings, device=None) -> QuantLinear:
+        """An unfilled module of ``linear``'s shape (``linear`` may live on the meta device)."""
+        return cls(
             linear.in_features,
             linear.out_features,
             settings,
             bias=linear.bias is not None,
-            device=device,
+            device=device if device is not None else linear.weight.device,
             dtype=linear.weight.dtype,
         )
+
+    @classmethod
+    @torch.no_grad()
+    def from_linear(cls, linear: nn.Linear, settings: QuantSettings, device=None) -> QuantLinear:
+        device = device if device is not None else linear.weight.device
+        out = cls.empty_like(linear, settings, device)
         out.weight_q.set_row(0, linear.weight)
         if linear.bias is not None:
             out.bias.copy_(linear.bias.to(device))
