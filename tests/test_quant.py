@@ -13,7 +13,7 @@ import weakref
 
 import pytest
 import torch
-from trained_gains import set_trained_gains
+from quant_helpers import set_trained_gains
 
 from engine.quant import QuantExperts, QuantizedWeight, QuantLinear, QuantSettings, quantize_model
 from engine.quant.apply import ATTENTION, DENSE_MLP, get_module

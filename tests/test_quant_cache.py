@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from quant_helpers import assert_same_model
 
 from engine.quant import QuantSettings
 from engine.quant import cache as qcache
@@ -55,18 +56,6 @@ def builds(monkeypatch) -> list[Path]:
     return calls
 
 
-def tensors(model) -> dict[str, torch.Tensor]:
-    out = dict(model.named_parameters(remove_duplicate=False))
-    out.update(model.named_buffers(remove_duplicate=False))
-    return out
-
-
-def assert_same(a, b) -> None:
-    ta, tb = tensors(a), tensors(b)
-    assert set(ta) == set(tb)
-    assert all(ta[n].dtype == tb[n].dtype and torch.equal(ta[n], tb[n]) for n in ta)
-
-
 def test_build_once_then_load_the_same_model(source, cache_root, builds):
     built, how = load_or_quantize(source)
     assert how == "built" and len(builds) == 1
@@ -74,7 +63,7 @@ def test_build_once_then_load_the_same_model(source, cache_root, builds):
     assert folder.parent == cache_root / "quantized"
     loaded, how = load_or_quantize(source)
     assert how == "cache" and len(builds) == 1
-    assert_same(built, loaded)
+    assert_same_model(built, loaded)
     dec, enc = loaded.model.decoder.layers[0], loaded.model.encoder.language_model.layers[0]
     assert enc.experts is dec.experts and enc.self_attn.o_proj is dec.self_attn.o_proj
     assert loaded.lm_head.weight is loaded.model.decoder.embed_tokens.weight
@@ -111,7 +100,7 @@ def test_a_cache_without_its_source_still_loads(source, builds):
     folder = default_cache_dir(source, QuantSettings())
     shutil.rmtree(source)  # e.g. the 52 GB bf16 download deleted after quantizing
     loaded = load_quantized(folder)
-    assert_same(built, loaded)
+    assert_same_model(built, loaded)
 
 
 @pytest.mark.parametrize("change", ["config", "weights-mtime", "settings", "bitsandbytes", "format"])
@@ -177,7 +166,7 @@ def test_corrupt_cache_is_never_loaded(source, builds, damage):
         _flip_byte_keeping_size_and_mtime(weights, 20)  # inside the JSON header
     rebuilt, how = load_or_quantize(source)
     assert how == "built" and len(builds) == 2
-    assert_same(built, rebuilt)
+    assert_same_model(built, rebuilt)
     _, how = load_or_quantize(source)
     assert how == "cache"
 

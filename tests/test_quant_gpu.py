@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from trained_gains import set_trained_gains
+from quant_helpers import set_trained_gains
 
 from engine.quant import QuantizedWeight, QuantSettings
 

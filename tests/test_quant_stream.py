@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from quant_helpers import assert_same_model
 
 from engine.errors import ModelFilesError
 from engine.events import LoadProgress
@@ -44,21 +45,6 @@ def sharded(tiny_checkpoint, dense, tmp_path_factory) -> Path:
     assert len(json.loads((out / "model.safetensors.index.json").read_text())["weight_map"]) > 100
     assert len(list(out.glob("*.safetensors"))) > 10
     return out
-
-
-def all_tensors(model) -> dict[str, torch.Tensor]:
-    out = dict(model.named_parameters(remove_duplicate=False))
-    out.update(model.named_buffers(remove_duplicate=False))
-    return out
-
-
-def assert_same_model(a, b) -> None:
-    ta, tb = all_tensors(a), all_tensors(b)
-    assert set(ta) == set(tb)
-    for name in ta:
-        assert ta[name].dtype == tb[name].dtype, name
-        assert torch.equal(ta[name], tb[name]), name
-    assert [(n, type(m)) for n, m in a.named_modules()] == [(n, type(m)) for n, m in b.named_modules()]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
