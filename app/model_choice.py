@@ -9,7 +9,6 @@ worker thread.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +17,14 @@ from typing import TYPE_CHECKING, Literal
 
 from engine.demo import DEMO as DEMO_SOURCE
 from engine.hub_names import format_bytes as format_size
+from engine.loader import DEFAULT_MODEL
+from engine.models import missing_files, repo_cache_folder
 
 if TYPE_CHECKING:
     from app.config import AppConfig
     from engine.download import DownloadProgress
 
-# engine.loader.DEFAULT_MODEL, repeated here because engine.loader imports torch (a test keeps them equal).
-REAL_MODEL = "google/diffusiongemma-26B-A4B-it"
+REAL_MODEL = DEFAULT_MODEL
 FULL_MODEL_GIB = 18  # what the 4-bit model needs, rounded up (engine.planner, docs/quantization.md)
 GIB = 2**30
 NO_GPU_TEXT = (
@@ -38,39 +38,20 @@ FailureKind = Literal["access", "offline", "disk", "other"]
 # -- the first-run decision -------------------------------------------------------------------------
 
 
-def hub_cache_dir() -> Path:
-    """The Hugging Face cache folder, as huggingface_hub resolves it (its constants import no torch)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE).expanduser()
-
-
 def real_model_ready(cache_dir: Path | None = None) -> bool:
-    """Whether the real model's files are all in the HF cache: a cheap, file-existence-only check.
+    """Whether the real model's files are all in the HF cache: files and shard headers only.
 
-    The loader checks properly (shard headers, model type) when it loads; this
-    only has to tell "a finished download is here" from "nothing or a partial
-    download", without importing torch at start-up.
+    The loader checks properly (model type, weights) when it loads; this only
+    has to tell "a finished download is here" from "nothing or a partial
+    download" at start-up, on the GUI thread, without importing torch.
     """
-    folder = (cache_dir or hub_cache_dir()) / ("models--" + REAL_MODEL.replace("/", "--"))
+    folder = repo_cache_folder(REAL_MODEL, cache_dir)
     try:
         commit = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
     except OSError:
         return False
     snapshot = folder / "snapshots" / commit
-    needed = ["config.json", "tokenizer_config.json", "preprocessor_config.json"]
-    if not all((snapshot / name).is_file() for name in needed):
-        return False
-    if not any((snapshot / name).is_file() for name in ("tokenizer.json", "tokenizer.model")):
-        return False
-    index = snapshot / "model.safetensors.index.json"
-    if not index.is_file():
-        return (snapshot / "model.safetensors").is_file()
-    try:
-        shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-    except (OSError, ValueError, KeyError, AttributeError):
-        return False
-    return all((snapshot / shard).is_file() for shard in shards)
+    return snapshot.is_dir() and not missing_files(snapshot)
 
 
 def needs_first_run(

@@ -15,12 +15,14 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from engine.demo import DEMO
 from engine.errors import DeviceError, ModelAccessError, ModelFilesError, OutOfMemoryError
 from engine.events import LoadProgress
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class DeviceChoice:
 
 def choose_device(device: str | None = None, *, require_cuda: bool = False) -> DeviceChoice:
     """CUDA in bf16 when available, else CPU in fp32 (bf16 matmuls are slow on most CPUs)."""
+    import torch
+
     wanted = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if (require_cuda or wanted.startswith("cuda")) and not torch.cuda.is_available():
         raise DeviceError(
@@ -183,6 +187,7 @@ def load_model(
     test models are small, and bitsandbytes' CPU path is slow).  A folder that
     already is a quantized checkpoint is always loaded as one.
     """
+    import torch
     from transformers import DiffusionGemmaForBlockDiffusion
 
     from engine.processor import load_processor
@@ -240,6 +245,8 @@ def load_model(
 
 
 def _free_cuda() -> None:
+    import torch
+
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -251,6 +258,8 @@ def preferred_model() -> str:
     is completely in the Hugging Face cache (nothing is downloaded here);
     otherwise the bundled demo model, which runs on any CPU.
     """
+    import torch
+
     if not torch.cuda.is_available():
         return DEMO
     try:
