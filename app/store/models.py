@@ -51,13 +51,25 @@ class StoredAttachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Siblings:
+    """The alternatives at one point of the tree (edits of a user message, regenerations of a reply)."""
+
+    ids: tuple[int, ...]  # oldest first
+    index: int  # position of the message asked about
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One node of a conversation's message tree.
 
     For assistant messages ``text`` is the answer (thought stripped) and
     ``thought`` the reasoning; while ``status`` is "streaming" both hold what
-    the committed canvases say so far.  ``sibling_index``/``sibling_count``
-    drive the "‹ 2/3 ›" switcher (index from 0).
+    the committed canvases say so far.  ``siblings`` (this message among its
+    versions) drives the "‹ 2/3 ›" switcher.
     """
 
     id: int
@@ -72,20 +84,15 @@ class Message:
     attachments: tuple[StoredAttachment, ...]
     created_at: float
     updated_at: float
-    sibling_index: int = 0
-    sibling_count: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Siblings:
-    """The alternatives at one point of the tree (edits of a user message, regenerations of a reply)."""
-
-    ids: tuple[int, ...]  # oldest first
-    index: int  # position of the message asked about
+    siblings: Siblings | None = None  # None: the only version
 
     @property
-    def count(self) -> int:
-        return len(self.ids)
+    def sibling_index(self) -> int:
+        return self.siblings.index if self.siblings else 0
+
+    @property
+    def sibling_count(self) -> int:
+        return self.siblings.count if self.siblings else 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,8 +204,7 @@ def load_messages(conn: sqlite3.Connection, ids: Iterable[int], blobs: BlobStore
                 attachments=tuple(attachments.get(mid, ())),
                 created_at=row[9],
                 updated_at=row[10] if row[10] is not None else row[9],
-                sibling_index=siblings.index,
-                sibling_count=siblings.count,
+                siblings=siblings,
             )
         )
     return out

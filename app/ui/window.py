@@ -439,7 +439,7 @@ class MainWindow(QMainWindow):
         for m in stored:
             if m.id in skip:
                 continue
-            versions = self.store.siblings(m.id) if m.sibling_count > 1 else None
+            versions = m.siblings if m.sibling_count > 1 else None
             if m.role == "user":
                 attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
                 session.messages.append(Message("user", m.text, attachments, store_id=m.id))
