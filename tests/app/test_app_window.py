@@ -241,7 +241,9 @@ def test_step_indicator_names_block_and_step(qtbot, make_window):
     reply.indicator.setText = lambda text, _orig=reply.indicator.setText: (seen.append(text), _orig(text))
     wait_idle(qtbot, window)
     steps = [s for s in seen if "· step" in s]
-    assert steps and steps[0].startswith("block 1 · step ") and steps[-1].endswith("/10")
+    assert steps and steps[0].startswith("block 1 · step ")
+    # every drawn step names its count; which step is drawn last depends on the frame throttle
+    assert all(s.endswith("/10") for s in steps), steps
     assert any(s.startswith("block 2 · step") for s in seen)
 
 
