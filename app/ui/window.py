@@ -439,7 +439,7 @@ class MainWindow(QMainWindow):
         for m in stored:
             if m.id in skip:
                 continue
-            versions = m.siblings if m.sibling_count > 1 else None
+            versions = m.siblings
             if m.role == "user":
                 attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
                 session.messages.append(Message("user", m.text, attachments, store_id=m.id))
@@ -701,7 +701,11 @@ class MainWindow(QMainWindow):
     # --- versions: edit, regenerate, switch ------------------------------------------
 
     def _page_of(self, widget: QWidget) -> ChatPage | None:
+        """The page showing ``widget``; None once a rebuilt branch or a deleted chat dropped it."""
         return next((p for p in self._pages.values() if widget in p.transcript.messages()), None)
+
+    def _page_of_session(self, session: ChatSession) -> ChatPage | None:
+        return next((p for p in self._pages.values() if p.session is session), None)
 
     def edit_message(self, user_message_id: int, text: str) -> int | None:
         """Send an edited version of a user message: a sibling of the original, answered anew.
@@ -734,7 +738,8 @@ class MainWindow(QMainWindow):
             self._store_failed("The reply could not be regenerated", error)
             return None
         self._fill_page(page, path, skip=(writer.message_id,))
-        return self._start_reply(page, self.store.message(writer.message_id).parent_id, writer=writer)
+        question = next(m.parent_id for m in path if m.id == writer.message_id)
+        return self._start_reply(page, question, writer=writer)
 
     def continue_reply(self, assistant_message_id: int) -> int | None:
         """Go on writing a reply that was stopped or interrupted, after its saved canvases.
@@ -794,17 +799,14 @@ class MainWindow(QMainWindow):
     @Slot(int, object)
     def on_replay_ready(self, request_id: int, replay: Replay) -> None:
         widget = self._replays.pop(request_id, None)
-        if widget is not None and self._alive(widget):
+        if widget is not None and self._page_of(widget) is not None:
             widget.start_replay(replay)
 
     @Slot(int, str)
     def on_replay_failed(self, request_id: int, message: str) -> None:
         widget = self._replays.pop(request_id, None)
-        if widget is not None and self._alive(widget):
+        if widget is not None and self._page_of(widget) is not None:
             widget.replay_failed(message)
-
-    def _alive(self, widget: QWidget) -> bool:
-        return any(widget in page.transcript.messages() for page in self._pages.values())
 
     def engine_conversation(self, user_message_id: int) -> Conversation:
         """The history the engine gets to answer a stored user message: the stored path, minus failures."""
@@ -856,7 +858,7 @@ class MainWindow(QMainWindow):
         page.transcript.add(widget)
         self._set_message_actions_enabled(page, False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))
-        state = ReplyState.continuing([c.text for c in saved]) if saved else ReplyState()
+        state = ReplyState.continuing([c.text for c in saved])
         reply_id = self.host.generate(
             conversation,
             self.config.generation,
@@ -928,7 +930,7 @@ class MainWindow(QMainWindow):
         active = self.active
         self._frame.cancel()
         active.state.on_error(error)
-        page = next(p for p in self._pages.values() if p.session is active.session)
+        page = self._page_of_session(active.session)
         widget = active.widget
         active.widget.fail(error, active.state, retry=lambda: self.retry(page, widget))
         active.message.error = error
@@ -940,7 +942,7 @@ class MainWindow(QMainWindow):
         if self._pending_load is not None:
             source, self._pending_load = self._pending_load, None
             QTimer.singleShot(0, lambda: self.load_model_when_idle(source))
-        page = next((p for p in self._pages.values() if p.session is active.session), None)
+        page = self._page_of_session(active.session)
         if page is not None:
             self._set_message_actions_enabled(page, True)
             self._show_versions(active.widget)
