@@ -22,6 +22,7 @@ from app.qt import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -105,7 +106,7 @@ class FirstRunDialog(DownloadDialog):
         self.gpu_label = _text("Checking your GPU…")
         self.gpu_label.setAccessibleName("GPU verdict")
         self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
-        self.download_panel.changed.connect(self.fit)
+        self.download_panel.changed.connect(self.refit)
         download_card = _card(
             _heading("Download DiffusionGemma 26B-A4B (google/diffusiongemma-26B-A4B-it)"),
             self.gpu_label,
@@ -164,6 +165,10 @@ class FirstRunDialog(DownloadDialog):
 
     # --- start-up -------------------------------------------------------------------------------
 
+    def refit(self) -> None:
+        """Fit once the event loop has laid out what just changed (a new text measures only then)."""
+        QTimer.singleShot(0, self.fit)
+
     def fit(self) -> None:
         """Grow or shrink to the content: Qt's dialog sizing ignores how wrapped labels need height."""
         height = self.layout().totalHeightForWidth(self.width())
@@ -195,7 +200,7 @@ class FirstRunDialog(DownloadDialog):
         self._restyle(self.folder_message)
         self.folder_message.setText(f"Checking {folder}…")
         self.folder_message.setVisible(True)
-        self.fit()
+        self.refit()
         self.calls.call("folder", check_folder, folder)
 
     def on_download_panel_model_chosen(self, repo: str) -> None:
@@ -211,7 +216,7 @@ class FirstRunDialog(DownloadDialog):
         if tag == "gpu":
             self.gpu_report = result
             self.gpu_label.setText(gpu_verdict(result))
-            self.fit()
+            self.refit()
             self._recommend(download=result.fits)
         elif tag == "folder":
             self.folder_button.setEnabled(True)
@@ -226,7 +231,7 @@ class FirstRunDialog(DownloadDialog):
         if tag == "gpu":
             self.gpu_report = GpuReport()
             self.gpu_label.setText(f"The GPU check failed ({error}). The demo model runs on any CPU.")
-            self.fit()
+            self.refit()
         elif tag == "folder":
             self.folder_button.setEnabled(True)
             self._folder_problem(str(error))
@@ -244,7 +249,7 @@ class FirstRunDialog(DownloadDialog):
         self._restyle(self.folder_message)
         self.folder_message.setText(text)
         self.folder_message.setVisible(True)
-        self.fit()
+        self.refit()
 
     @staticmethod
     def _restyle(widget: QWidget) -> None:

@@ -174,13 +174,26 @@ def test_gpu_check_runs_off_the_gui_thread_and_fills_in(open_dialog, qtbot, no_h
 
 
 def test_offline_the_download_side_says_what_is_missing(open_dialog, qtbot, no_hub):
-    dialog = open_dialog()
+    import threading
+
+    gpu_checked = threading.Event()  # the GPU verdict (two lines) arrives after the offline error
+
+    def late_probe() -> GpuReport:
+        gpu_checked.wait(WAIT_MS / 1000)
+        return GpuReport()
+
+    dialog = open_dialog(probe=late_probe)
     panel = dialog.download_panel
     qtbot.waitUntil(lambda: panel.state == "failed", timeout=WAIT_MS)
+    gpu_checked.set()
     assert "Cannot reach the Hugging Face Hub" in panel.message.text()
     assert "not in the cache" in panel.message.text()
     assert panel.download_button.text() == "Try again"
     assert panel.summary.text() == "Download size unknown.", "no stale 'Checking…' beside the error"
+    # the dialog grows to the three-line error: no line is cut off
+    qtbot.waitUntil(lambda: dialog.gpu_report is not None, timeout=WAIT_MS)
+    message = panel.message
+    qtbot.waitUntil(lambda: message.height() >= message.heightForWidth(message.width()), timeout=WAIT_MS)
 
 
 def test_a_valid_folder_is_chosen(open_dialog, qtbot, no_hub, tiny_checkpoint: Path, monkeypatch):
