@@ -94,6 +94,7 @@ class UserMessage(QWidget):
         super().__init__(parent)
         self.text = text
         self.store_id = store_id
+        self._has_attachments = bool(attachments)  # an edit keeps them, so its text may be empty
         self._renderer = renderer
         self.setAccessibleName("Your message")
         layout = QVBoxLayout(self)
@@ -184,8 +185,9 @@ class UserMessage(QWidget):
 
     def submit_edit(self) -> None:
         text = self.edit_box.toPlainText().strip()
-        if not text and not self.text.strip():
-            return
+        if not text and not self._has_attachments:
+            self.edit_box.setPlaceholderText("Type the new version of your message (Esc cancels)")
+            return  # an empty message would ask the model nothing
         if text == self.text.strip():
             self.cancel_edit()  # unchanged: nothing to send
             return

@@ -213,3 +213,15 @@ def test_a_search_hit_on_another_version_shows_that_version(qtbot, make_window):
     rect = window.sidebar.list.visualItemRect(item)
     qtbot.mouseClick(window.sidebar.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert replies(window)[0].answer.text == "Apples grow on trees."
+
+
+def test_an_edit_emptied_of_text_is_not_sent(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "something")
+    (user,) = users(window)
+    user.start_edit()
+    user.edit_box.setPlainText("   ")
+    user.submit_edit()
+    assert user.editing and "Type the new version" in user.edit_box.placeholderText()
+    assert len(engine.calls) == 1 and window.store.siblings(user.store_id).count == 1
