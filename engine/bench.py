@@ -60,7 +60,10 @@ class AllocationTracker(TorchDispatchMode):
 
     Every op's outputs are registered by storage; a storage leaves the count
     when it is freed.  Views and in-place results share a storage and count
-    once.  Works on any device; on CUDA prefer the allocator's own statistics.
+    once; an output that aliases one of the op's inputs allocated nothing, so
+    a view of a tensor made before the block (a weight's transpose, an
+    in-place update of an input) is not counted.  Works on any device; on
+    CUDA prefer the allocator's own statistics.
     """
 
     def __init__(self) -> None:
@@ -76,11 +79,16 @@ class AllocationTracker(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         self._sweep()
+        inputs = {
+            t.untyped_storage()._cdata
+            for t in tree_flatten((args, kwargs))[0]
+            if isinstance(t, torch.Tensor) and t.device.type != "meta"
+        }
         for tensor in tree_flatten(out)[0]:
             if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta":
                 storage = tensor.untyped_storage()
                 key = storage._cdata
-                if key not in self.live:
+                if key not in self.live and key not in inputs:
                     self.live[key] = (StorageWeakRef(storage), storage.nbytes())
                     self.current += storage.nbytes()
         self.peak = max(self.peak, self.current)

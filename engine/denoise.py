@@ -282,12 +282,13 @@ def denoise(
                 sampled = torch.multinomial(probs.view(-1, vocab_size), num_samples=1).view(1, canvas_length)
                 del probs
                 argmax_canvas = torch.argmax(processed, dim=-1)
-                entropy = token_entropy(processed)
+                self_conditioning = processed.to(embeddings_dtype)
+                # The entropy may overwrite the logits unless the self-conditioning input is them (fp32).
+                entropy = token_entropy(processed, consume=self_conditioning is not processed)
+                del processed
                 accepted_canvas = sampler.accept_with_entropy(canvas, sampled, entropy)
                 canvas = sampler.renoise_canvas(accepted_canvas, cur_step)
                 finished = bool(stopper.check(argmax_canvas, entropy).all())
-                self_conditioning = processed.to(embeddings_dtype)
-                del processed
 
                 # Only these 3 × 256 values cross to the host, in one copy (ids < 2^24 are exact in fp32).
                 packed = torch.stack(

@@ -36,13 +36,13 @@ from engine.settings import PREFILL_CHUNK
 GIB = 2**30
 REAL_MODEL = "google/diffusiongemma-26B-A4B-it"
 
-# Per denoising step, the live canvas × vocab tensors at the sampler's peak (inside
-# torch.distributions.Categorical.entropy): the temperature-scaled logits, the
-# normalized logits, their clamp, the probabilities and their product (fp32 each),
-# the bool mask of Categorical's argument validation, and the previous step's
-# self-conditioning copy in the compute dtype.  Measured on CPU: tests/test_planner.py.
-SAMPLER_FP32_COPIES = 5
-SAMPLER_BOOL_COPIES = 1
+# Per denoising step, the live canvas × vocab tensors at the sampler's peak: the
+# temperature-scaled logits (overwritten in place by engine.sampling.token_entropy)
+# and the probabilities (fp32 each), plus the self-conditioning copy in the compute
+# dtype.  Categorical.entropy() held five fp32 copies and a bool mask here.
+# Measured on CPU: tests/test_planner.py.
+SAMPLER_FP32_COPIES = 2
+SAMPLER_BOOL_COPIES = 0
 FUSED_SDPA_MAX_GQA_HEAD_DIM = 256
 CUDA_CONTEXT_BYTES = GIB // 2
 FRAGMENTATION = 0.05

@@ -77,10 +77,11 @@ def test_real_shape_matches_the_published_arithmetic(real):
     assert (nf4["attention"] + nf4["dense_mlp"]) / GIB == pytest.approx(0.9, abs=0.1)
     assert dq["vision"] / GIB == pytest.approx(0.3, abs=0.03)
     assert 13.0 < sum(dq.values()) / GIB < 14.0
-    # One canvas of logits: 256 × 262,144 = 134 MB bf16, 268 MB fp32; the sampler holds 23 such bf16 units.
+    # One canvas of logits: 256 × 262,144 = 134 MB bf16, 268 MB fp32; the sampler holds 10 such bf16 units:
+    # two fp32 tensors (the logits, then the probabilities) and the bf16 self-conditioning copy.
     logits = shape.canvas * shape.vocab
     assert logits * 4 == 268_435_456
-    assert step_transient_bytes(shape, 4096)["sampler"] == 23 * logits
+    assert step_transient_bytes(shape, 4096)["sampler"] == 10 * logits
     # KV cache is small: sliding layers stop at the window, full layers hold 2 heads of 512.
     assert kv_cache_bytes(shape, 8192) == 25 * 2 * 1023 * 8 * 256 * 2 + 5 * 2 * 8192 * 2 * 512 * 2
 
