@@ -41,8 +41,10 @@ def token_entropy(logits: torch.Tensor, *, consume: bool = False) -> torch.Tenso
     live tensors.  ``consume=True`` lets the normalization overwrite ``logits``
     itself, for callers that are done with them.
     """
-    normalized = logits.sub_(logits.logsumexp(dim=-1, keepdim=True)) if consume else (
-        logits - logits.logsumexp(dim=-1, keepdim=True)
+    normalized = (
+        logits.sub_(logits.logsumexp(dim=-1, keepdim=True))
+        if consume
+        else (logits - logits.logsumexp(dim=-1, keepdim=True))
     )
     probs = torch.softmax(normalized, dim=-1)
     normalized.clamp_(min=torch.finfo(normalized.dtype).min).mul_(probs)
