@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "quantize",
     "plan",
     "bench",
+    "bench_experts",
 )
 
 log = logging.getLogger("engine.cli")

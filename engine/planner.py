@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from engine.quant.modules import EXPERTS_PER_GROUP
 from engine.quant.settings import QuantSettings
 from engine.settings import PREFILL_CHUNK
 
@@ -210,6 +211,29 @@ def _repeats_kv(head_dim: int, masked: bool) -> bool:
     return masked or head_dim > FUSED_SDPA_MAX_GQA_HEAD_DIM
 
 
+def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2) -> int:
+    """The peak short-lived bytes of one layer's ``QuantExperts.forward`` over ``tokens`` tokens, on CUDA.
+
+    Live throughout: the routed inputs and the weighted outputs, one row per
+    (token, slot) pair.  Then the largest of three moments of a group: its
+    dequantized gate/up weights with their output; that output with the
+    activation and the gated product; the dequantized down weights with their
+    input and output (then that output with its weighted copy).  ``rows``
+    assumes the worst routing, every token sending all its slots it can into
+    one group.
+    """
+    hidden, inter, d = shape.hidden, shape.moe_intermediate, dtype_bytes
+    group = min(EXPERTS_PER_GROUP["cuda"], shape.experts)
+    pairs = tokens * shape.top_k
+    rows = tokens * min(group, shape.top_k)  # a token meets a group at most once per expert in it
+    both_ends = 2 * pairs * hidden * d
+    scales = group * (2 * inter * hidden // 64) * 4  # the group's fp32 block scales, during dequantization
+    gate_up = group * 2 * inter * hidden * d + scales + rows * 2 * inter * d
+    gated = rows * 2 * inter * d + 2 * rows * inter * d
+    down = max(group * hidden * inter * d + rows * inter * d, rows * hidden * d) + rows * hidden * d
+    return both_ends + max(gate_up, gated, down)
+
+
 def step_transient_bytes(shape: Shape, context: int, dtype_bytes: int = 2) -> dict[str, int]:
     """The peak short-lived bytes of one denoising step with ``context`` tokens cached."""
     canvas, logits = shape.canvas, shape.canvas * shape.vocab
@@ -226,19 +250,25 @@ def step_transient_bytes(shape: Shape, context: int, dtype_bytes: int = 2) -> di
         repeat = 2 * keys * shape.heads * head_dim * dtype_bytes if _repeats_kv(head_dim, masked=False) else 0
         qkv = canvas * (shape.heads + 2 * heads) * head_dim * dtype_bytes
         attention = max(attention, self_conditioning + concat + repeat + qkv)
-    return {"sampler": sampler, "forward": forward, "attention": attention}
+    experts = self_conditioning + experts_transient_bytes(shape, canvas, dtype_bytes)
+    return {"sampler": sampler, "forward": forward, "attention": attention, "experts": experts}
 
 
 def prefill_transient_bytes(shape: Shape, context: int, chunk: int, dtype_bytes: int = 2) -> dict[str, int]:
-    """The peak short-lived bytes of encoding the last ``chunk`` prompt tokens of ``context``."""
+    """The short-lived bytes of encoding the last ``chunk`` prompt tokens of ``context``, by kind.
+
+    ``residual`` (the hidden states, their norms and the layer outputs) and
+    ``masks`` live through the whole encoder call; ``attention`` and ``mlp``
+    (the dense MLP, the router and the experts) take turns inside each layer.
+    :func:`prefill_peak` combines them that way.
+    """
     chunk = min(chunk, context)
     past = context - chunk
-    hidden = chunk * shape.hidden
-    activations = (
-        hidden * (5 * dtype_bytes + 4)  # residual, norms, attention/MLP outputs, fp32 expert accumulator
-        + chunk * shape.dense_intermediate * 3 * dtype_bytes
+    residual = chunk * shape.hidden * 5 * dtype_bytes
+    mlp = (
+        chunk * shape.dense_intermediate * 3 * dtype_bytes
         + chunk * shape.experts * 4 * 2  # router probabilities and scores
-        + chunk * 2 * shape.moe_intermediate * dtype_bytes * 2  # worst case: one expert takes every token
+        + experts_transient_bytes(shape, chunk, dtype_bytes)
     )
     masks = 2 * chunk * context  # bool [chunk, context] for full and sliding attention
     attention = 0
@@ -250,7 +280,12 @@ def prefill_transient_bytes(shape: Shape, context: int, chunk: int, dtype_bytes:
         repeat = 2 * keys * shape.heads * head_dim * dtype_bytes if _repeats_kv(head_dim, masked=True) else 0
         qkv = chunk * (shape.heads + 2 * heads) * head_dim * dtype_bytes
         attention = max(attention, concat + repeat + qkv)
-    return {"activations": activations, "masks": masks, "attention": attention}
+    return {"residual": residual, "masks": masks, "attention": attention, "mlp": mlp}
+
+
+def prefill_peak(parts: dict[str, int]) -> int:
+    """The peak of :func:`prefill_transient_bytes`: what lives throughout plus the larger of the two turns."""
+    return parts["residual"] + parts["masks"] + max(parts["attention"], parts["mlp"])
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -276,7 +311,7 @@ class Plan:
 
     @property
     def transient(self) -> int:
-        return max(max(self.step.values()), sum(self.prefill.values()))
+        return max(max(self.step.values()), prefill_peak(self.prefill))
 
     @property
     def total(self) -> int:

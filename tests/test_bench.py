@@ -96,3 +96,38 @@ def test_bytes_per_forward_counts_the_embedding_twice_and_skips_vision(tiny_chec
     vision += sum(p.numel() * p.element_size() for p in model.model.encoder.embed_vision.parameters())
     expected = weight_bytes_of(model) - vision + embedding.numel() * embedding.element_size()
     assert bytes_per_forward(model) == expected
+
+
+def test_bench_experts_command_compares_group_sizes(capsys):
+    """Larger groups dispatch fewer ops (kernel launches on CUDA) and hold more dense weights."""
+    from engine.commands import bench_experts
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    bench_experts.add_parser(parser.add_subparsers())
+    argv = ["bench-experts", "--device", "cpu", "--hidden", "128", "--intermediate", "64", "--experts", "8"]
+    argv += ["--top-k", "2", "--tokens", "64", "--groups", "1,4,8", "--repeats", "2", "--bandwidth-gbs", "20"]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    assert "bandwidth floor" in capsys.readouterr().out
+    args = parser.parse_args([*argv, "--json"])
+    assert args.func(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == "random weights" and data["device"] == "cpu"
+    rows = {row["experts_per_group"]: row for row in data["results"]}
+    assert sorted(rows) == [1, 4, 8]
+    assert rows[1]["ops_per_forward"] > rows[4]["ops_per_forward"] > rows[8]["ops_per_forward"]
+    dense_expert = 4 * 3 * 64 * 128  # fp32 gate/up + down of one expert
+    assert rows[8]["peak_transient_bytes"] - rows[1]["peak_transient_bytes"] >= 7 * dense_expert * 2 // 3
+    assert all(row["forward_ms"] > 0 for row in data["results"])
+    assert data["floor_ms"] > 0
+
+
+def test_bench_experts_rejects_bad_group_sizes():
+    from engine.commands import bench_experts
+
+    parser = argparse.ArgumentParser()
+    bench_experts.add_parser(parser.add_subparsers())
+    for bad in ("0", "a,b", ""):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["bench-experts", "--groups", bad])

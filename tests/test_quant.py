@@ -122,53 +122,111 @@ def _routing(tokens: int, experts: int, top_k: int, seed: int = 0):
     return index, weights
 
 
-def test_experts_forward_equals_transformers_with_the_same_weights(dense):
-    hf = copy.deepcopy(dense.model.decoder.layers[0].experts)
-    hf.config._experts_implementation = "eager"  # the reference loop; the default grouped_mm is checked below
+@pytest.fixture(scope="module")
+def twelve_experts(dense):
+    """transformers' experts module with 12 experts and our 4-bit copy; it holds our dequantized weights."""
+    from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaTextExperts
+
+    config = copy.deepcopy(dense.config.text_config)
+    config.num_experts = 12
+    torch.manual_seed(0)
+    hf = DiffusionGemmaTextExperts(config)
+    with torch.no_grad():
+        hf.gate_up_proj.normal_(0, 0.1)
+        hf.down_proj.normal_(0, 0.1)
     quant = QuantExperts.from_experts(hf, QuantSettings())
-    # Give transformers' module the dequantized weights: outputs must then be bit-identical.
     with torch.no_grad():
         hf.gate_up_proj.copy_(quant.gate_up.dequantize_all(torch.float32))
         hf.down_proj.copy_(quant.down.dequantize_all(torch.float32))
+    return hf, quant
+
+
+@pytest.mark.parametrize("group", [1, 5, 12, 16])
+def test_experts_forward_equals_transformers_with_the_same_weights(twelve_experts, group):
+    """Bit for bit transformers' default grouped_mm path, whatever the group size; the eager loop to 1e-6."""
+    hf, quant = twelve_experts
+    quant.experts_per_group = group
     hidden = torch.randn(300, 128)
-    index, weights = _routing(300, 4, 2)
-    index[::7, 1] = 4  # transformers' "no expert" sentinel must be skipped
+    index, weights = _routing(300, 12, 4, seed=group)
     with torch.no_grad():
-        assert torch.equal(quant(hidden, index, weights), hf(hidden, index, weights))
-        # Tokens routed to no expert at all get zeros.
-        none = torch.full((5, 2), 4)
-        assert torch.equal(quant(hidden[:5], none, weights[:5]), torch.zeros(5, 128))
-        index, weights = _routing(300, 4, 2, seed=1)
         hf.config._experts_implementation = "grouped_mm"
-        assert torch.allclose(quant(hidden, index, weights), hf(hidden, index, weights), rtol=1e-5, atol=1e-7)
+        assert torch.equal(quant(hidden, index, weights), hf(hidden, index, weights))
+        # The eager loop adds the experts in a different order (and rounds after each in bf16).
+        hf.config._experts_implementation = "eager"
+        index[::7, 1] = 12  # transformers' "no expert" sentinel must be skipped (grouped_mm does not take it)
+        assert torch.allclose(quant(hidden, index, weights), hf(hidden, index, weights), rtol=1e-5, atol=1e-6)
+        # Tokens routed to no expert at all get zeros.
+        none = torch.full((5, 4), 12)
+        assert torch.equal(quant(hidden[:5], none, weights[:5]), torch.zeros(5, 128))
 
 
-def test_experts_hold_at_most_one_dense_expert_at_a_time(monkeypatch):
+def test_experts_in_bf16_match_transformers(twelve_experts):
+    hf, quant = twelve_experts
+    quant.experts_per_group = 5
+    hf16 = copy.deepcopy(hf).to(torch.bfloat16)
+    hf16.config._experts_implementation = "grouped_mm"
+    hidden = torch.randn(256, 128).to(torch.bfloat16)
+    index, weights = _routing(256, 12, 4)
+    weights = weights.to(torch.bfloat16)
+    with torch.no_grad():
+        assert torch.equal(quant(hidden, index, weights), hf16(hidden, index, weights))
+
+
+def test_experts_without_a_grouped_kernel_loop_over_experts(twelve_experts, monkeypatch):
+    """Devices without grouped_mm (CUDA before compute capability 8.0) run one matmul per expert."""
+    from engine.quant import modules
+
+    _hf, quant = twelve_experts
+    quant.experts_per_group = 5
+    hidden = torch.randn(300, 128)
+    index, weights = _routing(300, 12, 4)
+    with torch.no_grad():
+        grouped = quant(hidden, index, weights)
+        monkeypatch.setattr(modules, "_has_grouped_mm", lambda inputs: False)
+        assert torch.allclose(quant(hidden, index, weights), grouped, rtol=1e-6, atol=1e-7)
+
+
+def test_experts_hold_at_most_one_dense_group_at_a_time(monkeypatch):
     torch.manual_seed(0)
     experts = QuantExperts(8, 64, 64, torch.nn.GELU(approximate="tanh"), QuantSettings())
+    experts.experts_per_group = 3
     experts.gate_up.set_rows(torch.randn(8, 128, 64))
     experts.down.set_rows(torch.randn(8, 64, 64))
     alive: set[int] = set()
     peak = 0
-    calls = 0
-    original = QuantizedWeight.dequantize
+    groups: list[int] = []
+    original = QuantizedWeight.dequantize_rows
 
-    def tracking(self, row, dtype, scales=None):
-        nonlocal peak, calls
-        out = original(self, row, dtype, scales)
-        calls += 1
+    def tracking(self, start, stop, dtype, scales=None):
+        nonlocal peak
+        out = original(self, start, stop, dtype, scales)
+        groups.append(out.shape[0])
         key = id(out)
         alive.add(key)
         weakref.finalize(out, alive.discard, key)
         peak = max(peak, len(alive))
         return out
 
-    monkeypatch.setattr(QuantizedWeight, "dequantize", tracking)
+    monkeypatch.setattr(QuantizedWeight, "dequantize_rows", tracking)
     index, weights = _routing(64, 8, 2)
     with torch.no_grad():
         experts(torch.randn(64, 64), index, weights)
-    assert calls == 16  # every expert was hit, each dequantized gate/up and down once
-    assert peak == 1
+        assert groups == [3, 3, 3, 3, 2, 2]  # every expert was hit: gate/up and down once per group
+        assert peak == 1
+        groups.clear()
+        experts(torch.randn(4, 64), torch.tensor([[0, 1], [1, 2], [2, 0], [0, 1]]), torch.ones(4, 2))
+        assert groups == [3, 3]  # groups with no routed token are never dequantized
+
+
+def test_a_run_of_rows_dequantizes_in_one_call_like_row_by_row():
+    torch.manual_seed(0)
+    for settings in (QuantSettings(), QuantSettings(double_quant=False)):
+        weight = QuantizedWeight.from_dense(torch.randn(6, 128, 64), settings, rows=6)
+        every = weight.dequantize_all(torch.float32)
+        assert torch.equal(weight.dequantize_rows(1, 4, torch.float32), every[1:4])
+        assert torch.equal(weight.dequantize_rows(0, 6, torch.bfloat16), every.to(torch.bfloat16))
+    ragged = QuantizedWeight.from_dense(torch.randn(3, 10, 10), QuantSettings(), rows=3)  # 100 % 64 != 0
+    assert torch.equal(ragged.dequantize_rows(0, 3, torch.float32), ragged.dequantize_all(torch.float32))
 
 
 def test_quant_linear_matches_linear_with_dequantized_weight():

@@ -1,11 +1,15 @@
 """Drop-in 4-bit replacements for ``nn.Linear`` and ``DiffusionGemmaTextExperts``.
 
 Both dequantize to the dtype of their input (bf16 on CUDA, fp32 on the CPU)
-right before the matmul and drop the dense copy right after, so at most one
-expert's gate/up and down weights exist in 16/32-bit at any moment.  That is
-why the experts are not handed to ``bitsandbytes.nn.parametrize``: its
-parametrization dequantizes the whole fused ``[E, 2I, H]`` tensor on access,
-which on the real model is a 1 GiB bf16 transient per layer and per forward.
+right before the matmul and drop the dense copy right after.  The experts go
+in groups (:data:`EXPERTS_PER_GROUP`, by device): one bitsandbytes call
+dequantizes a group and one grouped matmul runs all of its experts, so on
+CUDA a forward launches a few kernels per group instead of ~10 per expert,
+while at most one group (an eighth of a layer's experts on the real model)
+exists in 16/32-bit at any moment.  That is why the experts are not handed to
+``bitsandbytes.nn.parametrize``: its parametrization dequantizes the whole
+fused ``[E, 2I, H]`` tensor on access, which on the real model is a 1.5 GiB
+bf16 transient per layer and per forward.
 """
 
 from __future__ import annotations
@@ -15,6 +19,46 @@ from torch import nn
 
 from engine.quant.packed import QuantizedWeight
 from engine.quant.settings import QuantSettings
+
+# Experts dequantized together, by device.  On CUDA every op is a kernel launch (~5-10 µs), and the
+# per-expert loop made ~1,200 per layer: a group of 16 (190 MB in bf16 on the real model, an eighth
+# of the layer) needs ~100.  On the CPU ops run inline and smaller groups are faster (cache-sized
+# weights): `python -m engine bench-experts` measured 0.44 s per real-shape layer with 1, 1.2 s with 16.
+EXPERTS_PER_GROUP = {"cuda": 16, "cpu": 1}
+DEFAULT_EXPERTS_PER_GROUP = 16
+
+
+def experts_per_group_on(device: torch.device) -> int:
+    """The group size :class:`QuantExperts` uses on ``device`` unless told otherwise."""
+    return EXPERTS_PER_GROUP.get(device.type, DEFAULT_EXPERTS_PER_GROUP)
+
+
+def grouped_linear(inputs: torch.Tensor, weights: torch.Tensor, ends: torch.Tensor, counts: list[int]):
+    """``linear(inputs[rows of e], weights[e])`` for every expert ``e`` of a group, rows sorted by expert.
+
+    ``ends`` (int32, on the device) and ``counts`` (on the host) both give the
+    row boundaries.  One ``torch.nn.functional.grouped_mm`` call where the
+    device has the kernel (the CPU, and CUDA from compute capability 8.0 in
+    bf16), else one ``linear`` per expert with rows.
+    """
+    if _has_grouped_mm(inputs):
+        return nn.functional.grouped_mm(inputs, weights.transpose(-2, -1), offs=ends)
+    parts, start = [], 0
+    for expert, count in enumerate(counts):
+        if count:
+            parts.append(nn.functional.linear(inputs[start : start + count], weights[expert]))
+            start += count
+    return torch.cat(parts)
+
+
+def _has_grouped_mm(inputs: torch.Tensor) -> bool:
+    if not hasattr(nn.functional, "grouped_mm"):
+        return False
+    if inputs.device.type == "cpu":
+        return True
+    if inputs.device.type == "cuda":
+        return inputs.dtype == torch.bfloat16 and torch.cuda.get_device_capability(inputs.device) >= (8, 0)
+    return False
 
 
 class QuantLinear(nn.Module):
@@ -79,12 +123,13 @@ class QuantExperts(nn.Module):
 
     ``forward`` has ``DiffusionGemmaTextExperts.forward``'s contract: routed
     tokens go through ``down(act(gate) * up)`` of each selected expert, are
-    scaled by their routing weight and summed per token.  As in transformers'
-    eager loop, experts are visited in ascending order and index
-    ``num_experts`` (the "no expert" sentinel) is skipped; the sum is kept in
-    fp32 and rounded once, like transformers' default ``grouped_mm`` path, so
-    bf16 runs do not round after every expert.  In fp32 the result is
-    bit-identical to the eager loop given the same weights.
+    scaled by their routing weight and summed per token; index
+    ``num_experts`` (the "no expert" sentinel) is skipped.  It follows
+    transformers' default ``grouped_mm`` path step by step (pairs sorted by
+    expert, grouped matmuls, weighted outputs put back in (token, slot) order
+    and summed over the slots with one rounding), so given the same weights it
+    gives the same bits as that path on the CPU.  No atomics: the result does
+    not depend on thread scheduling on CUDA either.
     """
 
     def __init__(
@@ -101,6 +146,7 @@ class QuantExperts(nn.Module):
         self.hidden_dim = hidden_dim
         self.intermediate_dim = intermediate_dim
         self.act_fn = act_fn
+        self.experts_per_group: int | None = None  # None: experts_per_group_on(the device)
         self.gate_up = QuantizedWeight(
             num_experts, (2 * intermediate_dim, hidden_dim), settings, device=device
         )
@@ -141,33 +187,35 @@ class QuantExperts(nn.Module):
     def forward(
         self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor
     ) -> torch.Tensor:
-        final = torch.zeros(hidden_states.shape, dtype=torch.float32, device=hidden_states.device)
-        top_k = top_k_index.shape[-1]
+        tokens, top_k = top_k_index.shape
         flat_experts = top_k_index.reshape(-1)
-        # Group the (token, slot) pairs by expert: a stable sort keeps token order inside each expert,
-        # which is the order transformers' one-hot/where loop visits them in.
+        # (token, slot) pairs sorted by expert; the sentinel sorts last and falls outside every group.
         order = torch.argsort(flat_experts, stable=True)
-        counts = torch.bincount(flat_experts, minlength=self.num_experts + 1)[: self.num_experts].tolist()
-        token_of = order // top_k
-        weight_of = top_k_weights.reshape(-1)[order]
+        per_expert = torch.bincount(flat_experts, minlength=self.num_experts + 1)[: self.num_experts]
+        ends = torch.cumsum(per_expert, dim=0, dtype=torch.int32)
+        counts = per_expert.tolist()  # the one host sync of the layer: group boundaries
+        routed = hidden_states[order // top_k]
+        weights = top_k_weights.reshape(-1)[order, None]
         dtype = hidden_states.dtype
-        gate_up_scales = self.gate_up.scales()
-        down_scales = self.down.scales()
+        out = torch.zeros((tokens * top_k, self.hidden_dim), dtype=dtype, device=hidden_states.device)
+        group = self.experts_per_group or experts_per_group_on(hidden_states.device)
         start = 0
-        for expert, count in enumerate(counts):
-            if count == 0:
+        for first in range(0, self.num_experts, group):
+            last = min(first + group, self.num_experts)
+            group_counts = counts[first:last]
+            stop = start + sum(group_counts)
+            if stop == start:
                 continue
-            tokens = token_of[start : start + count]
-            weights = weight_of[start : start + count]
-            start += count
-            state = hidden_states[tokens]
-            gate_up = self.gate_up.dequantize(expert, dtype, gate_up_scales[expert])
-            gate, up = nn.functional.linear(state, gate_up).chunk(2, dim=-1)
+            group_ends = ends[first:last] - start
+            # Scales are decoded per group too: for a whole real-shape layer they take ~170 MB.
+            gate_up = self.gate_up.dequantize_rows(first, last, dtype)
+            gate, up = grouped_linear(routed[start:stop], gate_up, group_ends, group_counts).chunk(2, dim=-1)
             del gate_up
             hidden = self.act_fn(gate) * up
-            down = self.down.dequantize(expert, dtype, down_scales[expert])
-            hidden = nn.functional.linear(hidden, down)
+            del gate, up
+            down = self.down.dequantize_rows(first, last, dtype)
+            hidden = grouped_linear(hidden, down, group_ends, group_counts)
             del down
-            hidden = hidden * weights[:, None]
-            final.index_add_(0, tokens, hidden.float())
-        return final.to(hidden_states.dtype)
+            out[order[start:stop]] = hidden * weights[start:stop]
+            start = stop
+        return out.view(tokens, top_k, self.hidden_dim).sum(dim=1)

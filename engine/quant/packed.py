@@ -9,8 +9,8 @@ of shape ``shape`` (``n`` values per row, ``nb = ceil(n / blocksize)`` blocks):
   8-bit dynamic code ``code2`` fp32 ``[256]``.
 
 Each row is quantized on its own, so no block ever straddles two experts and
-row ``r`` alone can be dequantized: that is what lets the experts module keep
-only one expert in 16/32-bit at a time.  Quantizing row by row is also what
+any run of rows can be dequantized alone: that is what lets the experts module
+keep only one group of experts in 16/32-bit at a time.  Quantizing row by row is also what
 makes streaming possible — an expert is quantized as soon as its slice is read.
 The 4-bit kernels are bitsandbytes' (``quantize_4bit`` / ``dequantize_4bit``),
 which run on CUDA and on the CPU.
@@ -152,16 +152,39 @@ class QuantizedWeight(nn.Module):
         """Row ``row`` as a dense ``shape`` tensor of ``dtype``; ``scales`` is its row of :meth:`scales`."""
         if scales is None:
             scales = self.scales(slice(row, row + 1))[0]
+        return self._dequantize(self.packed[row], scales, self.shape, dtype)
+
+    def dequantize_rows(
+        self, start: int, stop: int, dtype: torch.dtype, scales: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Rows ``start:stop`` as one dense ``[stop - start, *shape]`` tensor (``scales``: theirs).
+
+        When a row is a whole number of blocks (every expert of the real model),
+        consecutive rows are one contiguous stream of codes and scales, so a
+        single bitsandbytes call dequantizes them all: one kernel launch for a
+        group of experts instead of one per expert.
+        """
+        if scales is None:
+            scales = self.scales(slice(start, stop))
+        if self.numel_per_row % self.blocksize:
+            rows = range(start, stop)
+            return torch.stack([self.dequantize(r, dtype, scales[i]) for i, r in enumerate(rows)])
+        shape = (stop - start, *self.shape)
+        return self._dequantize(self.packed[start:stop].view(-1), scales.reshape(-1), shape, dtype)
+
+    def _dequantize(
+        self, packed: torch.Tensor, scales: torch.Tensor, shape: Sequence[int], dtype: torch.dtype
+    ) -> torch.Tensor:
         functional = _bnb()
         # A QuantState rather than ``out=``: the out-variant kernel is not registered for the CPU.
         state = functional.QuantState(
             absmax=scales.contiguous(),
-            shape=torch.Size(self.shape),
+            shape=torch.Size(shape),
             dtype=dtype,
             blocksize=self.blocksize,
             quant_type=self.quant_type,
         )
-        return functional.dequantize_4bit(self.packed[row], state)
+        return functional.dequantize_4bit(packed, state)
 
     def dequantize_all(self, dtype: torch.dtype) -> torch.Tensor:
         """Every row, ``[R, *shape]``: for tests and error analysis only (it defeats the point otherwise)."""

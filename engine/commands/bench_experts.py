@@ -1,0 +1,86 @@
+"""``python -m engine bench-experts``: one MoE layer's 4-bit experts, timed per group size.
+
+Chooses ``EXPERTS_PER_GROUP`` by measurement: each row is a group size, with
+ms per layer forward, ops (kernel launches on CUDA) and the transient memory.
+See engine/bench_experts.py and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("group sizes must be whole numbers of at least 1")
+    return sizes
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from engine.bench_experts import REAL_LAYER
+
+    p = sub.add_parser("bench-experts", help="time one layer's 4-bit experts for several group sizes")
+    p.add_argument("--groups", type=_sizes, default=[1, 4, 8, 16, 32], help="group sizes, e.g. 1,8,16")
+    p.add_argument("--tokens", type=int, default=256, help="routed tokens (a canvas is 256)")
+    p.add_argument("--hidden", type=int, default=REAL_LAYER["hidden"])
+    p.add_argument("--intermediate", type=int, default=REAL_LAYER["intermediate"])
+    p.add_argument("--experts", type=int, default=REAL_LAYER["experts"])
+    p.add_argument("--top-k", type=int, default=REAL_LAYER["top_k"])
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per group size (median reported)")
+    p.add_argument("--bandwidth-gbs", type=float, default=None, help="memory bandwidth for the floor")
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from engine.bench import device_bandwidth_gbs
+    from engine.bench_experts import floor_ms, random_experts, routed_canvas, time_group_sizes
+    from engine.loader import choose_device
+
+    choice = choose_device(args.device)
+    device, dtype = choice.device, choice.dtype
+    module = random_experts(
+        hidden=args.hidden, intermediate=args.intermediate, experts=args.experts, device=device, dtype=dtype
+    )
+    states, index, weights = routed_canvas(
+        args.tokens, args.hidden, args.experts, args.top_k, device=device, dtype=dtype
+    )
+    rows = time_group_sizes(module, states, index, weights, args.groups, repeats=args.repeats)
+    bandwidth = args.bandwidth_gbs or device_bandwidth_gbs(device)
+    floor = floor_ms(module, bandwidth)
+    data = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "dtype": str(dtype).removeprefix("torch."),
+        "tokens": args.tokens,
+        "shape": {"hidden": args.hidden, "intermediate": args.intermediate, "experts": args.experts},
+        "top_k": args.top_k,
+        "weights": "random weights",
+        "bandwidth_gbs": bandwidth,
+        "floor_ms": floor,
+        "results": [row.to_json() for row in rows],
+    }
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(
+        f"{args.experts} experts of {args.hidden}×{args.intermediate}, "
+        f"{args.tokens} tokens top-{args.top_k}, on {device} in {data['dtype']} (random weights)"
+    )
+    print(f"  {'group':>5} {'ms/forward':>11} {'ops':>6} {'transient MiB':>14}")
+    for row in rows:
+        print(
+            f"  {row.experts_per_group:>5} {row.forward_ms:>11.2f} {row.ops_per_forward:>6} "
+            f"{row.peak_transient_bytes / 2**20:>14.1f}"
+        )
+    if floor is not None:
+        print(f"  bandwidth floor: {floor:.3f} ms per layer at {bandwidth:.0f} GB/s")
+    return 0
