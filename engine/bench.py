@@ -185,9 +185,8 @@ def load_bench_model(
                 "The real-shape benchmark needs a CUDA GPU (25 B random weights take too long on a CPU)",
                 fix="Run it on a machine with an NVIDIA GPU, or benchmark a tiny checkpoint with --model DIR",
             )
-        return random_quantized_model(real_shape_config(), device=device, dtype=dtype, settings=settings), (
-            "random weights"
-        )
+        model = random_quantized_model(real_shape_config(), device=device, dtype=dtype, settings=settings)
+        return _with_experts_path(model, device, dtype), "random weights"
     from engine.loader import check_checkpoint, resolve_source
 
     folder = resolve_source(model)
@@ -195,11 +194,35 @@ def load_bench_model(
     if quantize:
         from engine.quant.stream import stream_quantize
 
-        return stream_quantize(folder, settings, device=device, dtype=dtype), "checkpoint"
+        model = stream_quantize(folder, settings, device=device, dtype=dtype)
+        return _with_experts_path(model, device, dtype), "checkpoint"
     from transformers import DiffusionGemmaForBlockDiffusion
 
     dense = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype).to(device).eval()
     return dense, "checkpoint (unquantized)"
+
+
+def _with_experts_path(model: nn.Module, device, dtype) -> nn.Module:
+    """The experts path the product would use on this device (timed on CUDA, as the loader does)."""
+    if torch.device(device).type == "cuda":
+        from engine.quant.experts_path import choose_experts_path
+
+        choose_experts_path(model, torch.device(device), dtype)
+    return model
+
+
+def experts_path_note(model: nn.Module) -> str | None:
+    """Which experts path the model's 4-bit experts take on its device, for the result's notes."""
+    from engine.quant.experts_path import experts_modules
+    from engine.quant.modules import experts_per_group_on
+
+    modules = experts_modules(model)
+    if not modules:
+        return None
+    if modules[0].uses_fused_kernel(model.device):
+        return "experts path: fused 4-bit Triton kernel"
+    group = modules[0].experts_per_group or experts_per_group_on(model.device)
+    return f"experts path: dequantize + grouped matmul, {group} expert{'s' * (group != 1)} per group"
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -333,7 +356,7 @@ def run_bench(
         if tracker is not None:
             tracker.__exit__(None, None, None)
         timer.remove()
-    notes: list[str] = []
+    notes: list[str] = [note] if (note := experts_path_note(model)) else []
     forwards = done.stats.forwards if done else len(timer.times)
     if done is not None and list(done.stats.steps_per_canvas) != [steps] * canvases:
         notes.append(f"canvases stopped early: {list(done.stats.steps_per_canvas)}")

@@ -2,11 +2,12 @@
 
 The experts are ~90 % of the weights and, with a 256-token canvas routed
 top-8 over 128 experts, every forward touches nearly all of them: their
-forward decides the decode speed.  ``QuantExperts`` dequantizes
+forward decides the decode speed.  ``QuantExperts`` either dequantizes
 ``experts_per_group`` experts per bitsandbytes call and runs them with one
 grouped matmul, trading launches (fewer with larger groups) for transient
-memory (one group in 16-bit at a time).  This measures that trade on the
-device at hand, per group size:
+memory (one group in 16-bit at a time), or runs the fused Triton kernel
+(``"fused"``: 4-bit codes dequantized in registers, two launches).  This
+measures those paths on the device at hand:
 
 * median milliseconds per layer forward (device-synchronized);
 * ATen/bitsandbytes ops dispatched per forward, views excluded — on CUDA each
@@ -36,7 +37,7 @@ REAL_LAYER = {"hidden": 2816, "intermediate": 704, "experts": 128, "top_k": 8}
 
 @dataclass
 class ExpertsTiming:
-    experts_per_group: int
+    experts_per_group: int | str  # a group size, or "fused" for the Triton kernel
     forward_ms: float
     ops_per_forward: int
     peak_transient_bytes: int
@@ -88,13 +89,14 @@ def routed_canvas(tokens: int, hidden: int, experts: int, top_k: int, *, device,
 
 @torch.no_grad()
 def time_group_sizes(
-    module, states, index, weights, group_sizes: list[int], *, repeats: int = 5
+    module, states, index, weights, group_sizes: list[int | str], *, repeats: int = 5
 ) -> list[ExpertsTiming]:
-    """Time ``module`` on one routed canvas for every group size (one warm-up call each)."""
+    """Time ``module`` on one routed canvas for every group size or "fused" (one warm-up call each)."""
     device = states.device
     out: list[ExpertsTiming] = []
     for group in group_sizes:
-        module.experts_per_group = group
+        module.fused = group == "fused"
+        module.experts_per_group = None if module.fused else group
         module(states, index, weights)  # warm-up: kernels loaded, allocator primed
         with OpCounter() as counter:
             module(states, index, weights)
@@ -128,6 +130,14 @@ def _peak_transient(module, states, index, weights) -> int:
     with AllocationTracker() as tracker:
         module(states, index, weights)
     return int(tracker.peak)
+
+
+def fused_runs_on(device: torch.device) -> bool:
+    """Whether the fused kernel can run here: Triton compiled for CUDA, or its interpreter on the CPU."""
+    from engine.quant.modules import fused_kernel
+
+    fused = fused_kernel()
+    return fused is not None and (device.type == "cuda" or fused.interpreting())
 
 
 def floor_ms(module, bandwidth_gbs: float | None) -> float | None:

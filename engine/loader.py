@@ -217,6 +217,10 @@ def load_model(
                     folder, device=choice.device, dtype=choice.dtype, progress=progress
                 )
             model.eval()
+            if choice.device.type == "cuda":
+                from engine.quant.experts_path import choose_experts_path
+
+                choose_experts_path(model, choice.device, choice.dtype)
             report(LoadProgress("ready", 2, 2, "Model ready"))
             return model, processor
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(

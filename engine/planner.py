@@ -214,6 +214,10 @@ def _repeats_kv(head_dim: int, masked: bool) -> bool:
 def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2) -> int:
     """The peak short-lived bytes of one layer's ``QuantExperts.forward`` over ``tokens`` tokens, on CUDA.
 
+    Counted for the grouped dequantize-then-matmul path; the fused kernel holds
+    less (two rows per pair and no dense weights), so the plan stays safe when
+    the kernel is used.
+
     Live throughout: the routed inputs and the weighted outputs, one row per
     (token, slot) pair.  Then the largest of three moments of a group: its
     dequantized gate/up weights with their output; that output with the

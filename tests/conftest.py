@@ -18,6 +18,21 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _interpret_triton_without_cuda() -> None:
+    """Without a GPU, Triton kernels run in its interpreter, so the fused 4-bit kernel is tested on the CPU.
+
+    Triton reads the switch when it is first imported (transformers imports it),
+    so it is set here, before any test module loads; torch alone does not import it.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+_interpret_triton_without_cuda()
+
+
 @pytest.fixture(scope="session")
 def fake_repo():
     """The real model's repo id with tiny files, in the Hub's layout (tests/hub_server.py)."""

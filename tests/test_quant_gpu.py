@@ -76,7 +76,7 @@ def test_cuda_entropy_is_bit_identical_to_categorical():
     assert torch.equal(token_entropy(logits.clone(), consume=True), expected)
 
 
-@pytest.mark.parametrize("group", [1, 8, 16, 32])
+@pytest.mark.parametrize("group", [1, 8, 16, 32, "fused"])
 def test_cuda_grouped_experts_match_transformers(group):
     """Real-shape routing of one canvas: our grouped 4-bit experts against transformers' grouped_mm path
     holding the same dequantized bf16 weights."""
@@ -89,7 +89,8 @@ def test_cuda_grouped_experts_match_transformers(group):
     quant = random_experts(
         hidden=hidden, intermediate=inter, experts=experts, device="cuda", dtype=torch.bfloat16
     )
-    quant.experts_per_group = group
+    quant.fused = group == "fused"
+    quant.experts_per_group = None if quant.fused else group
     config = DiffusionGemmaTextConfig(
         hidden_size=hidden, moe_intermediate_size=inter, num_experts=experts, top_k_experts=8
     )
@@ -129,3 +130,16 @@ def test_cuda_loop_matches_generate(tiny_checkpoint):
         denoise(engine.model, inputs, settings, dataclasses.replace(engine.codec, eos_ids=frozenset(eos)))
     )
     assert list(done[-1].token_ids) == expected
+
+
+def test_cuda_fused_kernel_passes_its_self_check_and_is_chosen():
+    """On a GPU with Triton the experts pick the fused kernel by themselves (engine/quant/fused.py)."""
+    pytest.importorskip("triton")
+    from engine.quant import QuantExperts
+    from engine.quant.fused import fused_available, self_check
+
+    device = torch.device("cuda")
+    assert self_check(device) < 0.02
+    assert fused_available(device)
+    experts = QuantExperts(8, 256, 128, torch.nn.GELU(approximate="tanh"), QuantSettings(), device=device)
+    assert experts.uses_fused_kernel(device)

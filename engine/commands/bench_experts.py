@@ -11,13 +11,14 @@ import argparse
 import json
 
 
-def _sizes(text: str) -> list[int]:
+def _sizes(text: str) -> list[int | str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
     try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
+        sizes: list[int | str] = [part if part == "fused" else int(part) for part in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("group sizes must be whole numbers of at least 1")
+        raise argparse.ArgumentTypeError(f"not sizes or 'fused', comma-separated: {text!r}") from None
+    if not sizes or any(isinstance(size, int) and size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError("group sizes must be whole numbers of at least 1 (or 'fused')")
     return sizes
 
 
@@ -25,7 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from engine.bench_experts import REAL_LAYER
 
     p = sub.add_parser("bench-experts", help="time one layer's 4-bit experts for several group sizes")
-    p.add_argument("--groups", type=_sizes, default=[1, 4, 8, 16, 32], help="group sizes, e.g. 1,8,16")
+    p.add_argument(
+        "--groups",
+        type=_sizes,
+        default=[1, 4, 8, 16, 32, "fused"],
+        help="group sizes and/or 'fused' (the Triton kernel), e.g. 1,16,fused",
+    )
     p.add_argument("--tokens", type=int, default=256, help="routed tokens (a canvas is 256)")
     p.add_argument("--hidden", type=int, default=REAL_LAYER["hidden"])
     p.add_argument("--intermediate", type=int, default=REAL_LAYER["intermediate"])
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.bench import device_bandwidth_gbs
-    from engine.bench_experts import floor_ms, random_experts, routed_canvas, time_group_sizes
+    from engine.bench_experts import floor_ms, fused_runs_on, random_experts, routed_canvas, time_group_sizes
     from engine.loader import choose_device
 
     choice = choose_device(args.device)
@@ -53,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     states, index, weights = routed_canvas(
         args.tokens, args.hidden, args.experts, args.top_k, device=device, dtype=dtype
     )
-    rows = time_group_sizes(module, states, index, weights, args.groups, repeats=args.repeats)
+    notes = []
+    groups = list(args.groups)
+    if "fused" in groups and not fused_runs_on(device):
+        groups.remove("fused")
+        notes.append("fused kernel skipped: it needs Triton and a CUDA device")
+    rows = time_group_sizes(module, states, index, weights, groups, repeats=args.repeats)
     bandwidth = args.bandwidth_gbs or device_bandwidth_gbs(device)
     floor = floor_ms(module, bandwidth)
     data = {
@@ -67,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         "bandwidth_gbs": bandwidth,
         "floor_ms": floor,
         "results": [row.to_json() for row in rows],
+        "notes": notes,
     }
     if args.json:
         print(json.dumps(data))
@@ -78,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'group':>5} {'ms/forward':>11} {'ops':>6} {'transient MiB':>14}")
     for row in rows:
         print(
-            f"  {row.experts_per_group:>5} {row.forward_ms:>11.2f} {row.ops_per_forward:>6} "
+            f"  {row.experts_per_group!s:>5} {row.forward_ms:>11.2f} {row.ops_per_forward:>6} "
             f"{row.peak_transient_bytes / 2**20:>14.1f}"
         )
     if floor is not None:
         print(f"  bandwidth floor: {floor:.3f} ms per layer at {bandwidth:.0f} GB/s")
+    for note in notes:
+        print(f"  note: {note}")
     return 0

@@ -1,7 +1,8 @@
 """Drop-in 4-bit replacements for ``nn.Linear`` and ``DiffusionGemmaTextExperts``.
 
 Both dequantize to the dtype of their input (bf16 on CUDA, fp32 on the CPU)
-right before the matmul and drop the dense copy right after.  The experts go
+right before the matmul and drop the dense copy right after (on CUDA with
+Triton the experts skip that: see :mod:`engine.quant.fused`).  The experts go
 in groups (:data:`EXPERTS_PER_GROUP`, by device): one bitsandbytes call
 dequantizes a group and one grouped matmul runs all of its experts, so on
 CUDA a forward launches a few kernels per group instead of ~10 per expert,
@@ -49,6 +50,15 @@ def grouped_linear(inputs: torch.Tensor, weights: torch.Tensor, ends: torch.Tens
             parts.append(nn.functional.linear(inputs[start : start + count], weights[expert]))
             start += count
     return torch.cat(parts)
+
+
+def fused_kernel():
+    """engine.quant.fused, or None where Triton cannot be imported (it ships with CUDA torch on Linux)."""
+    try:
+        from engine.quant import fused
+    except ImportError:
+        return None
+    return fused
 
 
 def _has_grouped_mm(inputs: torch.Tensor) -> bool:
@@ -130,6 +140,11 @@ class QuantExperts(nn.Module):
     and summed over the slots with one rounding), so given the same weights it
     gives the same bits as that path on the CPU.  No atomics: the result does
     not depend on thread scheduling on CUDA either.
+
+    Where Triton compiles for the GPU and its self-check passes, both
+    projections go through the fused 4-bit kernel of :mod:`engine.quant.fused`
+    instead (codes dequantized in registers, no dense weights, no host sync);
+    ``fused`` forces either path.
     """
 
     def __init__(
@@ -147,6 +162,7 @@ class QuantExperts(nn.Module):
         self.intermediate_dim = intermediate_dim
         self.act_fn = act_fn
         self.experts_per_group: int | None = None  # None: experts_per_group_on(the device)
+        self.fused: bool | None = None  # None: the Triton kernel where it is available and checked
         self.gate_up = QuantizedWeight(
             num_experts, (2 * intermediate_dim, hidden_dim), settings, device=device
         )
@@ -189,16 +205,46 @@ class QuantExperts(nn.Module):
     ) -> torch.Tensor:
         tokens, top_k = top_k_index.shape
         flat_experts = top_k_index.reshape(-1)
-        # (token, slot) pairs sorted by expert; the sentinel sorts last and falls outside every group.
+        # (token, slot) pairs sorted by expert; the sentinel sorts last and falls outside every expert.
         order = torch.argsort(flat_experts, stable=True)
         per_expert = torch.bincount(flat_experts, minlength=self.num_experts + 1)[: self.num_experts]
         ends = torch.cumsum(per_expert, dim=0, dtype=torch.int32)
-        counts = per_expert.tolist()  # the one host sync of the layer: group boundaries
-        routed = hidden_states[order // top_k]
         weights = top_k_weights.reshape(-1)[order, None]
-        dtype = hidden_states.dtype
-        out = torch.zeros((tokens * top_k, self.hidden_dim), dtype=dtype, device=hidden_states.device)
-        group = self.experts_per_group or experts_per_group_on(hidden_states.device)
+        if self.uses_fused_kernel(hidden_states.device):
+            weighted = self._fused(hidden_states[order // top_k], per_expert, ends).mul_(weights)
+            out = torch.empty_like(weighted)
+            out[order] = weighted
+        else:
+            out = self._grouped(hidden_states[order // top_k], per_expert, ends, order, weights)
+        return out.view(tokens, top_k, self.hidden_dim).sum(dim=1)
+
+    def uses_fused_kernel(self, device: torch.device) -> bool:
+        """``fused`` if set, else whether the Triton kernel is available and checked on ``device``."""
+        if self.fused is not None:
+            return self.fused
+        fused = fused_kernel()
+        return bool(fused and fused.fused_available(device) and fused.supports(self.gate_up))
+
+    def _fused(self, routed: torch.Tensor, per_expert: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Both projections through the fused 4-bit kernel: two launches, no host sync."""
+        fused = fused_kernel()
+        if fused is None:
+            raise RuntimeError("the fused 4-bit experts kernel needs Triton")
+        pairs, dtype, device = routed.shape[0], routed.dtype, routed.device
+        tiles = fused.tile_table(per_expert, ends, pairs)
+        gate, up = fused.grouped_matmul(routed, self.gate_up, tiles, ends).chunk(2, dim=-1)
+        del routed  # the caller passed its only reference: freed before the next buffers
+        hidden = self.act_fn(gate) * up  # rows of sentinel pairs hold garbage the next kernel never reads
+        del gate, up
+        zeros = torch.zeros((pairs, self.hidden_dim), dtype=dtype, device=device)
+        return fused.grouped_matmul(hidden, self.down, tiles, ends, out=zeros)
+
+    def _grouped(self, routed, per_expert, ends, order, weights) -> torch.Tensor:
+        """Dequantize a group of experts at a time and run it with one grouped matmul."""
+        counts = per_expert.tolist()  # the one host sync of the layer: group boundaries
+        dtype = routed.dtype
+        out = torch.zeros((routed.shape[0], self.hidden_dim), dtype=dtype, device=routed.device)
+        group = self.experts_per_group or experts_per_group_on(routed.device)
         start = 0
         for first in range(0, self.num_experts, group):
             last = min(first + group, self.num_experts)
@@ -218,4 +264,4 @@ class QuantExperts(nn.Module):
             del down
             out[order[start:stop]] = hidden * weights[start:stop]
             start = stop
-        return out.view(tokens, top_k, self.hidden_dim).sum(dim=1)
+        return out
