@@ -24,7 +24,7 @@ for ctx in 1024 8192; do
 done
 # 2b. One layer's experts per group size: picks EXPERTS_PER_GROUP["cuda"] in engine/quant/modules.py.
 for tokens in 256 2048; do
-    timeout 300 $V -m engine bench-experts --groups 1,4,8,16,32 --tokens "$tokens" --json \
+    timeout 300 $V -m engine bench-experts --groups 1,4,8,16,32,fused --tokens "$tokens" --json \
         >"$OUT/bench-experts-$tokens.json" 2>"$OUT/bench-experts-$tokens.log"
 done
 # 3. The engine loop end to end on the tiny checkpoint on CUDA (equivalence with generate on the GPU).
