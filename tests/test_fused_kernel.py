@@ -197,3 +197,23 @@ def test_the_experts_path_can_be_forced_and_is_never_guessed(quantized_tiny, mon
     monkeypatch.delenv("DGCHAT_EXPERTS_PATH")
     choice = choose_experts_path(quantized_tiny, torch.device("cpu"), torch.float32, timer=no_timing)
     assert not choice.fused and "unavailable" in choice.reason  # no CUDA: the kernel is not a candidate
+
+
+def test_a_kernel_failing_on_the_model_shape_leaves_the_grouped_path(quantized_tiny, monkeypatch, caplog):
+    from engine.quant.experts_path import choose_experts_path, experts_modules
+
+    monkeypatch.delenv("DGCHAT_EXPERTS_PATH", raising=False)
+    monkeypatch.setattr(fused, "fused_available", lambda device: True)
+    modules = experts_modules(quantized_tiny)
+
+    def timer(run, device) -> float:
+        run()
+        if modules[0].fused:
+            raise RuntimeError("out of shared memory")
+        return 1.0
+
+    with caplog.at_level(logging.WARNING, logger="engine.quant.experts_path"):
+        choice = choose_experts_path(quantized_tiny, torch.device("cpu"), torch.float32, timer=timer)
+    assert not choice.fused and "failed" in choice.reason
+    assert "out of shared memory" in caplog.text
+    assert all(module.fused is False for module in modules)

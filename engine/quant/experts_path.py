@@ -119,7 +119,11 @@ def _decide(sample: QuantExperts, device: torch.device, dtype: torch.dtype, top_
 
     try:
         grouped_ms = timer(run(False), device)
-        fused_ms = timer(run(True), device)
+        try:
+            fused_ms = timer(run(True), device)
+        except Exception:  # a kernel that fails on the real shape costs speed, never the model
+            log.warning("fused 4-bit experts kernel failed on this model's shape", exc_info=True)
+            return PathChoice(False, "the fused kernel failed on this model's shape", grouped_ms)
     finally:
         sample.fused = previous
     faster = fused_ms < grouped_ms
