@@ -23,14 +23,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
-import av
-import av.error
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from engine.errors import AttachmentError, SettingsError
 
 if TYPE_CHECKING:
+    import av
+
     from engine.conversation import Attachment, MediaOptions
 
 MediaKind = Literal["image", "video"]
@@ -452,7 +452,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         thumbnail = _frame_image(first, stream, THUMBNAIL_SIDE)
         duration: float | None = None
         if container.duration is not None and container.duration > 0:
-            duration = container.duration / av.time_base
+            duration = container.duration / _av().time_base
         elif stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         rate = stream.guessed_rate or stream.average_rate
@@ -465,9 +465,18 @@ def probe_video(path: str | Path) -> VideoInfo:
         )
 
 
+def _av():
+    """PyAV, imported on the first video: text and image chats never load FFmpeg."""
+    import av
+    import av.error
+
+    return av
+
+
 @contextmanager
 def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """Open ``path`` and pick its (first) video stream, with a clear error for each failure."""
+    av = _av()
     head = _read_head(path)
     try:
         container = av.open(str(path), mode="r")
@@ -511,6 +520,7 @@ def _timed_frames(
     Packets that fail to decode are skipped, so one damaged spot does not lose
     the whole video.
     """
+    av = _av()
     rate = stream.guessed_rate or stream.average_rate or Fraction(25)  # 25: FFmpeg's own default
     origin: Fraction | None = None
     if stream.start_time is not None and stream.time_base is not None:
