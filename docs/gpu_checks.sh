@@ -1,34 +1,68 @@
 #!/usr/bin/env bash
 # Every GPU check of this project in one run, for a session that is lent a CUDA machine.
-# Usage (from the repository root, on the GPU machine):  OUT=/some/dir bash docs/gpu_checks.sh
-# Writes its results under $OUT (default ./gpu-results); copy the numbers into docs/benchmarks.md
-# with the card name, date and these commands.
+#
+# On the lent machine (its python3 holds CUDA torch and Triton, but no bitsandbytes and an older
+# transformers; it cannot download), carry the wheels this script installs. Once, here:
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 --platform any -d .whl \
+#     transformers==5.24.0 bitsandbytes==0.50.2 huggingface_hub==2.4.0 tokenizers==0.23.3 platformdirs
+#   zip -d .whl/bitsandbytes-*.whl 'bitsandbytes/libbitsandbytes_cuda1[12]*' 'bitsandbytes/*rocm*'
+# (the CUDA 13 libraries stay; the rest would push the carried files past 64 MiB). Then:
+#   device run, carry [".whl"], timeout_s 560:  OUT=$OUT bash docs/gpu_checks.sh
+# Elsewhere (network, no .whl): make a venv with `pip install torch -e ".[test]"` and set PY.
+#
+# Writes at most 8 files under $OUT; copy the numbers into docs/benchmarks.md with the card, the
+# date and these commands.
 set -uo pipefail
 OUT="${OUT:-gpu-results}"
 mkdir -p "$OUT"
 PY="${PY:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv && .venv/bin/pip install -q torch -e ".[test]" >"$OUT/install.log" 2>&1
+export PYTHONUNBUFFERED=1
+LOG="$OUT/log.txt"
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl >>"$LOG" 2>&1 || { echo "wheel install failed" >>"$LOG"; exit 1; }
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
-V=.venv/bin/python
-nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
-$V -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())" >"$OUT/torch.txt" 2>&1
-# 1. GPU tests (4-bit kernels, streamed model, bench agree with the CPU).
-timeout 300 $V -m pytest -q -m gpu tests >"$OUT/pytest-gpu.txt" 2>&1
-# 2. The real 26B shape with random 4-bit weights: peak VRAM and speed under an 18 GiB cap.
-for ctx in 1024 8192; do
-    timeout 600 $V -m engine bench --model real-shape --context "$ctx" --steps 16 --canvases 4 \
-        --vram-cap-gib 18 --json >"$OUT/bench-real-shape-$ctx.json" 2>"$OUT/bench-real-shape-$ctx.log"
-    $V -m engine plan --model real-shape --context $((ctx + 1024)) --vram-gib 18 --json \
-        >"$OUT/plan-$ctx.json" 2>&1
-done
-# 2b. One layer's experts per group size: picks EXPERTS_PER_GROUP["cuda"] in engine/quant/modules.py.
+step() { echo "== $(date +%T) $*" >>"$LOG"; }
+
+step environment
+{
+    nvidia-smi
+    "$PY" -c "import torch, transformers, bitsandbytes, triton; print('torch', torch.__version__, 'cuda', \
+torch.version.cuda, torch.cuda.get_device_name()); print('transformers', transformers.__version__, \
+'bitsandbytes', bitsandbytes.__version__, 'triton', triton.__version__)"
+} >"$OUT/env.txt" 2>&1
+
+# 1. GPU tests: CUDA kernels agree with the CPU; the in-place entropy's bits at the real vocab size;
+#    grouped and fused experts against transformers; the engine loop against generate on CUDA.
+step pytest
+timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/test_quant_gpu.py >"$OUT/pytest-gpu.txt" 2>&1
+
+# 2. One layer's experts per path: picks EXPERTS_PER_GROUP["cuda"] and says whether the kernel wins.
+step bench-experts
 for tokens in 256 2048; do
-    timeout 300 $V -m engine bench-experts --groups 1,4,8,16,32,fused --tokens "$tokens" --json \
-        >"$OUT/bench-experts-$tokens.json" 2>"$OUT/bench-experts-$tokens.log"
+    timeout 90 "$PY" -m engine bench-experts --groups 1,4,8,16,32,fused --tokens "$tokens" --json \
+        >>"$OUT/bench-experts.jsonl" 2>>"$LOG"
 done
-# 3. The engine loop end to end on the tiny checkpoint on CUDA (equivalence with generate on the GPU).
-timeout 300 $V -m engine make-tiny "$OUT/tiny" >/dev/null 2>&1
-timeout 300 $V -m engine generate --model "$OUT/tiny" --device cuda --no-quantize --prompt "Hello" \
-    --seed 1 --jsonl >"$OUT/generate-tiny-cuda.jsonl" 2>"$OUT/generate-tiny-cuda.log"
+
+# 3. The real 26B shape with random 4-bit weights under an 18 GiB cap: both experts paths at 1K
+#    context, the automatic choice at 8K, each with the planner's prediction beside it.
+step bench
+for run in "1024 grouped" "1024 fused" "8192 auto"; do
+    set -- $run
+    DGCHAT_EXPERTS_PATH="$2" timeout 120 "$PY" -m engine bench --model real-shape --context "$1" \
+        --steps 16 --canvases 4 --vram-cap-gib 18 --json >>"$OUT/bench.jsonl" 2>>"$LOG"
+    "$PY" -m engine plan --model real-shape --context $(($1 + 1024)) --vram-gib 18 --json \
+        | "$PY" -c "import json, sys; print(json.dumps(json.load(sys.stdin)))" >>"$OUT/plan.jsonl" 2>>"$LOG"
+done
+
+# 4. The engine loop end to end on the tiny checkpoint on CUDA, 4-bit (the loader's own path choice).
+step generate
+timeout 60 "$PY" -m engine make-tiny /tmp/tiny >>"$LOG" 2>&1
+timeout 90 "$PY" -m engine generate --model /tmp/tiny --device cuda --prompt "Hello" --seed 1 --jsonl \
+    >"$OUT/generate-tiny-cuda.jsonl" 2>>"$LOG"
+step done
 echo "done: results in $OUT"
