@@ -55,6 +55,26 @@ def test_kernel_equals_dequantize_then_matmul(double_quant):
     assert torch.equal(out[sum(counts) :], torch.zeros(6, 80))  # rows of no expert are not written
 
 
+def test_kernel_in_half_precision():
+    """16-bit inputs: the dequantized values are rounded to the input's dtype before the dot, as on a GPU.
+
+    fp16 stands in for bf16 here: Triton's interpreter multiplies bf16 as raw integers (its numpy
+    has no bf16), which tests/test_quant_gpu.py covers on a GPU instead.
+    """
+    g = torch.Generator().manual_seed(1)
+    weight = QuantizedWeight.from_dense(torch.randn(5, 80, 192, generator=g), QuantSettings(), rows=5)
+    counts = [3, 17, 0, 16, 40]
+    per_expert = torch.tensor(counts)
+    ends = torch.cumsum(per_expert, 0)
+    inputs = torch.randn(sum(counts), 192, generator=g).to(torch.float16)
+    out = fused.grouped_matmul(inputs, weight, fused.tile_table(per_expert, ends, inputs.shape[0]), ends)
+    assert out.dtype == torch.float16
+    expected = reference(inputs.float(), weight, counts)  # fp32 products of the same fp16 values
+    rounded = reference(inputs, weight, counts).float()
+    assert ((out.float() - expected).norm() / expected.norm()).item() < 1e-3
+    assert ((out.float() - rounded).norm() / expected.norm()).item() < 1e-3
+
+
 def test_tile_table_covers_every_routed_row_once():
     per_expert = torch.tensor([0, 33, 16, 1, 0, 47])
     ends = torch.cumsum(per_expert, 0)
