@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     from app.config import load_config
+    from app.gc_guard import GuiThreadGarbageCollector
     from app.icon import app_icon
     from app.logs import ExceptHook, setup_logging
     from app.qt import QApplication, QGuiApplication
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("diffusiongemma-chat")
     icon = app_icon()
     app.setWindowIcon(icon)
+    collector = GuiThreadGarbageCollector(app).start()  # before any worker thread exists
     config = load_config()
     if args.theme:
         config = config.with_changes(theme=args.theme)
@@ -95,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("the engine thread is still loading a model; exiting without waiting for it")
             logging.shutdown()
             os._exit(status)
+    collector.stop()
     return status
 
 

@@ -5,6 +5,9 @@
 * An engine QThread still running after a test fails it (napari-style); so does
   a Python thread (tests/conftest.py).
 * A top-level window left open fails it.
+
+Cyclic garbage is collected on the GUI thread only, as in the app (app/gc_guard.py):
+a collection on a worker thread that frees a Qt wrapper can crash the process.
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ def qt_warnings_fail(qapp) -> Iterator[list[str]]:
     yield messages
     qInstallMessageHandler(previous)
     assert not messages, f"unexpected Qt warnings: {messages}"
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp) -> Iterator[object]:
+    from app.gc_guard import GuiThreadGarbageCollector
+
+    collector = GuiThreadGarbageCollector().start()
+    yield collector
+    collector.stop()
+    collector.deleteLater()
 
 
 @pytest.fixture(autouse=True)
