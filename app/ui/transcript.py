@@ -72,6 +72,10 @@ class Transcript(QScrollArea):
         self._layout.addStretch(0)
         self.setWidget(page)
         self._pinned = True
+        # Set by prepend while the reader is scrolled up; held (the layout may grow the range in
+        # several steps) until the reader scrolls or a message is added at the bottom.
+        self._keep_from_bottom: int | None = None
+        self._adjusting = False
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scroll_value_changed)
         bar.rangeChanged.connect(self._on_scroll_range_changed)
@@ -80,6 +84,20 @@ class Transcript(QScrollArea):
         self.empty.setVisible(False)
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self._pinned = True
+        self._keep_from_bottom = None
+        return widget
+
+    def prepend(self, widget: QWidget) -> QWidget:
+        """Add ``widget`` above every message without moving what the reader is looking at.
+
+        Pinned to the bottom, the view stays there; scrolled up, it keeps its
+        distance from the bottom, so the text in view does not jump down.
+        """
+        self.empty.setVisible(False)
+        if not self._pinned and self._keep_from_bottom is None:
+            bar = self.verticalScrollBar()
+            self._keep_from_bottom = bar.maximum() - bar.value()
+        self._layout.insertWidget(self._layout.indexOf(self.empty) + 1, widget)
         return widget
 
     def remove(self, widget: QWidget) -> None:
@@ -108,6 +126,7 @@ class Transcript(QScrollArea):
 
     def scroll_to_top(self) -> None:
         self._pinned = False
+        self._keep_from_bottom = None
         self.verticalScrollBar().setValue(0)
 
     def scroll_to_bottom(self) -> None:
@@ -118,7 +137,15 @@ class Transcript(QScrollArea):
     def _on_scroll_value_changed(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._pinned = value >= bar.maximum() - PIN_SLACK_PX
+        if not self._adjusting:
+            self._keep_from_bottom = None  # the reader moved: the next prepend measures again
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._pinned:
             self.verticalScrollBar().setValue(maximum)
+        elif self._keep_from_bottom is not None:
+            self._adjusting = True
+            try:
+                self.verticalScrollBar().setValue(maximum - self._keep_from_bottom)
+            finally:
+                self._adjusting = False

@@ -21,7 +21,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
@@ -81,6 +81,13 @@ def safe_file_name(title: str) -> str:
     return cleaned[:80] or NEW_CHAT_TITLE
 
 
+# Opening a chat builds the widgets of its newest messages at once (about a screenful) and
+# the older ones in slices of at most BACKFILL_SLICE_S on the event loop, newest first, so a
+# 200-exchange chat opens without freezing the window (docs/benchmarks.md).
+EAGER_MESSAGES = 6
+BACKFILL_SLICE_S = 0.008
+
+
 @dataclass(slots=True)
 class ActiveReply:
     reply_id: int
@@ -95,6 +102,10 @@ class ActiveReply:
 class ChatPage:
     session: ChatSession
     transcript: Transcript
+    # Stored messages (with their session Message) whose widgets are still to be built, oldest
+    # first: a long chat shows its newest messages at once and the rest arrive above them.
+    backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
+    actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
 
 
 class MainWindow(QMainWindow):
@@ -188,6 +199,10 @@ class MainWindow(QMainWindow):
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
+        self._backfill_timer = QTimer(self)
+        self._backfill_timer.setSingleShot(True)
+        self._backfill_timer.setInterval(0)
+        self._backfill_timer.timeout.connect(self._on_backfill_timer_timeout)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker
@@ -432,48 +447,88 @@ class MainWindow(QMainWindow):
         return page
 
     def _fill_page(self, page: ChatPage, stored: list[StoredMessage], skip: tuple[int, ...] = ()) -> None:
-        """Show ``stored`` (an active path) on the page, replacing its messages; notices stay, at the end."""
+        """Show ``stored`` (an active path) on the page, replacing its messages; notices stay, at the end.
+
+        The session gets every message at once (follow-ups need the whole history);
+        only the newest :data:`EAGER_MESSAGES` widgets are built now, the rest by
+        :meth:`_on_backfill_timer_timeout`.
+        """
         session, transcript = page.session, page.transcript
         notices = transcript.clear(keep=lambda w: isinstance(w, Notice))
+        shown = [m for m in stored if m.id not in skip]
         session.messages.clear()
-        for m in stored:
-            if m.id in skip:
-                continue
-            versions = m.siblings
-            if m.role == "user":
-                attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
-                session.messages.append(Message("user", m.text, attachments, store_id=m.id))
-                pending = [(a.path, None) for a in m.attachments]
-                user_widget = self._user_widget(m.text, pending, m.id)
-                if versions is not None:
-                    user_widget.versions.set_versions(versions.ids, versions.index)
-                transcript.add(user_widget)
-                continue
-            message = Message(
-                "assistant",
-                m.text,
-                thought=m.thought,
-                stats=m.stats,
-                store_id=m.id,
-                incomplete=m.status != "complete",
-            )
-            session.messages.append(message)
-            widget = self._reply_widget(m.id)
-            if versions is not None:
-                widget.versions.set_versions(versions.ids, versions.index)
-            stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
-            if stats and m.status == "incomplete":
-                stats += " · stopped"
-            widget.show_final(m.text, m.thought, None, stats)
-            if m.status != "complete" and m.stop_reason != "cancelled":
-                message.error = self._incomplete_message(m.stop_reason)
-                widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
-            elif not m.text and not m.thought:
-                widget.answer.set_final(NO_TEXT)
-            widget.set_continuable(m is stored[-1] and m.status == "incomplete" and bool(m.text or m.thought))
-            transcript.add(widget)
+        session.messages.extend(self._session_message(m) for m in shown)
+        items = list(zip(shown, session.messages, strict=True))
+        last = stored[-1] if stored else None
+        page.backlog = items[:-EAGER_MESSAGES] if len(items) > EAGER_MESSAGES else []
+        for m, message in items[len(page.backlog) :]:
+            transcript.add(self._message_widget(page, m, message, is_last=m is last))
         for notice in notices:
             transcript.move_to_end(notice)
+        if page.backlog:
+            self._backfill_timer.start()
+
+    def _session_message(self, m: StoredMessage) -> Message:
+        if m.role == "user":
+            attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
+            return Message("user", m.text, attachments, store_id=m.id)
+        message = Message(
+            "assistant",
+            m.text,
+            thought=m.thought,
+            stats=m.stats,
+            store_id=m.id,
+            incomplete=m.status != "complete",
+        )
+        if m.status != "complete" and m.stop_reason != "cancelled":
+            message.error = self._incomplete_message(m.stop_reason)
+        return message
+
+    def _message_widget(
+        self, page: ChatPage, m: StoredMessage, message: Message, *, is_last: bool
+    ) -> UserMessage | AssistantMessage:
+        """The widget of one stored message, as it was left (versions, stats, error, Continue)."""
+        versions = m.siblings
+        if m.role == "user":
+            widget = self._user_widget(m.text, [(a.path, None) for a in m.attachments], m.id)
+            if versions is not None:
+                widget.versions.set_versions(versions.ids, versions.index)
+            widget.set_actions_enabled(page.actions_enabled)
+            return widget
+        widget = self._reply_widget(m.id)
+        if versions is not None:
+            widget.versions.set_versions(versions.ids, versions.index)
+        stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
+        if stats and m.status == "incomplete":
+            stats += " · stopped"
+        widget.show_final(m.text, m.thought, None, stats)
+        if message.error:
+            widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
+        elif not m.text and not m.thought:
+            widget.answer.set_final(NO_TEXT)
+        widget.set_continuable(is_last and m.status == "incomplete" and bool(m.text or m.thought))
+        widget.set_actions_enabled(page.actions_enabled)
+        return widget
+
+    def _on_backfill_timer_timeout(self) -> None:
+        """Build older messages above the shown ones, newest first, for one slice (current chat first)."""
+        deadline = time.perf_counter() + BACKFILL_SLICE_S
+        current = self.current_page()
+        pages = sorted(self._pages.values(), key=lambda p: p is not current)
+        for page in pages:
+            while page.backlog and time.perf_counter() < deadline:
+                self._build_one_older(page)
+        if any(page.backlog for page in self._pages.values()):
+            self._backfill_timer.start()
+
+    def _build_one_older(self, page: ChatPage) -> None:
+        m, message = page.backlog.pop()
+        page.transcript.prepend(self._message_widget(page, m, message, is_last=False))
+
+    def _finish_backfill(self, page: ChatPage) -> None:
+        """Build every widget still missing on ``page`` now (before looking one up)."""
+        while page.backlog:
+            self._build_one_older(page)
 
     @staticmethod
     def _incomplete_message(reason: str) -> str:
@@ -524,6 +579,7 @@ class MainWindow(QMainWindow):
             except StoreError as error:
                 self._store_failed("That message could not be shown", error)
                 return
+        self._finish_backfill(page)
         widget = next(
             (w for w in page.transcript.messages() if getattr(w, "store_id", None) == message_id), None
         )
@@ -775,6 +831,7 @@ class MainWindow(QMainWindow):
         self._fill_page(page, path)
 
     def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
+        page.actions_enabled = on  # widgets still to be built take it too
         for widget in page.transcript.messages():
             if isinstance(widget, (UserMessage, AssistantMessage)):
                 widget.set_actions_enabled(on)
@@ -1124,6 +1181,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.hide()
         self._frame.cancel()
+        self._backfill_timer.stop()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         if self._owns_store and stopped and self.store is not None:
