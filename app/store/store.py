@@ -81,6 +81,18 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def open_for_thread(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """Another connection to a store that is already open, for a background thread (export, import).
+
+        SQLite connections belong to the thread that made them, so a worker opens
+        its own.  Unlike :meth:`open` it neither recovers a damaged file nor marks
+        streaming replies as interrupted: the window's reply may be streaming now.
+        """
+        db_path = Path(path)
+        db, _recovery = Database.open(db_path, recover=False)
+        return cls(db, BlobStore(blobs_dir_for(db_path)), clock=clock)
+
     @property
     def path(self) -> Path:
         return self._db.path

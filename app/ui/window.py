@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
+from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
@@ -108,8 +109,24 @@ class ChatPage:
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
 
 
+def _export_file(db_path: Path, fmt: str, chat_ids: list[int] | None, path: Path) -> Path:
+    """On a background thread: the export's text from a connection of its own, written atomically."""
+    with Store.open_for_thread(db_path) as store:
+        write_atomically(path, export_text(store, fmt, chat_ids))
+    return path
+
+
+def _import_file(db_path: Path, path: Path) -> list[int]:
+    """On a background thread: read and check the file, then add its chats in one transaction."""
+    document = read_export_file(path)
+    with Store.open_for_thread(db_path) as store:
+        return store.import_json(document)
+
+
 class MainWindow(QMainWindow):
     error_reported = Signal(str, str)  # message, log path (thread-safe entry for the excepthook)
+    chats_exported = Signal(object)  # the Path written
+    chats_imported = Signal(list)  # the new chats' ids (empty when the import failed)
 
     def __init__(
         self,
@@ -199,6 +216,12 @@ class MainWindow(QMainWindow):
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
+        # Export and import read and write whole chats (attachments embedded): off the GUI thread,
+        # one at a time, each on its own store connection.
+        self._exchange = BackgroundCalls(self, threads=1)
+        self._exchange.succeeded.connect(self._on_exchange_succeeded)
+        self._exchange.failed.connect(self._on_exchange_failed)
+        self._exchange_files: dict[str, Path] = {}
         self._backfill_timer = QTimer(self)
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
@@ -648,22 +671,19 @@ class MainWindow(QMainWindow):
             self.export_chats([page.session.id])
 
     def export_chats(self, chat_ids: list[int] | None, path: Path | None = None) -> Path | None:
-        """Write chats (None: all) to a Markdown or JSON file the user picks; returns the file written.
+        """Write chats (None: all) to a Markdown or JSON file the user picks; returns that file.
 
         JSON is the lossless format (every branch, attachments embedded) that
         Import reads back; Markdown is for reading and shows the active branches.
+        The file is written off the GUI thread; ``chats_exported`` says when.
         """
         if path is None:
             path = self._ask_export_path(chat_ids)
             if path is None:
                 return None
         fmt = "json" if path.suffix.lower() == ".json" else "md"
-        try:
-            write_atomically(path, export_text(self.store, fmt, chat_ids))
-        except StoreError as error:
-            self._store_failed("The export could not be written", error)
-            return None
-        self.status.showMessage(f"Exported to {path}", 6000)
+        self._start_exchange("export", path, _export_file, self.store.path, fmt, chat_ids, path)
+        self.status.showMessage(f"Exporting to {path}…")
         return path
 
     def _ask_export_path(self, chat_ids: list[int] | None) -> Path | None:
@@ -688,26 +708,52 @@ class MainWindow(QMainWindow):
             path = path.with_name(path.name + (".json" if selected == EXPORT_JSON else ".md"))
         return path
 
-    def import_chats(self, path: Path | None = None) -> list[int]:
-        """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first."""
+    def import_chats(self, path: Path | None = None) -> Path | None:
+        """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first.
+
+        The file is read and stored off the GUI thread; ``chats_imported`` gives
+        the new chats' ids.  Returns the file (None when the user cancelled).
+        """
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(
                 self, "Import chats", str(Path.home()), f"{EXPORT_JSON};;All files (*)"
             )
             if not chosen:
-                return []
+                return None
             path = Path(chosen)
-        try:
-            ids = self.store.import_json(read_export_file(path))
-        except StoreError as error:
-            self._store_failed(f"“{path.name}” could not be imported", error)
-            return []
+        self._start_exchange("import", path, _import_file, self.store.path, path)
+        self.status.showMessage(f"Importing {path.name}…")
+        return path
+
+    def _start_exchange(self, kind: str, path: Path, fn, *args) -> None:
+        tag = f"{kind}:{len(self._exchange_files)}"
+        self._exchange_files[tag] = path
+        self._exchange.call(tag, fn, *args)
+
+    def _on_exchange_succeeded(self, tag: str, result) -> None:
+        path = self._exchange_files.pop(tag)
+        if tag.startswith("export"):
+            self.status.showMessage(f"Exported to {path}", 6000)
+            self.chats_exported.emit(path)
+            return
+        ids = list(result)
         self._refresh_sidebar()
         if ids:
             self.open_chat(ids[0])
         count = len(ids)
         self.status.showMessage(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}", 6000)
-        return ids
+        self.chats_imported.emit(ids)
+
+    def _on_exchange_failed(self, tag: str, error: BaseException) -> None:
+        path = self._exchange_files.pop(tag)
+        self.status.clearMessage()
+        if not isinstance(error, StoreError):  # a bug, not a bad file: the log has the traceback
+            error = StoreError(f"an unexpected error ({type(error).__name__})", fix="See the log file")
+        if tag.startswith("export"):
+            self._store_failed("The export could not be written", error)
+        else:
+            self._store_failed(f"“{path.name}” could not be imported", error)
+            self.chats_imported.emit([])
 
     # --- sending ---------------------------------------------------------------
 
@@ -1182,6 +1228,7 @@ class MainWindow(QMainWindow):
         self.hide()
         self._frame.cancel()
         self._backfill_timer.stop()
+        self._exchange.shutdown(SHUTDOWN_WAIT_MS)  # an import is one transaction: let it finish
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         if self._owns_store and stopped and self.store is not None:

@@ -30,7 +30,8 @@ def test_export_this_chat_as_markdown_from_the_chat_menu(qtbot, make_window, tmp
     window = loaded(qtbot, make_window, FakeEngine("Here is **the** answer.", steps=2))
     say(qtbot, window, "What: is/this?")
     calls = choose_save(monkeypatch, tmp_path / "mine.md")
-    window.export_action.trigger()
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        window.export_action.trigger()
     suggested = calls[0][2]
     assert suggested.endswith("What- is-this-.md"), "the suggested name is the title, made safe"
     text = (tmp_path / "mine.md").read_text(encoding="utf-8")
@@ -42,7 +43,9 @@ def test_a_name_without_extension_gets_the_chosen_format(qtbot, make_window, tmp
     window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
     say(qtbot, window, "hello")
     choose_save(monkeypatch, tmp_path / "backup", EXPORT_JSON)
-    window.export_all_action.trigger()
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000) as exported:
+        window.export_all_action.trigger()
+    assert exported.args == [tmp_path / "backup.json"]
     document = json.loads((tmp_path / "backup.json").read_text(encoding="utf-8"))
     assert len(document["conversations"]) == 1
 
@@ -55,10 +58,13 @@ def test_json_export_then_import_keeps_branches(qtbot, make_window, tmp_path):
     window.regenerate(replies(window)[0].store_id)
     qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
     original = window.current_page().session.id
-    path = window.export_chats([original], tmp_path / "chat.json")
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        path = window.export_chats([original], tmp_path / "chat.json")
     assert path == tmp_path / "chat.json"
 
-    (imported,) = window.import_chats(path)
+    with qtbot.waitSignal(window.chats_imported, timeout=10_000) as blocker:
+        window.import_chats(path)
+    (imported,) = blocker.args[0]
     assert imported != original
     assert window.current_page().session.id == imported
     assert set(window.sidebar.chat_ids()) == {original, imported}
@@ -74,7 +80,9 @@ def test_importing_a_broken_file_says_why_and_adds_nothing(qtbot, make_window, t
     bad = tmp_path / "notes.json"
     bad.write_text("{ not json", encoding="utf-8")
     before = window.store.list_conversations()
-    assert window.import_chats(bad) == []
+    with qtbot.waitSignal(window.chats_imported, timeout=10_000) as blocker:
+        window.import_chats(bad)
+    assert blocker.args == [[]]
     notice = next(w for w in window.current_page().transcript.messages() if isinstance(w, Notice))
     assert "“notes.json” could not be imported" in notice.message and "not valid JSON" in notice.message
     assert window.store.list_conversations() == before
@@ -84,8 +92,13 @@ def test_an_export_that_cannot_be_written_is_reported(qtbot, make_window, tmp_pa
     window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
     say(qtbot, window, "hello")
     missing = tmp_path / "no such folder" / "chat.md"
-    assert window.export_chats(None, missing) is None
-    notice = next(w for w in window.current_page().transcript.messages() if isinstance(w, Notice))
+    window.export_chats(None, missing)
+
+    def notices():
+        return [w for w in window.current_page().transcript.messages() if isinstance(w, Notice)]
+
+    qtbot.waitUntil(lambda: bool(notices()), timeout=10_000)
+    notice = notices()[0]
     assert notice.message.startswith("The export could not be written")
     assert not missing.exists()
 
@@ -98,7 +111,8 @@ def test_the_sidebar_menu_exports_that_chat(qtbot, make_window, tmp_path, monkey
     say(qtbot, window, "second chat")
     choose_save(monkeypatch, tmp_path / "first.md")
     menu = window.sidebar.context_menu(first)
-    next(a for a in menu.actions() if a.text() == "Export…").trigger()
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        next(a for a in menu.actions() if a.text() == "Export…").trigger()
     menu.close()
     text = (tmp_path / "first.md").read_text(encoding="utf-8")
     assert "first chat" in text and "second chat" not in text
@@ -108,3 +122,45 @@ def test_safe_file_names():
     assert safe_file_name('a/b\\c:d*e?"f<g>h|') == "a-b-c-d-e--f-g-h-"
     assert safe_file_name("  ... ") == "New chat"
     assert len(safe_file_name("x" * 300)) == 80
+
+
+def test_export_and_import_run_off_the_gui_thread_on_their_own_connection(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    """A big export (attachments embedded) must not freeze the window: the work runs on a pool thread."""
+    import threading
+
+    from app.store import Store
+    from app.ui import window as window_module
+
+    threads: list[str] = []
+    original = Store.open_for_thread.__func__
+
+    def recording(cls, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "open_for_thread", classmethod(recording))
+    window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
+    say(qtbot, window, "hello")
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        window.export_chats(None, tmp_path / "all.json")
+    with qtbot.waitSignal(window.chats_imported, timeout=10_000):
+        window.import_chats(tmp_path / "all.json")
+    assert len(threads) == 2 and threading.main_thread().name not in threads
+    assert window_module.SHUTDOWN_WAIT_MS > 0  # closing the window waits for an import in flight
+
+
+def test_a_reply_streaming_while_importing_is_not_marked_interrupted(qtbot, make_window, tmp_path):
+    """The background connection must not treat the window's streaming reply as left over by a crash."""
+    window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
+    say(qtbot, window, "hello")
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        window.export_chats(None, tmp_path / "all.json")
+    chat = window.current_page().session.id
+    user = window.store.send_user_message(chat, "still writing").id
+    writer = window.store.begin_reply(user)  # a reply in the middle of streaming
+    with qtbot.waitSignal(window.chats_imported, timeout=10_000):
+        window.import_chats(tmp_path / "all.json")
+    assert window.store.message(writer.message_id).status == "streaming"
+    writer.stop()
