@@ -2,18 +2,24 @@
 
 Both run blocking calls (GPU probe, Hub, folder scans) on a :class:`BackgroundCalls`
 pool and a download on the :class:`DownloadPanel`'s thread.  Closing the dialog
-must not freeze the window on a check still importing torch, so it stops them
-without waiting; closing the *window* (its parent) waits, so no thread outlives it.
+while a download runs only hides it: the download goes on (a 52 GB download
+takes hours and people close windows), the main window's status bar shows its
+progress with a link that brings the dialog back.  Otherwise closing stops the
+checks without waiting, so a check still importing torch cannot freeze the
+window; closing the *window* (its parent) stops everything and waits, so no
+thread outlives it.
 """
 
 from __future__ import annotations
 
 from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
-from app.qt import QDialog, QEvent, QObject, QWidget
+from app.qt import QDialog, QEvent, QObject, QWidget, Signal
 from app.ui.download_panel import DownloadPanel
 
 
 class DownloadDialog(QDialog):
+    download_hidden = Signal()  # closed while downloading: the download goes on in the background
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.calls = BackgroundCalls(self)
@@ -30,7 +36,15 @@ class DownloadDialog(QDialog):
         stopped = self.download_panel.shutdown(wait=wait)
         return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
 
+    @property
+    def downloading(self) -> bool:
+        return self.download_panel.state == "running"
+
     def done(self, result: int) -> None:
+        if self.downloading:
+            super().done(result)  # hidden, not stopped
+            self.download_hidden.emit()
+            return
         self.shutdown(wait=False)
         super().done(result)
 

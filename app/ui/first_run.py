@@ -279,5 +279,6 @@ def maybe_show_first_run(
     window._save(window.config.with_changes(first_run_done=True))
     dialog = FirstRunDialog(window, probe=probe)
     dialog.model_chosen.connect(window.load_model_when_idle)
+    window.track_download(dialog)  # closed mid-download, it goes on in the status bar
     dialog.show()  # modeless: chat with the demo model while the real one downloads
     return dialog

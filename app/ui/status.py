@@ -6,7 +6,7 @@ Load progress appears only if loading takes longer than ``SHOW_AFTER_MS``
 
 from __future__ import annotations
 
-from app.qt import QLabel, QProgressBar, QStatusBar, QTimer
+from app.qt import QLabel, QProgressBar, QStatusBar, Qt, QTimer, Signal
 from engine.events import LoadProgress
 
 SHOW_AFTER_MS = 400
@@ -25,6 +25,8 @@ DEMO_EXPLANATION = "a tiny built-in model: its replies look like text but mean l
 
 
 class StatusBar(QStatusBar):
+    download_show_requested = Signal()  # the "Show" link of a model download's progress
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Status")
@@ -47,6 +49,15 @@ class StatusBar(QStatusBar):
             self.addWidget(widget)
         self.addWidget(self.progress_label)
         self.addWidget(self.progress)
+        self.download_label = QLabel("", self)
+        self.download_label.setAccessibleName("Model download")
+        self.download_label.setTextFormat(Qt.TextFormat.RichText)
+        self.download_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
+        self.download_label.linkActivated.connect(self._on_download_label_link_activated)
+        self.download_label.setVisible(False)
+        self.addPermanentWidget(self.download_label)
         self.addPermanentWidget(self.speed_label)
         self._show_timer = QTimer(self)
         self._show_timer.setSingleShot(True)
@@ -67,6 +78,19 @@ class StatusBar(QStatusBar):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
         self.progress_label.setText(event.message or event.stage)
+
+    def download_progressed(self, repo: str, done_bytes: int, total_bytes: int) -> None:
+        """A model download runs (its dialog may be closed): how far, and a link to bring the dialog back."""
+        percent = f" {100 * done_bytes // total_bytes}%" if total_bytes > 0 else ""
+        name = repo.rsplit("/", 1)[-1]
+        self.download_label.setText(f'Downloading {name}{percent} · <a href="show">Show</a>')
+        self.download_label.setVisible(True)
+
+    def download_ended(self) -> None:
+        self.download_label.setVisible(False)
+
+    def _on_download_label_link_activated(self, _link: str) -> None:
+        self.download_show_requested.emit()
 
     def loading_ended(self) -> None:
         self._loading = False

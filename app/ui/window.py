@@ -57,6 +57,7 @@ from app.store.commands import export_text, read_export_file, write_atomically
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
+from app.ui.download_dialog import DownloadDialog
 from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.models_dialog import ModelsDialog
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([SIDEBAR_WIDTH, 1180 - SIDEBAR_WIDTH])
         self.setCentralWidget(splitter)
         self.status = StatusBar(self)
+        self.status.download_show_requested.connect(self.show_download)
         self.setStatusBar(self.status)
 
         self.prober = MediaProber(self)
@@ -222,6 +224,7 @@ class MainWindow(QMainWindow):
         self._exchange.succeeded.connect(self._on_exchange_succeeded)
         self._exchange.failed.connect(self._on_exchange_failed)
         self._exchange_files: dict[str, Path] = {}
+        self._downloading: DownloadDialog | None = None  # the dialog whose model download runs
         self._backfill_timer = QTimer(self)
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
@@ -354,7 +357,8 @@ class MainWindow(QMainWindow):
         """The installed models (switch, remove, add a folder) and the DiffusionGemma download."""
         previous = self._models_dialog
         if previous is not None:
-            if previous.isVisible():
+            if previous.isVisible() or previous.downloading:  # closed while downloading: the same one
+                previous.show()
                 previous.raise_()
                 previous.activateWindow()
                 return previous
@@ -363,9 +367,43 @@ class MainWindow(QMainWindow):
         dialog = ModelsDialog(self.config, self.model_source, self)
         dialog.model_chosen.connect(self.load_model_when_idle)
         dialog.config_changed.connect(self._save)
+        self.track_download(dialog)
         dialog.show()  # modeless: chatting goes on while a model downloads
         self._models_dialog = dialog
         return dialog
+
+    def track_download(self, dialog: DownloadDialog) -> None:
+        """Show ``dialog``'s download in the status bar, so the dialog can be closed while it runs."""
+        task = dialog.download_panel.task
+        task.progressed.connect(lambda event: self._on_download_progressed(dialog, event))
+        task.finished.connect(lambda *_: self._on_download_ended(dialog))
+        task.cancelled.connect(lambda *_: self._on_download_ended(dialog))
+        task.failed.connect(lambda *_: self._on_download_failed(dialog))
+
+    def show_download(self) -> None:
+        """Bring back the dialog whose download runs in the background (the status bar's Show link)."""
+        dialog = self._downloading
+        if dialog is not None:
+            dialog.show()
+            dialog.raise_()
+            dialog.activateWindow()
+
+    def _on_download_progressed(self, dialog: DownloadDialog, event) -> None:
+        self._downloading = dialog
+        self.status.download_progressed(dialog.download_panel.repo, event.done_bytes, event.total_bytes)
+
+    def _on_download_ended(self, dialog: DownloadDialog) -> None:
+        if self._downloading is dialog:
+            self._downloading = None
+        self.status.download_ended()
+
+    def _on_download_failed(self, dialog: DownloadDialog) -> None:
+        """A download that stops on an error brings its dialog back: the reason and Resume are there."""
+        hidden = self._downloading is dialog and not dialog.isVisible()
+        self._on_download_ended(dialog)
+        if hidden:
+            dialog.show()
+            dialog.raise_()
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")

@@ -303,3 +303,74 @@ def test_a_gated_model_asks_for_a_token_and_saving_it_retries(
     assert "hf_granted" not in caplog.text and "hf_pending" not in caplog.text
     config_dir = tmp_path / "config"
     assert not config_dir.exists() or all("hf_granted" not in p.read_text() for p in config_dir.glob("*"))
+
+
+# --- closing the dialog mid-download --------------------------------------------------------------
+
+
+def _first_run(window) -> FirstRunDialog:
+    return maybe_show_first_run(window, window.config, None, model_ready=lambda: False, probe=lambda: BIG_GPU)
+
+
+def test_closing_the_dialog_mid_download_keeps_it_going_in_the_status_bar(
+    make_window, qtbot, hub: FakeHub, fake_repo: FakeRepo
+):
+    """People close windows: a download that takes hours goes on, its progress in the status bar."""
+    window = make_window(fake_loader(FakeEngine()))
+    dialog = _first_run(window)
+    panel = dialog.download_panel
+    qtbot.waitUntil(lambda: panel.state == "ready", timeout=WAIT_MS)
+    hub.chunk_delay_s = 0.01
+    panel.download_button.click()
+    qtbot.waitUntil(lambda: sum(hub.sent_bytes.values()) > 500_000, timeout=WAIT_MS)
+    with qtbot.waitSignal(dialog.download_hidden):
+        dialog.close()
+    assert not dialog.isVisible() and panel.task.running and panel.state == "running"
+    label = window.status.download_label
+    qtbot.waitUntil(label.isVisible, timeout=WAIT_MS)
+    assert "Downloading" in label.text() and "%" in label.text() and 'href="show"' in label.text()
+    window.status.download_label.linkActivated.emit("show")  # the user clicks Show
+    assert dialog.isVisible() and panel.state == "running"  # the same dialog, still downloading
+    dialog.close()
+    loaded: list[str] = []
+    window.host.load = loaded.append
+    hub.chunk_delay_s = 0.0
+    qtbot.waitUntil(lambda: panel.state == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: loaded == [REAL_MODEL], timeout=WAIT_MS)  # the finished model is loaded
+    assert not label.isVisible()
+    assert sum(hub.sent_bytes.values()) == fake_repo.total_bytes  # one download, never restarted
+    assert dialog.shutdown()
+
+
+def test_a_download_failing_while_its_dialog_is_closed_brings_the_dialog_back(
+    make_window, qtbot, hub: FakeHub, fake_repo: FakeRepo
+):
+    window = make_window(fake_loader(FakeEngine()))
+    dialog = _first_run(window)
+    panel = dialog.download_panel
+    qtbot.waitUntil(lambda: panel.state == "ready", timeout=WAIT_MS)
+    hub.chunk_delay_s = 0.01
+    panel.download_button.click()
+    qtbot.waitUntil(window.status.download_label.isVisible, timeout=WAIT_MS)
+    dialog.close()
+    assert not dialog.isVisible()
+    with qtbot.waitSignal(panel.task.cancelled, timeout=WAIT_MS):
+        panel.task.cancel()  # stopped from elsewhere: the status bar forgets it, the dialog stays closed
+    assert not window.status.download_label.isVisible() and not dialog.isVisible()
+    panel.start()
+    qtbot.waitUntil(window.status.download_label.isVisible, timeout=WAIT_MS)
+    dialog.close()
+    panel.task.failed.emit("The connection to the Hub was lost.", "network")  # as the worker reports it
+    assert dialog.isVisible() and "connection to the Hub was lost" in panel.message.text()
+    assert not window.status.download_label.isVisible()
+    assert dialog.shutdown()
+
+
+def test_closing_the_dialog_when_nothing_downloads_stops_its_checks(make_window, qtbot, no_hub):
+    window = make_window(fake_loader(FakeEngine()))
+    dialog = _first_run(window)
+    hidden: list[bool] = []
+    dialog.download_hidden.connect(lambda: hidden.append(True))
+    dialog.close()
+    assert hidden == [] and not dialog.isVisible() and not window.status.download_label.isVisible()
+    assert dialog.shutdown()
