@@ -145,27 +145,18 @@ def test_kv_cache_bytes_match_a_real_cache(dense, length):
     assert real_masks <= planned
 
 
-def _vocab_heavy_model():
-    """A 2-layer model whose 256 × 32768 logits dominate everything else, as the real model's do."""
+def _two_layer_model(**text):
+    """A random 2-layer DiffusionGemma (one sliding, one full-attention layer) with ``text`` dimensions."""
     from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
     from transformers.models.gemma4 import Gemma4VisionConfig
 
-    text = dict(
-        vocab_size=32768,
-        hidden_size=64,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        layer_types=["sliding_attention", "full_attention"],
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        global_head_dim=64,
-        num_global_key_value_heads=1,
-        sliding_window=128,
-        num_experts=4,
-        top_k_experts=2,
-        moe_intermediate_size=64,
-    )
+    text = {
+        "num_hidden_layers": 2,
+        "layer_types": ["sliding_attention", "full_attention"],
+        "num_global_key_value_heads": 1,
+        "sliding_window": 128,
+        **text,
+    }
     vision = Gemma4VisionConfig(
         hidden_size=32,
         intermediate_size=64,
@@ -176,6 +167,22 @@ def _vocab_heavy_model():
     config = DiffusionGemmaConfig(text_config=text, vision_config=vision.to_dict(), canvas_length=256)
     torch.manual_seed(0)
     return DiffusionGemmaForBlockDiffusion(config).eval()
+
+
+def _vocab_heavy_model():
+    """256 × 32768 logits dominate everything else, as the real model's do."""
+    return _two_layer_model(
+        vocab_size=32768,
+        hidden_size=64,
+        intermediate_size=64,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        global_head_dim=64,
+        num_experts=4,
+        top_k_experts=2,
+        moe_intermediate_size=64,
+    )
 
 
 def test_step_transient_matches_the_measured_peak_of_the_real_loop():
@@ -200,36 +207,20 @@ def test_step_transient_matches_the_measured_peak_of_the_real_loop():
 
 
 def _moe_heavy_model():
-    """A 2-layer 4-bit model whose prompt encoding is dominated by the experts, as the real model's is."""
-    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
-    from transformers.models.gemma4 import Gemma4VisionConfig
-
-    text = dict(
+    """4-bit, and its prompt encoding is dominated by the experts, as the real model's is."""
+    dense = _two_layer_model(
         vocab_size=512,
         hidden_size=512,
         intermediate_size=256,
-        num_hidden_layers=2,
-        layer_types=["sliding_attention", "full_attention"],
         num_attention_heads=4,
         num_key_value_heads=2,
         head_dim=64,
         global_head_dim=128,
-        num_global_key_value_heads=1,
-        sliding_window=128,
         num_experts=32,
         top_k_experts=8,
         moe_intermediate_size=256,
     )
-    vision = Gemma4VisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    )
-    config = DiffusionGemmaConfig(text_config=text, vision_config=vision.to_dict(), canvas_length=256)
-    torch.manual_seed(0)
-    model = quantize_model(DiffusionGemmaForBlockDiffusion(config).eval(), QuantSettings())
+    model = quantize_model(dense, QuantSettings())
     for module in model.modules():
         if isinstance(module, QuantExperts):
             module.experts_per_group = EXPERTS_PER_GROUP["cuda"]  # measure what a GPU would run

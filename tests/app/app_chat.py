@@ -37,3 +37,15 @@ def users(window) -> list[UserMessage]:
 
 def replies(window) -> list[AssistantMessage]:
     return [w for w in window.current_page().transcript.messages() if isinstance(w, AssistantMessage)]
+
+
+def start_slow_download(qtbot, hub, window, dialog, timeout: int = 60_000):
+    """Start ``dialog``'s model download from a slowed-down fake Hub; returns its panel once the
+    window's status bar shows the download."""
+    panel = dialog.download_panel
+    qtbot.waitUntil(lambda: panel.state == "ready", timeout=timeout)
+    hub.chunk_delay_s = 0.01
+    panel.download_button.click()
+    qtbot.waitUntil(lambda: sum(hub.sent_bytes.values()) > 500_000, timeout=timeout)
+    qtbot.waitUntil(window.status.download_label.isVisible, timeout=timeout)
+    return panel

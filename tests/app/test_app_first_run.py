@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app_chat import start_slow_download
 from app_fakes import FakeEngine, fake_loader
 from hub_server import FakeHub, FakeRepo, Gate
 
@@ -318,11 +319,7 @@ def test_closing_the_dialog_mid_download_keeps_it_going_in_the_status_bar(
     """People close windows: a download that takes hours goes on, its progress in the status bar."""
     window = make_window(fake_loader(FakeEngine()))
     dialog = _first_run(window)
-    panel = dialog.download_panel
-    qtbot.waitUntil(lambda: panel.state == "ready", timeout=WAIT_MS)
-    hub.chunk_delay_s = 0.01
-    panel.download_button.click()
-    qtbot.waitUntil(lambda: sum(hub.sent_bytes.values()) > 500_000, timeout=WAIT_MS)
+    panel = start_slow_download(qtbot, hub, window, dialog)
     with qtbot.waitSignal(dialog.download_hidden):
         dialog.close()
     assert not dialog.isVisible() and panel.task.running and panel.state == "running"
@@ -347,11 +344,7 @@ def test_a_download_failing_while_its_dialog_is_closed_brings_the_dialog_back(
 ):
     window = make_window(fake_loader(FakeEngine()))
     dialog = _first_run(window)
-    panel = dialog.download_panel
-    qtbot.waitUntil(lambda: panel.state == "ready", timeout=WAIT_MS)
-    hub.chunk_delay_s = 0.01
-    panel.download_button.click()
-    qtbot.waitUntil(window.status.download_label.isVisible, timeout=WAIT_MS)
+    panel = start_slow_download(qtbot, hub, window, dialog)
     dialog.close()
     assert not dialog.isVisible()
     with qtbot.waitSignal(panel.task.cancelled, timeout=WAIT_MS):

@@ -201,16 +201,13 @@ def test_the_window_integration_saves_folders_and_closing_the_window_stops_the_d
 def test_models_closed_mid_download_reopens_as_the_same_dialog_still_downloading(
     make_window, qtbot, hub: FakeHub, fake_repo: FakeRepo
 ):
+    from app_chat import start_slow_download
     from app_fakes import FakeEngine, fake_loader
 
     window = make_window(fake_loader(FakeEngine()))
     dialog = window.open_models()
     dialog.show_download()
-    panel = dialog.download_panel
-    qtbot.waitUntil(lambda: panel.state == "ready", timeout=WAIT_MS)
-    hub.chunk_delay_s = 0.01
-    panel.download_button.click()
-    qtbot.waitUntil(window.status.download_label.isVisible, timeout=WAIT_MS)
+    panel = start_slow_download(qtbot, hub, window, dialog)
     dialog.close()
     assert not dialog.isVisible() and panel.task.running
     assert window.open_models() is dialog and dialog.isVisible() and panel.state == "running"
