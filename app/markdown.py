@@ -1,4 +1,4 @@
-"""Model output (markdown) to the HTML subset QTextDocument renders, safely.
+r"""Model output (markdown) to the HTML subset QTextDocument renders, safely.
 
 * markdown-it-py, CommonMark + tables + strikethrough + task lists; raw HTML
   is **disabled**, so ``<script>`` or ``<img>`` in model output is shown as text.
@@ -9,6 +9,13 @@
   target (``dgchat-copy:<key>``) the view resolves through :attr:`Rendered.code`.
 * Pygments highlights with inline colours (``noclasses=True``), the only kind
   QTextDocument keeps.
+* TeX math — ``$…$``, ``$$…$$``, ``\(…\)``, ``\[…\]`` — becomes an image drawn
+  by :mod:`app.math_images`, named ``dgmath:<key>`` in the HTML and carried in
+  :attr:`Rendered.images` for the view to hand to its document (nothing is
+  loaded from anywhere).  ``$5 and $10`` stays text (no digits right after a
+  ``$``, no spaces inside it).  With ``math=False`` (the live draft, which
+  changes every step) and for TeX that mathtext cannot draw, the source is
+  shown in a code font instead.
 
 Qt-free: the renderer turns text into HTML; the view decides when to call it.
 """
@@ -22,16 +29,20 @@ from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
+from mdit_py_plugins.texmath import texmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
+from app.math_images import render_math
 from app.palette import Colors
 
 COPY_SCHEME = "dgchat-copy"
+MATH_SCHEME = "dgmath"
 WARM_LANGUAGES = ("python", "bash", "javascript", "json", "text")
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
 MONO_FAMILIES = "'JetBrains Mono', 'Cascadia Mono', 'SF Mono', Menlo, Consolas, 'DejaVu Sans Mono', monospace"
@@ -39,10 +50,11 @@ MONO_FAMILIES = "'JetBrains Mono', 'Cascadia Mono', 'SF Mono', Menlo, Consolas, 
 
 @dataclass(slots=True)
 class Rendered:
-    """One piece of HTML and the code blocks its Copy links refer to."""
+    """One piece of HTML, the code blocks its Copy links refer to, and the math images it shows."""
 
     html: str
     code: dict[str, str] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)  # "dgmath:<key>" -> PNG
 
 
 @lru_cache(maxsize=64)
@@ -71,6 +83,10 @@ class MarkdownRenderer:
         md = MarkdownIt("commonmark", {"html": False, "typographer": False})
         md.enable(["table", "strikethrough"])
         md.use(tasklists_plugin)
+        md.use(
+            dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True
+        )
+        md.use(texmath_plugin, delimiters="brackets")
         rules = {
             "fence": self._fence,
             "code_block": self._fence,
@@ -88,14 +104,19 @@ class MarkdownRenderer:
             "heading_open": self._heading_open,
             "html_inline": self._escaped,
             "html_block": self._escaped,
+            "math_inline": self._math_inline,
+            "math_inline_double": self._math_block,
+            "math_block": self._math_block,
+            "math_block_eqno": self._math_block,
         }
         # Straight into the rules table: add_render_rule would re-bind our bound methods.
         md.renderer.rules.update(rules)
         self._md = md
 
-    def render(self, text: str) -> Rendered:
-        env: dict[str, Any] = {"code": {}}
-        return Rendered(html=self._md.render(text, env), code=env["code"])
+    def render(self, text: str, *, math: bool = True) -> Rendered:
+        """``math=False`` shows formulas as their TeX source (cheap: for text that changes every frame)."""
+        env: dict[str, Any] = {"code": {}, "images": {}, "math": math}
+        return Rendered(html=self._md.render(text, env), code=env["code"], images=env["images"])
 
     def warm_up(self) -> None:
         """Pay the one-time costs (Pygments' plugin scan, common lexers) before the first reply.
@@ -168,6 +189,35 @@ class MarkdownRenderer:
             f'<pre style="margin:0; white-space:pre-wrap; font-family:{MONO_FAMILIES}; '
             f'font-size:{round(self.base_pt * 0.92, 1)}pt; color:{c.text}">{body}</pre>'
             f"</td></tr></table>\n"
+        )
+
+    def _math_inline(self, tokens, idx, _options, env) -> str:
+        return self._math(tokens[idx].content, False, env) or self._tex_source(tokens[idx].content, "$")
+
+    def _math_block(self, tokens, idx, _options, env) -> str:
+        content = tokens[idx].content
+        image = self._math(content, True, env)
+        if image is None:
+            image = f'<span style="white-space:pre-wrap">{self._tex_source(content.strip(), "$$")}</span>'
+        return f'<p align="center" style="margin-top:4px; margin-bottom:12px">{image}</p>\n'
+
+    def _math(self, tex: str, display: bool, env) -> str | None:
+        if not env.get("math", True):
+            return None
+        image = render_math(tex, display, self.colors.text, self.base_pt)
+        if image is None:
+            return None
+        name = f"{MATH_SCHEME}:{image.key}"
+        env.setdefault("images", {})[name] = image.png
+        return (
+            f'<img src="{name}" width="{image.width}" height="{image.height}" '
+            f'style="vertical-align:middle" alt="{html.escape(tex.strip(), quote=True)}">'
+        )
+
+    def _tex_source(self, tex: str, delimiter: str) -> str:
+        return (
+            f'<code style="font-family:{MONO_FAMILIES}; color:{self.colors.muted}; '
+            f'font-size:{round(self.base_pt * 0.92, 1)}pt">{html.escape(delimiter + tex + delimiter)}</code>'
         )
 
     def _image(self, tokens, idx, options, env) -> str:

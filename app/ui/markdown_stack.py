@@ -64,7 +64,8 @@ class MarkdownStack(QWidget):
         tail = text[len(self._frozen) :]
         if tail != self._live_text:
             self._live_text = tail
-            self._live.set_rendered(self._renderer().render(tail))
+            # The draft changes every step: its formulas show as TeX until their canvas is committed.
+            self._live.set_rendered(self._renderer().render(tail, math=False))
             self._live.setVisible(bool(tail))
             self.live_renders += 1
 

@@ -17,9 +17,11 @@ from app.qt import (
     QDesktopServices,
     QFrame,
     QGuiApplication,
+    QImage,
     QSizePolicy,
     Qt,
     QTextBrowser,
+    QTextDocument,
     QUrl,
     Signal,
 )
@@ -71,6 +73,9 @@ class RichTextView(QTextBrowser):
     def set_rendered(self, rendered: Rendered) -> None:
         self._code = rendered.code
         self.renders += 1
+        document = self.document()
+        for name, png in rendered.images.items():  # our own images (math), in the document's cache
+            document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), QImage.fromData(png))
         self.setHtml(rendered.html)
 
     def code_blocks(self) -> dict[str, str]:

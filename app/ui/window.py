@@ -29,6 +29,7 @@ from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
+from app.math_images import warm_up_in_background as warm_up_math_in_background
 from app.media_probe import MediaInfo, media_kind
 from app.qt import (
     QAction,
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
         self._renderer = MarkdownRenderer(self.colors, config.font_size)
         self._renderer.warm_up()
+        warm_up_math_in_background()  # matplotlib's import and fonts, off the GUI thread
 
         # --- layout ----------------------------------------------------------
         self.sidebar = Sidebar(self)

@@ -64,6 +64,17 @@ THOUGHT = (
     "The user wants the mechanism, a sketch and a comparison. Key points: 256-token canvas, "
     "parallel refinement, entropy-bounded acceptance, commit then next canvas."
 )
+MATH_ANSWER = r"""The area under $f(x) = x^2$ from $0$ to $1$ is
+
+$$
+\int_0^1 x^2\,dx = \left[\frac{x^3}{3}\right]_0^1 = \frac{1}{3}
+$$
+
+More generally $\sum_{k=1}^{n} k^2 = \frac{n(n+1)(2n+1)}{6}$, and the Gaussian integral is
+\(\int_{-\infty}^{\infty} e^{-x^2}\,dx = \sqrt{\pi}\). Amounts like $5 and $10 stay text.
+"""
+
+
 ANSWER = """DiffusionGemma writes **a whole canvas at once**: it starts from 256 random tokens and refines \
 all of them in parallel, keeping the positions it is confident about at each step.
 
@@ -281,6 +292,15 @@ def main() -> None:
     reply.start_replay(Replay.build(played, finals, None))
     reply.replay_bar.seek(next(i for i, s in enumerate(played) if s.block == 1) + 9)
     shooter.save(window, "07-versions-and-replay")
+    window.close()
+
+    # Math: inline and display TeX drawn by mathtext; dollar amounts stay text.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(window, "What is the area under x² from 0 to 1, and what else is like it?")
+    stats = Stats(58, 0, 180, 1, 19, 48, (19,), 180 / 19, 0.04, 0.21, 180 / 0.21, int(17.7 * 1024**3))
+    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, MATH_ANSWER, 19, True))
+    window.on_reply_finished(reply_id, Done((), (), MATH_ANSWER, "", MATH_ANSWER, stats))
+    shooter.save(window, "08-math", top=True)
     window.close()
 
     # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.

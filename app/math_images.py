@@ -1,0 +1,91 @@
+"""TeX math from model output as PNG images, drawn by matplotlib's mathtext.
+
+QTextDocument has no math layout (no MathML, no fonts for it), so formulas
+become images the renderer names in its HTML and the view hands to the
+document itself (``addResource``): nothing is fetched, nothing runs but a TeX
+*parser*.  mathtext covers the TeX a chat answer uses (fractions, roots,
+sums and integrals with limits, Greek, accents, most symbols) without a LaTeX
+installation; what it cannot parse (``\\begin{aligned}`` environments, say)
+returns None and is shown as its source.  Formulas longer than
+:data:`MAX_TEX_CHARS` are shown as source too, so a pathological one cannot
+hold the GUI thread.
+
+matplotlib's first import and font loading take about a second;
+:func:`warm_up` pays it on a background thread at start-up, and a lock keeps
+that and the GUI thread's renders apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import struct
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+log = logging.getLogger(__name__)
+
+MAX_TEX_CHARS = 1_000
+SCALE = 2  # rendered at twice the logical size: sharp on HiDPI screens, scaled down elsewhere
+PX_PER_PT = 96 / 72
+DISPLAY_GROWTH = 1.15  # display formulas a little larger than the text, as LaTeX sets them
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class MathImage:
+    key: str
+    png: bytes
+    width: int  # logical pixels
+    height: int
+
+
+def math_key(tex: str, display: bool, color: str, pt: float) -> str:
+    digest = hashlib.sha1(f"{display}|{color}|{pt}|{tex}".encode("utf-8", "surrogatepass")).hexdigest()
+    return digest[:16]
+
+
+@lru_cache(maxsize=512)
+def render_math(tex: str, display: bool, color: str, pt: float) -> MathImage | None:
+    """``tex`` (without delimiters) as a PNG in ``color`` at ``pt`` points; None when it cannot be drawn."""
+    tex = tex.strip()
+    if not tex or len(tex) > MAX_TEX_CHARS or "\n\n" in tex:
+        return None
+    size = pt * (DISPLAY_GROWTH if display else 1.0)
+    with _lock:
+        try:
+            from matplotlib import mathtext, rc_context
+            from matplotlib.font_manager import FontProperties
+
+            buffer = io.BytesIO()
+            with rc_context({"savefig.transparent": True}):  # the reply's background shows through
+                mathtext.math_to_image(
+                    f"${' '.join(tex.split())}$",
+                    buffer,
+                    prop=FontProperties(size=size),
+                    dpi=72 * PX_PER_PT * SCALE,
+                    format="png",
+                    color=color,
+                )
+        except Exception as error:  # mathtext raises ValueError (and pyparsing's errors) for TeX it lacks
+            log.debug("math not drawn (%s): %.80s", type(error).__name__, tex)
+            return None
+    png = buffer.getvalue()
+    width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+    return MathImage(
+        math_key(tex, display, color, pt), png, max(1, round(width / SCALE)), max(1, round(height / SCALE))
+    )
+
+
+def warm_up() -> None:
+    """Import matplotlib and load its math fonts (about a second) before the first formula."""
+    render_math("x^2", False, "#000000", 11.0)
+
+
+def warm_up_in_background() -> threading.Thread:
+    thread = threading.Thread(target=warm_up, name="math warm-up", daemon=True)
+    thread.start()
+    return thread

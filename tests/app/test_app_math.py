@@ -1,0 +1,88 @@
+"""TeX math in replies: drawn as images by matplotlib's mathtext, handed to the document, never fetched."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.markdown import MATH_SCHEME, MarkdownRenderer
+from app.math_images import MAX_TEX_CHARS, render_math
+from app.palette import DARK, LIGHT
+from app.qt import QTextDocument, QUrl
+from app.ui.text_view import RichTextView
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return MarkdownRenderer(LIGHT)
+
+
+def test_inline_and_display_math_become_our_own_images(renderer):
+    text = "Energy $E=mc^2$, and\n\n$$\n\\int_0^1 x\\,dx = \\frac{1}{2}\n$$\n\nalso \\(a+b\\)."
+    out = renderer.render(text)
+    assert len(out.images) == 3 and all(name.startswith(f"{MATH_SCHEME}:") for name in out.images)
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in out.images.values())
+    assert out.html.count('<img src="dgmath:') == 3
+    assert '<p align="center"' in out.html  # the display formula has a line of its own, centred
+    inline = render_math("E=mc^2", False, LIGHT.text, renderer.base_pt)
+    display = render_math("E=mc^2", True, LIGHT.text, renderer.base_pt)
+    assert display.width > inline.width > 20 and 8 < inline.height < 40  # about the text's size
+
+
+def test_dollars_in_prose_stay_text(renderer):
+    out = renderer.render("It costs $5 and $10, or $ 6 $ if you ask.")
+    assert not out.images and "$5 and $10" in out.html
+
+
+def test_tex_mathtext_cannot_draw_is_shown_as_source(renderer):
+    out = renderer.render("$\\begin{aligned} a &= b \\end{aligned}$")
+    assert not out.images and "$\\begin{aligned} a &amp;= b \\end{aligned}$" in out.html
+    huge = "x+" * (MAX_TEX_CHARS // 2) + "x"
+    assert not renderer.render(f"${huge}$").images  # too long to spend the GUI thread on
+
+
+def test_the_live_draft_shows_source_until_committed(renderer):
+    assert not renderer.render("$x^2$", math=False).images
+    assert "$x^2$" in renderer.render("$x^2$", math=False).html
+
+
+def test_each_theme_draws_in_its_own_text_colour():
+    light = MarkdownRenderer(LIGHT).render("$x$").images
+    dark = MarkdownRenderer(DARK).render("$x$").images
+    assert set(light) != set(dark) and list(light.values()) != list(dark.values())
+
+
+def test_model_output_cannot_name_our_images(renderer, qtbot):
+    """Only the renderer's own formulas are in the document: raw HTML is text and images never load."""
+    real = renderer.render("$y^2$")
+    (name,) = real.images
+    forged = renderer.render(f'<img src="{name}"> and ![pic]({name}) and ![x](http://127.0.0.1:9/a.png)')
+    assert not forged.images and "<img" not in forged.html.replace("&lt;img", "")
+    view = RichTextView()
+    qtbot.addWidget(view)
+    view.set_rendered(forged)
+    view.resize(400, 100)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.blocked_urls == []  # nothing even asked for
+
+
+def test_the_view_hands_the_images_to_its_document_and_fetches_nothing(renderer, qtbot):
+    out = renderer.render("Pythagoras: $a^2+b^2=c^2$.")
+    view = RichTextView()
+    qtbot.addWidget(view)
+    view.set_rendered(out)
+    view.resize(400, 100)
+    view.show()
+    qtbot.waitExposed(view)
+    (name,) = out.images
+    image = view.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(name))
+    assert image is not None and not image.isNull()
+    assert view.blocked_urls == []
+    assert "Pythagoras" in view.toPlainText()
+
+
+def test_formulas_are_transparent_so_either_theme_shows_through(qtbot):
+    from app.qt import QImage
+
+    image = QImage.fromData(render_math("x^2", False, DARK.text, 11.0).png)
+    assert image.hasAlphaChannel() and image.pixelColor(0, 0).alpha() == 0
