@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
-from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
+from app.chat_files import ChatFiles
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
 from app.math_images import warm_up_in_background as warm_up_math_in_background
@@ -54,7 +54,6 @@ from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.store import Message as StoredMessage
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
-from app.store.commands import export_text, read_export_file, write_atomically
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
@@ -109,20 +108,6 @@ class ChatPage:
     # first: a long chat shows its newest messages at once and the rest arrive above them.
     backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
-
-
-def _export_file(db_path: Path, fmt: str, chat_ids: list[int] | None, path: Path) -> Path:
-    """On a background thread: the export's text from a connection of its own, written atomically."""
-    with Store.open_for_thread(db_path) as store:
-        write_atomically(path, export_text(store, fmt, chat_ids))
-    return path
-
-
-def _import_file(db_path: Path, path: Path) -> list[int]:
-    """On a background thread: read and check the file, then add its chats in one transaction."""
-    document = read_export_file(path)
-    with Store.open_for_thread(db_path) as store:
-        return store.import_json(document)
 
 
 class MainWindow(QMainWindow):
@@ -220,12 +205,11 @@ class MainWindow(QMainWindow):
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
-        # Export and import read and write whole chats (attachments embedded): off the GUI thread,
-        # one at a time, each on its own store connection.
-        self._exchange = BackgroundCalls(self, threads=1)
-        self._exchange.succeeded.connect(self._on_exchange_succeeded)
-        self._exchange.failed.connect(self._on_exchange_failed)
-        self._exchange_files: dict[str, Path] = {}
+        self._chat_files = ChatFiles(self.store.path, self)  # export/import, off the GUI thread
+        self._chat_files.exported.connect(self._on_chat_files_exported)
+        self._chat_files.imported.connect(self._on_chat_files_imported)
+        self._chat_files.export_failed.connect(self._on_chat_files_export_failed)
+        self._chat_files.import_failed.connect(self._on_chat_files_import_failed)
         self._downloading: DownloadDialog | None = None  # the dialog whose model download runs
         self._backfill_timer = QTimer(self)
         self._backfill_timer.setSingleShot(True)
@@ -721,8 +705,7 @@ class MainWindow(QMainWindow):
             path = self._ask_export_path(chat_ids)
             if path is None:
                 return None
-        fmt = "json" if path.suffix.lower() == ".json" else "md"
-        self._start_exchange("export", path, _export_file, self.store.path, fmt, chat_ids, path)
+        self._chat_files.export(chat_ids, path)
         self.status.showMessage(f"Exporting to {path}…")
         return path
 
@@ -761,22 +744,15 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return None
             path = Path(chosen)
-        self._start_exchange("import", path, _import_file, self.store.path, path)
+        self._chat_files.import_(path)
         self.status.showMessage(f"Importing {path.name}…")
         return path
 
-    def _start_exchange(self, kind: str, path: Path, fn, *args) -> None:
-        tag = f"{kind}:{len(self._exchange_files)}"
-        self._exchange_files[tag] = path
-        self._exchange.call(tag, fn, *args)
+    def _on_chat_files_exported(self, path: Path) -> None:
+        self.status.showMessage(f"Exported to {path}", 6000)
+        self.chats_exported.emit(path)
 
-    def _on_exchange_succeeded(self, tag: str, result) -> None:
-        path = self._exchange_files.pop(tag)
-        if tag.startswith("export"):
-            self.status.showMessage(f"Exported to {path}", 6000)
-            self.chats_exported.emit(path)
-            return
-        ids = list(result)
+    def _on_chat_files_imported(self, path: Path, ids: list[int]) -> None:
         self._refresh_sidebar()
         if ids:
             self.open_chat(ids[0])
@@ -784,16 +760,14 @@ class MainWindow(QMainWindow):
         self.status.showMessage(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}", 6000)
         self.chats_imported.emit(ids)
 
-    def _on_exchange_failed(self, tag: str, error: BaseException) -> None:
-        path = self._exchange_files.pop(tag)
+    def _on_chat_files_export_failed(self, _path: Path, error: StoreError) -> None:
         self.status.clearMessage()
-        if not isinstance(error, StoreError):  # a bug, not a bad file: the log has the traceback
-            error = StoreError(f"an unexpected error ({type(error).__name__})", fix="See the log file")
-        if tag.startswith("export"):
-            self._store_failed("The export could not be written", error)
-        else:
-            self._store_failed(f"“{path.name}” could not be imported", error)
-            self.chats_imported.emit([])
+        self._store_failed("The export could not be written", error)
+
+    def _on_chat_files_import_failed(self, path: Path, error: StoreError) -> None:
+        self.status.clearMessage()
+        self._store_failed(f"“{path.name}” could not be imported", error)
+        self.chats_imported.emit([])
 
     # --- sending ---------------------------------------------------------------
 
@@ -1268,7 +1242,7 @@ class MainWindow(QMainWindow):
         self.hide()
         self._frame.cancel()
         self._backfill_timer.stop()
-        self._exchange.shutdown(SHUTDOWN_WAIT_MS)  # an import is one transaction: let it finish
+        self._chat_files.shutdown()  # an import is one transaction: let it finish
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         if self._owns_store and stopped and self.store is not None:

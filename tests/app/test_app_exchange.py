@@ -130,8 +130,8 @@ def test_export_and_import_run_off_the_gui_thread_on_their_own_connection(
     """A big export (attachments embedded) must not freeze the window: the work runs on a pool thread."""
     import threading
 
+    from app import chat_files
     from app.store import Store
-    from app.ui import window as window_module
 
     threads: list[str] = []
     original = Store.open_for_thread.__func__
@@ -148,7 +148,7 @@ def test_export_and_import_run_off_the_gui_thread_on_their_own_connection(
     with qtbot.waitSignal(window.chats_imported, timeout=10_000):
         window.import_chats(tmp_path / "all.json")
     assert len(threads) == 2 and threading.main_thread().name not in threads
-    assert window_module.SHUTDOWN_WAIT_MS > 0  # closing the window waits for an import in flight
+    assert chat_files.SHUTDOWN_WAIT_MS > 0  # closing the window waits for an import in flight
 
 
 def test_a_reply_streaming_while_importing_is_not_marked_interrupted(qtbot, make_window, tmp_path):
