@@ -220,6 +220,7 @@ def load_model(
             if choice.device.type == "cuda":
                 from engine.quant.experts_path import choose_experts_path
 
+                report(LoadProgress("kernels", 1, 2, "Timing the 4-bit kernels on this GPU"))
                 choose_experts_path(model, choice.device, choice.dtype)
             report(LoadProgress("ready", 2, 2, "Model ready"))
             return model, processor
