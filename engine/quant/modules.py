@@ -15,6 +15,8 @@ bf16 transient per layer and per forward.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -22,9 +24,9 @@ from engine.quant.packed import QuantizedWeight
 from engine.quant.settings import QuantSettings
 
 # Experts dequantized together, by device.  On CUDA every op is a kernel launch (~5-10 µs), and the
-# per-expert loop made ~1,200 per layer: a group of 16 (190 MB in bf16 on the real model, an eighth
-# of the layer) needs ~100.  On the CPU ops run inline and smaller groups are faster (cache-sized
-# weights): `python -m engine bench-experts` measured 0.44 s per real-shape layer with 1, 1.2 s with 16.
+# per-expert loop made ~1,170 per layer: a group of 16 (190 MB in bf16 on the real model, an eighth
+# of the layer) needs ~160.  On the CPU ops run inline and smaller groups are faster (cache-sized
+# weights): `python -m engine bench-experts` measured 0.43 s per real-shape layer with 1, 1.08 s with 16.
 EXPERTS_PER_GROUP = {"cuda": 16, "cpu": 1}
 DEFAULT_EXPERTS_PER_GROUP = 16
 
@@ -57,6 +59,9 @@ def fused_kernel():
     try:
         from engine.quant import fused
     except ImportError:
+        return None
+    except Exception:  # a broken Triton install must cost the fast path, never the model
+        logging.getLogger(__name__).warning("Triton could not be imported", exc_info=True)
         return None
     return fused
 
