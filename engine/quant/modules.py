@@ -15,6 +15,7 @@ bf16 transient per layer and per forward.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -54,6 +55,7 @@ def grouped_linear(inputs: torch.Tensor, weights: torch.Tensor, ends: torch.Tens
     return torch.cat(parts)
 
 
+@functools.cache
 def fused_kernel():
     """engine.quant.fused, or None where Triton cannot be imported (it ships with CUDA torch on Linux)."""
     try:
