@@ -13,8 +13,8 @@
 #   device run, carry [".whl"], timeout_s 560:  OUT=$OUT bash docs/gpu_checks.sh
 # Elsewhere (network, no .whl): make a venv with `pip install torch -e ".[test]"` and set PY.
 #
-# Writes at most 8 files under $OUT; copy the numbers into docs/benchmarks.md with the card, the
-# date and these commands.
+# Writes at most 8 files under $OUT; `python docs/gpu_report.py DIR` turns them into the tables of
+# docs/benchmarks.md (add the date and these commands).
 set -uo pipefail
 OUT="${OUT:-gpu-results}"
 mkdir -p "$OUT"

@@ -52,6 +52,27 @@ def test_bench_command_on_a_tiny_checkpoint(tiny_checkpoint, capsys):
     assert result["ratio_to_floor"] > 1
 
 
+def test_gpu_report_turns_results_into_tables(tmp_path, capsys):
+    """docs/gpu_report.py reads what docs/gpu_checks.sh writes (here: a real CPU bench line)."""
+    import runpy
+    from pathlib import Path
+
+    report = runpy.run_path(str(Path(__file__).parents[1] / "docs" / "gpu_report.py"))["report"]
+    result = {
+        "context": 1024, "prefill_ms": 812.0, "forward_ms": 31.5, "decode_tok_s": 507.9,
+        "peak_allocated_gib": 15.1, "ratio_to_floor": 6.7,
+        "notes": ["experts path: fused 4-bit Triton kernel"],
+    }  # fmt: skip
+    (tmp_path / "bench.jsonl").write_text(json.dumps(result) + "\n", encoding="utf-8")
+    (tmp_path / "plan.jsonl").write_text(json.dumps({"total_gib": 15.4}) + "\n", encoding="utf-8")
+    (tmp_path / "env.txt").write_text("torch 2.11.0 13.0 NVIDIA H100 80GB HBM3\n", encoding="utf-8")
+    (tmp_path / "pytest-gpu.txt").write_text("11 passed in 61.2s\n", encoding="utf-8")
+    text = report(tmp_path)
+    assert "NVIDIA H100" in text and "11 passed" in text
+    assert "| 1,024 | fused 4-bit Triton kernel | 15.1 | 15.4 | 812 | 31.50 | 508 | 6.7 |" in text
+    assert "no results" in text  # bench-experts.jsonl is missing: said, not an error
+
+
 def test_real_shape_needs_cuda():
     from engine.bench import load_bench_model
 
