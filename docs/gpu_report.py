@@ -30,27 +30,24 @@ def _lines(path: Path) -> list[dict]:
     return rows
 
 
+def _matching_lines(path: Path, wanted) -> list[str] | None:
+    """The lines of ``path`` that ``wanted`` accepts; None when the file is not there."""
+    if not path.is_file():
+        return None
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if wanted(line)]
+
+
 def _card(folder: Path) -> str:
-    env = folder / "env.txt"
-    if not env.is_file():
+    lines = _matching_lines(folder / "env.txt", lambda line: line.startswith(("torch ", "transformers ")))
+    if lines is None:
         return "unknown card (no env.txt)"
-    lines = [
-        line
-        for line in env.read_text(encoding="utf-8").splitlines()
-        if line.startswith(("torch ", "transformers "))
-    ]
     return "; ".join(lines) or "unknown card (env.txt has no torch line)"
 
 
 def _pytest(folder: Path) -> str:
-    path = folder / "pytest-gpu.txt"
-    if not path.is_file():
+    summary = _matching_lines(folder / "pytest-gpu.txt", lambda line: " passed" in line or " failed" in line)
+    if summary is None:
         return "not run"
-    summary = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if " passed" in line or " failed" in line
-    ]
     return summary[-1].strip("= ") if summary else "no summary line (see pytest-gpu.txt)"
 
 

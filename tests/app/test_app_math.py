@@ -16,6 +16,16 @@ def renderer():
     return MarkdownRenderer(LIGHT)
 
 
+def shown_view(qtbot, rendered) -> RichTextView:
+    view = RichTextView()
+    qtbot.addWidget(view)
+    view.set_rendered(rendered)
+    view.resize(400, 100)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
 def test_inline_and_display_math_become_our_own_images(renderer):
     text = "Energy $E=mc^2$, and\n\n$$\n\\int_0^1 x\\,dx = \\frac{1}{2}\n$$\n\nalso \\(a+b\\)."
     out = renderer.render(text)
@@ -57,23 +67,13 @@ def test_model_output_cannot_name_our_images(renderer, qtbot):
     (name,) = real.images
     forged = renderer.render(f'<img src="{name}"> and ![pic]({name}) and ![x](http://127.0.0.1:9/a.png)')
     assert not forged.images and "<img" not in forged.html.replace("&lt;img", "")
-    view = RichTextView()
-    qtbot.addWidget(view)
-    view.set_rendered(forged)
-    view.resize(400, 100)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_view(qtbot, forged)
     assert view.blocked_urls == []  # nothing even asked for
 
 
 def test_the_view_hands_the_images_to_its_document_and_fetches_nothing(renderer, qtbot):
     out = renderer.render("Pythagoras: $a^2+b^2=c^2$.")
-    view = RichTextView()
-    qtbot.addWidget(view)
-    view.set_rendered(out)
-    view.resize(400, 100)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_view(qtbot, out)
     (name,) = out.images
     image = view.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(name))
     assert image is not None and not image.isNull()
