@@ -15,7 +15,10 @@ r"""Model output (markdown) to the HTML subset QTextDocument renders, safely.
   loaded from anywhere).  ``$5 and $10`` stays text (no digits right after a
   ``$``, no spaces inside it).  With ``math=False`` (the live draft, which
   changes every step) and for TeX that mathtext cannot draw, the source is
-  shown in a code font instead.
+  shown in a code font instead.  Given ``request_math`` (the window's
+  background pool), a formula not drawn yet is shown as source too, asked for,
+  and :attr:`Rendered.pending_math` tells the view to render again once it is
+  drawn: the GUI thread never draws.
 
 Qt-free: the renderer turns text into HTML; the view decides when to call it.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -38,7 +42,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
-from app.math_images import render_math
+from app.math_images import NOT_DRAWN, cached_math, render_math
 from app.palette import Colors
 
 COPY_SCHEME = "dgchat-copy"
@@ -55,6 +59,7 @@ class Rendered:
     html: str
     code: dict[str, str] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)  # "dgmath:<key>" -> PNG
+    pending_math: bool = False  # some formulas are still being drawn: render again when they are
 
 
 @lru_cache(maxsize=64)
@@ -77,9 +82,16 @@ def code_key(code: str) -> str:
 class MarkdownRenderer:
     """Renders markdown for one colour scheme and base font size (points)."""
 
-    def __init__(self, colors: Colors, base_pt: float = 11.0) -> None:
+    def __init__(
+        self,
+        colors: Colors,
+        base_pt: float = 11.0,
+        *,
+        request_math: Callable[[tuple[str, bool, str, float]], None] | None = None,
+    ) -> None:
         self.colors = colors
         self.base_pt = base_pt
+        self._request_math = request_math
         md = MarkdownIt("commonmark", {"html": False, "typographer": False})
         md.enable(["table", "strikethrough"])
         md.use(tasklists_plugin)
@@ -116,7 +128,8 @@ class MarkdownRenderer:
     def render(self, text: str, *, math: bool = True) -> Rendered:
         """``math=False`` shows formulas as their TeX source (cheap: for text that changes every frame)."""
         env: dict[str, Any] = {"code": {}, "images": {}, "math": math}
-        return Rendered(html=self._md.render(text, env), code=env["code"], images=env["images"])
+        html_text = self._md.render(text, env)
+        return Rendered(html_text, env["code"], env["images"], pending_math=bool(env.get("pending")))
 
     def warm_up(self) -> None:
         """Pay the one-time costs (Pygments' plugin scan, common lexers) before the first reply.
@@ -204,7 +217,15 @@ class MarkdownRenderer:
     def _math(self, tex: str, display: bool, env) -> str | None:
         if not env.get("math", True):
             return None
-        image = render_math(tex, display, self.colors.text, self.base_pt)
+        args = (tex, display, self.colors.text, self.base_pt)
+        if self._request_math is None:
+            image = render_math(*args)
+        else:
+            image = cached_math(*args)
+            if image is NOT_DRAWN:
+                self._request_math(args)
+                env["pending"] = True
+                return None
         if image is None:
             return None
         name = f"{MATH_SCHEME}:{image.key}"

@@ -32,6 +32,8 @@ class MarkdownStack(QWidget):
         self._layout.setSpacing(0)
         self._text_color: str | None = None
         self._chunks: list[RichTextView] = []
+        # Views that show a formula as source while it is drawn elsewhere, and the text they render.
+        self._waiting_for_math: dict[RichTextView, str] = {}
         self._frozen = ""
         self._live_text: str | None = None
         self._live = self._new_view()
@@ -56,7 +58,7 @@ class MarkdownStack(QWidget):
         boundary = frozen + stable_prefix_length(text[frozen:committed]) if committed > frozen else frozen
         if boundary > frozen:
             view = self._new_view()
-            view.set_rendered(self._renderer().render(text[len(self._frozen) : boundary]))
+            self._render_into(view, text[len(self._frozen) : boundary])
             self._layout.insertWidget(len(self._chunks), view)
             self._chunks.append(view)
             self._frozen = text[:boundary]
@@ -66,6 +68,7 @@ class MarkdownStack(QWidget):
             self._live_text = tail
             # The draft changes every step: its formulas show as TeX until their canvas is committed.
             self._live.set_rendered(self._renderer().render(tail, math=False))
+            self._waiting_for_math.pop(self._live, None)
             self._live.setVisible(bool(tail))
             self.live_renders += 1
 
@@ -73,13 +76,26 @@ class MarkdownStack(QWidget):
         """Render the finished text as one view (one layout, one selection)."""
         self._drop_chunks()
         self._live_text = text
-        self._live.set_rendered(self._renderer().render(text))
+        self._render_into(self._live, text)
         self._live.setVisible(bool(text))
 
     def rerender(self) -> None:
         """After a theme or font change."""
         text = self.text
         self.set_final(text)
+
+    def refresh_math(self) -> None:
+        """Render again the views that showed formulas as source, now that some are drawn."""
+        for view, text in list(self._waiting_for_math.items()):
+            self._render_into(view, text)
+
+    def _render_into(self, view: RichTextView, text: str) -> None:
+        rendered = self._renderer().render(text)
+        view.set_rendered(rendered)
+        if rendered.pending_math:
+            self._waiting_for_math[view] = text
+        else:
+            self._waiting_for_math.pop(view, None)
 
     def plain_text(self) -> str:
         return "\n".join(view.toPlainText() for view in self.views() if view.isVisibleTo(self))
@@ -98,6 +114,7 @@ class MarkdownStack(QWidget):
 
     def _drop_chunks(self) -> None:
         for view in self._chunks:
+            self._waiting_for_math.pop(view, None)
             self._layout.removeWidget(view)
             view.deleteLater()
         self._chunks.clear()

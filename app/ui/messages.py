@@ -525,6 +525,11 @@ class AssistantMessage(QWidget):
         else:
             self._apply_token_view(on)
 
+    def refresh_math(self) -> None:
+        """Show formulas drawn since this reply was rendered (see app.ui.math_pool)."""
+        self.answer.refresh_math()
+        self.thought.refresh_math()
+
     def set_colors(self, colors: Colors) -> None:
         self.thought.set_text_color(colors.muted)
         self.grid.set_colors(colors)

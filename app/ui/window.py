@@ -58,6 +58,7 @@ from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.download_dialog import DownloadDialog
+from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.models_dialog import ModelsDialog
@@ -151,7 +152,10 @@ class MainWindow(QMainWindow):
         self._owns_store = store is None
         self.store = store if store is not None else self._open_store()
         self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
-        self._renderer = MarkdownRenderer(self.colors, config.font_size)
+        # Formulas are drawn on a background thread; replies show their TeX until then.
+        self._math_pool = MathPool(self)
+        self._math_pool.drawn.connect(self._on_math_pool_drawn)
+        self._renderer = MarkdownRenderer(self.colors, config.font_size, request_math=self._math_pool.request)
         self._renderer.warm_up()
         warm_up_math_in_background()  # matplotlib's import and fonts, off the GUI thread
 
@@ -1204,13 +1208,21 @@ class MainWindow(QMainWindow):
     def restyle(self) -> None:
         """Apply the theme and font size, and re-render every message with the new colours."""
         self.colors = apply_theme(QApplication.instance(), self.config.theme, self.config.font_size)
-        self._renderer = MarkdownRenderer(self.colors, self.config.font_size)
+        self._renderer = MarkdownRenderer(
+            self.colors, self.config.font_size, request_math=self._math_pool.request
+        )
         for page in self._pages.values():
             for widget in page.transcript.messages():
                 if isinstance(widget, AssistantMessage):
                     widget.set_colors(self.colors)
                 elif isinstance(widget, UserMessage):
                     widget.rerender()
+
+    def _on_math_pool_drawn(self) -> None:
+        for page in self._pages.values():
+            for widget in page.transcript.messages():
+                if isinstance(widget, AssistantMessage):
+                    widget.refresh_math()
 
     def _on_color_scheme_changed(self, _scheme) -> None:
         if self.config.theme == "system":
@@ -1243,6 +1255,7 @@ class MainWindow(QMainWindow):
         self._frame.cancel()
         self._backfill_timer.stop()
         self._chat_files.shutdown()  # an import is one transaction: let it finish
+        self._math_pool.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         if self._owns_store and stopped and self.store is not None:

@@ -300,6 +300,8 @@ def main() -> None:
     stats = Stats(58, 0, 180, 1, 19, 48, (19,), 180 / 19, 0.04, 0.21, 180 / 0.21, int(17.7 * 1024**3))
     window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, MATH_ANSWER, 19, True))
     window.on_reply_finished(reply_id, Done((), (), MATH_ANSWER, "", MATH_ANSWER, stats))
+    while window._math_pool.busy:  # formulas are drawn on a background thread
+        shooter.settle()
     shooter.save(window, "08-math", top=True)
     window.close()
 

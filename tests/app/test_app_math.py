@@ -86,3 +86,58 @@ def test_formulas_are_transparent_so_either_theme_shows_through(qtbot):
 
     image = QImage.fromData(render_math("x^2", False, DARK.text, 11.0).png)
     assert image.hasAlphaChannel() and image.pixelColor(0, 0).alpha() == 0
+
+
+def test_the_window_draws_formulas_off_the_gui_thread_then_shows_them(qtbot, make_window, monkeypatch):
+    """Opening a chat never waits for matplotlib: source first, the formula once the pool drew it."""
+    import threading
+    import uuid
+
+    from app_chat import loaded, replies
+    from app_fakes import FakeEngine
+
+    from app import math_images
+    from engine.events import Done, Stats
+
+    drawn_on: list[str] = []
+    draw = math_images._draw
+
+    def recording(*args):
+        drawn_on.append(threading.current_thread().name)
+        return draw(*args)
+
+    monkeypatch.setattr(math_images, "_draw", recording)
+    window = loaded(qtbot, make_window, FakeEngine())
+    unique = uuid.uuid4().int % 10_000  # formulas no earlier test has drawn
+    text = f"First $x^{{{unique}}}$ and then\n\n$$\n\\frac{{{unique}}}{{y}}\n$$\n"
+    chat = window.store.create_conversation("math")
+    user = window.store.send_user_message(chat, "some math please").id
+    with window.store.begin_reply(user) as writer:
+        writer.on_event(Done((), (), text, "", text, Stats(1, 0, 9, 1, 2, 48, (2,), 4.5, 0.01, 0.1, 90.0)))
+    window.open_chat(chat)
+    (reply,) = replies(window)
+    view = reply.answer.views()[-1]
+    assert f"$x^{{{unique}}}$" in view.toPlainText()  # the source, while it is drawn
+    qtbot.waitUntil(lambda: not window._math_pool.busy and "$x^" not in view.toPlainText(), timeout=10_000)
+    assert len([t for t in drawn_on if t != "math warm-up"]) == 2
+    assert threading.main_thread().name not in drawn_on
+    assert view.blocked_urls == [] and "First" in view.toPlainText()
+
+
+def test_with_a_pool_the_renderer_asks_instead_of_drawing(monkeypatch):
+    import uuid
+
+    from app import math_images
+
+    number = uuid.uuid4().int % 10_000
+    drawn_before = f"w_{{{number}}}"
+    render_math(drawn_before, False, LIGHT.text, 11.0)  # in the cache now
+    monkeypatch.setattr(math_images, "_draw", lambda *a: pytest.fail("drew on the calling thread"))
+    asked: list[tuple] = []
+    renderer = MarkdownRenderer(LIGHT, 11.0, request_math=asked.append)
+    tex = f"z_{{{number}}}"
+    out = renderer.render(f"see ${tex}$")
+    assert out.pending_math and not out.images and f"${tex}$" in out.html
+    assert asked == [(tex, False, LIGHT.text, 11.0)]
+    cached = renderer.render(f"and ${drawn_before}$")
+    assert not cached.pending_math and len(cached.images) == 1 and len(asked) == 1
