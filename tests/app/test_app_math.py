@@ -141,3 +141,20 @@ def test_with_a_pool_the_renderer_asks_instead_of_drawing(monkeypatch):
     assert asked == [(tex, False, LIGHT.text, 11.0)]
     cached = renderer.render(f"and ${drawn_before}$")
     assert not cached.pending_math and len(cached.images) == 1 and len(asked) == 1
+
+
+def test_a_streamed_reply_ends_with_its_formulas_drawn(qtbot, make_window):
+    import uuid
+
+    from app_chat import loaded, replies, say
+    from app_fakes import FakeEngine
+
+    number = uuid.uuid4().int % 10_000
+    reply_text = f"The sum is $\\sum_{{k=1}}^{{{number}}} k$ exactly.\n\n$$\n\\sqrt{{{number}}}\n$$\n"
+    window = loaded(qtbot, make_window, FakeEngine(reply_text, steps=3))
+    say(qtbot, window, "sum please")
+    (reply,) = replies(window)
+    qtbot.waitUntil(lambda: not window._math_pool.busy, timeout=10_000)
+    view = reply.answer.views()[-1]
+    names = [n for n in view.toHtml().split('"') if n.startswith("dgmath:")]
+    assert len(set(names)) == 2 and "\\sum" not in view.toPlainText()
