@@ -369,6 +369,9 @@ class MainWindow(QMainWindow):
         task.finished.connect(lambda *_: self._on_download_ended(dialog))
         task.cancelled.connect(lambda *_: self._on_download_ended(dialog))
         task.failed.connect(lambda *_: self._on_download_failed(dialog))
+        dialog.download_hidden.connect(
+            lambda: self.status.showMessage("The download goes on; Show, on the right, brings it back", 8000)
+        )
 
     def show_download(self) -> None:
         """Bring back the dialog whose download runs in the background (the status bar's Show link)."""

@@ -323,6 +323,7 @@ def test_closing_the_dialog_mid_download_keeps_it_going_in_the_status_bar(
     with qtbot.waitSignal(dialog.download_hidden):
         dialog.close()
     assert not dialog.isVisible() and panel.task.running and panel.state == "running"
+    assert "The download goes on" in window.status.currentMessage()  # closing did not cancel it
     label = window.status.download_label
     qtbot.waitUntil(label.isVisible, timeout=WAIT_MS)
     assert "Downloading" in label.text() and "%" in label.text() and 'href="show"' in label.text()
