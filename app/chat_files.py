@@ -10,6 +10,7 @@ alone).  Results come back as past-tense signals on the GUI thread.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
@@ -44,7 +45,8 @@ class ChatFiles(QObject):
         self._calls = BackgroundCalls(self, threads=1)
         self._calls.succeeded.connect(self._on_calls_succeeded)
         self._calls.failed.connect(self._on_calls_failed)
-        self._files: dict[str, Path] = {}
+        self._files: dict[str, Path] = {}  # the file of each job in flight, by tag
+        self._job_numbers = itertools.count()
 
     def export(self, chat_ids: list[int] | None, path: Path) -> None:
         """Write chats (None: all) to ``path``: JSON if it ends in .json, else Markdown."""
@@ -59,7 +61,7 @@ class ChatFiles(QObject):
         return self._calls.shutdown(SHUTDOWN_WAIT_MS)
 
     def _start(self, kind: str, path: Path, fn, *args) -> None:
-        tag = f"{kind}:{len(self._files)}"
+        tag = f"{kind}:{next(self._job_numbers)}"
         self._files[tag] = path
         self._calls.call(tag, fn, *args)
 

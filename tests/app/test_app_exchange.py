@@ -164,3 +164,34 @@ def test_a_reply_streaming_while_importing_is_not_marked_interrupted(qtbot, make
         window.import_chats(tmp_path / "all.json")
     assert window.store.message(writer.message_id).status == "streaming"
     writer.stop()
+
+
+def test_overlapping_exports_each_report_their_own_file(qtbot, make_window, tmp_path, monkeypatch):
+    """A job finishing while another is queued must not let a new job take the queued one's name."""
+    import threading
+
+    from app import chat_files
+
+    gate = threading.Event()
+    export_file = chat_files.export_file
+
+    def held(db_path, fmt, chat_ids, path):
+        if path.name == "b.md":
+            gate.wait(10)  # b stays in flight until c has been started
+        return export_file(db_path, fmt, chat_ids, path)
+
+    monkeypatch.setattr(chat_files, "export_file", held)
+    window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
+    say(qtbot, window, "hello")
+    files = window._chat_files
+    files._calls._pool.setMaxThreadCount(2)  # a and b run side by side; b waits
+    written: list = []
+    window.chats_exported.connect(written.append)
+    window.export_chats(None, tmp_path / "a.md")
+    window.export_chats(None, tmp_path / "b.md")
+    qtbot.waitUntil(lambda: written == [tmp_path / "a.md"], timeout=10_000)
+    window.export_chats(None, tmp_path / "c.md")
+    qtbot.waitUntil(lambda: tmp_path / "c.md" in written, timeout=10_000)
+    gate.set()
+    qtbot.waitUntil(lambda: len(written) == 3, timeout=10_000)
+    assert sorted(written) == [tmp_path / "a.md", tmp_path / "b.md", tmp_path / "c.md"]
