@@ -35,6 +35,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from engine.denoise import synchronize
 from engine.errors import DeviceError
 
 # Peak memory bandwidth (GB/s) of common cards, for the floor when --bandwidth-gbs is not given.
@@ -228,11 +229,6 @@ def experts_path_note(model: nn.Module) -> str | None:
 # -- measuring ------------------------------------------------------------------------------------
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def weight_bytes_of(model: nn.Module) -> int:
     from engine.quant.skeleton import persistent_tensors
 
@@ -274,11 +270,11 @@ class _ForwardTimer:
         ]
 
     def _before(self, *_args) -> None:
-        _sync(self.device)
+        synchronize(self.device)
         self._start = time.perf_counter()
 
     def _after(self, *_args) -> None:
-        _sync(self.device)
+        synchronize(self.device)
         self.times.append(time.perf_counter() - self._start)
 
     def remove(self) -> None:

@@ -22,15 +22,15 @@ The layer has the real model's shape by default (hidden 2816, 128 experts of
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from engine.bench import AllocationTracker, _sync
+from engine.bench import AllocationTracker
+from engine.denoise import synchronize
+from engine.quant.experts_path import median_ms
 
 REAL_LAYER = {"hidden": 2816, "intermediate": 704, "experts": 128, "top_k": 8}
 
@@ -78,15 +78,6 @@ def random_experts(
     return module
 
 
-def routed_canvas(tokens: int, hidden: int, experts: int, top_k: int, *, device, dtype, seed: int = 0):
-    """Hidden states and a softmax-like top-k routing of ``tokens`` tokens (distinct experts per token)."""
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    states = torch.randn(tokens, hidden, generator=generator).to(device=device, dtype=dtype)
-    scores = torch.randn(tokens, experts, generator=generator)
-    weights, index = torch.topk(scores.softmax(-1), top_k, dim=-1)
-    return states, index.to(device), weights.to(device=device, dtype=dtype)
-
-
 @torch.no_grad()
 def time_group_sizes(
     module, states, index, weights, group_sizes: list[int | str], *, repeats: int = 5
@@ -97,20 +88,13 @@ def time_group_sizes(
     for group in group_sizes:
         module.fused = group == "fused"
         module.experts_per_group = None if module.fused else group
-        module(states, index, weights)  # warm-up: kernels loaded, allocator primed
+        forward_ms = median_ms(lambda: module(states, index, weights), device, repeats)  # warm-up first
         with OpCounter() as counter:
             module(states, index, weights)
-        times = []
-        for _ in range(repeats):
-            _sync(device)
-            start = time.perf_counter()
-            module(states, index, weights)
-            _sync(device)
-            times.append(time.perf_counter() - start)
         out.append(
             ExpertsTiming(
                 experts_per_group=group,
-                forward_ms=1000 * statistics.median(times),
+                forward_ms=forward_ms,
                 ops_per_forward=counter.count,
                 peak_transient_bytes=_peak_transient(module, states, index, weights),
             )
@@ -121,11 +105,11 @@ def time_group_sizes(
 def _peak_transient(module, states, index, weights) -> int:
     device = states.device
     if device.type == "cuda":
-        _sync(device)
+        synchronize(device)
         before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         module(states, index, weights)
-        _sync(device)
+        synchronize(device)
         return int(torch.cuda.max_memory_allocated(device) - before)
     with AllocationTracker() as tracker:
         module(states, index, weights)

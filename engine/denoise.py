@@ -109,7 +109,8 @@ class TokenCodec:
         return ids
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op off CUDA): timings must include it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -190,7 +191,7 @@ def denoise(
     last_draft: list[int] = []
 
     def finish(incomplete: bool, reason: str, token_ids: list[int]) -> Done:
-        _sync(device)
+        synchronize(device)
         seconds = time.perf_counter() - start
         valid = [t for t in token_ids if t != codec.pad_id] if codec.pad_id is not None else token_ids
         text = codec.decode(codec.until_eos(token_ids))
@@ -245,7 +246,7 @@ def denoise(
             if is_prefill:
                 if keep_prefix is not None:
                     keep_prefix(PrefixCache.capture(prompt_ids, image_keys, cache))
-                _sync(device)
+                synchronize(device)
                 yield PromptEncoded(
                     prompt_tokens=prompt_len, seconds=time.perf_counter() - start, cached_tokens=cached
                 )

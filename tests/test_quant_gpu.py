@@ -83,7 +83,8 @@ def test_cuda_grouped_experts_match_transformers(group):
     from transformers import DiffusionGemmaTextConfig
     from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaTextExperts
 
-    from engine.bench_experts import random_experts, routed_canvas
+    from engine.bench_experts import random_experts
+    from engine.quant.experts_path import routed_canvas
 
     hidden, inter, experts = 512, 256, 64
     quant = random_experts(

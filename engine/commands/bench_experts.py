@@ -48,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.bench import device_bandwidth_gbs
-    from engine.bench_experts import floor_ms, fused_runs_on, random_experts, routed_canvas, time_group_sizes
+    from engine.bench_experts import floor_ms, fused_runs_on, random_experts, time_group_sizes
     from engine.loader import choose_device
+    from engine.quant.experts_path import routed_canvas
 
     choice = choose_device(args.device)
     device, dtype = choice.device, choice.dtype

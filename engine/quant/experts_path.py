@@ -38,19 +38,28 @@ class PathChoice:
     fused_ms: float | None = None
 
 
-def _timed(run: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+def median_ms(run: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
     """Median milliseconds of ``run`` (device-synchronized), after one warm-up call."""
+    from engine.denoise import synchronize
+
     run()
     times = []
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def routed_canvas(tokens: int, hidden: int, experts: int, top_k: int, *, device, dtype, seed: int = 0):
+    """Hidden states and a softmax top-k routing of ``tokens`` tokens (distinct experts per token)."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    states = torch.randn(tokens, hidden, generator=generator).to(device=device, dtype=dtype)
+    scores = torch.randn(tokens, experts, generator=generator)
+    weights, index = torch.topk(scores.softmax(-1), top_k, dim=-1)
+    return states, index.to(device), weights.to(device=device, dtype=dtype)
 
 
 def experts_modules(model: nn.Module) -> list[QuantExperts]:
@@ -68,7 +77,7 @@ def choose_experts_path(
     device: torch.device,
     dtype: torch.dtype,
     *,
-    timer: Callable[[Callable[[], object], torch.device], float] = _timed,
+    timer: Callable[[Callable[[], object], torch.device], float] = median_ms,
 ) -> PathChoice:
     """Time one layer both ways and set every experts module of ``model`` to the faster path."""
     modules = experts_modules(model)
@@ -102,12 +111,14 @@ def _decide(sample: QuantExperts, device: torch.device, dtype: torch.dtype, top_
         return PathChoice(override == "fused", f"{ENV_OVERRIDE}={override}")
     if not usable or not fused.fused_available(device):
         return PathChoice(False, "the fused kernel is unavailable here (needs CUDA and Triton)")
-    generator = torch.Generator(device="cpu").manual_seed(0)
-    tokens = CANVAS_TOKENS
-    states = torch.randn(tokens, sample.hidden_dim, generator=generator).to(device=device, dtype=dtype)
-    scores = torch.randn(tokens, sample.num_experts, generator=generator).softmax(-1)
-    weights, index = torch.topk(scores, min(top_k, sample.num_experts), dim=-1)
-    index, weights = index.to(device), weights.to(device=device, dtype=dtype)
+    states, index, weights = routed_canvas(
+        CANVAS_TOKENS,
+        sample.hidden_dim,
+        sample.num_experts,
+        min(top_k, sample.num_experts),
+        device=device,
+        dtype=dtype,
+    )
     previous = sample.fused
 
     def run(use_fused: bool) -> Callable[[], object]:

@@ -218,6 +218,7 @@ def fused_available(device: torch.device) -> bool:
 @torch.no_grad()
 def self_check(device: torch.device, dtype: torch.dtype | None = None) -> float:
     """Relative error of the kernel against dequantize + matmul on a random 4-expert problem."""
+    from engine.quant.modules import grouped_linear
     from engine.quant.settings import QuantSettings
 
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
@@ -234,9 +235,5 @@ def self_check(device: torch.device, dtype: torch.dtype | None = None) -> float:
     inputs = torch.randn(int(ends[-1]), k, generator=generator).to(device=device, dtype=dtype)
     got = grouped_matmul(inputs, weight, tile_table(per_expert, ends, inputs.shape[0]), ends).float()
     dense = weight.dequantize_rows(0, experts, dtype)
-    start, parts = 0, []
-    for expert, count in enumerate(per_expert.tolist()):
-        parts.append(torch.nn.functional.linear(inputs[start : start + count], dense[expert]))
-        start += count
-    expected = torch.cat(parts).float()
+    expected = grouped_linear(inputs, dense, ends.to(torch.int32), per_expert.tolist()).float()
     return float((got - expected).norm() / expected.norm())
