@@ -170,11 +170,14 @@ class MarkdownRenderer:
         )
 
     def _code_inline(self, tokens, idx, _options, _env) -> str:
-        c = self.colors
+        padded = f"&#8202;{html.escape(tokens[idx].content)}&#8202;"
+        return self._mono(padded, f"background-color:{self.colors.inline_code_bg}")
+
+    def _mono(self, escaped: str, style: str) -> str:
+        """Inline text in the code font, a little smaller than the text around it."""
         return (
-            f'<code style="font-family:{MONO_FAMILIES}; background-color:{c.inline_code_bg}; '
-            f'font-size:{round(self.base_pt * 0.92, 1)}pt">'
-            f"&#8202;{html.escape(tokens[idx].content)}&#8202;</code>"
+            f'<code style="font-family:{MONO_FAMILIES}; {style}; '
+            f'font-size:{round(self.base_pt * 0.92, 1)}pt">{escaped}</code>'
         )
 
     def _fence(self, tokens, idx, _options, env) -> str:
@@ -236,10 +239,7 @@ class MarkdownRenderer:
         )
 
     def _tex_source(self, tex: str, delimiter: str) -> str:
-        return (
-            f'<code style="font-family:{MONO_FAMILIES}; color:{self.colors.muted}; '
-            f'font-size:{round(self.base_pt * 0.92, 1)}pt">{html.escape(delimiter + tex + delimiter)}</code>'
-        )
+        return self._mono(html.escape(delimiter + tex + delimiter), f"color:{self.colors.muted}")
 
     def _image(self, tokens, idx, options, env) -> str:
         renderer = self._md.renderer

@@ -25,17 +25,18 @@ class MathPool(QObject):
         self._calls = BackgroundCalls(self, threads=1)
         self._calls.succeeded.connect(self._on_calls_done)
         self._calls.failed.connect(self._on_calls_done)
-        self._in_flight: set[tuple] = set()
+        self._in_flight: set[str] = set()  # job tags: repr of the formula's arguments
         self._emit = QTimer(self)
         self._emit.setSingleShot(True)
         self._emit.setInterval(COALESCE_MS)
         self._emit.timeout.connect(self.drawn)
 
     def request(self, args: tuple[str, bool, str, float]) -> None:
-        if args in self._in_flight:
+        tag = repr(args)
+        if tag in self._in_flight:
             return
-        self._in_flight.add(args)
-        self._calls.call(repr(args), self._draw, args)
+        self._in_flight.add(tag)
+        self._calls.call(tag, self._draw, args)
 
     @property
     def busy(self) -> bool:
@@ -52,6 +53,6 @@ class MathPool(QObject):
         return args
 
     def _on_calls_done(self, tag: str, _result) -> None:
-        self._in_flight = {args for args in self._in_flight if repr(args) != tag}
+        self._in_flight.discard(tag)
         if not self._emit.isActive() or not self._in_flight:
             self._emit.start()
