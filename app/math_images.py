@@ -13,7 +13,8 @@ hold the GUI thread.
 matplotlib's first import and font loading take about a second, and each
 new formula ~12 ms; in the window every formula is drawn on a background
 thread (:mod:`app.ui.math_pool`) and the GUI thread only looks finished ones up
-(:func:`cached_math`).  :func:`warm_up` pays the import at start-up.  One lock
+(:func:`cached_math`); matplotlib is imported by the first formula, on that
+thread, so an app that never shows math never loads it.  One lock
 keeps renders apart (mathtext is not thread-safe); the cache has its own, so a
 lookup never waits for a render.
 """
@@ -111,14 +112,3 @@ def _draw(tex: str, display: bool, color: str, pt: float) -> MathImage | None:
     return MathImage(
         math_key(source, display, color, pt), png, max(1, round(width / SCALE)), max(1, round(height / SCALE))
     )
-
-
-def warm_up() -> None:
-    """Import matplotlib and load its math fonts (about a second) before the first formula."""
-    render_math("x^2", False, "#000000", 11.0)
-
-
-def warm_up_in_background() -> threading.Thread:
-    thread = threading.Thread(target=warm_up, name="math warm-up", daemon=True)
-    thread.start()
-    return thread

@@ -29,7 +29,6 @@ from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.chat_files import ChatFiles
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
-from app.math_images import warm_up_in_background as warm_up_math_in_background
 from app.media_probe import MediaInfo, media_kind
 from app.qt import (
     QAction,
@@ -157,7 +156,6 @@ class MainWindow(QMainWindow):
         self._math_pool.drawn.connect(self._on_math_pool_drawn)
         self._renderer = MarkdownRenderer(self.colors, config.font_size, request_math=self._math_pool.request)
         self._renderer.warm_up()
-        warm_up_math_in_background()  # matplotlib's import and fonts, off the GUI thread
 
         # --- layout ----------------------------------------------------------
         self.sidebar = Sidebar(self)
