@@ -110,6 +110,13 @@ class ChatPage:
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
 
 
+def _bring_up(dialog: QWidget) -> None:
+    """Show a modeless dialog in front, hidden or behind the window as it may be."""
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+
+
 class MainWindow(QMainWindow):
     error_reported = Signal(str, str)  # message, log path (thread-safe entry for the excepthook)
     chats_exported = Signal(object)  # the Path written
@@ -346,9 +353,7 @@ class MainWindow(QMainWindow):
         previous = self._models_dialog
         if previous is not None:
             if previous.isVisible() or previous.downloading:  # closed while downloading: the same one
-                previous.show()
-                previous.raise_()
-                previous.activateWindow()
+                _bring_up(previous)
                 return previous
             if previous.shutdown(wait=False):
                 previous.deleteLater()  # one closed dialog at a time, not one per opening
@@ -375,9 +380,7 @@ class MainWindow(QMainWindow):
         """Bring back the dialog whose download runs in the background (the status bar's Show link)."""
         dialog = self._downloading
         if dialog is not None:
-            dialog.show()
-            dialog.raise_()
-            dialog.activateWindow()
+            _bring_up(dialog)
 
     def _on_download_progressed(self, dialog: DownloadDialog, event) -> None:
         self._downloading = dialog
@@ -393,8 +396,7 @@ class MainWindow(QMainWindow):
         hidden = self._downloading is dialog and not dialog.isVisible()
         self._on_download_ended(dialog)
         if hidden:
-            dialog.show()
-            dialog.raise_()
+            _bring_up(dialog)
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
