@@ -68,3 +68,6 @@ class PromptOptions:
 
     enable_thinking: bool = False
     media: MediaOptions = field(default_factory=MediaOptions)
+    # What to do when the chat outgrows the context: "drop_oldest" leaves out its oldest
+    # messages (engine.overflow), "stop" fails the reply with PromptTooLongError.
+    context_overflow: str = "drop_oldest"

@@ -20,15 +20,18 @@ from engine.conversation import Conversation, PromptOptions
 from engine.demo import AUTO, DEMO, demo_model_path
 from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
-from engine.events import Event, LoadProgress, Step
+from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
+from engine.fit import ContextLimit, context_limit
 from engine.loader import (
     DEFAULT_MODEL,
     check_checkpoint,
     choose_device,
+    is_quantized_checkpoint,
     load_model,
     preferred_model,
     resolve_source,
 )
+from engine.overflow import Cut
 from engine.prompt import PromptInputs, build_prompt
 from engine.replay import StoredStep, decode_steps
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
@@ -44,8 +47,18 @@ class ModelInfo:
     device: str
     dtype: str
     canvas_length: int
-    context_length: int
+    context_length: int  # prompt + reply tokens allowed: the model's maximum, or less if GPU memory says so
     is_demo: bool
+    model_context_length: int = 0  # the model's own maximum (max_position_embeddings)
+    context_limited_by_memory: bool = False
+
+    @property
+    def context_limit(self) -> ContextLimit:
+        return ContextLimit(
+            self.context_length,
+            self.model_context_length or self.context_length,
+            self.context_limited_by_memory,
+        )
 
 
 def append_tokens(tensors: dict[str, torch.Tensor], ids: Sequence[int]) -> dict[str, torch.Tensor]:
@@ -58,6 +71,16 @@ def append_tokens(tensors: dict[str, torch.Tensor], ids: Sequence[int]) -> dict[
             pad = torch.full((1, len(ids)), fill, dtype=tensors[key].dtype)
             grown[key] = torch.cat([tensors[key], pad], dim=-1)
     return grown
+
+
+def _with_omitted_turns(events: Iterator[Event], omitted: int) -> Iterator[Event]:
+    """The events, with the number of turns the prompt left out on PromptEncoded and Done's stats."""
+    for event in events:
+        if omitted and isinstance(event, PromptEncoded):
+            event = replace(event, omitted_turns=omitted)
+        elif omitted and isinstance(event, Done):
+            event = replace(event, stats=replace(event.stats, omitted_turns=omitted))
+        yield event
 
 
 def _split_thinking(text: str) -> tuple[str, str]:
@@ -87,6 +110,8 @@ class Engine:
         # The encoder cache of the last prompt, so a follow-up only encodes what is new.
         self.reuse_prompt_cache = True
         self._prefix: PrefixCache | None = None
+        # The oldest turns the last prompt left out (engine.overflow), kept while the chat still fits.
+        self._cut: Cut | None = None
         # Prompt tokens per encoder call during prefill (bounds its transient memory; see engine.planner).
         self.prefill_chunk = PREFILL_CHUNK
 
@@ -113,6 +138,12 @@ class Engine:
         folder = demo_model_path() if is_demo else resolve_source(source, allow_download=allow_download)
         check_checkpoint(folder)
         choice = choose_device(device, require_cuda=require_cuda)
+        if quantize is None:
+            quantize = choice.device.type == "cuda"  # the 26B model only fits a consumer GPU in 4 bits
+        # Refuse a model that cannot fit before minutes of loading, and find the context that fits.
+        limit = context_limit(
+            folder, choice.device, choice.dtype, quantize=quantize or is_quantized_checkpoint(folder)
+        )
         loaded, processor = load_model(folder, choice, progress, quantize=quantize)
         text_config = loaded.config.text_config
         info = ModelInfo(
@@ -122,8 +153,10 @@ class Engine:
             device=str(choice.device),
             dtype=str(choice.dtype).removeprefix("torch."),
             canvas_length=loaded.config.canvas_length,
-            context_length=int(text_config.max_position_embeddings),
+            context_length=min(limit.tokens, int(text_config.max_position_embeddings)),
             is_demo=is_demo,
+            model_context_length=int(text_config.max_position_embeddings),
+            context_limited_by_memory=limit.by_memory,
         )
         return cls(loaded, processor, info)
 
@@ -139,8 +172,9 @@ class Engine:
             self.processor,
             conversation,
             options,
-            context_length=self.info.context_length,
+            limit=self.info.context_limit,
             reserve_tokens=reserve,
+            previous=self._cut,
         )
 
     def generate(
@@ -168,6 +202,7 @@ class Engine:
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()
         prompt = self.prepare(conversation, settings, options)  # checks room for the whole reply
+        self._cut = prompt.cut
         tensors = prompt.tensors
         if continue_tokens:
             remaining = settings.max_new_tokens - len(continue_tokens)
@@ -181,7 +216,7 @@ class Engine:
         seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
         torch.manual_seed(seed)
         try:
-            yield from denoise(
+            events = denoise(
                 self.model,
                 tensors,
                 settings,
@@ -193,6 +228,7 @@ class Engine:
                 keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
                 chunk=self.prefill_chunk,
             )
+            yield from _with_omitted_turns(events, prompt.omitted_turns)
         except torch.OutOfMemoryError:
             log.exception("out of memory during generation")
             self.free_memory()

@@ -49,6 +49,10 @@ class DeviceError(EngineError):
     """No usable CUDA device when one was required."""
 
 
+class ModelTooLargeError(EngineError):
+    """The model cannot fit the GPU's free memory: refused before loading, with the numbers."""
+
+
 class OutOfMemoryError(EngineError):
     """The GPU ran out of memory; caches were freed and the engine is still usable."""
 

@@ -30,6 +30,7 @@ class PromptEncoded:
     prompt_tokens: int
     seconds: float
     cached_tokens: int = 0  # prompt tokens reused from the previous turn's cache
+    omitted_turns: int = 0  # oldest turns left out because the chat outgrew the context (engine.overflow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class Stats:
     seconds: float
     tokens_per_second: float
     peak_vram_bytes: int | None = None
+    omitted_turns: int = 0  # oldest turns the model did not see (the chat outgrew the context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,16 @@ final answers: any thought that slipped into the history is stripped here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.conversation import IMAGE_TOKEN_BUDGETS, Conversation, PromptOptions, Turn
 from engine.errors import PromptTooLongError, SettingsError
 from engine.media import format_timestamp, load_image, load_video_frames
+from engine.overflow import OVERFLOW_POLICIES, Cut, fit_conversation, without_oldest
 from engine.thinking import split_thinking
+
+if TYPE_CHECKING:
+    from engine.fit import ContextLimit
 
 
 @dataclass
@@ -25,6 +29,11 @@ class PromptInputs:
     text: str
     num_images: int
     num_frames: int
+    cut: Cut | None = None  # the oldest turns left out because the whole chat did not fit
+
+    @property
+    def omitted_turns(self) -> int:
+        return self.cut.turns if self.cut is not None else 0
 
     @property
     def num_tokens(self) -> int:
@@ -83,15 +92,8 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
     return out
 
 
-def build_prompt(
-    processor: Any,
-    conversation: Conversation,
-    options: PromptOptions,
-    *,
-    context_length: int,
-    reserve_tokens: int,
-) -> PromptInputs:
-    """Template and tokenize ``conversation``; refuse prompts that leave no room for the reply."""
+def encode_prompt(processor: Any, conversation: Conversation, options: PromptOptions) -> PromptInputs:
+    """Template and tokenize ``conversation`` (loading its attachments), whatever its length."""
     media = build_messages(conversation, options)
     text = processor.apply_chat_template(
         media.messages,
@@ -100,14 +102,72 @@ def build_prompt(
         enable_thinking=options.enable_thinking,
     )
     tensors = dict(processor.encode(text, media.images, media.budgets))
-    prompt = PromptInputs(
-        tensors=tensors, text=text, num_images=media.num_images, num_frames=media.num_frames
-    )
-    if prompt.num_tokens + reserve_tokens > context_length:
+    return PromptInputs(tensors=tensors, text=text, num_images=media.num_images, num_frames=media.num_frames)
+
+
+def build_prompt(
+    processor: Any,
+    conversation: Conversation,
+    options: PromptOptions,
+    *,
+    limit: ContextLimit,
+    reserve_tokens: int,
+    previous: Cut | None = None,
+) -> PromptInputs:
+    """Template and tokenize ``conversation`` so that it leaves room for the reply.
+
+    A conversation too long for ``limit`` loses its oldest turns
+    (``engine.overflow``; ``previous`` is the last reply's cut, kept while it
+    fits) or, with the "stop" policy, raises PromptTooLongError.
+    """
+    if options.context_overflow not in OVERFLOW_POLICIES:
+        raise SettingsError(
+            f"Unknown context overflow policy {options.context_overflow!r}",
+            fix="Use " + " or ".join(OVERFLOW_POLICIES),
+        )
+    prompt = encode_prompt(processor, conversation, options)
+    budget = limit.tokens - reserve_tokens
+    if prompt.num_tokens <= budget:
+        return prompt
+    if options.context_overflow == "stop":
         raise PromptTooLongError(
             f"The conversation is {prompt.num_tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
-            f"but the model's context holds {context_length:,}",
+            f"but {_room(limit)}",
             fix="Start a new chat, remove attachments or earlier messages, lower the image token budget "
-            "or video frame cap, or lower 'max new tokens'",
+            "or video frame cap, or lower 'max new tokens'; or let the app leave out the oldest messages "
+            "(Settings ▸ Prompt)" + _more_room(limit),
         )
-    return prompt
+    cut = fit_conversation(
+        conversation,
+        lambda part: encode_prompt(processor, part, options).num_tokens,
+        budget,
+        previous=previous,
+    )
+    if cut is None:
+        alone = without_oldest(conversation, len(conversation.turns) - 1)
+        last = encode_prompt(processor, alone, options)
+        media = " with its attachments" if alone.turns[0].attachments else ""
+        raise PromptTooLongError(
+            f"Your message is {last.num_tokens:,} tokens{media} and the reply needs "
+            f"{reserve_tokens:,} more, but {_room(limit)}",
+            fix="Shorten the message or remove attachments, lower the image token budget or video frame "
+            "cap, or lower 'max new tokens'" + _more_room(limit),
+        )
+    kept = encode_prompt(processor, without_oldest(conversation, cut.turns), options)
+    kept.cut = cut
+    return kept
+
+
+def _room(limit: ContextLimit) -> str:
+    if limit.by_memory:
+        return (
+            f"this GPU's memory has room for {limit.tokens:,} tokens of context "
+            f"(the model's maximum is {limit.model_tokens:,})"
+        )
+    return f"the model's context holds {limit.tokens:,}"
+
+
+def _more_room(limit: ContextLimit) -> str:
+    if not limit.by_memory:
+        return ""
+    return "; closing other programs that use the GPU, then reloading the model, gives more room"

@@ -93,7 +93,8 @@ def test_prompt_longer_than_the_context(tiny_engine):
     conversation = Conversation(turns=(Turn("user", "word " * 100),))
     with pytest.raises(PromptTooLongError) as info:
         list(engine.generate(conversation, tiny_engine.default_settings.with_changes(max_new_tokens=256)))
-    assert "context holds 300" in str(info.value) and "Start a new chat" in str(info.value)
+    assert "Your message is 214 tokens and the reply needs 256 more" in str(info.value)
+    assert "context holds 300" in str(info.value) and "Shorten the message" in str(info.value)
 
 
 def test_out_of_memory_mid_reply_frees_and_keeps_the_engine_usable(tiny_engine, monkeypatch):
