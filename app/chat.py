@@ -71,6 +71,13 @@ class ChatSession:
         self.messages.append(message)
         return message
 
+    def context_used(self) -> int | None:
+        """Tokens the newest measured reply filled (its prompt + its reply); None before any."""
+        for message in reversed(self.messages):
+            if message.stats is not None:
+                return message.stats.prompt_tokens + message.stats.generated_tokens
+        return None
+
     def conversation(self, system: str = "") -> Conversation:
         """The turns the engine sees: answered user turns with their answers, then the last user turn.
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from app import paths
 from engine.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
 from engine.errors import SettingsError
+from engine.overflow import OVERFLOW_POLICIES
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class AppConfig:
     generation: GenerationSettings | None = None
     thinking: bool = False
     system_prompt: str = ""
+    # A chat longer than the context: "drop_oldest" leaves out its oldest messages, "stop" refuses.
+    context_overflow: str = "drop_oldest"
     image_tokens: int = 280
     video_fps: float = 1.0
     video_max_frames: int = 60
@@ -69,6 +72,11 @@ class AppConfig:
             raise SettingsError(
                 "Video frame cap must be between 1 and 600", fix="60 covers a minute at 1 fps"
             )
+        if self.context_overflow not in OVERFLOW_POLICIES:
+            raise SettingsError(
+                f"Unknown choice for long chats {self.context_overflow!r}",
+                fix="Use " + " or ".join(OVERFLOW_POLICIES),
+            )
         if self.theme not in THEMES:
             raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
         if not 8 <= self.font_size <= 32:
@@ -92,6 +100,7 @@ class AppConfig:
     def prompt_options(self) -> PromptOptions:
         return PromptOptions(
             enable_thinking=self.thinking,
+            context_overflow=self.context_overflow,
             media=MediaOptions(
                 image_tokens=self.image_tokens,
                 video_fps=self.video_fps,

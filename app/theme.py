@@ -65,6 +65,8 @@ QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.borde
 #assistantName {{ color: {c.text}; font-weight: 600; }}
 #stepIndicator {{ color: {c.muted}; font-size: {small}pt; }}
 #replyStats, #muted {{ color: {c.faint}; font-size: {small}pt; }}
+#contextNote {{ color: {c.muted}; font-size: {small}pt; background: {c.code_bg};
+    border: 1px solid {c.border}; border-radius: 8px; padding: 4px 8px; }}
 #thoughtBox {{ border-left: 2px solid {c.border}; }}
 #notice {{ background: {c.error_bg}; border: 1px solid {c.error_border}; border-radius: 10px; }}
 #notice QLabel {{ color: {c.error_text}; }}

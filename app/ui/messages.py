@@ -306,6 +306,18 @@ class AssistantMessage(QWidget):
         header.addWidget(self.token_button)
         layout.addLayout(header)
 
+        # Said on the reply itself: the answer may miss facts from messages the model never saw.
+        self.context_note = QLabel("", self)
+        self.context_note.setObjectName("contextNote")
+        self.context_note.setWordWrap(True)
+        self.context_note.setAccessibleName("Messages the model did not see")
+        self.context_note.setToolTip(
+            "The chat is longer than the model can read at once. Settings ▸ Prompt ▸ "
+            "'Chat longer than the context' chooses what happens then."
+        )
+        self.context_note.setVisible(False)
+        layout.addWidget(self.context_note)
+
         self.thought_toggle = QToolButton(self)
         self.thought_toggle.setObjectName("thoughtToggle")
         self.thought_toggle.setCheckable(True)
@@ -392,6 +404,8 @@ class AssistantMessage(QWidget):
         self.state = state
         self.frames += 1
         self.indicator.setText(state.indicator())
+        if state.prompt is not None:
+            self.show_omitted(state.prompt.omitted_turns)
         display = state.display()
         self._show_thought(display.thought, display.thinking, state.thought_seconds)
         self.answer.set_text(display.answer, display.answer_committed)
@@ -418,6 +432,7 @@ class AssistantMessage(QWidget):
         self.answer.set_final(done.answer)
         if state.step is not None:
             self.grid.show_step(state.step, state.previous_step)
+        self.show_omitted(done.stats.omitted_turns)
         self.stats.setText(format_stats(done) + (" · stopped" if done.incomplete else ""))
         self.stats.setVisible(True)
         self._final = (done.answer, done.thought, state.thought_seconds, self.stats.text())
@@ -443,6 +458,15 @@ class AssistantMessage(QWidget):
             self._final = (display.answer, display.thought, state.thought_seconds, "")
         self._final_state = state
         self._show_actions(bool(self.answer.text))
+
+    def show_omitted(self, turns: int) -> None:
+        """Say that the model did not see the chat's first ``turns`` messages (none: say nothing)."""
+        if turns:
+            self.context_note.setText(
+                f"ⓘ The model did not see the first {turns} messages of this chat: "
+                "they no longer fit in its context."
+            )
+        self.context_note.setVisible(turns > 0)
 
     def show_final(self, answer: str, thought: str, thought_seconds: float | None, stats: str) -> None:
         """A finished reply (used when re-creating a chat's widgets)."""

@@ -34,6 +34,10 @@ from engine.errors import SettingsError
 from engine.settings import GenerationSettings
 
 THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
+OVERFLOW_CHOICES = (
+    ("Leave out the oldest messages", "drop_oldest"),
+    ("Stop and tell me", "stop"),
+)
 
 
 def _spin(minimum: int, maximum: int, step: int = 1, name: str = "") -> QSpinBox:
@@ -90,6 +94,14 @@ class SettingsDialog(QDialog):
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setPlaceholderText("Optional instructions for every reply")
         self.system_prompt.setFixedHeight(80)
+        self.overflow = QComboBox()
+        self.overflow.setAccessibleName("When a chat is longer than the context")
+        self.overflow.setToolTip(
+            "The context is what the model can read at once: its own limit, or less when the GPU's memory "
+            "has room for less"
+        )
+        for label, value in OVERFLOW_CHOICES:
+            self.overflow.addItem(label, value)
         self.image_tokens = QComboBox()
         self.image_tokens.setAccessibleName("Image token budget")
         for budget in IMAGE_TOKEN_BUDGETS:
@@ -127,6 +139,7 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Prompt"))
         form.addRow("", self.thinking)
         form.addRow("System prompt", self.system_prompt)
+        form.addRow("Chat longer than the context", self.overflow)
         form.addRow(_section("Images and video"))
         form.addRow("Image token budget", self.image_tokens)
         form.addRow("Video frames per second", self.video_fps)
@@ -184,6 +197,7 @@ class SettingsDialog(QDialog):
         self._set_generation(config.generation_settings(self._defaults))
         self.thinking.setChecked(config.thinking)
         self.system_prompt.setPlainText(config.system_prompt)
+        self.overflow.setCurrentIndex(max(0, self.overflow.findData(config.context_overflow)))
         self.image_tokens.setCurrentIndex(max(0, self.image_tokens.findData(config.image_tokens)))
         self.video_fps.setValue(config.video_fps)
         self.video_frames.setValue(config.video_max_frames)
@@ -234,6 +248,7 @@ class SettingsDialog(QDialog):
             generation=None if generation == self._defaults else generation,
             thinking=self.thinking.isChecked(),
             system_prompt=self.system_prompt.toPlainText().strip(),
+            context_overflow=self.overflow.currentData(),
             image_tokens=int(self.image_tokens.currentData()),
             video_fps=round(self.video_fps.value(), 3),
             video_max_frames=self.video_frames.value(),

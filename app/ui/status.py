@@ -1,4 +1,4 @@
-"""The status bar: which model, on what device, VRAM in use, the last reply's speed, load progress.
+"""The status bar: model, device, VRAM in use, the chat's context use, the last reply's speed, load progress.
 
 Load progress appears only if loading takes longer than ``SHOW_AFTER_MS``
 (as Anki does), so a quick load never flashes a progress bar.
@@ -21,6 +21,11 @@ def format_bytes(n: int) -> str:
     return f"{value:.1f} GiB"
 
 
+def _thousands(n: int) -> str:
+    """12,345 → "12.3K": short enough for the status bar."""
+    return f"{n / 1000:.1f}K" if n >= 1000 else str(n)
+
+
 DEMO_EXPLANATION = "a tiny built-in model: its replies look like text but mean little"
 
 
@@ -37,6 +42,8 @@ class StatusBar(QStatusBar):
         self.device_label.setAccessibleName("Device")
         self.vram_label = QLabel("", self)
         self.vram_label.setAccessibleName("VRAM in use")
+        self.context_label = QLabel("", self)
+        self.context_label.setAccessibleName("Context used by this chat")
         self.speed_label = QLabel("", self)
         self.speed_label.setAccessibleName("Last reply speed")
         self.progress = QProgressBar(self)
@@ -58,6 +65,7 @@ class StatusBar(QStatusBar):
         self.download_label.linkActivated.connect(self._on_download_label_link_activated)
         self.download_label.setVisible(False)
         self.addPermanentWidget(self.download_label)
+        self.addPermanentWidget(self.context_label)
         self.addPermanentWidget(self.speed_label)
         self._show_timer = QTimer(self)
         self._show_timer.setSingleShot(True)
@@ -69,6 +77,7 @@ class StatusBar(QStatusBar):
         self.model_label.setText(f"Loading {source}…")
         self.device_label.setText("")
         self.vram_label.setText("")
+        self.context_label.setText("")
         self.progress.setRange(0, 0)
         self.progress_label.setText("")
         self._show_timer.start(SHOW_AFTER_MS)
@@ -106,6 +115,23 @@ class StatusBar(QStatusBar):
 
     def set_vram(self, used: int | None) -> None:
         self.vram_label.setText(f"VRAM {format_bytes(used)}" if used is not None else "")
+
+    def set_context(self, used: int | None, limit: int, model_limit: int, *, by_memory: bool) -> None:
+        """How full this chat's context is: "context 12.3K / 58.1K" (nothing before its first reply)."""
+        if used is None or limit <= 0:
+            self.context_label.setText("")
+            return
+        self.context_label.setText(f"context {_thousands(used)} / {_thousands(limit)}")
+        why = (
+            f"the most this GPU's memory has room for (the model reads up to {model_limit:,})"
+            if by_memory
+            else "the most the model reads at once"
+        )
+        self.context_label.setToolTip(
+            f"This chat's last reply used {used:,} tokens of context (its prompt and its reply) "
+            f"of {limit:,}, {why}. A longer chat leaves out its oldest messages, or stops, as "
+            "Settings ▸ Prompt says."
+        )
 
     def set_speed(self, tokens_per_second: float) -> None:
         self.speed_label.setText(f"last reply {tokens_per_second:.0f} tok/s")

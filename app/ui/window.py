@@ -320,6 +320,7 @@ class MainWindow(QMainWindow):
         self.model_defaults = defaults
         self.status.loading_ended()
         self.status.set_model(info.name, info.device, info.dtype, demo=info.is_demo)
+        self._show_context_use()
         self._dismiss_load_notice()
         if info.source and info.source != DEMO and info.source != self.config.model:
             recent = tuple(dict.fromkeys((info.source, *self.config.recent_models)))[:8]
@@ -490,7 +491,21 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page.transcript)
         self.pages.setCurrentWidget(page.transcript)
         self._refresh_sidebar()
+        self._show_context_use()
         return page
+
+    def _show_context_use(self) -> None:
+        """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit."""
+        info, page = self.model_info, self.current_page()
+        if info is None or page is None:
+            self.status.set_context(None, 0, 0, by_memory=False)
+            return
+        self.status.set_context(
+            page.session.context_used(),
+            info.context_length,
+            info.model_context_length or info.context_length,
+            by_memory=info.context_limited_by_memory,
+        )
 
     def _build_page(self, chat_id: int) -> ChatPage:
         """A chat's widgets from the store: the active path, finished replies, interrupted ones marked."""
@@ -556,6 +571,7 @@ class MainWindow(QMainWindow):
         if stats and m.status == "incomplete":
             stats += " · stopped"
         widget.show_final(m.text, m.thought, None, stats)
+        widget.show_omitted(m.stats.omitted_turns if m.stats else 0)
         if message.error:
             widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
         elif not m.text and not m.thought:
@@ -896,6 +912,7 @@ class MainWindow(QMainWindow):
             self._store_failed("That version could not be shown", error)
             return
         self._fill_page(page, path)
+        self._show_context_use()
 
     def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
         page.actions_enabled = on  # widgets still to be built take it too
@@ -1045,6 +1062,7 @@ class MainWindow(QMainWindow):
         message.incomplete = done.incomplete
         active.widget.set_continuable(done.incomplete and bool(active.state.canvases))
         self.status.set_speed(done.stats.tokens_per_second)
+        self._show_context_use()
         self._end_reply(reply_id)
 
     @Slot(int, str)

@@ -36,6 +36,8 @@ class FakeInfo:
     canvas_length: int = CANVAS
     context_length: int = 8192
     is_demo: bool = False
+    model_context_length: int = 8192
+    context_limited_by_memory: bool = False
 
 
 def pieces_of(text: str) -> list[str]:
