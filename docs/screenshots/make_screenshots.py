@@ -74,6 +74,15 @@ More generally $\sum_{k=1}^{n} k^2 = \frac{n(n+1)(2n+1)}{6}$, and the Gaussian i
 \(\int_{-\infty}^{\infty} e^{-x^2}\,dx = \sqrt{\pi}\). Amounts like $5 and $10 stay text.
 """
 
+LONG_CHAT_ANSWER = """Of the plans still in view, I would pick **the second one**: the shared kitchen garden.
+
+- It needs the least new money: the beds and the rain barrel already exist.
+- It keeps the river path open, which the neighbours asked for twice.
+
+If the first plans we talked about had other constraints, remind me of them: they are too far back
+in this chat for me to see now.
+"""
+
 
 ANSWER = """DiffusionGemma writes **a whole canvas at once**: it starts from 256 random tokens and refines \
 all of them in parallel, keeping the positions it is confident about at each step.
@@ -174,8 +183,10 @@ class Shooter:
             "cuda:0",
             "bfloat16",
             CANVAS,
-            262144,
+            58112,  # what the planner finds room for on an 18 GiB card
             False,
+            model_context_length=262144,
+            context_limited_by_memory=True,
         )
         window.on_model_loaded(info, GenerationSettings())
         window.on_vram_measured(int(17.6 * 1024**3))
@@ -206,10 +217,11 @@ class Shooter:
         print(path)
         return path
 
-    def ask(self, window: MainWindow, text: str) -> int:
+    def ask(self, window: MainWindow, text: str, *, prompt_tokens: int = 58, omitted_turns: int = 0) -> int:
         window.composer.edit.setPlainText(text)
         reply_id = window.send()
-        window.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=58, seconds=0.04))
+        encoded = PromptEncoded(prompt_tokens=prompt_tokens, seconds=0.04, omitted_turns=omitted_turns)
+        window.on_prompt_encoded(reply_id, encoded)
         return reply_id
 
     def play_finished(self, window: MainWindow, reply_id: int) -> list[Step]:
@@ -303,6 +315,20 @@ def main() -> None:
     while window._math_pool.busy:  # formulas are drawn on a background thread
         shooter.settle()
     shooter.save(window, "08-math", top=True)
+    window.close()
+
+    # A chat longer than the context: the reply says which messages the model did not see.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(
+        window,
+        "Given all that, which of the plans we discussed would you pick?",
+        prompt_tokens=41_230,
+        omitted_turns=14,
+    )
+    stats = Stats(41_230, 39_870, 120, 1, 17, 48, (17,), 120 / 17, 0.05, 0.2, 600, int(17.8 * 1024**3), 14)
+    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, LONG_CHAT_ANSWER, 17, True))
+    window.on_reply_finished(reply_id, Done((), (), LONG_CHAT_ANSWER, "", LONG_CHAT_ANSWER, stats))
+    shooter.save(window, "09-long-chat", top=True)
     window.close()
 
     # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
