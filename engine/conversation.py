@@ -15,10 +15,19 @@ Role = Literal["user", "assistant"]
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file the user attached: an image or a video, by path."""
+    """A file the user attached: an image, a video or a text document (a PDF too), by path.
+
+    ``name`` is the file's name as the user knows it (a stored copy's own file
+    name is its content hash); a document is introduced to the model by it.
+    """
 
     path: Path
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "document"]
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path.name
 
     @staticmethod
     def from_path(path: str | Path) -> Attachment:

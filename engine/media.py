@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from engine.documents import is_document_name, sniff_document
 from engine.errors import AttachmentError, SettingsError
 
 if TYPE_CHECKING:
@@ -33,14 +34,17 @@ if TYPE_CHECKING:
 
     from engine.conversation import Attachment, MediaOptions
 
-MediaKind = Literal["image", "video"]
+MediaKind = Literal["image", "video", "document"]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 )
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 
-SUPPORTED_TYPES = "images (PNG, JPEG, WebP, GIF, BMP, TIFF) and videos (MP4, MOV, M4V, MKV, WebM, AVI)"
+SUPPORTED_TYPES = (
+    "images (PNG, JPEG, WebP, GIF, BMP, TIFF), videos (MP4, MOV, M4V, MKV, WebM, AVI), "
+    "text files (TXT, Markdown, CSV, JSON, source code …) and PDFs"
+)
 
 MAX_IMAGE_PIXELS = 128_000_000
 """Largest declared image size (width x height) we agree to decode.
@@ -91,7 +95,7 @@ _REENCODE_FIX = "Re-encode it as an H.264 MP4 (for example with HandBrake or ffm
 
 
 def guess_kind(path: str | Path) -> MediaKind:
-    """Say whether ``path`` is an image or a video, by its extension, else by its first bytes.
+    """Say whether ``path`` is an image, a video or a document, by its extension, else by its first bytes.
 
     The extension is trusted when it is a known one so that attaching a file
     costs no I/O; the loaders check the content later.  Files without a known
@@ -103,7 +107,12 @@ def guess_kind(path: str | Path) -> MediaKind:
         return "image"
     if suffix in VIDEO_EXTENSIONS:
         return "video"
-    kind = _sniff_kind(_read_head(path))
+    if is_document_name(path):
+        return "document"
+    head = _read_head(path, 4096)
+    kind = _sniff_kind(head)
+    if kind is None and sniff_document(head):
+        kind = "document"
     if kind is None:
         fix = f"Attach one of the supported {SUPPORTED_TYPES}"
         if suffix in {".heic", ".heif"}:

@@ -8,10 +8,11 @@ final answers: any thought that slipped into the history is stripped here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from engine.conversation import IMAGE_TOKEN_BUDGETS, Conversation, PromptOptions, Turn
+from engine.documents import document_prompt_text, load_document
 from engine.errors import PromptTooLongError, SettingsError
 from engine.media import format_timestamp, load_image, load_video_frames
 from engine.overflow import OVERFLOW_POLICIES, Cut, fit_conversation, without_oldest
@@ -55,6 +56,7 @@ class PromptMedia:
     budgets: list[int]
     num_images: int = 0
     num_frames: int = 0
+    num_documents: int = 0
 
 
 def build_messages(conversation: Conversation, options: PromptOptions) -> PromptMedia:
@@ -72,7 +74,11 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
     for turn in conversation.turns:
         parts: list[dict] = []
         for attachment in turn.attachments:
-            if attachment.kind == "image":
+            if attachment.kind == "document":
+                document = replace(load_document(attachment.path), name=attachment.display_name)
+                parts.append({"type": "text", "text": document_prompt_text(document)})
+                out.num_documents += 1
+            elif attachment.kind == "image":
                 images.append(load_image(attachment.path))
                 budgets.append(media.image_tokens)
                 out.num_images += 1

@@ -78,12 +78,12 @@ def test_guess_kind_sniffs_files_without_a_known_extension(tmp_path: Path):
 
 
 def test_guess_kind_rejects_other_files_naming_the_supported_types(tmp_path: Path):
-    text = tmp_path / "notes.txt"
-    text.write_text("hello")
+    program = tmp_path / "tool.exe"
+    program.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(64))
     with pytest.raises(AttachmentError) as error:
-        guess_kind(text)
-    _assert_clear(error, text)
-    assert "PNG" in error.value.fix and "MP4" in error.value.fix
+        guess_kind(program)
+    _assert_clear(error, program)
+    assert "PNG" in error.value.fix and "MP4" in error.value.fix and "PDF" in error.value.fix
 
     heic = tmp_path / "IMG_0001.HEIC"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 32)
