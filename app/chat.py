@@ -18,7 +18,7 @@ from typing import Literal
 from engine.conversation import Attachment, Conversation, Turn
 from engine.events import Stats
 
-MediaKind = Literal["image", "video"]
+MediaKind = Literal["image", "video", "document"]
 TITLE_LENGTH = 48
 
 _chat_ids = itertools.count(1)
@@ -29,9 +29,10 @@ class ChatAttachment:
     path: Path
     kind: MediaKind
     duration_s: float | None = None
+    name: str = ""  # the file's own name when ``path`` is the store's copy
 
     def for_engine(self) -> Attachment:
-        return Attachment(path=self.path, kind=self.kind)
+        return Attachment(path=self.path, kind=self.kind, name=self.name)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""Look at an attached file before sending it: its kind, size, a thumbnail, a video's duration.
+"""Look at an attached file before sending it: its kind, size, a thumbnail, a video's duration,
+a document's pages or lines.
 
 Runs on a pool thread (decoding a video frame or a large photo takes tens of
 milliseconds, too long for the GUI thread).  Failures are
@@ -8,16 +9,17 @@ fix, shown inline at attach time rather than after the user pressed Send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.chat import MediaKind
+from app.document_preview import document_thumbnail
+from engine.documents import is_document_name, load_document
 from engine.errors import AttachmentError
+from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
 THUMBNAIL_PX = 160
 MAX_BYTES = 2 * 1024**3
 
@@ -30,27 +32,57 @@ class MediaInfo:
     height: int
     duration_s: float | None
     thumbnail: Image.Image  # RGB, at most THUMBNAIL_PX on its longer side
+    summary: str = ""  # a document's "12 pages" or "340 lines"
 
 
 def media_kind(path: Path) -> MediaKind | None:
+    """The kind a file's extension promises; None when only its content can tell (see :func:`probe`)."""
     suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
+    if suffix in IMAGE_EXTENSIONS:
         return "image"
-    if suffix in VIDEO_SUFFIXES:
+    if suffix in VIDEO_EXTENSIONS:
         return "video"
+    if is_document_name(path):
+        return "document"
     return None
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Open the file enough to prove it is usable; raise AttachmentError otherwise."""
-    path = Path(path)
-    kind = media_kind(path)
-    if kind is None:
-        raise AttachmentError(
-            f"“{path.name}” is not an image or a video this app can send",
-            fix="Attach a PNG, JPEG, WebP or GIF image, or an MP4, MOV, WebM or MKV video",
-            path=path,
+def attach_dialog_filter() -> str:
+    """The Attach dialog's file types: everything that can be sent first, then each kind, then all files."""
+    from engine.documents import PDF_EXTENSION, TEXT_EXTENSIONS
+
+    def patterns(suffixes) -> str:
+        return " ".join(f"*{s}" for s in sorted(suffixes))
+
+    documents = {*TEXT_EXTENSIONS, PDF_EXTENSION}
+    return ";;".join(
+        (
+            f"Images, videos and documents ({patterns({*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS, *documents})})",
+            f"Images ({patterns(IMAGE_EXTENSIONS)})",
+            f"Videos ({patterns(VIDEO_EXTENSIONS)})",
+            f"Documents ({patterns(documents)})",
+            "All files (*)",
         )
+    )
+
+
+def probe(path: str | Path, name: str = "") -> MediaInfo:
+    """Open the file enough to prove it is usable; raise AttachmentError otherwise.
+
+    A file without a known extension is recognised by its first bytes (a
+    download named ``photo``, a ``README``, the store's copies, which are named
+    by their hash), or refused naming what is supported.  ``name`` is the file's
+    own name when ``path`` is such a copy (a document's badge comes from it).
+    """
+    path = Path(path)
+    try:
+        kind = media_kind(path) or guess_kind(path)
+    except AttachmentError as error:
+        raise AttachmentError(
+            f"“{path.name}” is not a file this app can send ({error.title[0].lower()}{error.title[1:]})",
+            fix=error.fix,
+            path=path,
+        ) from None
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -67,7 +99,15 @@ def probe(path: str | Path) -> MediaInfo:
         raise AttachmentError(
             f"“{path.name}” is larger than 2 GB", fix="Trim or compress it first", path=path
         )
+    if kind == "document":
+        return _probe_document(path, name or path.name)
     return _probe_image(path) if kind == "image" else _probe_video(path)
+
+
+def _probe_document(path: Path, name: str) -> MediaInfo:
+    document = replace(load_document(path), name=name)  # AttachmentError names the file and the fix
+    thumb = document_thumbnail(document, THUMBNAIL_PX)
+    return MediaInfo(path, "document", 0, 0, None, thumb, summary=document.summary())
 
 
 def _probe_image(path: Path) -> MediaInfo:

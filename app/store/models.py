@@ -41,13 +41,13 @@ class StoredAttachment:
     """An attachment as kept by the store: its own copy, found by content hash."""
 
     sha256: str
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "document"]
     name: str  # the original file name, for display and export
     size: int
     path: Path  # the store's copy; feed this to the engine
 
     def to_engine(self) -> Attachment:
-        return Attachment(path=self.path, kind=self.kind)
+        return Attachment(path=self.path, kind=self.kind, name=self.name)
 
 
 @dataclass(frozen=True, slots=True)

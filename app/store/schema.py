@@ -109,7 +109,27 @@ V2: tuple[str, ...] = (
     "INSERT INTO conversation_fts (conversation_fts) VALUES ('rebuild')",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+# Version 3: documents (text files and PDFs) as attachments. SQLite cannot change a CHECK
+# constraint in place, so the table is rebuilt with the same rows and ids.
+V3: tuple[str, ...] = (
+    """CREATE TABLE attachments_v3 (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('image', 'video', 'document')),
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        UNIQUE (message_id, position)
+    )""",
+    """INSERT INTO attachments_v3 (id, message_id, position, sha256, kind, name, size)
+        SELECT id, message_id, position, sha256, kind, name, size FROM attachments""",
+    "DROP TABLE attachments",
+    "ALTER TABLE attachments_v3 RENAME TO attachments",
+    "CREATE INDEX attachments_by_blob ON attachments (sha256)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -25,9 +25,10 @@ from app.store.models import ConversationGroup, ConversationInfo, Message, Searc
 from app.store.paths import blobs_dir_for, default_db_path
 from app.store.replies import ReplyWriter
 from engine.conversation import Attachment, Conversation, Turn
+from engine.errors import AttachmentError
+from engine.media import guess_kind
 
 DEFAULT_TRASH_DAYS = 30
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".gif"})
 
 AttachmentInput = Attachment | str | Path
 
@@ -238,7 +239,10 @@ class Store:
                 path, kind = Path(item.path), item.kind
             else:
                 path = Path(item)
-                kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+                try:
+                    kind = guess_kind(path)
+                except AttachmentError as error:
+                    raise StoreError(error.title, fix=error.fix, path=path) from None
             sha, size = self._blobs.put_file(path)
             items.append((sha, kind, path.name, size))
         return items

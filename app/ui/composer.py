@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.media_probe import MediaInfo, media_kind
+from app.media_probe import MediaInfo
 from app.qt import (
     QFrame,
     QHBoxLayout,
@@ -71,7 +71,7 @@ class ComposerEdit(QPlainTextEdit):
         return source.hasImage() or bool(local_files(source)) or super().canInsertFromMimeData(source)
 
     def insertFromMimeData(self, source: QMimeData) -> None:
-        files = [p for p in local_files(source) if media_kind(p) is not None or p.suffix]
+        files = local_files(source)  # the probe recognises or refuses each one
         if files:
             self.files_dropped.emit(files)
             return
@@ -173,6 +173,7 @@ class Composer(QFrame):
         chip = self._chips.pop(path, None)
         if chip is not None:
             self._strip_layout.removeWidget(chip)
+            chip.hide()  # out of the layout it would stay painted where it was until deleted
             chip.deleteLater()
         self.strip.setVisible(bool(self._chips))
         self._update_send_enabled()

@@ -16,14 +16,15 @@ class _ProbeJob(QRunnable):
     """Owned by Python (auto-delete off): a pool that deletes a runnable behind the
     bindings' back leaves a stale wrapper that PySide may hand out for a later object."""
 
-    def __init__(self, prober: MediaProber, path: Path) -> None:
+    def __init__(self, prober: MediaProber, path: Path, name: str) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self._prober = prober
         self.path = path
+        self.name = name
 
     def run(self) -> None:
-        self._prober._run(self.path)
+        self._prober._run(self.path, self.name)
 
 
 class MediaProber(QObject):
@@ -38,8 +39,9 @@ class MediaProber(QObject):
         self.probed.connect(self._on_job_finished)
         self.probe_failed.connect(self._on_job_finished)
 
-    def probe(self, path: Path) -> None:
-        job = _ProbeJob(self, path)
+    def probe(self, path: Path, name: str = "") -> None:
+        """Probe ``path`` (``name``: the file's own name when ``path`` is the store's copy)."""
+        job = _ProbeJob(self, path, name)
         self._jobs.add(job)
         self._pool.start(job)
 
@@ -53,10 +55,10 @@ class MediaProber(QObject):
         self._pool.clear()
         self._pool.waitForDone(10_000)
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, name: str) -> None:
         # Runs on the pool thread; signals to GUI-thread receivers are queued.
         try:
-            info = probe(path)
+            info = probe(path, name)
         except AttachmentError as error:
             self.probe_failed.emit(path, str(error))
         except Exception as error:

@@ -67,12 +67,15 @@ def thumbnail(info: MediaInfo, size: int) -> QPixmap:
     return pixmap
 
 
-def describe(info: MediaInfo | None, path: Path) -> str:
+def describe(info: MediaInfo | None, path: Path, name: str = "") -> str:
+    name = name or path.name
     if info is None:
-        return path.name
+        return name
     if info.kind == "video":
-        return f"video {path.name}, {format_duration(info.duration_s)}, {info.width}×{info.height}"
-    return f"image {path.name}, {info.width}×{info.height}"
+        return f"video {name}, {format_duration(info.duration_s)}, {info.width}×{info.height}"
+    if info.kind == "document":
+        return f"document {name}, {info.summary}"
+    return f"image {name}, {info.width}×{info.height}"
 
 
 class AttachmentChip(QFrame):
@@ -120,27 +123,50 @@ class AttachmentChip(QFrame):
 
 
 class AttachmentTiles(QWidget):
-    """The attachments of a sent message, as a row of thumbnails."""
+    """The attachments of a sent message, as a row of thumbnails.
 
-    def __init__(self, items: list[tuple[Path, MediaInfo | None]], parent=None, *, align_right: bool) -> None:
+    Each item is (path, info, name): ``info`` None shows the name until
+    :meth:`on_thumbnails_probed` delivers the thumbnail (a stored chat's
+    attachments are probed after it opens, off the GUI thread).
+    """
+
+    def __init__(
+        self, items: list[tuple[Path, MediaInfo | None, str]], parent=None, *, align_right: bool
+    ) -> None:
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         if align_right:
             layout.addStretch(1)
-        for path, info in items:
+        self._tiles: list[tuple[Path, str, QLabel]] = []
+        for path, info, name in items:
             tile = QLabel(self)
             tile.setObjectName("messageThumb")
             tile.setFixedSize(TILE_PX, TILE_PX)
             tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            if info is not None:
-                tile.setPixmap(thumbnail(info, TILE_PX))
-            else:
-                tile.setText(path.name)
-                tile.setWordWrap(True)
-            tile.setToolTip(describe(info, path))
-            tile.setAccessibleName(f"Attached {describe(info, path)}")
+            tile.setWordWrap(True)
+            self._tiles.append((path, name, tile))
+            self._show(tile, path, info, name)
             layout.addWidget(tile)
         if not align_right:
             layout.addStretch(1)
+
+    def _show(self, tile: QLabel, path: Path, info: MediaInfo | None, name: str) -> None:
+        if info is not None:
+            tile.setText("")
+            tile.setPixmap(thumbnail(info, TILE_PX))
+        else:
+            tile.setText(
+                tile.fontMetrics().elidedText(name or path.name, Qt.TextElideMode.ElideMiddle, TILE_PX * 2)
+            )
+        tile.setToolTip(describe(info, path, name))
+        tile.setAccessibleName(f"Attached {describe(info, path, name)}")
+
+    def paths_without_thumbnail(self) -> list[tuple[Path, str]]:
+        return [(path, name) for path, name, tile in self._tiles if tile.pixmap().isNull()]
+
+    def on_thumbnails_probed(self, path: Path, info: MediaInfo) -> None:
+        for tile_path, name, tile in self._tiles:
+            if tile_path == path:
+                self._show(tile, path, info, name)

@@ -85,7 +85,7 @@ class UserMessage(QWidget):
     def __init__(
         self,
         text: str,
-        attachments: Sequence[tuple[Path, MediaInfo | None]],
+        attachments: Sequence[tuple[Path, MediaInfo | None, str]],  # path, thumbnail info, file name
         renderer: Callable[[], MarkdownRenderer],
         parent=None,
         *,
@@ -100,8 +100,10 @@ class UserMessage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 6)
         layout.setSpacing(6)
+        self.tiles: AttachmentTiles | None = None
         if attachments:
-            layout.addWidget(AttachmentTiles(list(attachments), self, align_right=True))
+            self.tiles = AttachmentTiles(list(attachments), self, align_right=True)
+            layout.addWidget(self.tiles)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addStretch(1)

@@ -29,7 +29,7 @@ from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.chat_files import ChatFiles
 from app.config import AppConfig, save_config
 from app.markdown import MarkdownRenderer
-from app.media_probe import MediaInfo, media_kind
+from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
     QAction,
     QApplication,
@@ -64,6 +64,7 @@ from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, SIDEBAR_WIDTH, Sidebar
 from app.ui.status import StatusBar
+from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
 from app.worker import EngineHost
 from engine.conversation import Conversation
@@ -213,6 +214,7 @@ class MainWindow(QMainWindow):
         self.prober = MediaProber(self)
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
+        self.thumbnails = StoredThumbnails(self)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         self._chat_files = ChatFiles(self.store.path, self)  # export/import, off the GUI thread
         self._chat_files.exported.connect(self._on_chat_files_exported)
@@ -539,7 +541,7 @@ class MainWindow(QMainWindow):
 
     def _session_message(self, m: StoredMessage) -> Message:
         if m.role == "user":
-            attachments = tuple(ChatAttachment(a.path, a.kind) for a in m.attachments)
+            attachments = tuple(ChatAttachment(a.path, a.kind, name=a.name) for a in m.attachments)
             return Message("user", m.text, attachments, store_id=m.id)
         message = Message(
             "assistant",
@@ -559,7 +561,9 @@ class MainWindow(QMainWindow):
         """The widget of one stored message, as it was left (versions, stats, error, Continue)."""
         versions = m.siblings
         if m.role == "user":
-            widget = self._user_widget(m.text, [(a.path, None) for a in m.attachments], m.id)
+            widget = self._user_widget(m.text, [(a.path, None, a.name) for a in m.attachments], m.id)
+            if widget.tiles is not None:
+                self.thumbnails.request(widget.tiles)
             if versions is not None:
                 widget.versions.set_versions(versions.ids, versions.index)
             widget.set_actions_enabled(page.actions_enabled)
@@ -814,7 +818,9 @@ class MainWindow(QMainWindow):
             self._store_failed("The message could not be sent", error)
             return None
         page.session.add(Message("user", text, attachments, store_id=user.id))
-        page.transcript.add(self._user_widget(text, pending, user.id))
+        page.transcript.add(
+            self._user_widget(text, [(path, info, path.name) for path, info in pending], user.id)
+        )
         self.composer.clear()
         reply_id = self._start_reply(page, user.id)
         try:
@@ -1109,12 +1115,8 @@ class MainWindow(QMainWindow):
     def add_files(self, files: list[Path]) -> None:
         for path in files:
             path = Path(path)
-            if media_kind(path) is None:
-                self.show_notice(
-                    f"“{path.name}” is not an image or a video this app can send. "
-                    "Attach a PNG, JPEG, WebP or GIF image, or an MP4, MOV, WebM or MKV video."
-                )
-                continue
+            # A known extension is taken at its word; any other file is recognised (or refused,
+            # with what is supported) by the probe, which reads its first bytes off this thread.
             if self.composer.add_attachment(path) is not None:
                 self.prober.probe(path)
 
@@ -1139,10 +1141,9 @@ class MainWindow(QMainWindow):
     def _on_composer_attach_clicked(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(
             self,
-            "Attach images or videos",
+            "Attach images, videos or documents",
             str(Path.home()),
-            "Images and videos (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.mp4 *.mov *.m4v *.webm *.mkv)"
-            ";;All files (*)",
+            attach_dialog_filter(),
         )
         self.add_files([Path(f) for f in files])
 
@@ -1279,6 +1280,7 @@ class MainWindow(QMainWindow):
         self._math_pool.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
+        self.thumbnails.shutdown()
         if self._owns_store and stopped and self.store is not None:
             self.store.close()  # the engine thread, the only other writer, has stopped
             self.store = None

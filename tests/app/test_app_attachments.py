@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from app_fakes import FakeEngine, fake_loader
-from media_files import write_mp4, write_png
+from media_files import write_mp4, write_pdf, write_png
 
 from app.media_probe import probe
-from app.qt import QApplication, QDragEnterEvent, QDropEvent, QImage, QMimeData, QPointF, Qt, QUrl
+from app.qt import QApplication, QDragEnterEvent, QDropEvent, QImage, QLabel, QMimeData, QPointF, Qt, QUrl
 from app.ui.messages import UserMessage
 
 
@@ -118,11 +118,58 @@ def test_a_corrupt_image_is_named_inline_with_a_fix(qtbot, make_window, tmp_path
 
 def test_an_unsupported_file_is_refused_with_the_supported_kinds(qtbot, make_window, tmp_path):
     window = loaded_window(qtbot, make_window)
-    text = tmp_path / "notes.txt"
-    text.write_text("hello")
-    drop_files(window, [text])
+    program = tmp_path / "tool.exe"
+    program.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(200))
+    drop_files(window, [program])
+    qtbot.waitUntil(lambda: bool(window._notices()), timeout=10_000)
     message = window._notices()[-1].message
-    assert "notes.txt" in message and "PNG" in message and "MP4" in message
+    assert "tool.exe" in message and "not a file this app can send" in message
+    assert "PNG" in message and "MP4" in message and "PDF" in message
+    assert window.composer.attachments() == []
+
+
+def test_dropped_documents_are_previewed_sent_by_name_and_kept(qtbot, make_window, tmp_path):
+    code = tmp_path / "plot.py"
+    code.write_text("import math\nprint(math.tau)\n")
+    pdf = write_pdf(tmp_path / "report.pdf", ["Revenue grew", "Costs fell", "Outlook"])
+    engine = FakeEngine("It plots tau.", steps=2)
+    window = loaded_window(qtbot, make_window, engine)
+    drop_files(window, [code, pdf])
+    composer = window.composer
+    qtbot.waitUntil(
+        lambda: not composer.pending_probes() and len(composer.attachments()) == 2, timeout=10_000
+    )
+    chips = {p.name: c for p, c in composer._chips.items()}
+    assert chips["plot.py"].info.kind == "document" and chips["plot.py"].info.summary == "2 lines"
+    assert chips["report.pdf"].info.summary == "3 pages"
+    assert chips["report.pdf"].accessibleName() == "Attachment: document report.pdf, 3 pages"
+    assert not chips["plot.py"].image.pixmap().isNull()
+    composer.edit.setPlainText("What does this do?")
+    window.send()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    turn = engine.calls[-1][0].turns[-1]
+    assert [(a.kind, a.display_name) for a in turn.attachments] == [
+        ("document", "plot.py"),
+        ("document", "report.pdf"),
+    ]
+    # The store keeps copies named by their hash; the engine still gets the files' own names.
+    cid = window.current_page().session.id
+    stored = window.store.active_path(cid)[0].attachments
+    assert [(a.kind, a.name) for a in stored] == [("document", "plot.py"), ("document", "report.pdf")]
+    window.close()
+    again = loaded_window(qtbot, make_window, engine)
+    again.open_chat(cid)
+    # The reopened message shows the files' names at once, then their thumbnails (probed off the GUI thread).
+    user = next(w for w in again.current_page().transcript.messages() if isinstance(w, UserMessage))
+    qtbot.waitUntil(lambda: not user.tiles.paths_without_thumbnail(), timeout=10_000)
+    names = [t.accessibleName() for t in user.tiles.findChildren(QLabel)]
+    assert "Attached document plot.py, 2 lines" in names and "Attached document report.pdf, 3 pages" in names
+    again.composer.edit.setPlainText("And then?")
+    again.send()
+    qtbot.waitUntil(lambda: again.active is None, timeout=5000)
+    history = engine.calls[-1][0].turns[0]
+    assert [a.display_name for a in history.attachments] == ["plot.py", "report.pdf"]
+    assert all(a.path.suffix == "" for a in history.attachments)  # the store's copies
 
 
 def test_probe_reads_video_duration_and_thumbnail(tmp_path):

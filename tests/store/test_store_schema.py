@@ -143,3 +143,36 @@ def test_reopening_does_not_migrate_again(data_dir, clock):
         cid = store.create_conversation("twice")
     with Store.open(clock=clock) as store:
         assert [c.id for c in store.list_conversations()] == [cid]
+
+
+def test_version_2_file_gains_document_attachments_with_its_rows_intact(data_dir, clock, tmp_path):
+    """Version 3 rebuilds the attachments table (a CHECK constraint cannot be altered in place)."""
+    from app.store.schema import V2
+
+    sha = make_v1_file(data_dir)
+    conn = sqlite3.connect(data_dir / "conversations.db")
+    for statement in V2:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Whale notes\n")
+    with Store.open(clock=clock) as store:
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT id, message_id, sha256, kind, name FROM attachments").fetchall() == [
+            (1, 1, sha, "image", "whale.png")
+        ]
+        conn.close()
+        user = store.send_user_message(1, "Read my notes", [notes])
+        assert [(a.kind, a.name) for a in user.attachments] == [("document", "notes.md")]
+        assert user.attachments[0].to_engine().display_name == "notes.md"
+        # The rebuilt table still cascades: deleting the chat for good removes its attachment rows.
+        store.delete_conversation(1)
+        store.purge_deleted(older_than_s=0)
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("SELECT COUNT(*) FROM attachments").fetchone()[0] == 0
+        conn.close()
