@@ -334,10 +334,15 @@ def main() -> None:
     # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
     window = shooter.window("light", thinking=False)
     photo, video = write_media(_scratch)
-    window.add_files([photo, video])
+    notes = _scratch / "garden_plan.py"
+    notes.write_text(
+        '"""Where the beds go."""\n\nBEDS = {\n    "herbs": (0, 0),\n    "beans": (0, 2),\n'
+        '    "squash": (2, 1),\n}\n\n\ndef water(bed, litres=4):\n    return litres * len(BEDS[bed])\n'
+    )
+    window.add_files([photo, video, notes])
     window.prober.wait()
     shooter.settle()
-    reply_id = shooter.ask(window, "What changes between the photo and the clip?")
+    reply_id = shooter.ask(window, "What changes between the photo and the clip? And does my plan fit?")
     window.on_reply_failed(
         reply_id,
         "The GPU ran out of memory while writing this reply. Start a new chat or remove attachments "
