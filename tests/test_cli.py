@@ -82,6 +82,7 @@ def test_generate_jsonl_streams_steps_canvases_and_done(tiny_checkpoint: Path):
     [
         (["--image", "/nonexistent/cat.png"], "cat.png"),
         (["--video", "/nonexistent/clip.mp4"], "clip.mp4"),
+        (["--file", "/nonexistent/notes.md"], "notes.md"),
         (["--steps", "0"], "max_denoising_steps"),
     ],
 )

@@ -28,6 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--image", action="append", default=[], metavar="PATH", help="attach an image (repeatable)"
     )
     p.add_argument("--video", action="append", default=[], metavar="PATH", help="attach a video (repeatable)")
+    p.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a text file or PDF, read into the message (repeatable)",
+    )
     p.add_argument("--thinking", action="store_true", help="let the model think before answering")
     p.add_argument("--max-new-tokens", type=int, default=None, help="reply length cap (whole canvases)")
     p.add_argument("--steps", type=int, default=None, help="max denoising steps per canvas")
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     attachments = tuple(
         [Attachment(Path(p), "image") for p in args.image]
         + [Attachment(Path(p), "video") for p in args.video]
+        + [Attachment(Path(p), "document") for p in args.file]
     )
     conversation = Conversation(turns=(Turn("user", args.prompt, attachments),), system=args.system)
     options = PromptOptions(
