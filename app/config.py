@@ -31,6 +31,8 @@ FILE_NAME = "settings.json"
 Theme = Literal["system", "light", "dark"]
 THEMES: tuple[Theme, ...] = ("system", "light", "dark")
 FONT_SIZES: tuple[int, ...] = (9, 10, 11, 12, 13, 14, 16, 18, 20)
+DEFAULT_FONT_SIZE = 11
+MIN_FONT_SIZE, MAX_FONT_SIZE = 8, 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ class AppConfig:
     video_fps: float = 1.0
     video_max_frames: int = 60
     theme: Theme = "system"
-    font_size: int = 11
+    font_size: int = DEFAULT_FONT_SIZE
     model: str = ""  # empty: the bundled demo model
     recent_models: tuple[str, ...] = field(default_factory=tuple)
     # Checkpoint folders the user added in the models dialog (the HF cache is scanned, not stored).
@@ -79,8 +81,11 @@ class AppConfig:
             )
         if self.theme not in THEMES:
             raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
-        if not 8 <= self.font_size <= 32:
-            raise SettingsError("Font size must be between 8 and 32 points", fix="11 is the default")
+        if not MIN_FONT_SIZE <= self.font_size <= MAX_FONT_SIZE:
+            raise SettingsError(
+                f"Font size must be between {MIN_FONT_SIZE} and {MAX_FONT_SIZE} points",
+                fix=f"{DEFAULT_FONT_SIZE} is the default",
+            )
         if not all(isinstance(folder, str) and folder.strip() for folder in self.model_folders):
             raise SettingsError(
                 "A model folder in the settings is not a folder path",

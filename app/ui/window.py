@@ -27,7 +27,7 @@ from pathlib import Path
 from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.chat_files import ChatFiles
-from app.config import AppConfig, save_config
+from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
 from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
@@ -276,6 +276,16 @@ class MainWindow(QMainWindow):
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
+        self.zoom_in_action = self._action(
+            "Larger text", QKeySequence.StandardKey.ZoomIn, lambda: self.zoom(1)
+        )
+        self.zoom_in_action.setShortcuts(
+            [QKeySequence(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
+        )
+        self.zoom_out_action = self._action(
+            "Smaller text", QKeySequence.StandardKey.ZoomOut, lambda: self.zoom(-1)
+        )
+        self.zoom_reset_action = self._action("Default text size", "Ctrl+0", lambda: self.zoom(0))
         menu = self.menuBar()
         chat = menu.addMenu("&Chat")
         chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
@@ -287,6 +297,8 @@ class MainWindow(QMainWindow):
         model.addActions([self.models_action, self.open_model_action, self.demo_action])
         view = menu.addMenu("&View")
         view.addAction(self.token_action)
+        view.addSeparator()
+        view.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action])
         view.addSeparator()
         view.addAction(self.settings_action)
 
@@ -1239,6 +1251,20 @@ class MainWindow(QMainWindow):
                     widget.set_colors(self.colors)
                 elif isinstance(widget, UserMessage):
                     widget.rerender()
+
+    def zoom(self, step: int) -> int:
+        """Ctrl+= / Ctrl+- make the text one point larger or smaller, Ctrl+0 the default; it is saved
+        as the Settings font size it is, and every message is drawn again at the new size."""
+        size = (
+            DEFAULT_FONT_SIZE
+            if step == 0
+            else min(MAX_FONT_SIZE, max(MIN_FONT_SIZE, self.config.font_size + step))
+        )
+        if size != self.config.font_size:
+            self._save(self.config.with_changes(font_size=size))
+            self.restyle()
+        self.status.showMessage(f"Text size {size} pt", 1500)
+        return size
 
     def _on_math_pool_drawn(self) -> None:
         for page in self._pages.values():

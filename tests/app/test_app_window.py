@@ -375,3 +375,28 @@ def test_demo_model_is_labelled_with_a_one_line_explanation(qtbot):
     assert bar.model_label.text() == f"Demo model · {DEMO_EXPLANATION}"
     bar.set_model("diffusiongemma-26B-A4B-it", "cuda:0", "bfloat16")
     assert bar.model_label.text() == "diffusiongemma-26B-A4B-it"
+
+
+def test_ctrl_plus_minus_and_zero_change_the_text_size_and_save_it(qtbot, make_window):
+    engine = FakeEngine("Some **bold** text.", steps=2)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.composer.edit.setPlainText("hi")
+    window.send()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    reply = window._last_assistant_widget()
+    before = reply.height()
+
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert window.config.font_size == 13 and load_config().font_size == 13
+    assert window.status.currentMessage() == "Text size 13 pt"
+    qtbot.waitUntil(lambda: reply.height() > before)  # drawn again, larger
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert window.config.font_size == 12
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.config.font_size == 11 and load_config().font_size == 11
+    for _ in range(30):
+        window.zoom(1)
+    assert window.config.font_size == 32  # the largest the settings allow
