@@ -1081,6 +1081,8 @@ class MainWindow(QMainWindow):
         active.widget.set_continuable(done.incomplete and bool(active.state.canvases))
         self.status.set_speed(done.stats.tokens_per_second)
         self._show_context_use()
+        if not self.isActiveWindow():
+            QApplication.alert(self)  # the taskbar entry asks for attention: a long reply is ready
         self._end_reply(reply_id)
 
     @Slot(int, str)

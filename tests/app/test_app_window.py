@@ -400,3 +400,21 @@ def test_ctrl_plus_minus_and_zero_change_the_text_size_and_save_it(qtbot, make_w
     for _ in range(30):
         window.zoom(1)
     assert window.config.font_size == 32  # the largest the settings allow
+
+
+def test_a_reply_that_ends_in_a_window_in_the_background_asks_for_attention(qtbot, make_window, monkeypatch):
+    alerted = []
+    monkeypatch.setattr(QApplication, "alert", staticmethod(lambda widget, msec=0: alerted.append(widget)))
+    window = make_window(fake_loader(FakeEngine("Done.", steps=2)))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    monkeypatch.setattr(window, "isActiveWindow", lambda: False)  # the user switched to another window
+    window.composer.edit.setPlainText("hi")
+    window.send()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    assert alerted == [window]
+    monkeypatch.setattr(window, "isActiveWindow", lambda: True)
+    window.composer.edit.setPlainText("again")
+    window.send()
+    qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    assert alerted == [window]  # not when the user is looking at it
