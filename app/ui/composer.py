@@ -104,6 +104,7 @@ class Composer(QFrame):
     send_clicked = Signal()
     stop_clicked = Signal()
     attach_clicked = Signal()
+    instructions_clicked = Signal()
     attachment_removed = Signal(object)  # Path
 
     def __init__(self, parent=None) -> None:
@@ -127,8 +128,8 @@ class Composer(QFrame):
         row.setSpacing(6)
         self.attach_button = QToolButton(self)
         self.attach_button.setText("＋ Attach")
-        self.attach_button.setToolTip("Attach images or videos (or paste / drop them)")
-        self.attach_button.setAccessibleName("Attach images or videos")
+        self.attach_button.setToolTip("Attach images, videos, text files or PDFs (or paste / drop them)")
+        self.attach_button.setAccessibleName("Attach files")
         self.attach_button.clicked.connect(self.attach_clicked)
         row.addWidget(self.attach_button)
         self.think_button = QToolButton(self)
@@ -137,6 +138,13 @@ class Composer(QFrame):
         self.think_button.setToolTip("Let the model reason before it answers")
         self.think_button.setAccessibleName("Thinking")
         row.addWidget(self.think_button)
+        self.instructions_button = QToolButton(self)
+        self.instructions_button.setText("Instructions")
+        self.instructions_button.setCheckable(True)  # checked: this chat has instructions of its own
+        self.instructions_button.setToolTip("Instructions the model follows in this chat")
+        self.instructions_button.setAccessibleName("Instructions for this chat")
+        self.instructions_button.clicked.connect(self._on_instructions_button_clicked)
+        row.addWidget(self.instructions_button)
         row.addStretch(1)
         self.send_button = QPushButton("Send", self)
         self.send_button.setObjectName("sendButton")
@@ -149,6 +157,19 @@ class Composer(QFrame):
         self._generating = False
         self.edit.textChanged.connect(self._update_send_enabled)
         self._update_send_enabled()
+
+    def set_has_instructions(self, on: bool) -> None:
+        self.instructions_button.setChecked(on)
+        self.instructions_button.setToolTip(
+            "This chat has instructions of its own (click to edit)"
+            if on
+            else "Instructions the model follows in this chat"
+        )
+
+    def _on_instructions_button_clicked(self) -> None:
+        # A click toggles a checkable button; the state shows what the chat has, not the click.
+        self.instructions_button.setChecked(not self.instructions_button.isChecked())
+        self.instructions_clicked.emit()
 
     # --- attachments ---------------------------------------------------------
 

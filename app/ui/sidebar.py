@@ -37,6 +37,7 @@ class Sidebar(QFrame):
     rename_requested = Signal(int, str)  # conversation id, new title
     delete_requested = Signal(int)  # conversation id
     export_requested = Signal(int)  # conversation id
+    instructions_requested = Signal(int)  # conversation id
     undo_clicked = Signal()
     search_changed = Signal(str)
 
@@ -182,11 +183,13 @@ class Sidebar(QFrame):
     # --- rename, delete, undo ------------------------------------------------------
 
     def context_menu(self, chat_id: int) -> QMenu:
-        """The row's menu: Rename… (edits the title in place), Export…, and Delete (undoable)."""
+        """The row's menu: Rename… (in place), Instructions…, Export…, and Delete (undoable)."""
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         rename = menu.addAction("Rename…")
         rename.triggered.connect(lambda: self.start_rename(chat_id))
+        instructions = menu.addAction("Instructions…")
+        instructions.triggered.connect(lambda: self.instructions_requested.emit(chat_id))
         export = menu.addAction("Export…")
         export.triggered.connect(lambda: self.export_requested.emit(chat_id))
         menu.addSeparator()

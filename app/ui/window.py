@@ -57,6 +57,7 @@ from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.download_dialog import DownloadDialog
+from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.export_requested.connect(lambda cid: self.export_chats([cid]))
+        self.sidebar.instructions_requested.connect(self.edit_instructions)
         self.sidebar.undo_clicked.connect(self.undo_delete)
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         self.pages = QStackedWidget(self)
@@ -184,6 +186,7 @@ class MainWindow(QMainWindow):
         self.composer.edit.files_dropped.connect(self.add_files)
         self.composer.think_button.setChecked(config.thinking)
         self.composer.think_button.toggled.connect(self._on_think_button_toggled)
+        self.composer.instructions_clicked.connect(self.edit_instructions)
 
         right = QWidget(self)
         right.setObjectName("composerArea")
@@ -274,6 +277,9 @@ class MainWindow(QMainWindow):
         self.models_action = self._action("&Models…", "Ctrl+Shift+M", self.open_models)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
+        self.instructions_action = self._action(
+            "&Instructions for this chat…", "Ctrl+Shift+I", lambda: self.edit_instructions()
+        )
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
         self.zoom_in_action = self._action(
@@ -289,6 +295,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         chat = menu.addMenu("&Chat")
         chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
+        chat.addAction(self.instructions_action)
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
         chat.addSeparator()
@@ -506,7 +513,51 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(page.transcript)
         self._refresh_sidebar()
         self._show_context_use()
+        self._show_instructions_state()
         return page
+
+    def edit_instructions(self, chat_id: int | None = None) -> InstructionsDialog | None:
+        """Open the instructions (system prompt) of ``chat_id``, else of the chat shown, for editing."""
+        if chat_id is None:
+            page = self.current_page()
+            if page is None:
+                return None
+            chat_id = page.session.id
+        try:
+            info = self.store.conversation(chat_id)
+        except StoreError as error:
+            self._store_failed("This chat's instructions could not be read", error)
+            return None
+        dialog = InstructionsDialog(
+            info.title or NEW_CHAT_TITLE, info.system, self.config.system_prompt, self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._save_instructions(chat_id, dialog.instructions()))
+        dialog.open()
+        return dialog
+
+    def _save_instructions(self, chat_id: int, text: str) -> None:
+        try:
+            self.store.set_system_prompt(chat_id, text)
+        except StoreError as error:
+            self._store_failed("The instructions could not be saved", error)
+            return
+        self._show_instructions_state()
+        self.status.showMessage(
+            "Instructions saved: the next reply follows them"
+            if text
+            else "This chat uses the default instructions",
+            5000,
+        )
+
+    def _show_instructions_state(self) -> None:
+        """The composer's Instructions button is checked while the chat shown has instructions of its own."""
+        page = self.current_page()
+        try:
+            own = bool(page is not None and self.store.conversation(page.session.id).system)
+        except StoreError:
+            own = False
+        self.composer.set_has_instructions(own)
 
     def _show_context_use(self) -> None:
         """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit."""
