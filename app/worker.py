@@ -62,6 +62,8 @@ class EngineLike(Protocol):
 
     def forget_prompt_cache(self) -> None: ...
 
+    def close(self) -> None: ...
+
     def decode_steps(self, frames: Sequence[Any]) -> list[Step]: ...
 
 
@@ -143,7 +145,7 @@ class EngineWorker(QObject):
 
     @Slot(str)
     def on_load_requested(self, source: str) -> None:
-        self._engine = None  # drop the old model before loading the next one
+        self._close_engine()  # free the old model's memory before loading the next one
 
         def progress(event: LoadProgress) -> None:
             if self._load_cancel.cancelled:
@@ -249,7 +251,15 @@ class EngineWorker(QObject):
 
     @Slot()
     def on_unload_requested(self) -> None:
-        self._engine = None
+        self._close_engine()
+
+    def _close_engine(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            try:
+                engine.close()
+            except Exception:  # the old model's memory is lost until collected; the next load goes on
+                log.exception("closing the previous model failed")
 
     def _emit(self, rid: int, event: Event) -> None:
         if isinstance(event, Step):

@@ -249,6 +249,24 @@ class Engine:
         """Drop the cached prompt (a new chat, or memory pressure)."""
         self._prefix = None
 
+    def close(self) -> None:
+        """Give the model's memory back now, whatever still refers to this engine.
+
+        Python frees a model only when nothing refers to it any more, and a
+        loaded model sits in reference cycles (the frames of the lazy imports
+        that ran while it loaded keep it, measured on the demo model), which
+        only the cyclic garbage collector breaks: in the app that runs on the
+        GUI thread at its own pace, so switching models on a GPU would start
+        loading the next one beside the old one's weights (and the VRAM check
+        would refuse it).  Moving every parameter and buffer to the meta device
+        frees their storage at once.  The engine cannot generate afterwards.
+        """
+        self._prefix = None
+        self._cut = None
+        self.model.to("meta")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def free_memory(self) -> None:
         self._prefix = None
         if torch.cuda.is_available():

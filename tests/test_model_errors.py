@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,24 @@ def test_auto_picks_the_demo_model_without_a_runnable_real_model(monkeypatch, tm
     monkeypatch.setattr("engine.loader.resolve_source", lambda source, **_: tmp_path)
     monkeypatch.setattr("engine.loader.check_checkpoint", lambda folder: None)
     assert preferred_model() == DEFAULT_MODEL
+
+
+def test_closing_an_engine_frees_its_weights_at_once(tiny_checkpoint):
+    engine = Engine.load(str(tiny_checkpoint))
+    weights = [weakref.ref(t) for t in [*engine.model.parameters(), *engine.model.buffers()]]
+    assert all(w().device.type == "cpu" for w in weights)
+    gc.disable()  # freed by reference counting, not by the cyclic collector (which the app runs rarely)
+    try:
+        engine.close()
+        assert all(w() is None for w in weights)
+    finally:
+        gc.enable()
+    assert all(t.device.type == "meta" for t in [*engine.model.parameters(), *engine.model.buffers()])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_closing_a_cuda_engine_returns_its_memory(tiny_checkpoint):
+    engine = Engine.load(str(tiny_checkpoint), device="cuda")
+    held = torch.cuda.memory_allocated()
+    engine.close()
+    assert torch.cuda.memory_allocated() < held

@@ -66,6 +66,7 @@ class FakeEngine:
         self.default_settings = GenerationSettings(max_denoising_steps=steps)
         self.calls: list[tuple[Conversation, GenerationSettings | None, PromptOptions | None]] = []
         self.forgotten = 0
+        self.closed = False
         self.continued: list[tuple[int, ...]] = []  # continue_tokens of each call
         # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
         self.vocab: dict[str, int] = {"": 0}
@@ -91,6 +92,9 @@ class FakeEngine:
 
     def forget_prompt_cache(self) -> None:
         self.forgotten += 1
+
+    def close(self) -> None:
+        self.closed = True
 
     def generate(
         self,

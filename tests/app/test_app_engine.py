@@ -132,3 +132,23 @@ def test_a_folder_opened_once_is_listed_among_the_models(qtbot, make_window, tin
     window.load_model(str(tiny_checkpoint))  # loading it again does not list it twice
     qtbot.waitUntil(lambda: window.model_info is not None, timeout=60_000)
     assert window.config.model_folders == (str(tiny_checkpoint),)
+
+
+def test_switching_models_frees_the_previous_ones_weights_first(qtbot, make_window, tiny_checkpoint):
+    """The old model is freed before the next loads, not whenever the GUI thread's collector runs."""
+    loaded = []
+
+    def loader(source, progress):
+        if loaded:
+            model = loaded[-1].model
+            assert all(t.device.type == "meta" for t in [*model.parameters(), *model.buffers()])
+        engine = load_engine(source, progress)
+        loaded.append(engine)
+        return engine
+
+    window = make_window(loader)
+    for _ in range(2):
+        window.load_model(str(tiny_checkpoint))
+        qtbot.waitUntil(lambda: window.model_info is not None, timeout=60_000)
+    assert len(loaded) == 2
+    assert next(loaded[1].model.parameters()).device.type == "cpu"
