@@ -1,4 +1,4 @@
-"""Conversation rows: create, list, rename, soft delete with undo, purge, automatic titles."""
+"""Conversation rows: create, list, rename, pin, soft delete with undo, purge, automatic titles."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from app.store.errors import StoreError
 from app.store.models import ConversationInfo
 from app.store.titles import auto_title
 
-COLUMNS = "id, title, system, created_at, updated_at, deleted_at"
+COLUMNS = "id, title, system, created_at, updated_at, deleted_at, pinned_at"
 
 
 def _info(row: tuple) -> ConversationInfo:
     return ConversationInfo(
-        id=row[0], title=row[1], system=row[2], created_at=row[3], updated_at=row[4], deleted_at=row[5]
+        id=row[0],
+        title=row[1],
+        system=row[2],
+        created_at=row[3],
+        updated_at=row[4],
+        deleted_at=row[5],
+        pinned_at=row[6],
     )
 
 
@@ -59,6 +65,24 @@ def rename(conn: sqlite3.Connection, conversation_id: int, title: str) -> None:
 def set_system(conn: sqlite3.Connection, conversation_id: int, system: str) -> None:
     get(conn, conversation_id)
     conn.execute("UPDATE conversations SET system = ? WHERE id = ?", (system, conversation_id))
+
+
+def set_pinned(conn: sqlite3.Connection, conversation_id: int, pinned_at: float | None) -> None:
+    """Pin (at ``pinned_at``) or unpin (None).
+
+    ``updated_at`` is left alone: pinning is not activity, so the chat keeps its
+    place among the date groups when it is unpinned again.  Pinning a chat that
+    is already pinned keeps its first pin time, so a repeated request (two
+    windows, a double click) does not reorder the pinned group.
+    """
+    get(conn, conversation_id)
+    if pinned_at is None:
+        conn.execute("UPDATE conversations SET pinned_at = NULL WHERE id = ?", (conversation_id,))
+    else:
+        conn.execute(
+            "UPDATE conversations SET pinned_at = COALESCE(pinned_at, ?) WHERE id = ?",
+            (pinned_at, conversation_id),
+        )
 
 
 def apply_auto_title(conn: sqlite3.Connection, conversation_id: int, text: str, names: list[str]) -> None:

@@ -1,9 +1,11 @@
-"""Sidebar date headings, computed in the user's local time.
+"""Sidebar headings: pinned chats first, then date headings computed in the user's local time.
 
 Headings follow the calendar, not "24 hours ago": a chat from 23:50 is
 "Yesterday" at 00:10.  The first matching heading wins: Today, Yesterday,
 This week (since Monday), This month, Older.  Timestamps in the future
-(clock changes, another machine's export) count as Today.
+(clock changes, another machine's export) count as Today.  Pinned chats are
+listed once, under "Pinned" above the dates, so the chats a user keeps
+coming back to stay at the top however old they are.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from app.store.models import ConversationGroup, ConversationInfo
 
+PINNED_LABEL = "Pinned"
 GROUP_ORDER: tuple[str, ...] = ("Today", "Yesterday", "This week", "This month", "Older")
 
 
@@ -47,12 +50,22 @@ def group_conversations(
     *,
     tz_offset: Callable[[float], float] | None = None,
 ) -> list[ConversationGroup]:
-    """Non-empty groups in heading order, each newest first (by last activity)."""
+    """Non-empty groups: "Pinned" (most recently pinned first), then the dates (newest activity first).
+
+    A pinned chat is left out of its date group, so every chat appears once.
+    """
+    pinned: list[ConversationInfo] = []
     buckets: dict[str, list[ConversationInfo]] = {label: [] for label in GROUP_ORDER}
     for info in conversations:
-        buckets[group_label(info.updated_at, now, tz_offset=tz_offset)].append(info)
-    return [
+        if info.pinned_at is not None:
+            pinned.append(info)
+        else:
+            buckets[group_label(info.updated_at, now, tz_offset=tz_offset)].append(info)
+    groups = [
+        ConversationGroup(PINNED_LABEL, tuple(sorted(pinned, key=lambda c: (-(c.pinned_at or 0.0), -c.id))))
+    ]
+    groups += [
         ConversationGroup(label, tuple(sorted(items, key=lambda c: (-c.updated_at, -c.id))))
         for label, items in buckets.items()
-        if items
     ]
+    return [group for group in groups if group.conversations]

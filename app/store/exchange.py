@@ -9,6 +9,10 @@ accepts only where those blobs already exist (the same machine).  Canvases
 and refinement history are optional (``include_history``) because they are
 replay data, not conversation, and can be large.
 
+Keys added after version 1 shipped are optional (``pinned``): an older export
+without them imports with their defaults, and an older app ignores them, so
+they need no new format version.
+
 Markdown shows the active branch of each conversation, for reading and
 sharing; it is not meant to be imported.
 
@@ -118,6 +122,7 @@ def export_data(
                 "system": info.system,
                 "created_at": info.created_at,
                 "updated_at": info.updated_at,
+                "pinned": info.pinned,
                 "messages": messages,
             }
         )
@@ -141,7 +146,7 @@ def import_data(conn: sqlite3.Connection, blobs: BlobStore, document: Any, now: 
     new_ids = []
     for conv in document["conversations"]:
         try:
-            new_ids.append(_import_conversation(conn, blobs, conv))
+            new_ids.append(_import_conversation(conn, blobs, conv, now))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ImportFormatError(
                 f"The file has a malformed conversation ({type(error).__name__}: {error})"
@@ -179,16 +184,18 @@ def store_embedded_blobs(blobs: BlobStore, document: Any) -> None:
         blobs.put_bytes(data)
 
 
-def _import_conversation(conn: sqlite3.Connection, blobs: BlobStore, conv: dict[str, Any]) -> int:
+def _import_conversation(conn: sqlite3.Connection, blobs: BlobStore, conv: dict[str, Any], now: float) -> int:
+    # A pin is kept as a flag, not a time: an imported pinned chat counts as pinned now.
     cursor = conn.execute(
-        "INSERT INTO conversations (title, system, created_at, updated_at, title_auto)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO conversations (title, system, created_at, updated_at, title_auto, pinned_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         (
             str(conv.get("title", "")),
             str(conv.get("system", "")),
             float(conv["created_at"]),
             float(conv["updated_at"]),
             int(bool(conv.get("title_auto", False))),
+            now if conv.get("pinned", False) is True else None,
         ),
     )
     cid = int(cursor.lastrowid)

@@ -26,11 +26,16 @@ class ConversationInfo:
     created_at: float  # Unix seconds
     updated_at: float
     deleted_at: float | None = None
+    pinned_at: float | None = None  # None: not pinned; else when, to list the newest pin first
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_at is not None
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationGroup:
-    """Conversations under one date heading ("Today", "Yesterday", …), newest first."""
+    """Conversations under one heading ("Pinned", "Today", "Yesterday", …), newest first."""
 
     label: str
     conversations: tuple[ConversationInfo, ...]

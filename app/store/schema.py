@@ -129,7 +129,12 @@ V3: tuple[str, ...] = (
     "CREATE INDEX attachments_by_blob ON attachments (sha256)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
+# Version 4: chats pinned to the top of the sidebar. NULL = not pinned; the time orders the
+# pinned chats (most recently pinned first) without touching updated_at, so a pin never
+# moves a chat between date groups.
+V4: tuple[str, ...] = ("ALTER TABLE conversations ADD COLUMN pinned_at REAL",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
 LATEST_VERSION = len(MIGRATIONS)
 
 

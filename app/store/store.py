@@ -146,12 +146,20 @@ class Store:
             return conversations.list_all(conn)
 
     def grouped_conversations(self, now: float | None = None) -> list[ConversationGroup]:
-        """The sidebar: Today, Yesterday, This week, This month, Older (empty groups left out)."""
+        """The sidebar: Pinned, then Today, Yesterday, This week, This month, Older (empty ones left out)."""
         return group_conversations(self.list_conversations(), self._clock() if now is None else now)
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         with self._db.write("rename the conversation") as conn:
             conversations.rename(conn, conversation_id, title)
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        """Pin the chat to the top of the sidebar (the "Pinned" group) or unpin it.
+
+        Its last activity is unchanged, so unpinning puts it back in the date group it came from.
+        """
+        with self._db.write("pin the chat" if pinned else "unpin the chat") as conn:
+            conversations.set_pinned(conn, conversation_id, self._clock() if pinned else None)
 
     def set_system_prompt(self, conversation_id: int, system: str) -> None:
         with self._db.write("save the system prompt") as conn:

@@ -77,6 +77,35 @@ def test_json_round_trip_is_lossless(store, tmp_path, data_dir, clock):
         other.close()
 
 
+def test_pins_survive_export_and_import_and_older_exports_import_unpinned(store, tmp_path, clock):
+    pinned = build(store, tmp_path)
+    plain = store.create_conversation("Plain")
+    store.set_pinned(pinned, True)
+    document = json.loads(json.dumps(store.export_json()))
+    assert document["version"] == 1  # an optional key: older apps still read the file
+    assert [(c["title"], c["pinned"]) for c in document["conversations"]] == [
+        ("Explain the chart", True),
+        ("Plain", False),
+    ]
+
+    with Store.open(tmp_path / "elsewhere" / "conversations.db", clock=clock) as other:
+        clock.advance(60)
+        first, second = other.import_json(document)
+        assert other.conversation(first).pinned_at == clock.now  # pinned as of the import
+        assert other.conversation(second).pinned_at is None
+        assert [(g.label, [c.id for c in g.conversations]) for g in other.grouped_conversations()] == [
+            ("Pinned", [first]),
+            ("Today", [second]),
+        ]
+
+        for conversation in document["conversations"]:  # as exported before pins existed
+            del conversation["pinned"]
+        older = other.import_json(document)
+        assert [other.conversation(cid).pinned_at for cid in older] == [None, None]
+        assert snapshot(other, older[0]) == snapshot(store, pinned)
+    assert store.conversation(plain).pinned_at is None
+
+
 def test_referenced_attachments_import_only_where_the_blobs_exist(store, tmp_path, clock):
     cid = build(store, tmp_path)
     document = store.export_json([cid], embed_attachments=False)

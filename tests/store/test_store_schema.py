@@ -176,3 +176,38 @@ def test_version_2_file_gains_document_attachments_with_its_rows_intact(data_dir
         conn = sqlite3.connect(store.path)
         assert conn.execute("SELECT COUNT(*) FROM attachments").fetchone()[0] == 0
         conn.close()
+
+
+def test_version_3_file_gains_pinning_with_its_rows_intact(data_dir, clock):
+    """Version 4 adds ``pinned_at``; every chat of an older file starts unpinned, nothing else moves."""
+    from app.store.schema import V2, V3
+
+    make_v1_file(data_dir)
+    conn = sqlite3.connect(data_dir / "conversations.db")
+    for statement in (*V2, *V3):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (2, 'Second', 50, 60)")
+    conn.commit()
+    before = conn.execute("SELECT * FROM conversations ORDER BY id").fetchall()
+    messages = conn.execute("SELECT * FROM messages ORDER BY id").fetchall()
+    conn.close()
+
+    with Store.open(clock=clock) as store:
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        after = conn.execute("SELECT * FROM conversations ORDER BY id").fetchall()
+        assert [row[:-1] for row in after] == before  # the new column comes last, everything else kept
+        assert [row[-1] for row in after] == [None, None]
+        assert conn.execute("SELECT * FROM messages ORDER BY id").fetchall() == messages
+        conn.close()
+        assert [(c.id, c.pinned_at) for c in store.list_conversations()] == [(1, None), (2, None)]
+        assert [g.label for g in store.grouped_conversations()] == ["Older"]
+
+        store.set_pinned(2, True)
+        assert store.conversation(2).pinned_at == clock.now
+        assert [(g.label, [c.id for c in g.conversations]) for g in store.grouped_conversations()] == [
+            ("Pinned", [2]),
+            ("Older", [1]),
+        ]

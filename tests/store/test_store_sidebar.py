@@ -1,4 +1,4 @@
-"""Sidebar support: date groups in local time, rename, delete with undo, purge."""
+"""Sidebar support: date groups in local time, pinned chats, rename, delete with undo, purge."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from app.store import StoreError
 from app.store.dates import group_conversations, group_label
 from app.store.models import ConversationInfo
 
@@ -59,6 +62,75 @@ def test_group_conversations_orders_groups_and_rows():
         ("Today", [3, 2]),
         ("Yesterday", [4]),
         ("Older", [1]),
+    ]
+
+
+def test_pinned_chats_come_first_newest_pin_first_and_leave_their_date_group():
+    now = ts("2025-06-19 12:00")
+    rows = [
+        ConversationInfo(1, "old, pinned first", "", 0.0, ts("2025-01-01 10:00"), pinned_at=now - 60),
+        ConversationInfo(2, "today", "", 0.0, ts("2025-06-19 08:00")),
+        ConversationInfo(3, "today, pinned last", "", 0.0, ts("2025-06-19 11:00"), pinned_at=now),
+        ConversationInfo(4, "yesterday", "", 0.0, ts("2025-06-18 11:00")),
+    ]
+    groups = group_conversations(rows, now, tz_offset=lambda _: TOKYO)
+    assert [(g.label, [c.id for c in g.conversations]) for g in groups] == [
+        ("Pinned", [3, 1]),
+        ("Today", [2]),
+        ("Yesterday", [4]),
+    ]  # "Older" is gone: its only chat is pinned
+
+
+def test_pin_and_unpin_keep_the_chat_in_place_among_the_dates(store, clock):
+    old = store.create_conversation("old")
+    clock.advance(40 * 86400)
+    new = store.create_conversation("new")
+    other = store.create_conversation("other")
+    updated = store.conversation(old).updated_at
+
+    clock.advance(60)
+    store.set_pinned(old, True)
+    info = store.conversation(old)
+    assert (info.pinned_at, info.updated_at) == (clock.now, updated)  # pinning is not activity
+    clock.advance(60)
+    store.set_pinned(new, True)
+    assert [(g.label, [c.id for c in g.conversations]) for g in store.grouped_conversations()] == [
+        ("Pinned", [new, old]),  # the most recently pinned first
+        ("Today", [other]),
+    ]
+    assert [c.id for c in store.list_conversations()] == [other, new, old]  # by activity, as before
+
+    clock.advance(60)
+    store.set_pinned(old, True)  # already pinned: keeps its place in the group
+    assert store.conversation(old).pinned_at == updated + 40 * 86400 + 60
+
+    store.set_pinned(old, False)
+    assert store.conversation(old).pinned_at is None
+    assert [(g.label, [c.id for c in g.conversations]) for g in store.grouped_conversations()] == [
+        ("Pinned", [new]),
+        ("Today", [other]),
+        ("Older", [old]),  # back where it was
+    ]
+    store.set_pinned(old, False)  # unpinning twice is harmless
+    with pytest.raises(StoreError, match="does not exist"):
+        store.set_pinned(12345, True)
+
+
+def test_a_pinned_chat_in_the_trash_is_hidden_and_restoring_keeps_the_pin(store, clock):
+    pinned = store.create_conversation("pinned chat about otters")
+    store.send_user_message(pinned, "otters hold hands")
+    other = store.create_conversation("other")
+    store.set_pinned(pinned, True)
+    assert [h.conversation_id for h in store.search("otters")] == [pinned]  # search is unaffected
+
+    store.delete_conversation(pinned)
+    assert [g.label for g in store.grouped_conversations()] == ["Today"]
+    assert [c.id for c in store.grouped_conversations()[0].conversations] == [other]
+    assert store.search("otters") == []
+    store.restore_conversation(pinned)
+    assert [(g.label, [c.id for c in g.conversations]) for g in store.grouped_conversations()] == [
+        ("Pinned", [pinned]),
+        ("Today", [other]),
     ]
 
 
