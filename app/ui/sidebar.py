@@ -1,8 +1,9 @@
-"""The list of stored chats grouped by date, a search box, rename/delete and an undo bar.
+"""The list of stored chats (pinned, then by date), a search box, rename/pin/delete and an undo bar.
 
 The sidebar only shows and asks: it never touches the store.  The window feeds
 it rows (:meth:`Sidebar.set_groups`, :meth:`Sidebar.set_results`) and acts on
-its signals.
+its signals.  Which chats are pinned it reads from the rows under the store's
+"Pinned" heading, so the window passes groups as the store returns them.
 """
 
 from __future__ import annotations
@@ -10,25 +11,67 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.qt import (
+    QColor,
+    QEvent,
     QFont,
     QFrame,
     QHBoxLayout,
+    QIcon,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QPointF,
     QPushButton,
+    QRectF,
     Qt,
     QTimer,
     QVBoxLayout,
+    QWidget,
     Signal,
 )
+from app.store.dates import PINNED_LABEL
 
 SIDEBAR_WIDTH = 240
 UNDO_VISIBLE_MS = 10_000
 NEW_CHAT_TITLE = "New chat"
 ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def pin_icon(widget: QWidget, size: int = 14) -> QIcon:
+    """A small push-pin in the widget's text colour, drawn rather than an emoji.
+
+    The "📌" glyph is missing or drawn in colour on many desktop fonts; a drawn
+    icon looks the same everywhere and follows the theme.  The same pixmap is
+    used for the disabled mode too, because headings are disabled items and Qt's
+    automatic greying would make it look different from the heading's text.
+    """
+    ratio = widget.devicePixelRatioF()
+    pixmap = QPixmap(round(size * ratio), round(size * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    color = QColor(widget.palette().color(QPalette.ColorRole.Text))
+    color.setAlphaF(0.7)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.translate(size / 2, size / 2)
+    painter.rotate(40)
+    painter.scale(size / 16, size / 16)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRoundedRect(QRectF(-3.5, -7.0, 7.0, 2.2), 0.8, 0.8)  # the cap
+    painter.drawPolygon([QPointF(-2.2, -5.0), QPointF(2.2, -5.0), QPointF(2.8, 0.5), QPointF(-2.8, 0.5)])
+    painter.drawRoundedRect(QRectF(-5.0, 0.3, 10.0, 2.0), 0.8, 0.8)  # the collar
+    painter.drawPolygon([QPointF(-0.7, 2.3), QPointF(0.7, 2.3), QPointF(0.0, 7.5)])  # the needle
+    painter.end()
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled):
+        icon.addPixmap(pixmap, mode)
+    return icon
 
 
 class Sidebar(QFrame):
@@ -38,6 +81,7 @@ class Sidebar(QFrame):
     delete_requested = Signal(int)  # conversation id
     export_requested = Signal(int)  # conversation id
     instructions_requested = Signal(int)  # conversation id
+    pin_requested = Signal(int, bool)  # conversation id, pinned
     undo_clicked = Signal()
     search_changed = Signal(str)
 
@@ -96,13 +140,18 @@ class Sidebar(QFrame):
         self._undo_timer.setSingleShot(True)
         self._undo_timer.timeout.connect(self.hide_undo)
         self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
+        self._pinned: set[int] = set()  # from the last set_groups; search results keep it
 
     # --- rows ------------------------------------------------------------------
 
     def set_groups(
         self, groups: Sequence[tuple[str, Sequence[tuple[int, str]]]], current: int | None
     ) -> None:
-        """Date headings ("Today", …), each followed by its chats (id, title); ``current`` stays selected."""
+        """Headings ("Pinned", "Today", …), each followed by its chats (id, title).
+
+        ``current`` stays selected.  The chats under "Pinned" are the pinned ones: their menu offers Unpin.
+        """
+        self._pinned = {cid for label, chats in groups if label == PINNED_LABEL for cid, _ in chats}
         rows: list[tuple[int | None, str, str]] = []
         for label, chats in groups:
             rows.append((None, label, ""))
@@ -141,7 +190,23 @@ class Sidebar(QFrame):
                 self.list.addItem(item)
                 if cid is not None and cid == current:
                     self.list.setCurrentItem(item)
+            self._mark_pinned_heading()
         finally:
+            self.list.blockSignals(blocked)
+
+    def _mark_pinned_heading(self) -> None:
+        """Put the pin on the "Pinned" heading, so it reads as more than one more date."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(ID_ROLE) is None and item.text() == PINNED_LABEL:
+                item.setIcon(pin_icon(self.list))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A theme change repaints the pin in the new text colour (rows are not refilled for it)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            blocked = self.list.blockSignals(True)
+            self._mark_pinned_heading()
             self.list.blockSignals(blocked)
 
     def chat_ids(self) -> list[int]:
@@ -158,6 +223,9 @@ class Sidebar(QFrame):
 
     def title_of(self, chat_id: int) -> str | None:
         return self._titles.get(chat_id)
+
+    def is_pinned(self, chat_id: int) -> bool:
+        return chat_id in self._pinned
 
     def set_title(self, chat_id: int, title: str) -> None:
         item = self._item(chat_id)
@@ -180,14 +248,17 @@ class Sidebar(QFrame):
                 return item
         return None
 
-    # --- rename, delete, undo ------------------------------------------------------
+    # --- rename, pin, delete, undo -------------------------------------------------
 
     def context_menu(self, chat_id: int) -> QMenu:
-        """The row's menu: Rename… (in place), Instructions…, Export…, and Delete (undoable)."""
+        """The row's menu: Rename… (in place), Pin/Unpin, Instructions…, Export…, and Delete (undoable)."""
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         rename = menu.addAction("Rename…")
         rename.triggered.connect(lambda: self.start_rename(chat_id))
+        pinned = self.is_pinned(chat_id)
+        pin = menu.addAction("Unpin" if pinned else "Pin")
+        pin.triggered.connect(lambda: self.request_pin(chat_id, not pinned))
         instructions = menu.addAction("Instructions…")
         instructions.triggered.connect(lambda: self.instructions_requested.emit(chat_id))
         export = menu.addAction("Export…")
@@ -196,6 +267,18 @@ class Sidebar(QFrame):
         delete = menu.addAction("Delete")
         delete.triggered.connect(lambda: self.delete_requested.emit(chat_id))
         return menu
+
+    def request_pin(self, chat_id: int, pinned: bool) -> None:
+        """Ask the window to pin or unpin the chat.
+
+        The new state is remembered here first: search results carry no "Pinned"
+        heading to read it from, and their menu must offer the right action next time.
+        """
+        if pinned:
+            self._pinned.add(chat_id)
+        else:
+            self._pinned.discard(chat_id)
+        self.pin_requested.emit(chat_id, pinned)
 
     def start_rename(self, chat_id: int) -> None:
         item = self._item(chat_id)

@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.sidebar.new_chat_clicked.connect(self.new_chat)
         self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
         self.sidebar.rename_requested.connect(self.rename_chat)
+        self.sidebar.pin_requested.connect(self.pin_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.export_requested.connect(lambda cid: self.export_chats([cid]))
         self.sidebar.instructions_requested.connect(self.edit_instructions)
@@ -740,6 +741,16 @@ class MainWindow(QMainWindow):
             page = self._pages.get(chat_id)
             if page is not None:
                 page.session.title = title
+        self._refresh_sidebar()
+
+    def pin_chat(self, chat_id: int, pinned: bool) -> None:
+        """Pin a chat to the top of the sidebar (its "Pinned" group) or put it back among the dates."""
+        try:
+            self.store.set_pinned(chat_id, pinned)
+        except StoreError as error:
+            self._store_failed(
+                "The chat could not be pinned" if pinned else "The chat could not be unpinned", error
+            )
         self._refresh_sidebar()
 
     def delete_chat(self, chat_id: int) -> None:

@@ -129,6 +129,71 @@ def test_delete_from_the_context_menu_and_undo(qtbot, make_window):
     assert [w.text for w in widgets(window, UserMessage)] == ["delete me"]
 
 
+def sections(sidebar) -> list[tuple[str, list[int]]]:
+    """The sidebar as the user reads it: each heading with the chats listed under it."""
+    out: list[tuple[str, list[int]]] = []
+    for row in range(sidebar.list.count()):
+        item = sidebar.list.item(row)
+        cid = item.data(Qt.ItemDataRole.UserRole)
+        if cid is None:
+            out.append((item.text(), []))
+        else:
+            out[-1][1].append(int(cid))
+    return out
+
+
+def choose(window, chat_id: int, text: str) -> None:
+    """Pick an entry of the chat's right-click menu."""
+    menu = window.sidebar.context_menu(chat_id)
+    assert text in [a.text() for a in menu.actions()]
+    next(a for a in menu.actions() if a.text() == text).trigger()
+    menu.close()
+
+
+def test_pin_from_the_context_menu_moves_the_chat_to_the_top_and_survives_a_restart(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    say(qtbot, window, "the older chat")
+    older = window.current_page().session.id
+    window.new_chat()
+    say(qtbot, window, "the newer chat")
+    newer = window.current_page().session.id
+    assert sections(window.sidebar) == [("Today", [newer, older])]
+
+    choose(window, older, "Pin")
+    assert sections(window.sidebar) == [("Pinned", [older]), ("Today", [newer])]
+    assert not window.sidebar.list.item(0).icon().isNull(), "the Pinned heading shows a pin"
+    assert window.current_page().session.id == newer, "pinning does not open the chat"
+    assert sorted(window.search_chats("chat")) == sorted([newer, older])  # results are not grouped by pins
+    choose(window, older, "Unpin")  # from a search result too
+    choose(window, older, "Pin")
+    assert window.search_chats("") == [older, newer]
+    window.close()
+
+    again = make_window(fake_loader(FakeEngine()))
+    fresh = again.current_page().session.id  # the window opens a new, empty chat
+    assert sections(again.sidebar) == [("Pinned", [older]), ("Today", [fresh, newer])]
+    choose(again, older, "Unpin")
+    assert again.store.conversation(older).pinned_at is None
+    assert sections(again.sidebar) == [("Today", [fresh, newer, older])], "back in its place by date"
+
+
+def test_a_pin_that_cannot_be_saved_is_reported_and_changes_nothing(qtbot, make_window, monkeypatch):
+    from app.store import StoreError
+
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    say(qtbot, window, "a chat")
+    cid = window.current_page().session.id
+
+    def fail(*_args) -> None:
+        raise StoreError("Could not pin the chat: the disk is full")
+
+    monkeypatch.setattr(window.store, "set_pinned", fail)
+    choose(window, cid, "Pin")
+    assert any("The chat could not be pinned" in n.message for n in window._notices())
+    assert sections(window.sidebar) == [("Today", [cid])]
+    choose(window, cid, "Pin")  # the menu still offers Pin: the sidebar follows the store
+
+
 def test_rename_in_place_is_saved(qtbot, make_window):
     window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
     say(qtbot, window, "an automatic title")
