@@ -28,6 +28,8 @@ from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.chat_files import ChatFiles
 from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
+from app.drafts import FILE_NAME as DRAFTS_FILE
+from app.drafts import Draft, Drafts
 from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
@@ -43,6 +45,7 @@ from app.qt import (
     QSplitter,
     QStackedWidget,
     Qt,
+    QTextCursor,
     QTimer,
     QVBoxLayout,
     QWidget,
@@ -74,6 +77,8 @@ from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
+
+DRAFT_SAVE_MS = 800  # a draft is written this long after typing pauses
 
 EXPORT_MARKDOWN = "Markdown, for reading (*.md)"
 EXPORT_JSON = "JSON, complete with branches and attachments (*.json)"
@@ -230,6 +235,16 @@ class MainWindow(QMainWindow):
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
         self._backfill_timer.timeout.connect(self._on_backfill_timer_timeout)
+        # Unsent messages per chat (app/drafts.py): the composer's content is saved a moment after
+        # each change, and swapped when another chat is shown.
+        self._drafts = Drafts(self.store.path.parent / DRAFTS_FILE)
+        self._draft_chat: int | None = None  # the chat whose draft the composer holds
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_SAVE_MS)
+        self._draft_timer.timeout.connect(self._save_draft)
+        self.composer.edit.textChanged.connect(self._draft_timer.start)
+        self.composer.attachment_removed.connect(self._draft_timer.start)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker
@@ -511,6 +526,9 @@ class MainWindow(QMainWindow):
             page = self._build_page(chat_id)
             self._pages[chat_id] = page
             self.pages.addWidget(page.transcript)
+        if self._draft_chat != chat_id:
+            self._save_draft()  # what was typed stays with the chat it was typed in
+            self._restore_draft(chat_id)
         self.pages.setCurrentWidget(page.transcript)
         self._refresh_sidebar()
         self._show_context_use()
@@ -1188,7 +1206,28 @@ class MainWindow(QMainWindow):
 
     # --- attachments -------------------------------------------------------------
 
+    def _save_draft(self) -> None:
+        """Keep the composer's text and attachments as the draft of the chat they were typed in."""
+        self._draft_timer.stop()
+        if self._draft_chat is None:
+            return
+        text = self.composer.edit.toPlainText()
+        self._drafts.put(self._draft_chat, Draft(text, tuple(p for p, _ in self.composer.attachments())))
+        self._drafts.save()
+
+    def _restore_draft(self, chat_id: int) -> None:
+        """Fill the composer with ``chat_id``'s draft (empty when it has none)."""
+        self._draft_chat = None  # clearing and refilling is not an edit of any chat's draft
+        draft = self._drafts.get(chat_id)
+        self.composer.clear()
+        self.composer.edit.setPlainText(draft.text)
+        self.composer.edit.moveCursor(QTextCursor.MoveOperation.End)
+        self.add_files(list(draft.attachments))  # probed again: a file deleted since is named inline
+        self._draft_timer.stop()
+        self._draft_chat = chat_id
+
     def add_files(self, files: list[Path]) -> None:
+        self._draft_timer.start()
         for path in files:
             path = Path(path)
             # A known extension is taken at its word; any other file is recognised (or refused,
@@ -1363,6 +1402,7 @@ class MainWindow(QMainWindow):
         self.error_reported.emit(message, str(log_path))
 
     def closeEvent(self, event) -> None:
+        self._save_draft()
         self.hide()
         self._frame.cancel()
         self._backfill_timer.stop()
