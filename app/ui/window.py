@@ -286,6 +286,9 @@ class MainWindow(QMainWindow):
         self.new_chat_action = self._action("&New chat", "Ctrl+N", self.new_chat)
         self.stop_action = self._action("&Stop reply", "Esc", self.stop)
         self.focus_action = self._action("&Focus the message box", "Ctrl+L", self.focus_composer)
+        self.search_action = self._action("&Search chats", "Ctrl+K", self.focus_search)
+        self.previous_chat_action = self._action("&Previous chat", "Alt+Up", lambda: self.step_chat(-1))
+        self.next_chat_action = self._action("Ne&xt chat", "Alt+Down", lambda: self.step_chat(1))
         self.token_action = self._action("&Token view", "Ctrl+T", self.toggle_token_view, checkable=True)
         self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings)
         self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
@@ -311,6 +314,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         chat = menu.addMenu("&Chat")
         chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
+        chat.addActions([self.search_action, self.previous_chat_action, self.next_chat_action])
         chat.addAction(self.instructions_action)
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
@@ -715,6 +719,24 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             log.warning("cannot list the chats: %s", error)
             self.status.showMessage(f"The chat list could not be read: {error}", 6000)
+
+    def focus_search(self) -> None:
+        """Ctrl+K, as in other chat apps: type to find a chat."""
+        self.sidebar.search.setFocus()
+        self.sidebar.search.selectAll()
+
+    def step_chat(self, step: int) -> int | None:
+        """Alt+Up / Alt+Down: open the chat above or below the current one in the sidebar's list."""
+        ids = self.sidebar.chat_ids()
+        page = self.current_page()
+        if not ids:
+            return None
+        here = ids.index(page.session.id) if page is not None and page.session.id in ids else -1
+        target = ids[max(0, min(len(ids) - 1, here + step))] if here >= 0 else ids[0]
+        if page is None or target != page.session.id:
+            self.sidebar.select(target)
+            self.open_chat(target)
+        return target
 
     def _on_sidebar_chat_selected(self, chat_id: int) -> None:
         page = self.current_page()

@@ -418,3 +418,25 @@ def test_a_reply_that_ends_in_a_window_in_the_background_asks_for_attention(qtbo
     window.send()
     qtbot.waitUntil(lambda: window.active is None, timeout=5000)
     assert alerted == [window]  # not when the user is looking at it
+
+
+def test_ctrl_k_searches_and_alt_arrows_walk_the_chat_list(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine("Fine.", steps=2)))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    for text in ("one", "two", "three"):
+        window.new_chat()
+        window.composer.edit.setPlainText(text)
+        window.send()
+        qtbot.waitUntil(lambda: window.active is None, timeout=5000)
+    ids = window.sidebar.chat_ids()  # newest first: three, two, one
+    assert window.current_page().session.id == ids[0]
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert window.current_page().session.id == ids[1]
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert window.current_page().session.id == ids[2]  # stays on the last one
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert window.current_page().session.id == ids[1]
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.sidebar.search.hasFocus() or QApplication.focusWidget() is window.sidebar.search
