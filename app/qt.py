@@ -79,6 +79,7 @@ from PySide6.QtGui import (  # noqa: E402
     QShortcut,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
@@ -113,6 +114,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QStackedWidget,
     QStatusBar,
     QTextBrowser,
+    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -188,6 +190,8 @@ __all__ = [
     "QTextBrowser",
     "QTextCursor",
     "QTextDocument",
+    "QTextEdit",
+    "QTextFormat",
     "QThread",
     "QThreadPool",
     "QTimer",

@@ -73,6 +73,8 @@ QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.borde
 #infoNotice {{ background: {c.code_bg}; border: 1px solid {c.border}; border-radius: 10px; }}
 #emptyTitle {{ color: {c.text}; font-size: {font_pt + 12}pt; font-weight: 600; }}
 #emptyHint {{ color: {c.muted}; font-size: {font_pt + 1}pt; }}
+#findBar {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 10px; }}
+#findBar QLineEdit {{ border: none; background: transparent; color: {c.text}; padding: 3px; }}
 #composer {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 16px; }}
 #composerEdit {{ background: transparent; border: none; color: {c.text};
     selection-background-color: {c.selection}; }}

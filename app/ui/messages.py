@@ -201,6 +201,10 @@ class UserMessage(QWidget):
         self.send_edit_button.setEnabled(on)
         self.versions.setEnabled(on)
 
+    def text_views(self) -> list[RichTextView]:
+        """The views holding this message's text, top to bottom (for find in chat)."""
+        return [self.view]
+
     def rerender(self) -> None:
         self.view.set_rendered(self._renderer().render_plain(self.text))
         self._fit()
@@ -555,6 +559,11 @@ class AssistantMessage(QWidget):
         """Show formulas drawn since this reply was rendered (see app.ui.math_pool)."""
         self.answer.refresh_math()
         self.thought.refresh_math()
+
+    def text_views(self) -> list[RichTextView]:
+        """The views holding this reply's text, top to bottom: the reasoning when it is open, the answer."""
+        thought = self.thought.views() if self.thought_box.isVisibleTo(self) else []
+        return [*thought, *self.answer.views()]
 
     def set_colors(self, colors: Colors) -> None:
         self.thought.set_text_color(colors.muted)

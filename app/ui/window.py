@@ -60,6 +60,7 @@ from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.download_dialog import DownloadDialog
+from app.ui.find_bar import ChatFind, FindBar
 from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
@@ -199,6 +200,19 @@ class MainWindow(QMainWindow):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.setSpacing(0)
+        self.find_bar = FindBar(right)
+        self.find_bar.setMaximumWidth(COLUMN_MAX_PX)
+        self.find_bar.query_changed.connect(self._on_find_bar_query_changed)
+        self.find_bar.next_requested.connect(lambda: self.find_step(1))
+        self.find_bar.previous_requested.connect(lambda: self.find_step(-1))
+        self.find_bar.closed.connect(self._on_find_bar_closed)
+        self._find = ChatFind(self.colors)
+        find_row = QHBoxLayout()
+        find_row.setContentsMargins(24, 8, 24, 0)
+        find_row.addStretch(1)
+        find_row.addWidget(self.find_bar, 100)
+        find_row.addStretch(1)
+        right_layout.addLayout(find_row)
         right_layout.addWidget(self.pages, 1)
         row = QHBoxLayout()
         row.setContentsMargins(24, 6, 24, 16)
@@ -284,9 +298,12 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.new_chat_action = self._action("&New chat", "Ctrl+N", self.new_chat)
-        self.stop_action = self._action("&Stop reply", "Esc", self.stop)
+        self.stop_action = self._action("&Stop reply", "Esc", self._on_escape)
         self.focus_action = self._action("&Focus the message box", "Ctrl+L", self.focus_composer)
         self.search_action = self._action("&Search chats", "Ctrl+K", self.focus_search)
+        self.find_action = self._action(
+            "&Find in this chat", QKeySequence.StandardKey.Find, self.find_bar.open_bar
+        )
         self.previous_chat_action = self._action("&Previous chat", "Alt+Up", lambda: self.step_chat(-1))
         self.next_chat_action = self._action("Ne&xt chat", "Alt+Down", lambda: self.step_chat(1))
         self.token_action = self._action("&Token view", "Ctrl+T", self.toggle_token_view, checkable=True)
@@ -314,7 +331,9 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         chat = menu.addMenu("&Chat")
         chat.addActions([self.new_chat_action, self.stop_action, self.focus_action])
-        chat.addActions([self.search_action, self.previous_chat_action, self.next_chat_action])
+        chat.addActions(
+            [self.find_action, self.search_action, self.previous_chat_action, self.next_chat_action]
+        )
         chat.addAction(self.instructions_action)
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
@@ -719,6 +738,44 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             log.warning("cannot list the chats: %s", error)
             self.status.showMessage(f"The chat list could not be read: {error}", 6000)
+
+    def find_in_chat(self, query: str, current: int = 0) -> int:
+        """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count.
+
+        The views are collected again each time: replies re-render (and replace views) as they go.
+        """
+        page = self.current_page()
+        views = []
+        if page is not None:
+            self._finish_backfill(page)  # a long chat's older messages may not be built yet
+            for widget in page.transcript.messages():
+                if isinstance(widget, (UserMessage, AssistantMessage)):
+                    views += widget.text_views()
+        self._find.colors = self.colors
+        count = self._find.search(views, query, current)
+        self.find_bar.show_count(self._find.current, count)
+        self._show_find_match()
+        return count
+
+    def find_step(self, step: int) -> None:
+        """Enter / Shift+Enter in the find bar: the next or previous match, wrapping around."""
+        self.find_in_chat(self.find_bar.field.text(), self._find.current + step)
+
+    def _show_find_match(self) -> None:
+        match, page = self._find.current_match(), self.current_page()
+        if match is None or page is None:
+            return
+        view, cursor = match
+        rect = view.cursorRect(cursor)
+        point = view.viewport().mapTo(page.transcript.widget(), rect.center())
+        page.transcript.ensureVisible(point.x(), point.y(), 40, 120)
+
+    def _on_find_bar_query_changed(self, query: str) -> None:
+        self.find_in_chat(query)
+
+    def _on_find_bar_closed(self) -> None:
+        self._find.clear()
+        self.focus_composer()
 
     def focus_search(self) -> None:
         """Ctrl+K, as in other chat apps: type to find a chat."""
@@ -1132,6 +1189,14 @@ class MainWindow(QMainWindow):
         page.transcript.scroll_to_bottom()
         self.composer.set_generating(True)
         return reply_id
+
+    def _on_escape(self) -> None:
+        """Esc closes the find bar when typing in it, else stops the reply (one shortcut: two would clash)."""
+        focus = QApplication.focusWidget()
+        if self.find_bar.isVisible() and focus is not None and self.find_bar.isAncestorOf(focus):
+            self.find_bar.close_bar()
+        else:
+            self.stop()
 
     def stop(self) -> None:
         """Stop the reply: the engine ends with an incomplete Done, which its writer saves as stopped."""

@@ -1,0 +1,147 @@
+"""Find in the chat shown (Ctrl+F): every match highlighted, Enter / Shift+Enter to walk them.
+
+The sidebar's search finds chats; this finds words inside the open one, as a
+browser's find bar does.  Matches are looked up in the text views' own
+documents (``QTextDocument.find``, case-insensitive) and painted as extra
+selections, so nothing is re-rendered and the text stays selectable.  A reply
+that is re-rendered (theme change, live canvas) loses its highlights until the
+next search, which is what typing or Enter does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from app.palette import Colors
+from app.qt import (
+    QColor,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    Qt,
+    QTextBrowser,
+    QTextCursor,
+    QTextEdit,
+    QTextFormat,
+    QToolButton,
+    Signal,
+)
+
+MATCH_LIGHT, CURRENT_LIGHT = "#fff3b0", "#ffc94d"
+MATCH_DARK, CURRENT_DARK = "#5c4d12", "#a07a12"
+
+
+class FindBar(QFrame):
+    """The bar: a search field, "3 of 12", previous / next, close."""
+
+    query_changed = Signal(str)
+    next_requested = Signal()
+    previous_requested = Signal()
+    closed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("findBar")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 6, 4)
+        layout.setSpacing(4)
+        self.field = QLineEdit(self)
+        self.field.setPlaceholderText("Find in this chat")
+        self.field.setAccessibleName("Find in this chat")
+        self.field.setClearButtonEnabled(True)
+        self.field.textChanged.connect(self.query_changed)
+        self.field.returnPressed.connect(self._on_field_return_pressed)
+        layout.addWidget(self.field, 1)
+        self.count = QLabel("", self)
+        self.count.setObjectName("muted")
+        self.count.setAccessibleName("Matches")
+        layout.addWidget(self.count)
+        self.previous_button = self._button("↑", "Previous match (Shift+Enter)", self.previous_requested)
+        self.next_button = self._button("↓", "Next match (Enter)", self.next_requested)
+        self.close_button = self._button("×", "Close (Esc)", self.close_bar)
+        for button in (self.previous_button, self.next_button, self.close_button):
+            layout.addWidget(button)
+        self.setVisible(False)
+
+    def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAccessibleName(tip.split(" (")[0])
+        button.clicked.connect(slot)
+        return button
+
+    def open_bar(self) -> None:
+        self.setVisible(True)
+        self.field.setFocus()
+        self.field.selectAll()
+        if self.field.text():
+            self.query_changed.emit(self.field.text())  # the chat may have changed since
+
+    def close_bar(self) -> None:
+        self.setVisible(False)
+        self.closed.emit()
+
+    def show_count(self, current: int, total: int) -> None:
+        query = self.field.text().strip()
+        self.count.setText("" if not query else "No matches" if not total else f"{current + 1} of {total}")
+
+    def _on_field_return_pressed(self) -> None:
+        from app.qt import QApplication
+
+        if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.previous_requested.emit()
+        else:
+            self.next_requested.emit()
+
+
+class ChatFind:
+    """The matches of one query in a list of text views, and which one is current."""
+
+    def __init__(self, colors: Colors) -> None:
+        self.colors = colors
+        self.matches: list[tuple[QTextBrowser, QTextCursor]] = []
+        self.current = 0
+        self._views: list[QTextBrowser] = []
+
+    def search(self, views: Sequence[QTextBrowser], query: str, current: int = 0) -> int:
+        """Find ``query`` in ``views`` (in order) and highlight every match, match ``current`` (modulo
+        the count) as the current one; returns the count."""
+        self.clear()
+        self._views = list(views)
+        query = query.strip()
+        if query:
+            for view in self._views:
+                cursor = view.document().find(query)
+                while not cursor.isNull():
+                    self.matches.append((view, cursor))
+                    cursor = view.document().find(query, cursor)
+        self.current = current % len(self.matches) if self.matches else 0
+        self._paint()
+        return len(self.matches)
+
+    def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
+        return self.matches[self.current] if self.matches else None
+
+    def clear(self) -> None:
+        for view in self._views:
+            with contextlib.suppress(RuntimeError):  # a re-rendered reply deleted this view since
+                view.setExtraSelections([])
+        self.matches.clear()
+        self._views = []
+
+    def _paint(self) -> None:
+        dark = self.colors.name == "dark"
+        match = QColor(MATCH_DARK if dark else MATCH_LIGHT)
+        current = QColor(CURRENT_DARK if dark else CURRENT_LIGHT)
+        by_view: dict[int, list[QTextEdit.ExtraSelection]] = {id(view): [] for view in self._views}
+        for i, (view, cursor) in enumerate(self.matches):
+            selection = QTextEdit.ExtraSelection()
+            selection.cursor = cursor
+            selection.format.setBackground(current if i == self.current else match)
+            selection.format.setProperty(QTextFormat.Property.FullWidthSelection, False)
+            by_view[id(view)].append(selection)
+        for view in self._views:
+            view.setExtraSelections(by_view[id(view)])
