@@ -61,6 +61,7 @@ from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.download_dialog import DownloadDialog
 from app.ui.find_bar import ChatFind, FindBar
+from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
@@ -347,6 +348,11 @@ class MainWindow(QMainWindow):
         view.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action])
         view.addSeparator()
         view.addAction(self.settings_action)
+        help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        help_menu.addAction("Show the &log folder", open_log_folder)
+        help_menu.addSeparator()
+        help_menu.addAction(f"&About {APP_TITLE}", self.show_about)
 
     # --- model -----------------------------------------------------------------
 
@@ -776,6 +782,12 @@ class MainWindow(QMainWindow):
     def _on_find_bar_closed(self) -> None:
         self._find.clear()
         self.focus_composer()
+
+    def show_shortcuts(self) -> QMessageBox:
+        return show_shortcuts(self, self.actions())
+
+    def show_about(self) -> QMessageBox:
+        return show_about(self, self.model_info.name if self.model_info is not None else None)
 
     def focus_search(self) -> None:
         """Ctrl+K, as in other chat apps: type to find a chat."""

@@ -6,6 +6,7 @@ import pytest
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig, load_config
+from app.logs import log_file
 from app.qt import (
     QAbstractButton,
     QApplication,
@@ -440,3 +441,30 @@ def test_ctrl_k_searches_and_alt_arrows_walk_the_chat_list(qtbot, make_window):
     assert window.current_page().session.id == ids[1]
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert window.sidebar.search.hasFocus() or QApplication.focusWidget() is window.sidebar.search
+
+
+def test_the_help_menu_lists_the_real_shortcuts_the_version_and_the_log_folder(
+    qtbot, make_window, monkeypatch
+):
+    window = make_window(fake_loader(FakeEngine("Fine.", steps=2)))
+    window.load_model("fake")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    assert [a.text() for a in menus["&Help"].actions() if a.text()] == [
+        "&Keyboard shortcuts",
+        "Show the &log folder",
+        "&About DiffusionGemma Chat",
+    ]
+    box = window.show_shortcuts()
+    text = box.text()
+    box.close()
+    assert "Find in this chat</td><td><b>Ctrl+F" in text and "New chat</td><td><b>Ctrl+N" in text
+    assert "Larger text</td><td><b>Ctrl++ or Ctrl+=" in text
+    about = window.show_about()
+    text = about.text()
+    about.close()
+    assert "DiffusionGemma Chat 0.1.0" in text and "Model: Fake model" in text and "dgchat.log" in text
+    opened = []
+    monkeypatch.setattr("app.ui.help_menu.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
+    next(a for a in menus["&Help"].actions() if a.text() == "Show the &log folder").trigger()
+    assert opened and opened[0].isLocalFile() and opened[0].toLocalFile() == str(log_file().parent)
