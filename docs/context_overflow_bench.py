@@ -39,6 +39,36 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
+def image_chat_prepare(loaded: Engine, settings) -> None:
+    """The same two prepare timings for a chat whose 40 user turns each carry an 800×600 photo."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from engine.conversation import Attachment
+
+    folder = Path(tempfile.mkdtemp(prefix="overflow-bench-"))
+    turns: list[Turn] = []
+    for i in range(40):
+        photo = folder / f"{i}.png"
+        Image.new("RGB", (800, 600), (40 + i * 4, 120, 200)).save(photo)
+        turns.append(Turn("user", f"Look at picture {i}. " * 10, (Attachment(photo, "image"),)))
+        turns.append(Turn("assistant", "It shows a field by the river. " * 10))
+    conversation = Conversation(turns=(*turns, Turn("user", "Which one was best?")))
+    whole = loaded.prepare(conversation, settings, PromptOptions()).num_tokens
+    info = dataclasses.replace(loaded.info, context_length=whole // 2)
+    engine = Engine(loaded.model, loaded.processor, info)
+    seconds, prompt = timed(lambda: engine.prepare(conversation, settings, PromptOptions()))
+    engine._cut = prompt.cut
+    grown = conversation.with_turn(Turn("assistant", "The third.")).with_turn(Turn("user", "Why?"))
+    again, _ = timed(lambda: engine.prepare(grown, settings, PromptOptions()))
+    print(
+        f"40 photos, {whole:,} tokens, limit {whole // 2:,}: first overflow {seconds * 1000:.0f} ms, "
+        f"next reply {again * 1000:.0f} ms"
+    )
+
+
 def main() -> None:
     loaded = Engine.load("demo", device="cpu")
     info = dataclasses.replace(loaded.info, context_length=CONTEXT, context_limited_by_memory=True)
@@ -59,6 +89,8 @@ def main() -> None:
     print(f"left out {prompt.omitted_turns} turns; the next reply keeps the cut: {kept.cut == prompt.cut}")
     print(f"prepare, first overflow: median {statistics.median(first) * 1000:.0f} ms")
     print(f"prepare, next reply (same cut): median {statistics.median(again) * 1000:.0f} ms")
+
+    image_chat_prepare(loaded, settings)
 
     # Prefill of the next reply: the kept cut lets the engine reuse the previous prompt's cache.
     for reuse in (True, False):

@@ -56,33 +56,34 @@ def without_oldest(conversation: Conversation, turns: int) -> Conversation:
 
 def fit_conversation(
     conversation: Conversation,
-    count_tokens: Callable[[Conversation], int],
+    count_from: Callable[[int], int],
     budget: int,
     *,
     previous: Cut | None = None,
 ) -> Cut | None:
     """The cut that makes the prompt fit ``budget`` tokens; None when even the last user message does not.
 
-    ``count_tokens`` templates and tokenizes a conversation (the caller's
-    prompt builder, so media count exactly as they will be encoded).  It is
-    called O(log n) times: a binary search over the user turns that can start
-    what is kept.
+    ``count_from(start)`` is the prompt's length without the first ``start``
+    turns (the caller templates and tokenizes it, so media count exactly as
+    they will be encoded, and can keep what it encoded).  It is called
+    O(log n) times: a binary search over the user turns that can start what is
+    kept.
     """
     kept = previous is not None and previous.applies_to(conversation)
-    if kept and count_tokens(without_oldest(conversation, previous.turns)) <= budget:
+    if kept and count_from(previous.turns) <= budget:
         return previous
     starts = [i for i, turn in enumerate(conversation.turns) if turn.role == "user" and i > 0]
-    if not starts or count_tokens(without_oldest(conversation, starts[-1])) > budget:
+    if not starts or count_from(starts[-1]) > budget:
         return None
 
     def smallest_start(limit: int) -> int | None:
         """The first start whose remainder fits ``limit`` (token counts fall as the start moves on)."""
         low, high = 0, len(starts) - 1
-        if count_tokens(without_oldest(conversation, starts[high])) > limit:
+        if count_from(starts[high]) > limit:
             return None
         while low < high:
             mid = (low + high) // 2
-            if count_tokens(without_oldest(conversation, starts[mid])) <= limit:
+            if count_from(starts[mid]) <= limit:
                 high = mid
             else:
                 low = mid + 1

@@ -131,11 +131,27 @@ def build_prompt(
             f"Unknown context overflow policy {options.context_overflow!r}",
             fix="Use " + " or ".join(OVERFLOW_POLICIES),
         )
-    prompt = encode_prompt(processor, conversation, options)
     budget = limit.tokens - reserve_tokens
+    encoded: dict[int, PromptInputs] = {}
+
+    def encode_from(start: int) -> PromptInputs:
+        """The prompt without the first ``start`` turns, encoded once (images are the costly part)."""
+        if start not in encoded:
+            encoded[start] = encode_prompt(processor, without_oldest(conversation, start), options)
+        return encoded[start]
+
+    dropping = options.context_overflow == "drop_oldest"
+    if dropping and previous is not None and previous.applies_to(conversation):
+        # The chat outgrew the context before and has only grown since: the last reply's cut,
+        # while it fits, keeps the prompt's beginning (and the prompt cache) without a full encode.
+        kept = encode_from(previous.turns)
+        if kept.num_tokens <= budget:
+            kept.cut = previous
+            return kept
+    prompt = encode_from(0)
     if prompt.num_tokens <= budget:
         return prompt
-    if options.context_overflow == "stop":
+    if not dropping:
         raise PromptTooLongError(
             f"The conversation is {prompt.num_tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
             f"but {_room(limit)}",
@@ -143,23 +159,17 @@ def build_prompt(
             "or video frame cap, or lower 'max new tokens'; or let the app leave out the oldest messages "
             "(Settings ▸ Prompt)" + _more_room(limit),
         )
-    cut = fit_conversation(
-        conversation,
-        lambda part: encode_prompt(processor, part, options).num_tokens,
-        budget,
-        previous=previous,
-    )
+    cut = fit_conversation(conversation, lambda start: encode_from(start).num_tokens, budget)
     if cut is None:
-        alone = without_oldest(conversation, len(conversation.turns) - 1)
-        last = encode_prompt(processor, alone, options)
-        media = " with its attachments" if alone.turns[0].attachments else ""
+        last = len(conversation.turns) - 1
+        media = " with its attachments" if conversation.turns[last].attachments else ""
         raise PromptTooLongError(
-            f"Your message is {last.num_tokens:,} tokens{media} and the reply needs "
+            f"Your message is {encode_from(last).num_tokens:,} tokens{media} and the reply needs "
             f"{reserve_tokens:,} more, but {_room(limit)}",
             fix="Shorten the message or remove attachments, lower the image token budget or video frame "
             "cap, or lower 'max new tokens'" + _more_room(limit),
         )
-    kept = encode_prompt(processor, without_oldest(conversation, cut.turns), options)
+    kept = encode_from(cut.turns)
     kept.cut = cut
     return kept
 

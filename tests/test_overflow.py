@@ -21,46 +21,51 @@ def _chat(*words: int, system: str = "") -> Conversation:
     )
 
 
-class WordCounter:
-    """Counts a conversation's words as its tokens, and how often it was asked."""
+def words(conversation: Conversation) -> int:
+    return sum(len(turn.text.split()) for turn in conversation.turns) + len(conversation.system.split())
 
-    def __init__(self) -> None:
+
+class WordCounter:
+    """The words of ``conversation`` without its first ``start`` turns, as tokens; counts its calls."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
         self.calls = 0
 
-    def __call__(self, conversation: Conversation) -> int:
+    def __call__(self, start: int) -> int:
         self.calls += 1
-        return sum(len(turn.text.split()) for turn in conversation.turns) + len(conversation.system.split())
+        return words(without_oldest(self.conversation, start))
 
 
 def test_the_cut_starts_at_a_user_turn_and_leaves_a_quarter_free():
     chat = _chat(10, 10, 10, 10, 10, 10, 10, 10, 10)  # 90 words, 9 turns
-    count = WordCounter()
+    count = WordCounter(chat)
     cut = fit_conversation(chat, count, budget=60)
     calls = count.calls
     assert cut is not None
     kept = without_oldest(chat, cut.turns)
     assert kept.turns[0].role == "user"
-    assert count(kept) <= 60 * (1 - SLACK)
+    assert words(kept) <= 60 * (1 - SLACK)
     # The smallest such cut: one user turn earlier would not leave the slack free.
-    assert count(without_oldest(chat, cut.turns - 2)) > 60 * (1 - SLACK)
+    assert words(without_oldest(chat, cut.turns - 2)) > 60 * (1 - SLACK)
     assert cut.turns == 6 and calls <= 4  # a binary search over the 4 possible starts
 
 
 def test_the_same_cut_is_kept_while_the_chat_still_fits():
     chat = _chat(10, 10, 10, 10, 10, 10, 10, 10, 10)
-    cut = fit_conversation(chat, WordCounter(), budget=60)
+    cut = fit_conversation(chat, WordCounter(chat), budget=60)
     grown = Conversation(turns=(*chat.turns, Turn("assistant", "w " * 10), Turn("user", "w " * 5)))
-    assert fit_conversation(grown, WordCounter(), budget=60, previous=cut) == cut
+    assert fit_conversation(grown, WordCounter(grown), budget=60, previous=cut) == cut
     # Once the kept part no longer fits, a new cut is made, again leaving a quarter free.
     longer = Conversation(turns=(*grown.turns, Turn("assistant", "w " * 20), Turn("user", "w " * 5)))
-    new = fit_conversation(longer, WordCounter(), budget=60, previous=cut)
+    new = fit_conversation(longer, WordCounter(longer), budget=60, previous=cut)
     assert new is not None and new.turns > cut.turns
-    assert WordCounter()(without_oldest(longer, new.turns)) <= 45
+    assert words(without_oldest(longer, new.turns)) <= 45
 
 
 def test_a_cut_from_another_chat_does_not_apply():
     chat = _chat(10, 10, 10, 10, 10)
-    cut = fit_conversation(chat, WordCounter(), budget=30)
+    cut = fit_conversation(chat, WordCounter(chat), budget=30)
     other = _chat(10, 10, 10, 10, 10, system="Be brief.")
     assert cut is not None and not cut.applies_to(other) and cut.applies_to(chat)
     edited = Conversation(turns=(Turn("user", "v " * 10), *chat.turns[1:]))
@@ -69,13 +74,13 @@ def test_a_cut_from_another_chat_does_not_apply():
 
 def test_when_only_the_last_message_fits_it_is_all_that_is_kept():
     chat = _chat(10, 10, 50)
-    cut = fit_conversation(chat, WordCounter(), budget=55)  # 50 > 55 × 0.75: no slack possible
+    cut = fit_conversation(chat, WordCounter(chat), budget=55)  # 50 > 55 × 0.75: no slack possible
     assert cut == Cut.of(chat, 2)
 
 
 def test_a_last_message_too_long_on_its_own_has_no_cut():
-    assert fit_conversation(_chat(10, 10, 80), WordCounter(), budget=60) is None
-    assert fit_conversation(_chat(80), WordCounter(), budget=60) is None
+    for chat in (_chat(10, 10, 80), _chat(80)):
+        assert fit_conversation(chat, WordCounter(chat), budget=60) is None
 
 
 # --- through the engine, on the tiny checkpoint ------------------------------------------------
