@@ -37,9 +37,11 @@ torch.version.cuda, torch.cuda.get_device_name()); print('transformers', transfo
 } >"$OUT/env.txt" 2>&1
 
 # 1. GPU tests: CUDA kernels agree with the CPU; the in-place entropy's bits at the real vocab size;
-#    grouped and fused experts against transformers; the engine loop against generate on CUDA.
+#    grouped and fused experts against transformers; the engine loop against generate on CUDA;
+#    the context limit from free VRAM at load, and Engine.close() returning the memory.
 step pytest
-timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/test_quant_gpu.py >"$OUT/pytest-gpu.txt" 2>&1
+timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/test_quant_gpu.py \
+    tests/test_fit.py tests/test_model_errors.py -k "cuda" >"$OUT/pytest-gpu.txt" 2>&1
 
 # 2. One layer's experts per path: picks EXPERTS_PER_GROUP["cuda"] and says whether the kernel wins.
 step bench-experts
