@@ -9,6 +9,7 @@ Pillow (Qt-free, on the probe's pool thread), square so tiles line up.
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ BADGE_COLOURS = {
     "TXT": (110, 118, 130),
 }
 BADGE_DEFAULT = (40, 140, 110)  # source code and data files
+PAGE_MARKER = re.compile(r"--- Page \d+ ---")  # engine.documents puts one before each PDF page
 
 
 @lru_cache(maxsize=4)
@@ -65,9 +67,8 @@ def document_thumbnail(document: Document, side: int) -> Image.Image:
     top = margin // 2 + 8 * scale
     left = margin + 7 * scale
     width = size - 2 * margin - 12 * scale
-    lines = [line.expandtabs(4) for line in document.text.splitlines() if line.strip()][
-        : (size - top) // line_height
-    ]
+    lines = [line.expandtabs(4) for line in document.text.splitlines() if _shown(line, document)]
+    lines = lines[: (size - top) // line_height]
     for i, line in enumerate(lines):
         draw.text((left, top + i * line_height), _fit(draw, line, font, width), font=font, fill=INK)
     label = badge_text(document)
@@ -82,6 +83,11 @@ def document_thumbnail(document: Document, side: int) -> Image.Image:
         (x0 + 6 * scale - box[0], y0 + 4 * scale - box[1]), label, font=badge_font, fill=(255, 255, 255)
     )
     return image.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def _shown(line: str, document: Document) -> bool:
+    """Lines worth a place on the little page: not blank, and not a PDF's own page markers."""
+    return bool(line.strip()) and not (document.pages is not None and PAGE_MARKER.fullmatch(line))
 
 
 def _fit(draw: ImageDraw.ImageDraw, line: str, font, width: int) -> str:

@@ -191,3 +191,20 @@ def test_pasting_a_copied_video_file_attaches_it(qtbot, make_window, tmp_path):
     [(path, info)] = window.composer.attachments()
     assert path == clip and info.kind == "video"
     assert window.composer.edit.toPlainText() == "", "the file's URL is not pasted as text"
+
+
+def test_document_previews_are_square_pages_with_a_badge():
+    from app.document_preview import BADGE_COLOURS, badge_text, document_thumbnail
+    from engine.documents import Document
+
+    pdf = Document("report.pdf", "--- Page 1 ---\nRevenue grew\n\n--- Page 2 ---\nCosts fell", pages=2)
+    code = Document("plot.py", "import math\n" * 40)
+    assert [badge_text(d) for d in (pdf, code, Document("README", "x"))] == ["PDF", "PY", "TXT"]
+    image = document_thumbnail(pdf, 160)
+    assert image.size == (160, 160) and image.mode == "RGB"
+    # The badge sits in the bottom-left corner in its colour; the page above it is white.
+    red = BADGE_COLOURS["PDF"]
+    corner = [image.getpixel((x, y)) for x in range(6, 40) for y in range(130, 150)]
+    assert any(all(abs(a - b) < 40 for a, b in zip(p, red, strict=True)) for p in corner)
+    assert image.getpixel((150, 60)) == (255, 255, 255) or image.getpixel((140, 60)) == (255, 255, 255)
+    assert document_thumbnail(code, 64).size == (64, 64)
