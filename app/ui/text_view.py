@@ -5,6 +5,15 @@ view adds the second wall: :meth:`loadResource` refuses every resource, so no
 ``<img>`` or style sheet can make the app fetch a URL.  Links do nothing on
 hover and open in the system browser only when clicked; ``dgchat-copy:`` links
 copy a code block.
+
+Its height is a *height for width*, as a word-wrapped QLabel's: a layout asks
+:meth:`heightForWidth` for the width it is about to give the view and places
+everything in that same pass.  The view used to set a fixed height from its
+document once it had been resized, which is one layout pass late: the first frame
+of an opened chat showed its replies squeezed under their headers (the layout had
+placed them while their views were still 0 px tall), and since QTextDocumentLayout
+lays out only what is in view at once and the rest on a timer, the first height a
+long reply reported was short too.  :meth:`heightForWidth` lays the whole text out.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ import math
 from app.markdown import COPY_SCHEME, Rendered
 from app.qt import (
     QDesktopServices,
+    QEvent,
     QFrame,
     QGuiApplication,
     QImage,
+    QSize,
     QSizePolicy,
     Qt,
     QTextBrowser,
@@ -32,13 +43,14 @@ OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 class RichTextView(QTextBrowser):
-    """A QTextBrowser without scroll bars whose height follows its document."""
+    """A QTextBrowser without scroll bars, as tall as its document at the width it is given."""
 
     code_copied = Signal()
     resource_blocked = Signal(str)
 
     def __init__(self, parent=None, *, accessible_name: str = "Message text") -> None:
         super().__init__(parent)
+        self._heights: dict[int, int] = {}  # document height by text width, until the content changes
         self.setAccessibleName(accessible_name)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
@@ -48,7 +60,9 @@ class RichTextView(QTextBrowser):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
             | Qt.TextInteractionFlag.TextSelectableByKeyboard
@@ -59,12 +73,11 @@ class RichTextView(QTextBrowser):
         self.viewport().setAutoFillBackground(False)
         self.setStyleSheet("QTextBrowser { background: transparent; }")
         self.document().setDocumentMargin(0)
-        self.document().documentLayout().documentSizeChanged.connect(self._on_document_size_changed)
+        self.document().contentsChanged.connect(self._forget_heights)
         self.anchorClicked.connect(self._on_anchor_clicked)
         self._code: dict[str, str] = {}
         self.blocked_urls: list[str] = []
         self.renders = 0
-        self.setFixedHeight(0)
 
     def set_text_color(self, color: str | None) -> None:
         extra = f" color: {color};" if color else ""
@@ -76,6 +89,9 @@ class RichTextView(QTextBrowser):
         document = self.document()
         for name, png in rendered.images.items():  # our own images (math), in the document's cache
             document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), QImage.fromData(png))
+        if not self.isVisible():
+            # Parse only: heightForWidth lays the text out once, for the width a layout gives it.
+            document.setPageSize(QSize(0, 0))
         self.setHtml(rendered.html)
 
     def code_blocks(self) -> dict[str, str]:
@@ -104,7 +120,67 @@ class RichTextView(QTextBrowser):
         else:
             log.info("ignored link with scheme %r", scheme)
 
-    def _on_document_size_changed(self, size) -> None:
-        height = math.ceil(size.height()) + 2 * self.frameWidth()
-        if height != self.height():
-            self.setFixedHeight(height)
+    # --- height for width --------------------------------------------------------
+
+    def hasHeightForWidth(self) -> bool:
+        return True  # also where an owner replaced the size policy (the user's bubble)
+
+    def heightForWidth(self, width: int) -> int:
+        width = max(self.minimumWidth(), min(width, self.maximumWidth()))
+        frame = 2 * self.frameWidth()
+        text_width = max(0, width - frame)
+        height = self._heights.get(text_width)
+        if height is None:
+            height = self._heights[text_width] = self._document_height(text_width)
+        return height + frame
+
+    def sizeHint(self) -> QSize:
+        """The width the view has and the height at that width, once it has its width.
+
+        A layout asks a container for its height at the width of its size hint: hinting the
+        width the view has makes that the width it is measured at anyway, not a second one.
+        """
+        placed = self.testAttribute(Qt.WidgetAttribute.WA_Resized)  # by a layout
+        if not placed and self.minimumWidth() != self.maximumWidth():
+            return QSize(super().sizeHint().width(), 0)  # no width worth laying the text out for yet
+        return QSize(self.width(), self.heightForWidth(self.width()))
+
+    def minimumSizeHint(self) -> QSize:
+        # No height of its own (QAbstractScrollArea's is 70 px): a layout takes it from heightForWidth.
+        return QSize(super().minimumSizeHint().width(), 0)
+
+    def _document_height(self, text_width: int) -> int:
+        """The whole document's height at ``text_width``, laid out now."""
+        document = self.document()
+        if document.textWidth() != text_width and not self.isVisible():
+            # Nothing shows this layout: lay the document out where it is about to be shown.
+            document.setTextWidth(text_width)
+        if document.textWidth() == text_width:
+            return math.ceil(document.size().height())  # size() finishes a lazy layout first
+        # On screen at another width: measure a copy (it asks this view for resources, so refused too).
+        probe = document.clone(self)
+        probe.setTextWidth(text_width)
+        height = math.ceil(probe.size().height())
+        probe.deleteLater()
+        return height
+
+    def _forget_heights(self) -> None:
+        self._heights.clear()
+        self.updateGeometry()  # the layouts ask again
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the size hint is the view's width: containers ask it again
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # Laid out while hidden for a width it was not given, or not at all: lay it out for its own.
+        width = self.viewport().width()
+        if self.document().textWidth() != width:
+            self.document().setTextWidth(width)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._forget_heights()

@@ -1,0 +1,127 @@
+"""A stored chat opens with every text at its full height in the first frame.
+
+A message's texts are only as tall as their words wrap at the width the column
+gives them.  They used to learn that width after the layout had placed them (and
+QTextDocumentLayout reports a long text's height a screenful at a time), so the
+first frame after ``open_chat`` showed the replies squeezed to nothing under their
+headers and the user's bubbles cut off.  These tests look at the window after one
+turn of the event loop, before any timer could tidy up: what a user sees first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_chat import loaded
+from app_fakes import FakeEngine
+
+from app.qt import QApplication, QWidget
+from app.ui.messages import AssistantMessage, UserMessage
+from app.ui.text_view import RichTextView
+from app.ui.transcript import Transcript
+from app.ui.window import EAGER_MESSAGES
+from engine.events import Done, Stats
+
+PARAGRAPH = (
+    "A long paragraph of markdown with **bold**, *italic*, `code` and a [link](https://example.com) "
+    "that wraps over several lines in a column of readable width. "
+) * 6
+REPLY = (
+    f"## A heading\n\n{PARAGRAPH}\n\n- one item\n- another item\n\n"
+    f"```python\nprint('hi')\nx = 1\n```\n\n{PARAGRAPH}\n\n"
+) * 3  # several thousand characters: more than QTextDocumentLayout lays out at once
+QUESTION = "A question long enough to wrap in the user's bubble: " + "words " * 30
+EXCHANGES = EAGER_MESSAGES  # half of them built at once, the rest on the event loop
+
+
+def _stats() -> Stats:
+    return Stats(10, 0, 256, 1, 16, 48, (16,), 16.0, 0.01, 0.5, 500.0)
+
+
+def _stored_chat(store, title: str) -> int:
+    chat = store.create_conversation(title)
+    for i in range(EXCHANGES):
+        user = store.send_user_message(chat, f"{i}. {QUESTION}").id
+        with store.begin_reply(user) as writer:
+            writer.on_event(Done((), (), REPLY, "", f"Answer {i}.\n\n{REPLY}", _stats()))
+    return chat
+
+
+def _document_height(view: RichTextView) -> int:
+    """The text's full height at the width it is shown at, measured on a copy (the view's is left alone)."""
+    probe = view.document().clone(view)
+    probe.setTextWidth(view.viewport().width())
+    height = round(probe.size().height())
+    probe.deleteLater()
+    return height
+
+
+def _misfits(transcript: Transcript) -> list[str]:
+    """Texts not as tall as their words, and widgets cut off by their parent, on the shown page."""
+    page = transcript.widget()
+    found = []
+    for view in page.findChildren(RichTextView):
+        height, text = view.height(), _document_height(view)
+        if view.isVisible() and abs(height - text) > 2:
+            found.append(f"{view.accessibleName()!r} is {height} px tall, its text {text}")
+    for widget in page.findChildren(QWidget):
+        parent = widget.parentWidget()
+        if widget.isVisible() and not widget.isWindow() and parent is not None:
+            box, room = widget.geometry(), parent.rect()
+            if box.bottom() > room.bottom() or box.right() > room.right():
+                name, parent_name = type(widget).__name__, type(parent).__name__
+                found.append(f"{name} {box.getRect()} is cut off by {parent_name} {room.getRect()}")
+    return found
+
+
+@pytest.mark.parametrize("size", [(1180, 700), (700, 700)], ids=["wide", "narrow"])
+def test_the_first_frame_of_an_opened_chat_shows_every_text_at_its_height(qtbot, make_window, size):
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(*size)
+    chats = [_stored_chat(window.store, f"Chat {n}") for n in range(2)]
+    window.open_chat(chats[0])
+    QApplication.processEvents()
+
+    page = window.open_chat(chats[1])
+    QApplication.processEvents()  # one turn of the event loop: the first frame is painted from this
+
+    shown = [w for w in page.transcript.messages() if w.isVisible()]
+    assert sum(isinstance(w, AssistantMessage) for w in shown) >= EAGER_MESSAGES // 2
+    assert sum(isinstance(w, UserMessage) for w in shown) >= EAGER_MESSAGES // 2
+    assert _misfits(page.transcript) == []
+    bar = page.transcript.verticalScrollBar()
+    assert bar.value() == bar.maximum(), "opened on its newest message"
+
+
+def test_the_first_frame_is_drawn_with_the_texts(qtbot, make_window, tmp_path: Path):
+    """The grabbed window has the newest reply's text in view, not an empty reply header."""
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(1180, 700)
+    page = window.open_chat(_stored_chat(window.store, "Drawn"))
+    QApplication.processEvents()
+    image = window.grab()
+    image.save(str(tmp_path / "first-frame.png"))  # to look at when this fails
+    newest = next(w for w in reversed(page.transcript.messages()) if isinstance(w, AssistantMessage))
+    [text] = [v for v in newest.answer.views() if v.isVisible()]
+    viewport = page.transcript.viewport()
+    top = text.mapTo(viewport, text.rect().topLeft()).y()
+    bottom = text.mapTo(viewport, text.rect().bottomLeft()).y()
+    assert top < viewport.height() and bottom > 0, "the newest reply's text is in view"
+    assert text.height() >= _document_height(text) - 2
+    assert not _misfits(page.transcript)
+
+
+def test_older_messages_built_while_the_chat_is_shown_arrive_at_their_height(qtbot, make_window):
+    """A message built above the shown ones (the backfill) is placed at its height when it appears."""
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(900, 700)
+    chat = _stored_chat(window.store, "Backfill")
+    page = window.open_chat(chat)
+    window._backfill_timer.stop()
+    QApplication.processEvents()
+    while page.backlog:
+        window._build_one_older(page)
+        assert _misfits(page.transcript) == []
+    QApplication.processEvents()
+    assert _misfits(page.transcript) == []
