@@ -26,6 +26,7 @@ from app.qt import (
     QTextEdit,
     QTextFormat,
     QToolButton,
+    QWidget,
     Signal,
 )
 
@@ -33,8 +34,11 @@ MATCH_LIGHT, CURRENT_LIGHT = "#fff3b0", "#ffc94d"
 MATCH_DARK, CURRENT_DARK = "#5c4d12", "#a07a12"
 
 
-class FindBar(QFrame):
-    """The bar: a search field, "3 of 12", previous / next, close."""
+class FindBar(QWidget):
+    """The bar: a search field, "3 of 12", previous / next, close, in a rounded box.
+
+    The space above the box belongs to the bar, so a closed bar takes none.
+    """
 
     query_changed = Signal(str)
     next_requested = Signal()
@@ -43,18 +47,22 @@ class FindBar(QFrame):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setObjectName("findBar")
-        layout = QHBoxLayout(self)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 8, 0, 0)
+        self.box = QFrame(self)
+        self.box.setObjectName("findBar")
+        outer.addWidget(self.box)
+        layout = QHBoxLayout(self.box)
         layout.setContentsMargins(10, 4, 6, 4)
         layout.setSpacing(4)
-        self.field = QLineEdit(self)
+        self.field = QLineEdit(self.box)
         self.field.setPlaceholderText("Find in this chat")
         self.field.setAccessibleName("Find in this chat")
         self.field.setClearButtonEnabled(True)
         self.field.textChanged.connect(self.query_changed)
         self.field.returnPressed.connect(self._on_field_return_pressed)
         layout.addWidget(self.field, 1)
-        self.count = QLabel("", self)
+        self.count = QLabel("", self.box)
         self.count.setObjectName("muted")
         self.count.setAccessibleName("Matches")
         layout.addWidget(self.count)
@@ -66,7 +74,7 @@ class FindBar(QFrame):
         self.setVisible(False)
 
     def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
-        button = QToolButton(self)
+        button = QToolButton(self.box)
         button.setText(text)
         button.setToolTip(tip)
         button.setAccessibleName(tip.split(" (")[0])

@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
         self.find_bar.closed.connect(self._on_find_bar_closed)
         self._find = ChatFind(self.colors)
         find_row = QHBoxLayout()
-        find_row.setContentsMargins(24, 8, 24, 0)
+        find_row.setContentsMargins(24, 0, 24, 0)
         find_row.addStretch(1)
         find_row.addWidget(self.find_bar, 100)
         find_row.addStretch(1)
