@@ -48,7 +48,7 @@ class EmptyState(QWidget):
         hint = QLabel(
             "Each reply is written as 256-token canvases that refine in parallel.\n"
             "Watch them settle as you chat — press Ctrl+T for the token view.\n"
-            "Drop images or videos anywhere in the window to attach them.",
+            "Drop images, videos, text files or PDFs anywhere in the window to attach them.",
             self,
         )
         hint.setObjectName("emptyHint")
