@@ -1339,6 +1339,7 @@ class MainWindow(QMainWindow):
 
     def _on_prober_probe_failed(self, path: Path, message: str) -> None:
         self.composer.remove_attachment(path)
+        self._draft_timer.start()  # a draft must not bring a file back that cannot be sent
         self.show_notice(message)
 
     def _on_composer_image_pasted(self, image: QImage) -> None:

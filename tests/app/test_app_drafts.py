@@ -65,3 +65,21 @@ def test_a_draft_stays_with_its_chat_across_switches_and_a_restart(qtbot, make_w
     qtbot.waitUntil(lambda: not again._draft_timer.isActive())
     stored = json.loads((again.store.path.parent / "drafts.json").read_text())["drafts"]
     assert str(first) not in stored and str(second) in stored  # sent: its draft is gone
+
+
+def test_a_drafts_attachment_deleted_meanwhile_is_named_once_and_dropped(qtbot, make_window, tmp_path: Path):
+    window = loaded(qtbot, make_window, FakeEngine("Sure.", steps=2))
+    say(qtbot, window, "hello")
+    first = window.current_page().session.id
+    picture = write_png(tmp_path / "gone.png")
+    window.composer.edit.setPlainText("look at this")
+    window.add_files([picture])
+    qtbot.waitUntil(lambda: not window.composer.pending_probes())
+    window.new_chat()  # the first chat keeps its draft
+    picture.unlink()
+    window.open_chat(first)
+    qtbot.waitUntil(lambda: len(window._notices()) == 1, timeout=10_000)
+    assert "gone.png" in window._notices()[0].message
+    assert window.composer.edit.toPlainText() == "look at this" and window.composer.attachments() == []
+    qtbot.waitUntil(lambda: not window._draft_timer.isActive(), timeout=5000)
+    assert window._drafts.get(first) == Draft("look at this")
