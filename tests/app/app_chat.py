@@ -27,6 +27,14 @@ def say(qtbot, window, text: str, timeout: int = 10_000) -> ReplyState:
     return state
 
 
+def choose(window, chat_id: int, text: str) -> None:
+    """Pick an entry of the chat's right-click menu in the sidebar."""
+    menu = window.sidebar.context_menu(chat_id)
+    assert text in [a.text() for a in menu.actions()]
+    next(a for a in menu.actions() if a.text() == text).trigger()
+    menu.close()
+
+
 def wait_idle(qtbot, window, timeout: int = 10_000) -> None:
     qtbot.waitUntil(lambda: window.active is None, timeout=timeout)
 

@@ -32,6 +32,16 @@ def drop_files(window, paths: list[Path]) -> None:
     window.dropEvent(QDropEvent(QPointF(200, 200), action, mime, button, modifier))
 
 
+def dropped_chips(qtbot, window, paths: list[Path]) -> dict[str, object]:
+    """Drop ``paths`` on the window and wait for their probes; the composer's chips by file name."""
+    drop_files(window, paths)
+    composer = window.composer
+    qtbot.waitUntil(
+        lambda: not composer.pending_probes() and len(composer.attachments()) == len(paths), timeout=10_000
+    )
+    return {p.name: c for p, c in composer._chips.items()}
+
+
 def loaded_window(qtbot, make_window, engine=None):
     window = make_window(fake_loader(engine or FakeEngine("Nice picture.", steps=2)))
     window.load_model("fake")
@@ -44,12 +54,8 @@ def test_dropped_png_and_mp4_become_thumbnails_and_are_sent(qtbot, make_window, 
     mp4 = write_mp4(tmp_path / "clip.mp4", seconds=3.0)
     engine = FakeEngine("Nice picture.", steps=2)
     window = loaded_window(qtbot, make_window, engine)
-    drop_files(window, [png, mp4])
+    chips = dropped_chips(qtbot, window, [png, mp4])
     composer = window.composer
-    qtbot.waitUntil(
-        lambda: not composer.pending_probes() and len(composer.attachments()) == 2, timeout=10_000
-    )
-    chips = {p.name: c for p, c in composer._chips.items()}
     assert chips["photo.png"].info.kind == "image" and not chips["photo.png"].image.pixmap().isNull()
     assert chips["clip.mp4"].info.kind == "video" and "0:03" in chips["clip.mp4"].accessibleName()
     assert chips["clip.mp4"].remove.accessibleName() == "Remove attachment clip.mp4"
@@ -134,12 +140,8 @@ def test_dropped_documents_are_previewed_sent_by_name_and_kept(qtbot, make_windo
     pdf = write_pdf(tmp_path / "report.pdf", ["Revenue grew", "Costs fell", "Outlook"])
     engine = FakeEngine("It plots tau.", steps=2)
     window = loaded_window(qtbot, make_window, engine)
-    drop_files(window, [code, pdf])
+    chips = dropped_chips(qtbot, window, [code, pdf])
     composer = window.composer
-    qtbot.waitUntil(
-        lambda: not composer.pending_probes() and len(composer.attachments()) == 2, timeout=10_000
-    )
-    chips = {p.name: c for p, c in composer._chips.items()}
     assert chips["plot.py"].info.kind == "document" and chips["plot.py"].info.summary == "2 lines"
     assert chips["report.pdf"].info.summary == "3 pages"
     assert chips["report.pdf"].accessibleName() == "Attachment: document report.pdf, 3 pages"

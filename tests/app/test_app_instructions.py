@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_chat import loaded, say
+from app_chat import choose, loaded, say
 from app_fakes import FakeEngine
 
 from app.config import AppConfig
@@ -36,14 +36,11 @@ def test_a_chat_follows_its_own_instructions_and_the_others_keep_the_default(qtb
     window.open_chat(french)
     assert window.composer.instructions_button.isChecked()
     # The sidebar's row menu opens the same dialog; "Use the default" empties it.
-    menu = window.sidebar.context_menu(french)
-    (action,) = [a for a in menu.actions() if a.text() == "Instructions…"]
-    action.trigger()
+    choose(window, french, "Instructions…")
     (dialog,) = [d for d in window.findChildren(InstructionsDialog) if d.isVisible()]
     assert dialog.edit.toPlainText() == "Answer in French."
     dialog.clear_button.click()
     dialog.accept()
-    menu.close()
     assert window.store.conversation(french).system == ""
     assert not window.composer.instructions_button.isChecked()
     say(qtbot, window, "back to normal")

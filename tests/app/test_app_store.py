@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from app_chat import loaded, say
+from app_chat import choose, loaded, say
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
@@ -112,10 +112,7 @@ def test_delete_from_the_context_menu_and_undo(qtbot, make_window):
     doomed = window.current_page().session.id
     assert window.sidebar.chat_ids() == [doomed, keep]
 
-    menu = window.sidebar.context_menu(doomed)
-    delete = next(a for a in menu.actions() if a.text() == "Delete")
-    delete.trigger()
-    menu.close()
+    choose(window, doomed, "Delete")
     assert window.sidebar.chat_ids() == [keep]
     assert window.current_page().session.id == keep
     assert [c.id for c in window.store.deleted_conversations()] == [doomed]
@@ -140,14 +137,6 @@ def sections(sidebar) -> list[tuple[str, list[int]]]:
         else:
             out[-1][1].append(int(cid))
     return out
-
-
-def choose(window, chat_id: int, text: str) -> None:
-    """Pick an entry of the chat's right-click menu."""
-    menu = window.sidebar.context_menu(chat_id)
-    assert text in [a.text() for a in menu.actions()]
-    next(a for a in menu.actions() if a.text() == text).trigger()
-    menu.close()
 
 
 def test_pin_from_the_context_menu_moves_the_chat_to_the_top_and_survives_a_restart(qtbot, make_window):
