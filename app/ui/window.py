@@ -705,6 +705,8 @@ class MainWindow(QMainWindow):
                 self._build_one_older(page)
         if any(page.backlog for page in self._pages.values()):
             self._backfill_timer.start()
+        if current is not None and not current.backlog and self.find_bar.isVisible():
+            self._refresh_find()  # the chat's older messages are all there now: count them too
 
     def _build_one_older(self, page: ChatPage) -> None:
         m, message = page.backlog.pop()
@@ -752,8 +754,7 @@ class MainWindow(QMainWindow):
         """
         page = self.current_page()
         views = []
-        if page is not None:
-            self._finish_backfill(page)  # a long chat's older messages may not be built yet
+        if page is not None:  # a long chat's older messages still being built are searched when they are
             for widget in page.transcript.messages():
                 if isinstance(widget, (UserMessage, AssistantMessage)):
                     views += widget.text_views()
@@ -766,6 +767,17 @@ class MainWindow(QMainWindow):
     def find_step(self, step: int) -> None:
         """Enter / Shift+Enter in the find bar: the next or previous match, wrapping around."""
         self.find_in_chat(self.find_bar.field.text(), self._find.current + step)
+
+    def _refresh_find(self) -> None:
+        """Search again, keeping the match the user is on (messages above it shift the numbering)."""
+        match = self._find.current_match()
+        self.find_in_chat(self.find_bar.field.text())
+        if match is not None:
+            view, cursor = match
+            for i, (other, found) in enumerate(self._find.matches):
+                if other is view and found.selectionStart() == cursor.selectionStart():
+                    self.find_in_chat(self.find_bar.field.text(), i)
+                    break
 
     def _show_find_match(self) -> None:
         match, page = self._find.current_match(), self.current_page()

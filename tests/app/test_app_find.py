@@ -46,3 +46,21 @@ def test_ctrl_f_finds_highlights_and_walks_the_matches(qtbot, make_window):
     qtbot.keyClick(window.find_bar.field, Qt.Key.Key_Escape)
     assert not window.find_bar.isVisible() and _highlighted(window) == []
     assert QApplication.focusWidget() is window.composer.edit
+
+
+def test_find_in_a_long_chat_counts_the_older_messages_once_they_are_built(qtbot, make_window):
+    from test_app_long_chat import long_chat
+
+    window = loaded(qtbot, make_window, FakeEngine())
+    page = window.open_chat(long_chat(window.store, exchanges=30))
+    assert page.backlog, "the older messages are still to be built"
+    window.find_bar.open_bar()
+    window.find_bar.field.setText("Question")  # one per user message: 30 in all
+    first = window._find.matches[:]
+    assert 0 < len(first) < 30 and page.backlog  # what is built so far; nothing was built at once
+    qtbot.keyClick(window.find_bar.field, Qt.Key.Key_Return)
+    on = window._find.current_match()
+    qtbot.waitUntil(lambda: not page.backlog, timeout=10_000)
+    assert window.find_bar.count.text().endswith("of 30")
+    view, cursor = window._find.current_match()
+    assert view is on[0] and cursor.selectionStart() == on[1].selectionStart()  # still on the same match
