@@ -33,6 +33,8 @@ from app.qt import (
     Qt,
     QTextBrowser,
     QTextDocument,
+    QtGui,
+    QTimer,
     QUrl,
     Signal,
 )
@@ -150,32 +152,52 @@ class RichTextView(QTextBrowser):
         return QSize(super().minimumSizeHint().width(), 0)
 
     def _document_height(self, text_width: int) -> int:
-        """The whole document's height at ``text_width``, laid out now."""
+        """The whole document's height at ``text_width``, laid out now, in place.
+
+        A layout asks for the width it is about to give the view, so the view's own document
+        is laid out for it and :meth:`resizeEvent` keeps that layout.  (Measuring a copy laid
+        every text out twice per change of width; and every message's view counts as visible,
+        even far outside the transcript's viewport, so none could be told apart as unseen.)
+        Some widths are only asked, never given (QScrollArea tries one a scroll bar narrower):
+        the text is then laid out for its own width again before it is painted, and on the
+        event loop for one out of sight (finding text in it reads its layout).
+        """
         document = self.document()
-        if document.textWidth() != text_width and not self.isVisible():
-            # Nothing shows this layout: lay the document out where it is about to be shown.
+        if document.textWidth() != text_width:
             document.setTextWidth(text_width)
-        if document.textWidth() == text_width:
-            return math.ceil(document.size().height())  # size() finishes a lazy layout first
-        # On screen at another width: measure a copy (it asks this view for resources, so refused too).
-        probe = document.clone(self)
-        probe.setTextWidth(text_width)
-        height = math.ceil(probe.size().height())
-        probe.deleteLater()
-        return height
+            if self.isVisible() and text_width != self.viewport().width():
+                QTimer.singleShot(0, self, self._fit_document)
+        return math.ceil(document.size().height())  # size() finishes a lazy layout first
 
     def _forget_heights(self) -> None:
         self._heights.clear()
         self.updateGeometry()  # the layouts ask again
 
     def resizeEvent(self, event) -> None:
+        """Keep the layout :meth:`heightForWidth` made for this width instead of making it again.
+
+        QTextEdit lays its document out again on every change of width (all of it: the view is
+        as tall as its text).  When the document is already laid out for the new width, the
+        event is passed on as if only the height changed, which only adjusts the scroll bars.
+        """
+        width_changed = event.size().width() != event.oldSize().width()
+        if width_changed and self.document().textWidth() == self.viewport().width():
+            event = QtGui.QResizeEvent(event.size(), QSize(event.size().width(), event.oldSize().height()))
         super().resizeEvent(event)
-        if event.size().width() != event.oldSize().width():
+        if width_changed:
             self.updateGeometry()  # the size hint is the view's width: containers ask it again
+
+    def paintEvent(self, event) -> None:
+        # heightForWidth may have laid the text out for a width the view was then not given.
+        self._fit_document()
+        super().paintEvent(event)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         # Laid out while hidden for a width it was not given, or not at all: lay it out for its own.
+        self._fit_document()
+
+    def _fit_document(self) -> None:
         width = self.viewport().width()
         if self.document().textWidth() != width:
             self.document().setTextWidth(width)

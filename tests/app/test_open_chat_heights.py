@@ -125,3 +125,47 @@ def test_older_messages_built_while_the_chat_is_shown_arrive_at_their_height(qtb
         assert _misfits(page.transcript) == []
     QApplication.processEvents()
     assert _misfits(page.transcript) == []
+
+
+def _laid_out_elsewhere(transcript: Transcript) -> list[str]:
+    """Shown texts whose document is laid out for another width than the one they are shown at."""
+    return [
+        f"{view.accessibleName()!r} is {view.viewport().width()} px wide, its text laid out for {width}"
+        for view in transcript.widget().findChildren(RichTextView)
+        if view.isVisible() and (width := view.document().textWidth()) != view.viewport().width()
+    ]
+
+
+def test_a_resized_chat_shows_every_text_at_its_height_laid_out_for_its_width(qtbot, make_window):
+    """A view keeps the layout it made when asked its height for the new width: it must be that width's.
+
+    (A top-level resize settles over a few turns of the event loop, with the views measured for
+    widths they are not given on the way: the test looks once it has settled.)
+    """
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(1180, 700)
+    page = window.open_chat(_stored_chat(window.store, "Resized"))
+    QApplication.processEvents()
+    for width in (700, 1000, 860, 1180):  # narrower and wider than the column's widest
+        window.resize(width, 700)
+        qtbot.wait(300)
+        assert _misfits(page.transcript) == [], width
+        assert _laid_out_elsewhere(page.transcript) == [], width
+
+
+def test_a_text_measured_for_a_width_it_was_not_given_is_laid_out_for_its_own_again(qtbot, make_window):
+    """Before it is painted if it is in view, on the event loop if not (finding text reads its layout)."""
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(1180, 700)
+    page = window.open_chat(_stored_chat(window.store, "Measured"))
+    QApplication.processEvents()
+    replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage) and w.isVisible()]
+    [newest], [oldest] = ([v for v in m.answer.views() if v.isVisible()] for m in (replies[-1], replies[0]))
+    assert oldest.visibleRegion().isEmpty(), "the chat opens on its newest message"
+    for view in (newest, oldest):  # a layout asks, then leaves the view at the width it has
+        assert view.heightForWidth(view.width() - 200) > view.height()
+    newest.grab()
+    assert newest.document().textWidth() == newest.viewport().width()
+    QApplication.processEvents()
+    assert _laid_out_elsewhere(page.transcript) == []
+    assert _misfits(page.transcript) == []
