@@ -81,6 +81,7 @@ class UserMessage(QWidget):
     """The user's bubble; Edit turns it into an editor whose Send adds a new version of the message."""
 
     edit_submitted = Signal(str)  # the edited text
+    copied = Signal()
 
     def __init__(
         self,
@@ -153,6 +154,11 @@ class UserMessage(QWidget):
         actions.addStretch(1)
         self.versions = VersionSwitcher(self)
         actions.addWidget(self.versions)
+        self.copy_button = _action_button(self, "Copy", "Copy this message's text")
+        self.copy_button.setAccessibleName("Copy your message")
+        self.copy_button.clicked.connect(self._on_copy_button_clicked)
+        self.copy_button.setVisible(bool(text.strip()))
+        actions.addWidget(self.copy_button)
         self.edit_button = _action_button(self, "Edit", "Edit this message and send it again")
         self.edit_button.clicked.connect(self.start_edit)
         self.edit_button.setVisible(store_id is not None)
@@ -165,6 +171,7 @@ class UserMessage(QWidget):
         self._fit_editor()
         self.bubble.setVisible(False)
         self.edit_button.setVisible(False)
+        self.copy_button.setVisible(False)
         self.editor.setVisible(True)
         self.edit_box.setFocus(Qt.FocusReason.OtherFocusReason)
         self.edit_box.selectAll()
@@ -180,6 +187,11 @@ class UserMessage(QWidget):
         self.editor.setVisible(False)
         self.bubble.setVisible(bool(self.text.strip()))
         self.edit_button.setVisible(self.store_id is not None)
+        self.copy_button.setVisible(bool(self.text.strip()))
+
+    def _on_copy_button_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)  # as typed, to reuse in another chat
+        self.copied.emit()
 
     @property
     def editing(self) -> bool:

@@ -1160,6 +1160,7 @@ class MainWindow(QMainWindow):
     def _user_widget(self, text: str, pending, store_id: int) -> UserMessage:
         widget = UserMessage(text, pending, lambda: self._renderer, store_id=store_id)
         widget.edit_submitted.connect(lambda new_text: self.edit_message(store_id, new_text))
+        widget.copied.connect(self._on_code_copied)
         widget.versions.version_selected.connect(self.select_version)
         return widget
 

@@ -11,7 +11,7 @@ import pytest
 from app_chat import loaded, replies, say, users, wait_idle
 from app_fakes import FakeEngine
 
-from app.qt import Qt
+from app.qt import QApplication, Qt
 from app.ui.messages import AssistantMessage, UserMessage
 
 pytestmark = pytest.mark.timeout(120)
@@ -225,3 +225,17 @@ def test_an_edit_emptied_of_text_is_not_sent(qtbot, make_window):
     user.submit_edit()
     assert user.editing and "Type the new version" in user.edit_box.placeholderText()
     assert len(engine.calls) == 1 and window.store.siblings(user.store_id).count == 1
+
+
+def test_copy_under_a_user_message_copies_its_text_as_typed(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
+    say(qtbot, window, "Summarise *this* in\ntwo lines")
+    (user,) = users(window)
+    assert user.copy_button.isVisible()
+    user.copy_button.click()
+    assert QApplication.clipboard().text() == "Summarise *this* in\ntwo lines"
+    assert window.status.currentMessage() == "Copied to the clipboard"
+    user.start_edit()
+    assert not user.copy_button.isVisible()
+    user.cancel_edit()
+    assert user.copy_button.isVisible()
