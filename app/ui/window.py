@@ -607,14 +607,15 @@ class MainWindow(QMainWindow):
             own = False
         self.composer.set_has_instructions(own)
 
-    def _show_context_use(self) -> None:
-        """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit."""
+    def _show_context_use(self, used: int | None = None) -> None:
+        """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit
+        (``used``: a reply's prompt, known before its stats)."""
         info, page = self.model_info, self.current_page()
         if info is None or page is None:
             self.status.set_context(None, 0, 0, by_memory=False)
             return
         self.status.set_context(
-            page.session.context_used(),
+            used if used is not None else page.session.context_used(),
             info.context_length,
             info.model_context_length or info.context_length,
             by_memory=info.context_limited_by_memory,
@@ -1241,6 +1242,8 @@ class MainWindow(QMainWindow):
     def on_prompt_encoded(self, reply_id: int, event: PromptEncoded) -> None:
         if self._is_active(reply_id):
             self.active.state.on_prompt_encoded(event)
+            if self._page_of_session(self.active.session) is self.current_page():
+                self._show_context_use(event.prompt_tokens)  # the prompt, before the reply adds to it
             self._frame()
 
     @Slot(int, object)

@@ -12,6 +12,7 @@ from app_fakes import FakeEngine, fake_loader
 from app.config import AppConfig, load_config
 from app.ui.settings_dialog import SettingsDialog
 from app.worker import load_engine
+from engine.events import PromptEncoded
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(180)
@@ -89,3 +90,12 @@ def test_the_choice_is_a_setting_that_reaches_the_engine(qtbot, make_window):
     say(qtbot, window, "hello")
     _conversation, _settings, options = engine.calls[-1]
     assert options.context_overflow == "stop"
+
+
+def test_the_context_use_shows_the_prompt_as_soon_as_it_is_encoded(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine("Fine.", steps=2))
+    window.host.generate = lambda *_args, **_kw: 1  # the reply's events are played in below
+    window.composer.edit.setPlainText("hello")
+    reply_id = window.send()
+    window.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=6_150, seconds=0.1))
+    assert window.status.context_label.text() == "context 6.2K / 8.2K"  # before any step
