@@ -20,6 +20,7 @@ from app.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     Qt,
     QTextBrowser,
     QTextCursor,
@@ -153,3 +154,65 @@ class ChatFind:
             by_view[id(view)].append(selection)
         for view in self._views:
             view.setExtraSelections(by_view[id(view)])
+
+
+class FindInChat:
+    """Ties the bar to the chat shown: searches its text views, shows the count, scrolls to the match.
+
+    ``target`` gives the transcript shown and its text views in order (None: no chat); they
+    are asked for at every search, because replies re-render (and replace views) as they go.
+    """
+
+    def __init__(
+        self,
+        bar: FindBar,
+        target: Callable[[], tuple[QScrollArea, list[QTextBrowser]] | None],
+        colors: Callable[[], Colors],
+    ) -> None:
+        self.bar = bar
+        self._target = target
+        self._colors = colors
+        self._find = ChatFind(colors())
+        bar.query_changed.connect(self.search)
+        bar.next_requested.connect(lambda: self.step(1))
+        bar.previous_requested.connect(lambda: self.step(-1))
+        bar.closed.connect(self._find.clear)
+
+    @property
+    def matches(self) -> list[tuple[QTextBrowser, QTextCursor]]:
+        return self._find.matches
+
+    def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
+        return self._find.current_match()
+
+    def search(self, query: str, current: int = 0) -> int:
+        """Highlight ``query`` and bring match ``current`` into view; returns the count."""
+        target = self._target()
+        transcript, views = target if target is not None else (None, [])
+        self._find.colors = self._colors()
+        count = self._find.search(views, query, current)
+        self.bar.show_count(self._find.current, count)
+        match = self._find.current_match()
+        if match is not None and transcript is not None:
+            view, cursor = match
+            point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
+            transcript.ensureVisible(point.x(), point.y(), 40, 120)
+        return count
+
+    def step(self, step: int) -> None:
+        """Enter / Shift+Enter: the next or previous match, wrapping around."""
+        self.search(self.bar.field.text(), self._find.current + step)
+
+    def refresh(self) -> None:
+        """Search again, staying on the match the user is on (messages above it shift the numbering)."""
+        if not self.bar.isVisible():
+            return
+        match = self._find.current_match()
+        self.search(self.bar.field.text())
+        if match is None:
+            return
+        view, cursor = match
+        for i, (other, found) in enumerate(self._find.matches):
+            if other is view and found.selectionStart() == cursor.selectionStart():
+                self.search(self.bar.field.text(), i)
+                return

@@ -60,7 +60,7 @@ from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
 from app.ui.download_dialog import DownloadDialog
-from app.ui.find_bar import ChatFind, FindBar
+from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.math_pool import MathPool
@@ -203,11 +203,8 @@ class MainWindow(QMainWindow):
         right_layout.setSpacing(0)
         self.find_bar = FindBar(right)
         self.find_bar.setMaximumWidth(COLUMN_MAX_PX)
-        self.find_bar.query_changed.connect(self._on_find_bar_query_changed)
-        self.find_bar.next_requested.connect(lambda: self.find_step(1))
-        self.find_bar.previous_requested.connect(lambda: self.find_step(-1))
-        self.find_bar.closed.connect(self._on_find_bar_closed)
-        self._find = ChatFind(self.colors)
+        self.find_bar.closed.connect(self.focus_composer)
+        self._find = FindInChat(self.find_bar, self._find_target, lambda: self.colors)
         find_row = QHBoxLayout()
         find_row.setContentsMargins(24, 0, 24, 0)
         find_row.addStretch(1)
@@ -707,7 +704,7 @@ class MainWindow(QMainWindow):
         if any(page.backlog for page in self._pages.values()):
             self._backfill_timer.start()
         if current is not None and not current.backlog and self.find_bar.isVisible():
-            self._refresh_find()  # the chat's older messages are all there now: count them too
+            self._find.refresh()  # the chat's older messages are all there now: count them too
 
     def _build_one_older(self, page: ChatPage) -> None:
         m, message = page.backlog.pop()
@@ -749,52 +746,19 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"The chat list could not be read: {error}", 6000)
 
     def find_in_chat(self, query: str, current: int = 0) -> int:
-        """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count.
+        """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count."""
+        return self._find.search(query, current)
 
-        The views are collected again each time: replies re-render (and replace views) as they go.
-        """
+    def _find_target(self) -> tuple[Transcript, list] | None:
+        """The transcript shown and its messages' text views, top to bottom (for find in chat)."""
         page = self.current_page()
+        if page is None:
+            return None
         views = []
-        if page is not None:  # a long chat's older messages still being built are searched when they are
-            for widget in page.transcript.messages():
-                if isinstance(widget, (UserMessage, AssistantMessage)):
-                    views += widget.text_views()
-        self._find.colors = self.colors
-        count = self._find.search(views, query, current)
-        self.find_bar.show_count(self._find.current, count)
-        self._show_find_match()
-        return count
-
-    def find_step(self, step: int) -> None:
-        """Enter / Shift+Enter in the find bar: the next or previous match, wrapping around."""
-        self.find_in_chat(self.find_bar.field.text(), self._find.current + step)
-
-    def _refresh_find(self) -> None:
-        """Search again, keeping the match the user is on (messages above it shift the numbering)."""
-        match = self._find.current_match()
-        self.find_in_chat(self.find_bar.field.text())
-        if match is not None:
-            view, cursor = match
-            for i, (other, found) in enumerate(self._find.matches):
-                if other is view and found.selectionStart() == cursor.selectionStart():
-                    self.find_in_chat(self.find_bar.field.text(), i)
-                    break
-
-    def _show_find_match(self) -> None:
-        match, page = self._find.current_match(), self.current_page()
-        if match is None or page is None:
-            return
-        view, cursor = match
-        rect = view.cursorRect(cursor)
-        point = view.viewport().mapTo(page.transcript.widget(), rect.center())
-        page.transcript.ensureVisible(point.x(), point.y(), 40, 120)
-
-    def _on_find_bar_query_changed(self, query: str) -> None:
-        self.find_in_chat(query)
-
-    def _on_find_bar_closed(self) -> None:
-        self._find.clear()
-        self.focus_composer()
+        for widget in page.transcript.messages():  # older ones still being built are found when they are
+            if isinstance(widget, (UserMessage, AssistantMessage)):
+                views += widget.text_views()
+        return page.transcript, views
 
     def show_shortcuts(self) -> QMessageBox:
         return show_shortcuts(self, self.actions())
