@@ -36,6 +36,10 @@ torch.version.cuda, torch.cuda.get_device_name()); print('transformers', transfo
 'bitsandbytes', bitsandbytes.__version__, 'triton', triton.__version__)"
 } >"$OUT/env.txt" 2>&1
 
+# 0. What the doctor says about this machine (libraries, GPU, memory): the first thing to read.
+step doctor
+timeout 60 "$PY" -m engine doctor --model real-shape >>"$OUT/env.txt" 2>&1 || true
+
 # 1. GPU tests: CUDA kernels agree with the CPU; the in-place entropy's bits at the real vocab size;
 #    grouped and fused experts against transformers; the engine loop against generate on CUDA;
 #    the context limit from free VRAM at load, and Engine.close() returning the memory.

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "bench",
     "bench_experts",
+    "doctor",
 )
 
 log = logging.getLogger("engine.cli")
