@@ -59,6 +59,7 @@ from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.composer import Composer, local_files
+from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
@@ -76,6 +77,7 @@ from app.worker import EngineHost
 from engine.conversation import Conversation
 from engine.demo import DEMO
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.loader import DEFAULT_MODEL
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -347,6 +349,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.settings_action)
         help_menu = menu.addMenu("&Help")
         self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        help_menu.addAction("&Check this computer…", self.check_computer)
         help_menu.addAction("Show the &log folder", open_log_folder)
         help_menu.addSeparator()
         help_menu.addAction(f"&About {APP_TITLE}", self.show_about)
@@ -762,6 +765,15 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> QMessageBox:
         return show_shortcuts(self, self.actions())
+
+    def check_computer(self) -> DoctorDialog:
+        """Help ▸ Check this computer: the engine's doctor for the model in use (the real one when the
+        demo is loaded: that is the one whose needs the user wonders about)."""
+        model = self.config.model if self.config.model and self.config.model != DEMO else DEFAULT_MODEL
+        dialog = DoctorDialog(model, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def show_about(self) -> QMessageBox:
         return show_about(self, self.model_info.name if self.model_info is not None else None)

@@ -452,6 +452,7 @@ def test_the_help_menu_lists_the_real_shortcuts_the_version_and_the_log_folder(
     menus = {a.text(): a.menu() for a in window.menuBar().actions()}
     assert [a.text() for a in menus["&Help"].actions() if a.text()] == [
         "&Keyboard shortcuts",
+        "&Check this computer…",
         "Show the &log folder",
         "&About DiffusionGemma Chat",
     ]
@@ -468,3 +469,22 @@ def test_the_help_menu_lists_the_real_shortcuts_the_version_and_the_log_folder(
     monkeypatch.setattr("app.ui.help_menu.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
     next(a for a in menus["&Help"].actions() if a.text() == "Show the &log folder").trigger()
     assert opened and opened[0].isLocalFile() and opened[0].toLocalFile() == str(log_file().parent)
+
+
+def test_check_this_computer_runs_the_doctor_off_the_gui_thread_and_copies_a_report(
+    qtbot, make_window, tiny_checkpoint
+):
+    window = make_window(fake_loader(FakeEngine("Fine.", steps=2)), AppConfig(model=str(tiny_checkpoint)))
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    action = next(a for a in menus["&Help"].actions() if a.text() == "&Check this computer…")
+    action.trigger()
+    (dialog,) = [d for d in window.findChildren(QWidget) if d.windowTitle() == "Check this computer"]
+    assert "Checking this computer" in dialog.body.toPlainText() and not dialog.copy_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.copy_button.isEnabled(), timeout=60_000)
+    text = dialog.body.toPlainText()
+    assert "model" in text and "complete" in text and dialog.verdict.text().startswith("Not ready")
+    dialog.copy_button.click()
+    report = QApplication.clipboard().text()
+    assert report.startswith(f"DiffusionGemma Chat — checks for {tiny_checkpoint}")
+    assert "ok: model:" in report
+    dialog.reject()
