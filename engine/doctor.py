@@ -66,37 +66,31 @@ def library_checks() -> list[Check]:
                 fix="pip install 'transformers>=5.23'",
             )
         )
-    bnb = _version("bitsandbytes")
-    checks.append(
-        Check(
+    checks += [
+        _library(
             "bitsandbytes",
-            bnb is not None,
-            bnb or "cannot be imported",
-            fix="" if bnb else "pip install bitsandbytes (the 4-bit weights the GPU needs)",
+            "bitsandbytes",
+            "cannot be imported",
+            "pip install bitsandbytes (the 4-bit weights the GPU needs)",
             required=torch.cuda.is_available(),
-        )
-    )
-    triton = _version("triton")
-    checks.append(
-        Check(
+        ),
+        _library(
             "triton",
-            triton is not None,
-            triton or "not installed: the 4-bit experts run as grouped matmuls instead of the fused kernel",
-            fix="" if triton else "CUDA builds of torch on Linux bring it",
-            required=False,
-        )
-    )
-    av = _version("av")
-    checks.append(
-        Check(
-            "PyAV",
-            av is not None,
-            av or "not installed: videos cannot be attached",
-            fix="" if av else "pip install av",
-            required=False,
-        )
-    )
+            "triton",
+            "not installed: the 4-bit experts run as grouped matmuls instead of the fused kernel",
+            "CUDA builds of torch on Linux bring it",
+        ),
+        _library("PyAV", "av", "not installed: videos cannot be attached", "pip install av"),
+    ]
     return checks
+
+
+def _library(name: str, module: str, absent: str, fix: str, *, required: bool = False) -> Check:
+    """A library found (its version) or not (what is lost, and how to install it)."""
+    version = _version(module)
+    if version is not None:
+        return Check(name, True, version, required=required)
+    return Check(name, False, absent, fix=fix, required=required)
 
 
 def gpu_check() -> tuple[Check, Any]:
