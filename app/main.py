@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from app.version import app_version
+
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_MS = 10_000
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--theme", choices=("system", "light", "dark"), help="override the theme for this run"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     return parser
 
 

@@ -11,19 +11,12 @@ import html
 import platform
 import sys
 from collections.abc import Iterable
-from importlib import metadata
 
 from app.logs import log_file
 from app.qt import QT_VERSION, QAction, QDesktopServices, QKeySequence, QMessageBox, QUrl, QWidget
+from app.version import app_version
 
 APP_TITLE = "DiffusionGemma Chat"
-
-
-def app_version() -> str:
-    try:
-        return metadata.version("diffusiongemma-chat")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
 
 
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:

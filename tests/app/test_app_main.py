@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import app.main as app_main
 from app.qt import QApplication
 from app.ui.messages import Notice
@@ -67,3 +69,10 @@ def test_subcommands_go_to_the_conversation_tools(monkeypatch):
     monkeypatch.setattr(app.cli, "main", lambda argv: calls.append(argv) or 0)
     assert app_main.main(["export", "--help"]) == 0
     assert calls == [["export", "--help"]]
+
+
+def test_dgchat_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        app_main.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == "dgchat 0.1.0"
