@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.chat import MediaKind
 from app.document_preview import document_thumbnail
-from engine.documents import is_document_name, load_document
+from engine.documents import load_document
 from engine.errors import AttachmentError
 from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind
 
@@ -33,18 +33,6 @@ class MediaInfo:
     duration_s: float | None
     thumbnail: Image.Image  # RGB, at most THUMBNAIL_PX on its longer side
     summary: str = ""  # a document's "12 pages" or "340 lines"
-
-
-def media_kind(path: Path) -> MediaKind | None:
-    """The kind a file's extension promises; None when only its content can tell (see :func:`probe`)."""
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    if is_document_name(path):
-        return "document"
-    return None
 
 
 def attach_dialog_filter() -> str:
@@ -76,7 +64,7 @@ def probe(path: str | Path, name: str = "") -> MediaInfo:
     """
     path = Path(path)
     try:
-        kind = media_kind(path) or guess_kind(path)
+        kind = guess_kind(path)  # the extension when it is a known one, else the first bytes
     except AttachmentError as error:
         raise AttachmentError(
             f"“{path.name}” is not a file this app can send ({error.title[0].lower()}{error.title[1:]})",

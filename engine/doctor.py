@@ -163,12 +163,12 @@ def cache_check(source: str, folder: Path) -> Check:
 
 def fit_check(model: str | Path, memory) -> Check:
     """Does the 4-bit model (a folder, or ``real-shape``: the published dimensions) fit ``memory``?"""
-    from engine.fit import plan_context
-    from engine.planner import PlanOptions, load_config
-    from engine.quant.settings import QuantSettings
+    import torch
 
-    try:
-        limit = plan_context(load_config(model), memory, PlanOptions(settings=QuantSettings()))
+    from engine.fit import context_limit
+
+    try:  # exactly what Engine.load asks before loading on the GPU
+        limit = context_limit(model, torch.device("cuda"), torch.bfloat16, quantize=True, memory=memory)
     except EngineError as error:
         return Check("fits the GPU", False, error.title, fix=error.fix)
     why = "this GPU's free memory" if limit.by_memory else "the model's maximum"

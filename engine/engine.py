@@ -145,7 +145,6 @@ class Engine:
             folder, choice.device, choice.dtype, quantize=quantize or is_quantized_checkpoint(folder)
         )
         loaded, processor = load_model(folder, choice, progress, quantize=quantize)
-        text_config = loaded.config.text_config
         info = ModelInfo(
             name="Demo model" if is_demo else (folder.name if Path(source).exists() else source),
             source=source,
@@ -153,9 +152,9 @@ class Engine:
             device=str(choice.device),
             dtype=str(choice.dtype).removeprefix("torch."),
             canvas_length=loaded.config.canvas_length,
-            context_length=min(limit.tokens, int(text_config.max_position_embeddings)),
+            context_length=limit.tokens,
             is_demo=is_demo,
-            model_context_length=int(text_config.max_position_embeddings),
+            model_context_length=limit.model_tokens,
             context_limited_by_memory=limit.by_memory,
         )
         return cls(loaded, processor, info)

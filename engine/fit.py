@@ -53,25 +53,28 @@ def gpu_memory(device: torch.device) -> GpuMemory:
     return GpuMemory(int(free), int(total))
 
 
-def checkpoint_quant_settings(folder: Path, quantize: bool) -> QuantSettings | None:
+def checkpoint_quant_settings(folder: Path | str, quantize: bool) -> QuantSettings | None:
     """What the loader quantizes with: a quantized checkpoint's own settings, else the defaults (or none)."""
     from engine.quant.cache import read_manifest
 
-    manifest = read_manifest(folder)
+    manifest = read_manifest(Path(folder))
     if manifest is not None and manifest.get("settings"):
         return QuantSettings.from_dict(manifest["settings"])
     return QuantSettings() if quantize else None
 
 
 def context_limit(
-    folder: Path,
+    folder: Path | str,
     device: torch.device,
     dtype: torch.dtype,
     *,
     quantize: bool,
     memory: GpuMemory | None = None,
 ) -> ContextLimit:
-    """The context limit for loading ``folder`` on ``device``; raises ModelTooLargeError if it cannot fit."""
+    """The context limit for loading ``folder`` on ``device``; raises ModelTooLargeError if it cannot fit.
+
+    ``folder`` may also be ``"real-shape"`` (the published dimensions, for ``engine doctor``).
+    """
     config = load_config(folder)
     if device.type != "cuda":
         model_tokens = Shape.from_config(config).max_positions

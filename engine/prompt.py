@@ -56,7 +56,6 @@ class PromptMedia:
     budgets: list[int]
     num_images: int = 0
     num_frames: int = 0
-    num_documents: int = 0
 
 
 def build_messages(conversation: Conversation, options: PromptOptions) -> PromptMedia:
@@ -77,7 +76,6 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
             if attachment.kind == "document":
                 document = replace(load_document(attachment.path), name=attachment.display_name)
                 parts.append({"type": "text", "text": document_prompt_text(document)})
-                out.num_documents += 1
             elif attachment.kind == "image":
                 images.append(load_image(attachment.path))
                 budgets.append(media.image_tokens)
@@ -141,16 +139,13 @@ def build_prompt(
         return encoded[start]
 
     dropping = options.context_overflow == "drop_oldest"
-    if dropping and previous is not None and previous.applies_to(conversation):
-        # The chat outgrew the context before and has only grown since: the last reply's cut,
-        # while it fits, keeps the prompt's beginning (and the prompt cache) without a full encode.
-        kept = encode_from(previous.turns)
-        if kept.num_tokens <= budget:
-            kept.cut = previous
-            return kept
-    prompt = encode_from(0)
-    if prompt.num_tokens <= budget:
-        return prompt
+    if not (dropping and previous is not None and previous.applies_to(conversation)):
+        prompt = encode_from(0)
+        if prompt.num_tokens <= budget:
+            return prompt
+        previous = None
+    # else the chat outgrew the context before and has only grown since: fit_conversation tries
+    # the last reply's cut first, without encoding the whole chat (which cannot fit).
     if not dropping:
         raise PromptTooLongError(
             f"The conversation is {prompt.num_tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
@@ -159,7 +154,11 @@ def build_prompt(
             "or video frame cap, or lower 'max new tokens'; or let the app leave out the oldest messages "
             "(Settings ▸ Prompt)" + _more_room(limit),
         )
-    cut = fit_conversation(conversation, lambda start: encode_from(start).num_tokens, budget)
+
+    def count_from(start: int) -> int:
+        return encode_from(start).num_tokens
+
+    cut = fit_conversation(conversation, count_from, budget, previous=previous)
     if cut is None:
         last = len(conversation.turns) - 1
         media = " with its attachments" if conversation.turns[last].attachments else ""

@@ -134,6 +134,14 @@ class ChatFind:
     def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
         return self.matches[self.current] if self.matches else None
 
+    def select(self, view: QTextBrowser, position: int) -> None:
+        """Make the match starting at ``position`` in ``view`` the current one, if it is still there."""
+        for i, (other, cursor) in enumerate(self.matches):
+            if other is view and cursor.selectionStart() == position:
+                self.current = i
+                self._paint()
+                return
+
     def clear(self) -> None:
         for view in self._views:
             with contextlib.suppress(RuntimeError):  # a re-rendered reply deleted this view since
@@ -185,12 +193,17 @@ class FindInChat:
     def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
         return self._find.current_match()
 
-    def search(self, query: str, current: int = 0) -> int:
-        """Highlight ``query`` and bring match ``current`` into view; returns the count."""
+    def search(self, query: str, current: int = 0, *, keep: tuple[QTextBrowser, int] | None = None) -> int:
+        """Highlight ``query`` and bring match ``current`` into view; returns the count.
+
+        ``keep`` (a view and a position) makes the match found there current instead, if there is one.
+        """
         target = self._target()
         transcript, views = target if target is not None else (None, [])
         self._find.colors = self._colors()
         count = self._find.search(views, query, current)
+        if keep is not None:
+            self._find.select(*keep)
         self.bar.show_count(self._find.current, count)
         match = self._find.current_match()
         if match is not None and transcript is not None:
@@ -208,11 +221,5 @@ class FindInChat:
         if not self.bar.isVisible():
             return
         match = self._find.current_match()
-        self.search(self.bar.field.text())
-        if match is None:
-            return
-        view, cursor = match
-        for i, (other, found) in enumerate(self._find.matches):
-            if other is view and found.selectionStart() == cursor.selectionStart():
-                self.search(self.bar.field.text(), i)
-                return
+        keep = (match[0], match[1].selectionStart()) if match is not None else None
+        self.search(self.bar.field.text(), keep=keep)
