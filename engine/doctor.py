@@ -197,3 +197,19 @@ def ready(checks: list[Check]) -> bool:
     """Whether the model can run here on the GPU: every required check passed, the fit included."""
     names = {c.name for c in checks}
     return "fits the GPU" in names and all(c.ok for c in checks if c.required)
+
+
+def report(checks: list[Check], is_ready: bool) -> str:
+    """The checks as plain text, a line each, fixes under them (the CLI prints it, the app copies it)."""
+    lines = []
+    for check in checks:
+        mark = "ok" if check.ok else ("FAIL" if check.required else "note")
+        lines.append(f"{mark}: {check.name}: {check.detail}")
+        if check.fix and not check.ok:
+            lines.append(f"    fix: {check.fix}")
+    lines.append(
+        "Ready: the model can run on this GPU."
+        if is_ready
+        else "Not ready for the model on a GPU (the demo model runs anywhere: dgchat --model demo)."
+    )
+    return "\n".join(lines)

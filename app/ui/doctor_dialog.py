@@ -26,15 +26,10 @@ def run_doctor(model: str) -> tuple[list, bool]:
 
 
 def report_text(model: str, checks: list, ready: bool) -> str:
-    """Plain text for a bug report: one line a check, its fix under it."""
-    lines = [f"DiffusionGemma Chat — checks for {model}"]
-    for check in checks:
-        mark = "ok" if check.ok else ("FAIL" if check.required else "note")
-        lines.append(f"{mark}: {check.name}: {check.detail}")
-        if check.fix and not check.ok:
-            lines.append(f"    fix: {check.fix}")
-    lines.append("Ready for the GPU." if ready else "Not ready for the model on a GPU.")
-    return "\n".join(lines)
+    """Plain text for a bug report: the doctor's own report under a line naming the model."""
+    from engine.doctor import report
+
+    return f"DiffusionGemma Chat — checks for {model}\n{report(checks, ready)}"
 
 
 class DoctorDialog(QDialog):

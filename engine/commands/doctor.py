@@ -22,21 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.doctor import ready, run_checks
+    from engine.doctor import ready, report, run_checks
 
     checks = run_checks(args.model)
     ok = ready(checks)
     if args.json:
         print(json.dumps({"ready": ok, "checks": [c.to_dict() for c in checks]}, indent=2))
     else:
-        for check in checks:
-            mark = "ok  " if check.ok else ("FAIL" if check.required else "note")
-            print(f"{mark}  {check.name}: {check.detail}")
-            if check.fix and not check.ok:
-                print(f"      fix: {check.fix}")
-        print(
-            "\nReady: the model can run on this GPU."
-            if ok
-            else "\nNot ready for the model on a GPU (the demo model runs anywhere: dgchat --model demo)."
-        )
+        print(report(checks, ok))
     return 0 if ok else 1
