@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from app import paths
+from app.atomic_file import write_text_atomically
 from engine.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
 from engine.errors import SettingsError
 from engine.overflow import OVERFLOW_POLICIES
@@ -169,16 +168,6 @@ def load_config(path: Path | None = None) -> AppConfig:
 def save_config(config: AppConfig, path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(config.validate().to_json(), indent=2, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, payload + "\n")
     return path

@@ -13,9 +13,10 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from app.atomic_file import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,7 @@ class Drafts:
             for chat_id, d in self._drafts.items()
         }
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".drafts-", suffix=".json", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump({"schema": 1, "drafts": data}, file, ensure_ascii=False)
-            os.replace(tmp, self.path)
+            write_text_atomically(self.path, json.dumps({"schema": 1, "drafts": data}, ensure_ascii=False))
         except OSError:
             log.exception("drafts could not be saved to %s", self.path)  # kept in memory; retried next time
             return

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.atomic_file import write_text_atomically
 from app.store.errors import ImportFormatError, from_os_error
 from app.store.store import Store
 
@@ -131,18 +130,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file + fsync + rename."""
-    path = path.expanduser()
+    """Write ``text`` to ``path`` via a temporary file + fsync + rename; errors as StoreError."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+        write_text_atomically(path, text)
     except OSError as error:
-        raise from_os_error(error, path, "write the export") from error
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise from_os_error(error, path, "write the export") from error
+        raise from_os_error(error, path.expanduser(), "write the export") from error
