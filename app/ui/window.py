@@ -35,6 +35,7 @@ from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
     QAction,
     QApplication,
+    QByteArray,
     QFileDialog,
     QHBoxLayout,
     QIcon,
@@ -42,7 +43,6 @@ from app.qt import (
     QKeySequence,
     QMainWindow,
     QMessageBox,
-    QSplitter,
     QStackedWidget,
     Qt,
     QTextCursor,
@@ -58,6 +58,7 @@ from app.store import Message as StoredMessage
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
+from app.ui.chat_splitter import ChatSplitter
 from app.ui.composer import Composer, local_files
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
@@ -69,10 +70,12 @@ from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.sidebar import NEW_CHAT_TITLE, SIDEBAR_WIDTH, Sidebar
+from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
+from app.window_state import FILE_NAME as STATE_FILE
+from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
 from engine.conversation import Conversation
 from engine.demo import DEMO
@@ -147,7 +150,6 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("DiffusionGemma Chat")
         if icon is not None:
             self.setWindowIcon(icon)
-        self.resize(1180, 820)
         self.setAcceptDrops(True)
         self.config = config
         self._config_path = config_path
@@ -222,14 +224,8 @@ class MainWindow(QMainWindow):
         row.addStretch(1)
         right_layout.addLayout(row)
 
-        splitter = QSplitter(self)
-        splitter.setChildrenCollapsible(False)
-        splitter.setHandleWidth(1)
-        splitter.addWidget(self.sidebar)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([SIDEBAR_WIDTH, 1180 - SIDEBAR_WIDTH])
-        self.setCentralWidget(splitter)
+        self.splitter = ChatSplitter(self.sidebar, right, self)
+        self.setCentralWidget(self.splitter)
         self.status = StatusBar(self)
         self.status.download_show_requested.connect(self.show_download)
         self.setStatusBar(self.status)
@@ -276,11 +272,33 @@ class MainWindow(QMainWindow):
         worker.replay_failed.connect(self.on_replay_failed)
 
         self._build_actions()
+        # Size, position and the chat list as the user left them (app/window_state.py).
+        self._window_state_path = (config_path.parent if config_path else paths.config_dir()) / STATE_FILE
+        state = load_window_state(self._window_state_path)
+        if not self._restore_geometry(state.geometry):
+            self.resize(1180, 820)
+        self.splitter.restore(state)
+        self.sidebar_action.setChecked(self.splitter.sidebar_visible())
+        self.splitter.sidebar_toggled.connect(self.sidebar_action.setChecked)
         hints = QApplication.instance().styleHints()
         hints.colorSchemeChanged.connect(self._on_color_scheme_changed)
         self.new_chat()
         for message in self._startup_notices:
             self.show_notice(message, kind="info")
+
+    def _restore_geometry(self, geometry: bytes) -> bool:
+        """Size and place the window as it was saved; False (and no change) when it cannot be.
+
+        Qt accepts a cut-off blob and reads zeros for the rest, giving a 1 × 1 window, so a
+        restored size too small to use counts as unreadable.
+        """
+        if not geometry:
+            return False
+        if self.restoreGeometry(QByteArray(geometry)) and self.width() >= 400 and self.height() >= 300:
+            return True
+        log.warning("the saved window size is unusable; using the default size")
+        self.setWindowState(Qt.WindowState.WindowNoState)
+        return False
 
     # --- actions and shortcuts ----------------------------------------------
 
@@ -307,6 +325,9 @@ class MainWindow(QMainWindow):
         self.previous_chat_action = self._action("&Previous chat", "Alt+Up", lambda: self.step_chat(-1))
         self.next_chat_action = self._action("Ne&xt chat", "Alt+Down", lambda: self.step_chat(1))
         self.token_action = self._action("&Token view", "Ctrl+T", self.toggle_token_view, checkable=True)
+        self.sidebar_action = self._action(
+            "Show the &chat list", "Ctrl+B", self.splitter.set_sidebar_visible, checkable=True
+        )
         self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings)
         self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
         self.demo_action = self._action("Use the &demo model", None, lambda: self.load_model(DEMO))
@@ -342,7 +363,7 @@ class MainWindow(QMainWindow):
         model = menu.addMenu("&Model")
         model.addActions([self.models_action, self.open_model_action, self.demo_action])
         view = menu.addMenu("&View")
-        view.addAction(self.token_action)
+        view.addActions([self.sidebar_action, self.token_action])
         view.addSeparator()
         view.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action])
         view.addSeparator()
@@ -779,7 +800,8 @@ class MainWindow(QMainWindow):
         return show_about(self, self.model_info.name if self.model_info is not None else None)
 
     def focus_search(self) -> None:
-        """Ctrl+K, as in other chat apps: type to find a chat."""
+        """Ctrl+K, as in other chat apps: type to find a chat (the chat list is shown if it was hidden)."""
+        self.splitter.set_sidebar_visible(True)
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
 
@@ -1495,6 +1517,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self._save_draft()
+        state = WindowState(geometry=bytes(self.saveGeometry().data()))
+        save_window_state(self.splitter.layout_state(state), self._window_state_path)
         self.hide()
         self._frame.cancel()
         self._backfill_timer.stop()
