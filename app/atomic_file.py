@@ -14,11 +14,16 @@ import tempfile
 from pathlib import Path
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends); creates the folder. Raises OSError."""
+def write_text_atomically(path: Path, text: str, *, make_folder: bool = False) -> None:
+    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends).  Raises OSError.
+
+    ``make_folder`` creates a missing folder: right for the app's own files, wrong for an
+    export, where a missing folder is the user's mistake to be told about.
+    """
     path = path.expanduser()
     folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

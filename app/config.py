@@ -169,5 +169,5 @@ def save_config(config: AppConfig, path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
     path = path or config_path()
     payload = json.dumps(config.validate().to_json(), indent=2, ensure_ascii=False)
-    write_text_atomically(path, payload + "\n")
+    write_text_atomically(path, payload + "\n", make_folder=True)
     return path

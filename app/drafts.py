@@ -46,6 +46,10 @@ class Drafts:
     def get(self, chat_id: int) -> Draft:
         return self._drafts.get(chat_id, Draft())
 
+    def chat_ids(self) -> set[int]:
+        """The chats that hold a draft."""
+        return set(self._drafts)
+
     def put(self, chat_id: int, draft: Draft) -> None:
         """Remember ``draft`` for the chat (an empty one forgets it)."""
         if draft.empty:
@@ -63,7 +67,8 @@ class Drafts:
             for chat_id, d in self._drafts.items()
         }
         try:
-            write_text_atomically(self.path, json.dumps({"schema": 1, "drafts": data}, ensure_ascii=False))
+            text = json.dumps({"schema": 1, "drafts": data}, ensure_ascii=False)
+            write_text_atomically(self.path, text, make_folder=True)
         except OSError:
             log.exception("drafts could not be saved to %s", self.path)  # kept in memory; retried next time
             return

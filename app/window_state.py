@@ -75,6 +75,6 @@ def save_window_state(state: WindowState, path: Path | None = None) -> None:
     """Write the layout; failing is logged, never raised (losing it costs the user a resize)."""
     path = path or window_state_path()
     try:
-        write_text_atomically(path, json.dumps(state.to_json(), indent=2) + "\n")
+        write_text_atomically(path, json.dumps(state.to_json(), indent=2) + "\n", make_folder=True)
     except OSError:
         log.exception("cannot save the window layout to %s", path)

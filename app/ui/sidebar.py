@@ -28,6 +28,8 @@ from app.qt import (
     QPointF,
     QPushButton,
     QRectF,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     Qt,
     QTimer,
     QVBoxLayout,
@@ -42,36 +44,67 @@ NEW_CHAT_TITLE = "New chat"
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
-def pin_icon(widget: QWidget, size: int = 14) -> QIcon:
-    """A small push-pin in the widget's text colour, drawn rather than an emoji.
+def _drawn_icon(widget: QWidget, color: QColor, draw, size: int = 14) -> QIcon:
+    """An icon drawn by ``draw(painter)`` on a 16 × 16 grid centred on the origin, in ``color``.
 
-    The "📌" glyph is missing or drawn in colour on many desktop fonts; a drawn
-    icon looks the same everywhere and follows the theme.  The same pixmap is
-    used for the disabled mode too, because headings are disabled items and Qt's
-    automatic greying would make it look different from the heading's text.
+    Glyphs such as "📌" or "✎" are missing or drawn in colour on many desktop
+    fonts; a drawn icon looks the same everywhere and follows the theme.  The
+    same pixmap is used for the disabled mode too, because headings are disabled
+    items and Qt's automatic greying would make them differ from their text.
     """
     ratio = widget.devicePixelRatioF()
     pixmap = QPixmap(round(size * ratio), round(size * ratio))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
-    color = QColor(widget.palette().color(QPalette.ColorRole.Text))
-    color.setAlphaF(0.7)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.translate(size / 2, size / 2)
-    painter.rotate(40)
     painter.scale(size / 16, size / 16)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(color)
+    draw(painter)
+    painter.end()
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled, QIcon.Mode.Selected):
+        icon.addPixmap(pixmap, mode)
+    return icon
+
+
+def _draw_pin(painter: QPainter) -> None:
+    painter.rotate(40)
     painter.drawRoundedRect(QRectF(-3.5, -7.0, 7.0, 2.2), 0.8, 0.8)  # the cap
     painter.drawPolygon([QPointF(-2.2, -5.0), QPointF(2.2, -5.0), QPointF(2.8, 0.5), QPointF(-2.8, 0.5)])
     painter.drawRoundedRect(QRectF(-5.0, 0.3, 10.0, 2.0), 0.8, 0.8)  # the collar
     painter.drawPolygon([QPointF(-0.7, 2.3), QPointF(0.7, 2.3), QPointF(0.0, 7.5)])  # the needle
-    painter.end()
-    icon = QIcon()
-    for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled):
-        icon.addPixmap(pixmap, mode)
-    return icon
+
+
+def _draw_pencil(painter: QPainter) -> None:
+    painter.rotate(45)
+    painter.drawRoundedRect(QRectF(-1.8, -7.5, 3.6, 2.2), 0.6, 0.6)  # the eraser
+    painter.drawRect(QRectF(-1.8, -4.7, 3.6, 8.2))  # the body
+    painter.drawPolygon([QPointF(-1.8, 4.1), QPointF(1.8, 4.1), QPointF(0.0, 7.5)])  # the tip
+
+
+def pin_icon(widget: QWidget, size: int = 14) -> QIcon:
+    """A small push-pin in the widget's text colour (the "Pinned" heading)."""
+    color = QColor(widget.palette().color(QPalette.ColorRole.Text))
+    color.setAlphaF(0.7)
+    return _drawn_icon(widget, color, _draw_pin, size)
+
+
+def draft_icon(widget: QWidget, size: int = 14) -> QIcon:
+    """A small pencil in the accent colour: this chat holds a message not sent yet."""
+    accent = QColor(widget.palette().color(QPalette.ColorRole.Link))
+    return _drawn_icon(widget, accent, _draw_pencil, size)
+
+
+class _RowDelegate(QStyledItemDelegate):
+    """Draws a chat row's icon (the draft mark) after its title, so titles stay aligned."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index) -> None:
+        super().initStyleOption(option, index)
+        if index.data(ID_ROLE) is not None:
+            option.decorationPosition = QStyleOptionViewItem.Position.Right
 
 
 class Sidebar(QFrame):
@@ -141,6 +174,8 @@ class Sidebar(QFrame):
         self._undo_timer.timeout.connect(self.hide_undo)
         self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
         self._pinned: set[int] = set()  # from the last set_groups; search results keep it
+        self._drafted: set[int] = set()  # chats marked as holding an unsent draft
+        self.list.setItemDelegate(_RowDelegate(self.list))
 
     # --- rows ------------------------------------------------------------------
 
@@ -191,8 +226,33 @@ class Sidebar(QFrame):
                 if cid is not None and cid == current:
                     self.list.setCurrentItem(item)
             self._mark_pinned_heading()
+            self._mark_drafts()
         finally:
             self.list.blockSignals(blocked)
+
+    def set_drafts(self, chat_ids: set[int]) -> None:
+        """Mark the rows of the chats that hold an unsent draft (the open chat's is in the composer)."""
+        if chat_ids != self._drafted:
+            self._drafted = set(chat_ids)
+            blocked = self.list.blockSignals(True)
+            self._mark_drafts()
+            self.list.blockSignals(blocked)
+
+    def has_draft_mark(self, chat_id: int) -> bool:
+        item = self._item(chat_id)
+        return item is not None and not item.icon().isNull()
+
+    def _mark_drafts(self) -> None:
+        icon = draft_icon(self.list)
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            cid = item.data(ID_ROLE)
+            if cid is None:
+                continue
+            drafted = int(cid) in self._drafted
+            item.setIcon(icon if drafted else QIcon())
+            item.setToolTip(f"{item.text()}\n(unsent draft)" if drafted else item.text())
+            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, "Unsent draft" if drafted else "")
 
     def _mark_pinned_heading(self) -> None:
         """Put the pin on the "Pinned" heading, so it reads as more than one more date."""
@@ -207,6 +267,7 @@ class Sidebar(QFrame):
         if event.type() == QEvent.Type.PaletteChange:
             blocked = self.list.blockSignals(True)
             self._mark_pinned_heading()
+            self._mark_drafts()
             self.list.blockSignals(blocked)
 
     def chat_ids(self) -> list[int]:

@@ -29,7 +29,6 @@ from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.chat_files import ChatFiles
 from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
 from app.drafts import FILE_NAME as DRAFTS_FILE
-from app.drafts import Draft, Drafts
 from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
@@ -45,7 +44,6 @@ from app.qt import (
     QMessageBox,
     QStackedWidget,
     Qt,
-    QTextCursor,
     QTimer,
     QVBoxLayout,
     QWidget,
@@ -62,6 +60,7 @@ from app.ui.chat_splitter import ChatSplitter
 from app.ui.composer import Composer, local_files
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
+from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.instructions_dialog import InstructionsDialog
@@ -84,8 +83,6 @@ from engine.loader import DEFAULT_MODEL
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
-
-DRAFT_SAVE_MS = 800  # a draft is written this long after typing pauses
 
 EXPORT_MARKDOWN = "Markdown, for reading (*.md)"
 EXPORT_JSON = "JSON, complete with branches and attachments (*.json)"
@@ -245,16 +242,9 @@ class MainWindow(QMainWindow):
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
         self._backfill_timer.timeout.connect(self._on_backfill_timer_timeout)
-        # Unsent messages per chat (app/drafts.py): the composer's content is saved a moment after
-        # each change, and swapped when another chat is shown.
-        self._drafts = Drafts(self.store.path.parent / DRAFTS_FILE)
-        self._draft_chat: int | None = None  # the chat whose draft the composer holds
-        self._draft_timer = QTimer(self)
-        self._draft_timer.setSingleShot(True)
-        self._draft_timer.setInterval(DRAFT_SAVE_MS)
-        self._draft_timer.timeout.connect(self._save_draft)
-        self.composer.edit.textChanged.connect(self._draft_timer.start)
-        self.composer.attachment_removed.connect(self._draft_timer.start)
+        # Unsent messages per chat, kept beside the conversation database.
+        self.drafts = DraftKeeper(self.composer, self.store.path.parent / DRAFTS_FILE, self.add_files, self)
+        self.drafts.drafts_changed.connect(self._mark_drafts)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker
@@ -576,10 +566,9 @@ class MainWindow(QMainWindow):
             page = self._build_page(chat_id)
             self._pages[chat_id] = page
             self.pages.addWidget(page.transcript)
-        if self._draft_chat != chat_id:
-            self._save_draft()  # what was typed stays with the chat it was typed in
-            self._restore_draft(chat_id)
+        self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
+        self._mark_drafts()
         self._refresh_sidebar()
         self._show_context_use()
         self._show_instructions_state()
@@ -768,6 +757,12 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             log.warning("cannot list the chats: %s", error)
             self.status.showMessage(f"The chat list could not be read: {error}", 6000)
+
+    def _mark_drafts(self) -> None:
+        """Mark the listed chats that hold an unsent draft (the chat shown has its draft in the composer)."""
+        page = self.current_page()
+        shown = {page.session.id} if page is not None else set()
+        self.sidebar.set_drafts(self.drafts.chats_with_drafts() - shown)
 
     def find_in_chat(self, query: str, current: int = 0) -> int:
         """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count."""
@@ -1319,28 +1314,8 @@ class MainWindow(QMainWindow):
 
     # --- attachments -------------------------------------------------------------
 
-    def _save_draft(self) -> None:
-        """Keep the composer's text and attachments as the draft of the chat they were typed in."""
-        self._draft_timer.stop()
-        if self._draft_chat is None:
-            return
-        text = self.composer.edit.toPlainText()
-        self._drafts.put(self._draft_chat, Draft(text, tuple(p for p, _ in self.composer.attachments())))
-        self._drafts.save()
-
-    def _restore_draft(self, chat_id: int) -> None:
-        """Fill the composer with ``chat_id``'s draft (empty when it has none)."""
-        self._draft_chat = None  # clearing and refilling is not an edit of any chat's draft
-        draft = self._drafts.get(chat_id)
-        self.composer.clear()
-        self.composer.edit.setPlainText(draft.text)
-        self.composer.edit.moveCursor(QTextCursor.MoveOperation.End)
-        self.add_files(list(draft.attachments))  # probed again: a file deleted since is named inline
-        self._draft_timer.stop()
-        self._draft_chat = chat_id
-
     def add_files(self, files: list[Path]) -> None:
-        self._draft_timer.start()
+        self.drafts.schedule_save()
         for path in files:
             path = Path(path)
             # A known extension is taken at its word; any other file is recognised (or refused,
@@ -1353,7 +1328,7 @@ class MainWindow(QMainWindow):
 
     def _on_prober_probe_failed(self, path: Path, message: str) -> None:
         self.composer.remove_attachment(path)
-        self._draft_timer.start()  # a draft must not bring a file back that cannot be sent
+        self.drafts.schedule_save()  # a draft must not bring a file back that cannot be sent
         self.show_notice(message)
 
     def _on_composer_image_pasted(self, image: QImage) -> None:
@@ -1516,7 +1491,7 @@ class MainWindow(QMainWindow):
         self.error_reported.emit(message, str(log_path))
 
     def closeEvent(self, event) -> None:
-        self._save_draft()
+        self.drafts.save()
         state = WindowState(geometry=bytes(self.saveGeometry().data()))
         save_window_state(self.splitter.layout_state(state), self._window_state_path)
         self.hide()

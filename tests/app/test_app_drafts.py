@@ -62,7 +62,7 @@ def test_a_draft_stays_with_its_chat_across_switches_and_a_restart(qtbot, make_w
     assert again.composer.edit.toPlainText() == "a long question I have not finished"
     qtbot.waitUntil(lambda: not again.composer.pending_probes())
     say(qtbot, again, "a long question I have not finished, now finished")
-    qtbot.waitUntil(lambda: not again._draft_timer.isActive())
+    qtbot.waitUntil(lambda: not again.drafts.save_pending())
     stored = json.loads((again.store.path.parent / "drafts.json").read_text())["drafts"]
     assert str(first) not in stored and str(second) in stored  # sent: its draft is gone
 
@@ -81,5 +81,5 @@ def test_a_drafts_attachment_deleted_meanwhile_is_named_once_and_dropped(qtbot, 
     qtbot.waitUntil(lambda: len(window._notices()) == 1, timeout=10_000)
     assert "gone.png" in window._notices()[0].message
     assert window.composer.edit.toPlainText() == "look at this" and window.composer.attachments() == []
-    qtbot.waitUntil(lambda: not window._draft_timer.isActive(), timeout=5000)
-    assert window._drafts.get(first) == Draft("look at this")
+    qtbot.waitUntil(lambda: not window.drafts.save_pending(), timeout=5000)
+    assert window.drafts.draft_of(first) == Draft("look at this")

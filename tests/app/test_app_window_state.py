@@ -66,7 +66,8 @@ def test_a_hidden_chat_list_stays_hidden_and_keeps_its_width(qtbot, make_window,
     assert first.sidebar_action.shortcut() == QKeySequence("Ctrl+B")
     first.sidebar_action.trigger()  # View ▸ Show the chat list, Ctrl+B
     assert not first.sidebar.isVisible() and not first.sidebar_action.isChecked()
-    qtbot.waitUntil(lambda: first.pages.width() == first.centralWidget().width())  # the conversation takes the room
+    # the conversation takes the room
+    qtbot.waitUntil(lambda: first.pages.width() == first.centralWidget().width())
     first.close()
 
     again = window(make_window)
