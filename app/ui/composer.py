@@ -42,6 +42,7 @@ class ComposerEdit(QPlainTextEdit):
     submitted = Signal()
     image_pasted = Signal(QImage)
     files_dropped = Signal(list)
+    edit_last_requested = Signal()  # Up in an empty box: edit the last message sent, as in Slack or Discord
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -65,6 +66,13 @@ class ComposerEdit(QPlainTextEdit):
             if not modifiers & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
                 self.submitted.emit()
                 return
+        if (
+            event.key() == Qt.Key.Key_Up
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and not self.toPlainText()
+        ):
+            self.edit_last_requested.emit()
+            return
         super().keyPressEvent(event)
 
     def canInsertFromMimeData(self, source: QMimeData) -> bool:

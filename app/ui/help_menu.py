@@ -38,6 +38,8 @@ def show_shortcuts(parent: QWidget, actions: Iterable[QAction]) -> QMessageBox:
     )
     extra = (
         "<tr><td style='padding-right:18px'>Send / new line</td><td><b>Enter / Shift+Enter</b></td></tr>"
+        "<tr><td style='padding-right:18px'>Edit the last message sent (empty message box)</td>"
+        "<td><b>Up</b></td></tr>"
         "<tr><td style='padding-right:18px'>In the find bar: next / previous</td>"
         "<td><b>Enter / Shift+Enter</b></td></tr>"
     )

@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self.composer.edit.submitted.connect(self.send)
         self.composer.edit.image_pasted.connect(self._on_composer_image_pasted)
         self.composer.edit.files_dropped.connect(self.add_files)
+        self.composer.edit.edit_last_requested.connect(self.edit_last_message)
         self.composer.think_button.setChecked(config.thinking)
         self.composer.think_button.toggled.connect(self._on_think_button_toggled)
         self.composer.instructions_clicked.connect(self.edit_instructions)
@@ -838,6 +839,23 @@ class MainWindow(QMainWindow):
         )
         if widget is not None:
             QTimer.singleShot(0, lambda: page.transcript.ensureWidgetVisible(widget, 0, 40))
+
+    def edit_last_message(self) -> UserMessage | None:
+        """Open the editor of the last message you sent in the chat shown (Up in an empty message box).
+
+        Nothing happens while a reply is being written: the branch cannot change under it.
+        """
+        page = self.current_page()
+        if page is None or not page.actions_enabled:
+            return None
+        widget = next(
+            (w for w in reversed(page.transcript.messages()) if isinstance(w, UserMessage)), None
+        )
+        if widget is None or widget.store_id is None or not widget.edit_button.isEnabled():
+            return None
+        widget.start_edit()
+        QTimer.singleShot(0, lambda: page.transcript.ensureWidgetVisible(widget, 0, 40))
+        return widget
 
     def _on_sidebar_search_changed(self, _text: str) -> None:
         self._refresh_sidebar()

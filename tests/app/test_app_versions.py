@@ -108,6 +108,37 @@ def test_edit_with_ctrl_enter_and_cancel_with_escape(qtbot, make_window):
     assert len(engine.calls) == 2
 
 
+def test_up_in_an_empty_message_box_edits_the_last_message(qtbot, make_window):
+    engine = FakeEngine("ok", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "first")
+    say(qtbot, window, "second")
+    box = window.composer.edit
+    box.setPlainText("typing")
+    qtbot.keyClick(box, Qt.Key.Key_Up)  # text in the box: Up only moves the cursor
+    assert not any(u.editing for u in users(window))
+    box.clear()
+    qtbot.keyClick(box, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)  # a modifier: not ours
+    assert not any(u.editing for u in users(window))
+
+    qtbot.keyClick(box, Qt.Key.Key_Up)
+    first, second = users(window)
+    assert second.editing and not first.editing
+    assert second.edit_box.toPlainText() == "second" and second.edit_box.hasFocus()
+    second.edit_box.setPlainText("second, better")
+    qtbot.keyClick(second.edit_box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert [u.text for u in users(window)] == ["first", "second, better"]
+
+    engine.steps, engine.step_delay = 30, 0.01
+    box.setPlainText("third")
+    window.send()
+    qtbot.keyClick(box, Qt.Key.Key_Up)  # while a reply is written the branch cannot change
+    assert not any(u.editing for u in users(window))
+    window.stop()
+    wait_idle(qtbot, window)
+
+
 def test_an_unchanged_edit_sends_nothing(qtbot, make_window):
     engine = FakeEngine("ok", steps=2)
     window = loaded(qtbot, make_window, engine)
