@@ -26,7 +26,6 @@ from pathlib import Path
 
 from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
-from app.chat_files import ChatFiles
 from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
 from app.drafts import FILE_NAME as DRAFTS_FILE
 from app.markdown import MarkdownRenderer
@@ -57,9 +56,11 @@ from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.chat_splitter import ChatSplitter
+from app.ui.chat_transfer import ChatTransfer
 from app.ui.composer import Composer, local_files
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
+from app.ui.download_tracker import DownloadTracker, bring_up
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
@@ -83,16 +84,6 @@ from engine.loader import DEFAULT_MODEL
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
-
-EXPORT_MARKDOWN = "Markdown, for reading (*.md)"
-EXPORT_JSON = "JSON, complete with branches and attachments (*.json)"
-
-
-def safe_file_name(title: str) -> str:
-    """A chat title as a file name on every desktop OS (no separators or reserved characters)."""
-    cleaned = "".join("-" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in title).strip(" .")
-    return cleaned[:80] or NEW_CHAT_TITLE
-
 
 # Opening a chat builds the widgets of its newest messages at once (about a screenful) and
 # the older ones in slices of at most BACKFILL_SLICE_S on the event loop, newest first, so a
@@ -119,13 +110,6 @@ class ChatPage:
     # first: a long chat shows its newest messages at once and the rest arrive above them.
     backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
-
-
-def _bring_up(dialog: QWidget) -> None:
-    """Show a modeless dialog in front, hidden or behind the window as it may be."""
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
 
 
 class MainWindow(QMainWindow):
@@ -225,7 +209,7 @@ class MainWindow(QMainWindow):
         self.splitter = ChatSplitter(self.sidebar, right, self)
         self.setCentralWidget(self.splitter)
         self.status = StatusBar(self)
-        self.status.download_show_requested.connect(self.show_download)
+        self.downloads = DownloadTracker(self.status, self)
         self.setStatusBar(self.status)
 
         self.prober = MediaProber(self)
@@ -233,12 +217,12 @@ class MainWindow(QMainWindow):
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
         self.thumbnails = StoredThumbnails(self)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
-        self._chat_files = ChatFiles(self.store.path, self)  # export/import, off the GUI thread
-        self._chat_files.exported.connect(self._on_chat_files_exported)
-        self._chat_files.imported.connect(self._on_chat_files_imported)
-        self._chat_files.export_failed.connect(self._on_chat_files_export_failed)
-        self._chat_files.import_failed.connect(self._on_chat_files_import_failed)
-        self._downloading: DownloadDialog | None = None  # the dialog whose model download runs
+        self.chat_transfer = ChatTransfer(
+            self.store.path, self, self.status, lambda cid: self.store.conversation(cid).title, self
+        )
+        self.chat_transfer.exported.connect(self.chats_exported)
+        self.chat_transfer.imported.connect(self._on_chat_transfer_imported)
+        self.chat_transfer.failed.connect(self._store_failed)
         self._backfill_timer = QTimer(self)
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
@@ -432,7 +416,7 @@ class MainWindow(QMainWindow):
         previous = self._models_dialog
         if previous is not None:
             if previous.isVisible() or previous.downloading:  # closed while downloading: the same one
-                _bring_up(previous)
+                bring_up(previous)
                 return previous
             if previous.shutdown(wait=False):
                 previous.deleteLater()  # one closed dialog at a time, not one per opening
@@ -446,36 +430,7 @@ class MainWindow(QMainWindow):
 
     def track_download(self, dialog: DownloadDialog) -> None:
         """Show ``dialog``'s download in the status bar, so the dialog can be closed while it runs."""
-        task = dialog.download_panel.task
-        task.progressed.connect(lambda event: self._on_download_progressed(dialog, event))
-        task.finished.connect(lambda *_: self._on_download_ended(dialog))
-        task.cancelled.connect(lambda *_: self._on_download_ended(dialog))
-        task.failed.connect(lambda *_: self._on_download_failed(dialog))
-        dialog.download_hidden.connect(
-            lambda: self.status.showMessage("The download goes on; Show, on the right, brings it back", 8000)
-        )
-
-    def show_download(self) -> None:
-        """Bring back the dialog whose download runs in the background (the status bar's Show link)."""
-        dialog = self._downloading
-        if dialog is not None:
-            _bring_up(dialog)
-
-    def _on_download_progressed(self, dialog: DownloadDialog, event) -> None:
-        self._downloading = dialog
-        self.status.download_progressed(dialog.download_panel.repo, event.done_bytes, event.total_bytes)
-
-    def _on_download_ended(self, dialog: DownloadDialog) -> None:
-        if self._downloading is dialog:
-            self._downloading = None
-        self.status.download_ended()
-
-    def _on_download_failed(self, dialog: DownloadDialog) -> None:
-        """A download that stops on an error brings its dialog back: the reason and Resume are there."""
-        hidden = self._downloading is dialog and not dialog.isVisible()
-        self._on_download_ended(dialog)
-        if hidden:
-            _bring_up(dialog)
+        self.downloads.track(dialog)
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
@@ -929,79 +884,24 @@ class MainWindow(QMainWindow):
             self.export_chats([page.session.id])
 
     def export_chats(self, chat_ids: list[int] | None, path: Path | None = None) -> Path | None:
-        """Write chats (None: all) to a Markdown or JSON file the user picks; returns that file.
+        """Write chats (None: all) to ``path`` or a file the user picks, off the GUI thread.
 
-        JSON is the lossless format (every branch, attachments embedded) that
-        Import reads back; Markdown is for reading and shows the active branches.
-        The file is written off the GUI thread; ``chats_exported`` says when.
+        Returns the file; ``chats_exported`` says when it is written.
         """
-        if path is None:
-            path = self._ask_export_path(chat_ids)
-            if path is None:
-                return None
-        self._chat_files.export(chat_ids, path)
-        self.status.showMessage(f"Exporting to {path}…")
-        return path
-
-    def _ask_export_path(self, chat_ids: list[int] | None) -> Path | None:
-        if chat_ids is not None and len(chat_ids) == 1:
-            try:
-                title = self.store.conversation(chat_ids[0]).title or NEW_CHAT_TITLE
-            except StoreError:
-                title = NEW_CHAT_TITLE
-            name = safe_file_name(title)
-        else:
-            name = "DiffusionGemma chats"
-        chosen, selected = QFileDialog.getSaveFileName(
-            self,
-            "Export chat" if chat_ids is not None and len(chat_ids) == 1 else "Export all chats",
-            str(Path.home() / f"{name}.md"),
-            f"{EXPORT_MARKDOWN};;{EXPORT_JSON}",
-        )
-        if not chosen:
-            return None
-        path = Path(chosen)
-        if path.suffix.lower() not in (".md", ".json"):
-            path = path.with_name(path.name + (".json" if selected == EXPORT_JSON else ".md"))
-        return path
+        return self.chat_transfer.export_chats(chat_ids, path)
 
     def import_chats(self, path: Path | None = None) -> Path | None:
         """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first.
 
-        The file is read and stored off the GUI thread; ``chats_imported`` gives
-        the new chats' ids.  Returns the file (None when the user cancelled).
+        Read and stored off the GUI thread; ``chats_imported`` gives the new chats' ids.
         """
-        if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(
-                self, "Import chats", str(Path.home()), f"{EXPORT_JSON};;All files (*)"
-            )
-            if not chosen:
-                return None
-            path = Path(chosen)
-        self._chat_files.import_(path)
-        self.status.showMessage(f"Importing {path.name}…")
-        return path
+        return self.chat_transfer.import_chats(path)
 
-    def _on_chat_files_exported(self, path: Path) -> None:
-        self.status.showMessage(f"Exported to {path}", 6000)
-        self.chats_exported.emit(path)
-
-    def _on_chat_files_imported(self, path: Path, ids: list[int]) -> None:
-        self._refresh_sidebar()
+    def _on_chat_transfer_imported(self, _path: Path, ids: list[int]) -> None:
         if ids:
+            self._refresh_sidebar()
             self.open_chat(ids[0])
-        count = len(ids)
-        self.status.showMessage(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}", 6000)
         self.chats_imported.emit(ids)
-
-    def _on_chat_files_export_failed(self, _path: Path, error: StoreError) -> None:
-        self.status.clearMessage()
-        self._store_failed("The export could not be written", error)
-
-    def _on_chat_files_import_failed(self, path: Path, error: StoreError) -> None:
-        self.status.clearMessage()
-        self._store_failed(f"“{path.name}” could not be imported", error)
-        self.chats_imported.emit([])
 
     # --- sending ---------------------------------------------------------------
 
@@ -1515,7 +1415,7 @@ class MainWindow(QMainWindow):
         self.hide()
         self._frame.cancel()
         self._backfill_timer.stop()
-        self._chat_files.shutdown()  # an import is one transaction: let it finish
+        self.chat_transfer.shutdown()  # an import is one transaction: let it finish
         self._math_pool.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()

@@ -9,8 +9,8 @@ from app_chat import loaded, replies, say
 from app_fakes import FakeEngine
 
 from app.qt import QFileDialog
+from app.ui.chat_transfer import EXPORT_JSON, EXPORT_MARKDOWN, safe_file_name
 from app.ui.messages import Notice
-from app.ui.window import EXPORT_JSON, EXPORT_MARKDOWN, safe_file_name
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -183,7 +183,7 @@ def test_overlapping_exports_each_report_their_own_file(qtbot, make_window, tmp_
     monkeypatch.setattr(chat_files, "export_file", held)
     window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
     say(qtbot, window, "hello")
-    files = window._chat_files
+    files = window.chat_transfer.files
     files._calls._pool.setMaxThreadCount(2)  # a and b run side by side; b waits
     written: list = []
     window.chats_exported.connect(written.append)
