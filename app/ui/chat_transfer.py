@@ -90,9 +90,10 @@ class ChatTransfer(QObject):
                 name = safe_file_name(self._title_of(chat_ids[0]) or NEW_CHAT_TITLE)
             except StoreError:
                 name = NEW_CHAT_TITLE
+        caption = "Export all chats" if chat_ids is None else f"Export {len(chat_ids)} chats"
         chosen, selected = QFileDialog.getSaveFileName(
             self._dialog_parent,
-            "Export chat" if one else "Export all chats",
+            "Export chat" if one else caption,
             str(Path.home() / f"{name}.md"),
             f"{EXPORT_MARKDOWN};;{EXPORT_JSON}",
         )

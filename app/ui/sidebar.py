@@ -22,6 +22,7 @@ from app.qt import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QObject,
     QPainter,
     QPalette,
     QPixmap,
@@ -111,8 +112,8 @@ class Sidebar(QFrame):
     new_chat_clicked = Signal()
     chat_selected = Signal(int)  # conversation id
     rename_requested = Signal(int, str)  # conversation id, new title
-    delete_requested = Signal(int)  # conversation id
-    export_requested = Signal(int)  # conversation id
+    delete_requested = Signal(list)  # conversation ids (one, or the rows selected)
+    export_requested = Signal(list)  # conversation ids (one, or the rows selected)
     instructions_requested = Signal(int)  # conversation id
     pin_requested = Signal(int, bool)  # conversation id, pinned
     undo_clicked = Signal()
@@ -147,6 +148,11 @@ class Sidebar(QFrame):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setEditTriggers(QListWidget.EditTrigger.NoEditTriggers)
+        # Ctrl/Shift+click select several chats, to delete or export them at once.
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.installEventFilter(self)
+        self.list.viewport().installEventFilter(self)
+        self._extending_selection = False  # a Ctrl/Shift click or key is being handled
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
@@ -205,6 +211,9 @@ class Sidebar(QFrame):
         self._fill(rows, current)
 
     def _fill(self, rows: list[tuple[int | None, str, str]], current: int | None) -> None:
+        """Replace the rows; a selection of several chats that holds ``current`` survives."""
+        selected = self.selected_chat_ids()
+        keep = set(selected) if len(selected) > 1 and current in selected else set()
         blocked = self.list.blockSignals(True)
         try:
             self.list.clear()
@@ -225,6 +234,10 @@ class Sidebar(QFrame):
                 self.list.addItem(item)
                 if cid is not None and cid == current:
                     self.list.setCurrentItem(item)
+            for row in range(self.list.count()):
+                item = self.list.item(row)
+                if item.data(ID_ROLE) in keep:
+                    item.setSelected(True)
             self._mark_pinned_heading()
             self._mark_drafts()
         finally:
@@ -311,10 +324,27 @@ class Sidebar(QFrame):
 
     # --- rename, pin, delete, undo -------------------------------------------------
 
+    def selected_chat_ids(self) -> list[int]:
+        """The chats selected, top to bottom (several with Ctrl/Shift+click; else the current one)."""
+        rows = sorted(self.list.row(item) for item in self.list.selectedItems())
+        ids = [self.list.item(row).data(ID_ROLE) for row in rows]
+        return [int(i) for i in ids if i is not None]
+
     def context_menu(self, chat_id: int) -> QMenu:
-        """The row's menu: Rename… (in place), Pin/Unpin, Instructions…, Export…, and Delete (undoable)."""
+        """The row's menu: Rename… (in place), Pin/Unpin, Instructions…, Export…, and Delete (undoable).
+
+        On a row that is part of a selection of several chats: Export and Delete for all of them.
+        """
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        selected = self.selected_chat_ids()
+        if chat_id in selected and len(selected) > 1:
+            export = menu.addAction(f"Export {len(selected)} chats…")
+            export.triggered.connect(lambda: self.export_requested.emit(selected))
+            menu.addSeparator()
+            delete = menu.addAction(f"Delete {len(selected)} chats")
+            delete.triggered.connect(lambda: self.delete_requested.emit(selected))
+            return menu
         rename = menu.addAction("Rename…")
         rename.triggered.connect(lambda: self.start_rename(chat_id))
         pinned = self.is_pinned(chat_id)
@@ -323,11 +353,38 @@ class Sidebar(QFrame):
         instructions = menu.addAction("Instructions…")
         instructions.triggered.connect(lambda: self.instructions_requested.emit(chat_id))
         export = menu.addAction("Export…")
-        export.triggered.connect(lambda: self.export_requested.emit(chat_id))
+        export.triggered.connect(lambda: self.export_requested.emit([chat_id]))
         menu.addSeparator()
         delete = menu.addAction("Delete")
-        delete.triggered.connect(lambda: self.delete_requested.emit(chat_id))
+        delete.triggered.connect(lambda: self.delete_requested.emit([chat_id]))
         return menu
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Delete removes the selected chats (undoable) and F2 renames, as in a file manager.
+
+        It also notes whether the click or key being handled holds Ctrl or Shift (the
+        event's own modifiers, not the global state, which a synthetic event leaves stale).
+        """
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress):
+            extend = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+            self._extending_selection = bool(event.modifiers() & extend)
+        elif kind in (QEvent.Type.MouseButtonRelease, QEvent.Type.KeyRelease):
+            self._extending_selection = False
+        if watched is self.list and kind == QEvent.Type.KeyPress:
+            key = event.key()
+            if key == Qt.Key.Key_Delete or (
+                key == Qt.Key.Key_Backspace and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            ):  # Cmd+Backspace on macOS, where Qt maps Cmd to Control
+                selected = self.selected_chat_ids()
+                if selected:
+                    self.delete_requested.emit(selected)
+                return True
+            current = self.list.currentItem()
+            if key == Qt.Key.Key_F2 and current is not None and current.data(ID_ROLE) is not None:
+                self.start_rename(int(current.data(ID_ROLE)))
+                return True
+        return super().eventFilter(watched, event)
 
     def request_pin(self, chat_id: int, pinned: bool) -> None:
         """Ask the window to pin or unpin the chat.
@@ -376,6 +433,8 @@ class Sidebar(QFrame):
             self.set_title(int(cid), self._titles.get(int(cid), NEW_CHAT_TITLE))
 
     def _on_list_current_item_changed(self, current: QListWidgetItem | None, _previous) -> None:
+        if self._extending_selection:
+            return  # Ctrl/Shift+click or Shift+arrow selects chats, as in a file manager; it opens none
         if current is not None and current.data(ID_ROLE) is not None:
             self.chat_selected.emit(int(current.data(ID_ROLE)))
 

@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self._pages: dict[int, ChatPage] = {}
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
-        self._undo_chat: int | None = None
+        self._undo_chats: list[int] = []  # the chats deleted last, for Undo
         self._models_dialog: ModelsDialog | None = None
         self._pending_load: str | None = None  # a model to load once the current reply ends
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
@@ -164,8 +164,8 @@ class MainWindow(QMainWindow):
         self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.pin_requested.connect(self.pin_chat)
-        self.sidebar.delete_requested.connect(self.delete_chat)
-        self.sidebar.export_requested.connect(lambda cid: self.export_chats([cid]))
+        self.sidebar.delete_requested.connect(self.delete_chats)
+        self.sidebar.export_requested.connect(self.export_chats)
         self.sidebar.instructions_requested.connect(self.edit_instructions)
         self.sidebar.undo_clicked.connect(self.undo_delete)
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
@@ -803,9 +803,7 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         if page is None or not page.actions_enabled:
             return None
-        widget = next(
-            (w for w in reversed(page.transcript.messages()) if isinstance(w, UserMessage)), None
-        )
+        widget = next((w for w in reversed(page.transcript.messages()) if isinstance(w, UserMessage)), None)
         if widget is None or widget.store_id is None or not widget.edit_button.isEnabled():
             return None
         widget.start_edit()
@@ -842,20 +840,30 @@ class MainWindow(QMainWindow):
         self._refresh_sidebar()
 
     def delete_chat(self, chat_id: int) -> None:
-        """Move a chat to the trash; the sidebar offers Undo for a while."""
-        page = self._pages.get(chat_id)
-        if self.active is not None and page is not None and self.active.session is page.session:
-            self.stop()
-        try:
-            title = self.store.conversation(chat_id).title or NEW_CHAT_TITLE
-            self.store.delete_conversation(chat_id)
-        except StoreError as error:
-            self._store_failed("The chat could not be deleted", error)
+        self.delete_chats([chat_id])
+
+    def delete_chats(self, chat_ids: Sequence[int]) -> None:
+        """Move chats to the trash; the sidebar offers Undo (of them all) for a while."""
+        deleted: list[int] = []
+        title = NEW_CHAT_TITLE
+        for chat_id in chat_ids:
+            page = self._pages.get(chat_id)
+            if self.active is not None and page is not None and self.active.session is page.session:
+                self.stop()
+            try:
+                title = self.store.conversation(chat_id).title or NEW_CHAT_TITLE
+                self.store.delete_conversation(chat_id)
+            except StoreError as error:
+                self._store_failed("The chat could not be deleted", error)
+                break
+            deleted.append(chat_id)
+        if not deleted:
             return
-        self._undo_chat = chat_id
-        self.sidebar.show_undo(f"Deleted “{title}”")
-        if page is not None and page is self.current_page():
-            remaining = [c for c in self.store.list_conversations() if c.id != chat_id]
+        self._undo_chats = deleted
+        self.sidebar.show_undo(f"Deleted “{title}”" if len(deleted) == 1 else f"Deleted {len(deleted)} chats")
+        current = self.current_page()
+        if current is not None and current.session.id in deleted:
+            remaining = [c for c in self.store.list_conversations() if c.id not in deleted]
             if remaining:
                 self.open_chat(remaining[0].id)
             else:
@@ -863,18 +871,20 @@ class MainWindow(QMainWindow):
         self._refresh_sidebar()
 
     def undo_delete(self) -> int | None:
-        """Bring back the chat deleted last and show it."""
-        chat_id, self._undo_chat = self._undo_chat, None
+        """Bring back the chats deleted last and show the first of them."""
+        chat_ids, self._undo_chats = self._undo_chats, []
         self.sidebar.hide_undo()
-        if chat_id is None:
-            return None
         try:
-            self.store.restore_conversation(chat_id)
+            for chat_id in chat_ids:
+                self.store.restore_conversation(chat_id)
         except StoreError as error:
             self._store_failed("The chat could not be restored", error)
+            self._refresh_sidebar()
             return None
-        self.open_chat(chat_id)
-        return chat_id
+        if not chat_ids:
+            return None
+        self.open_chat(chat_ids[0])
+        return chat_ids[0]
 
     # --- export and import --------------------------------------------------------------
 

@@ -117,6 +117,20 @@ def test_the_sidebar_menu_exports_that_chat(qtbot, make_window, tmp_path, monkey
     text = (tmp_path / "first.md").read_text(encoding="utf-8")
     assert "first chat" in text and "second chat" not in text
 
+    window.new_chat()
+    say(qtbot, window, "third chat")
+    third = window.current_page().session.id
+    window.sidebar._item(first).setSelected(True)  # as Ctrl+click does
+    asked = choose_save(monkeypatch, tmp_path / "two.md")
+    menu = window.sidebar.context_menu(first)
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        next(a for a in menu.actions() if a.text() == "Export 2 chats…").trigger()
+    menu.close()
+    assert window.sidebar.selected_chat_ids() == [third, first]
+    assert asked[0][1] == "Export 2 chats" and asked[0][2].endswith("DiffusionGemma chats.md")
+    text = (tmp_path / "two.md").read_text(encoding="utf-8")
+    assert "first chat" in text and "third chat" in text and "second chat" not in text
+
 
 def test_safe_file_names():
     assert safe_file_name('a/b\\c:d*e?"f<g>h|') == "a-b-c-d-e--f-g-h-"

@@ -13,7 +13,7 @@ from app_chat import choose, loaded, say
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
-from app.qt import Qt
+from app.qt import QLineEdit, Qt
 from app.store import Store
 from app.ui.messages import AssistantMessage, UserMessage
 from app.worker import load_engine
@@ -257,3 +257,62 @@ def test_the_writer_runs_on_the_engine_thread_and_the_gui_never_writes_a_canvas(
     assert "on_event" in recorder.names()
     assert set(recorder.off_gui()) == {"on_event"}, "every write of the reply happens on the engine thread"
     assert window.store.active_path(window.current_page().session.id)[-1].status == "complete"
+
+
+def click_row(qtbot, window, chat_id: int, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """Click a chat's row in the sidebar as the user does (with Ctrl or Shift to add to a selection)."""
+    item = window.sidebar._item(chat_id)
+    rect = window.sidebar.list.visualItemRect(item)
+    qtbot.mouseClick(window.sidebar.list.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+
+
+def test_several_chats_selected_are_deleted_together_and_undone_together(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    ids = []
+    for text in ("one", "two", "three"):
+        if ids:
+            window.new_chat()
+        say(qtbot, window, text)
+        ids.append(window.current_page().session.id)
+    three, two, one = window.sidebar.chat_ids()
+    assert [three, two, one] == ids[::-1]
+
+    click_row(qtbot, window, three)
+    click_row(qtbot, window, two, Qt.KeyboardModifier.ControlModifier)
+    assert window.sidebar.selected_chat_ids() == [three, two]  # a switch of chat keeps the selection
+    menu = window.sidebar.context_menu(two)
+    assert [a.text() for a in menu.actions() if a.text()] == ["Export 2 chats…", "Delete 2 chats"]
+    menu.close()
+
+    qtbot.keyClick(window.sidebar.list, Qt.Key.Key_Delete)
+    assert window.sidebar.chat_ids() == [one]
+    assert window.current_page().session.id == one
+    assert sorted(c.id for c in window.store.deleted_conversations()) == sorted([three, two])
+    assert window.sidebar.undo_label.text() == "Deleted 2 chats"
+
+    qtbot.mouseClick(window.sidebar.undo_button, Qt.MouseButton.LeftButton)
+    assert window.sidebar.chat_ids() == [three, two, one]
+    assert window.current_page().session.id == three
+    assert not window.store.deleted_conversations()
+
+
+def test_delete_key_deletes_the_current_chat_and_f2_renames_it(qtbot, make_window):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    say(qtbot, window, "keep me")
+    keep = window.current_page().session.id
+    window.new_chat()
+    say(qtbot, window, "rename me")
+    chat = window.current_page().session.id
+    click_row(qtbot, window, chat)
+
+    qtbot.keyClick(window.sidebar.list, Qt.Key.Key_F2)
+    editor = window.sidebar.list.findChild(QLineEdit)
+    assert editor is not None and editor.text() == "rename me"
+    editor.setText("Renamed with F2")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next turn of the event loop
+    qtbot.waitUntil(lambda: window.store.conversation(chat).title == "Renamed with F2")
+
+    click_row(qtbot, window, chat)
+    qtbot.keyClick(window.sidebar.list, Qt.Key.Key_Delete)
+    assert window.sidebar.chat_ids() == [keep]
+    assert window.sidebar.undo_label.text() == "Deleted “Renamed with F2”"
