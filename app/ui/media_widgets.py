@@ -122,6 +122,29 @@ class AttachmentChip(QFrame):
         self.setToolTip(describe(info, self.path))
 
 
+class _Tile(QLabel):
+    """A thumbnail that opens its attachment on a click, or on Enter or Space when focused."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class AttachmentTiles(QWidget):
     """The attachments of a sent message, as a row of thumbnails.
 
@@ -129,6 +152,8 @@ class AttachmentTiles(QWidget):
     :meth:`on_thumbnails_probed` delivers the thumbnail (a stored chat's
     attachments are probed after it opens, off the GUI thread).
     """
+
+    attachment_clicked = Signal(object, str)  # the file, its own name: open it
 
     def __init__(
         self, items: list[tuple[Path, MediaInfo | None, str]], parent=None, *, align_right: bool
@@ -139,9 +164,10 @@ class AttachmentTiles(QWidget):
         layout.setSpacing(8)
         if align_right:
             layout.addStretch(1)
-        self._tiles: list[tuple[Path, str, QLabel]] = []
+        self._tiles: list[tuple[Path, str, _Tile]] = []
         for path, info, name in items:
-            tile = QLabel(self)
+            tile = _Tile(self)
+            tile.clicked.connect(lambda p=path, n=name: self.attachment_clicked.emit(p, n or p.name))
             tile.setObjectName("messageThumb")
             tile.setFixedSize(TILE_PX, TILE_PX)
             tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -152,7 +178,7 @@ class AttachmentTiles(QWidget):
         if not align_right:
             layout.addStretch(1)
 
-    def _show(self, tile: QLabel, path: Path, info: MediaInfo | None, name: str) -> None:
+    def _show(self, tile: _Tile, path: Path, info: MediaInfo | None, name: str) -> None:
         if info is not None:
             tile.setText("")
             tile.setPixmap(thumbnail(info, TILE_PX))
@@ -160,8 +186,9 @@ class AttachmentTiles(QWidget):
             tile.setText(
                 tile.fontMetrics().elidedText(name or path.name, Qt.TextElideMode.ElideMiddle, TILE_PX * 2)
             )
-        tile.setToolTip(describe(info, path, name))
+        tile.setToolTip(f"{describe(info, path, name)}\nClick to open")
         tile.setAccessibleName(f"Attached {describe(info, path, name)}")
+        tile.setAccessibleDescription("Press Enter to open")
 
     def paths_without_thumbnail(self) -> list[tuple[Path, str]]:
         return [(path, name) for path, name, tile in self._tiles if tile.pixmap().isNull()]

@@ -55,6 +55,7 @@ from app.store import Message as StoredMessage
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
+from app.ui.attachment_viewer import AttachmentViewer
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
 from app.ui.composer import Composer, local_files
@@ -216,6 +217,8 @@ class MainWindow(QMainWindow):
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
         self.thumbnails = StoredThumbnails(self)
+        self.viewer = AttachmentViewer(self)  # a click on a sent attachment opens it
+        self.viewer.failed.connect(lambda message: self.status.showMessage(message, 8000))
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         self.chat_transfer = ChatTransfer(
             self.store.path, self, self.status, lambda cid: self.store.conversation(cid).title, self
@@ -1081,6 +1084,8 @@ class MainWindow(QMainWindow):
 
     def _user_widget(self, text: str, pending, store_id: int) -> UserMessage:
         widget = UserMessage(text, pending, lambda: self._renderer, store_id=store_id)
+        if widget.tiles is not None:
+            widget.tiles.attachment_clicked.connect(self.viewer.open)
         widget.edit_submitted.connect(lambda new_text: self.edit_message(store_id, new_text))
         widget.copied.connect(self._on_code_copied)
         widget.versions.version_selected.connect(self.select_version)
@@ -1430,6 +1435,7 @@ class MainWindow(QMainWindow):
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         self.thumbnails.shutdown()
+        self.viewer.shutdown()
         if self._owns_store and stopped and self.store is not None:
             self.store.close()  # the engine thread, the only other writer, has stopped
             self.store = None
