@@ -114,6 +114,7 @@ class Composer(QFrame):
     attach_clicked = Signal()
     instructions_clicked = Signal()
     attachment_removed = Signal(object)  # Path
+    attachment_clicked = Signal(object, str)  # Path, its name: open it
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -186,6 +187,7 @@ class Composer(QFrame):
             return None
         chip = AttachmentChip(path, self.strip)
         chip.remove_clicked.connect(self._on_chip_remove_clicked)
+        chip.clicked.connect(lambda p: self.attachment_clicked.emit(p, p.name))
         self._strip_layout.insertWidget(self._strip_layout.count() - 1, chip)
         self._chips[path] = chip
         self.strip.setVisible(True)

@@ -82,10 +82,12 @@ class AttachmentChip(QFrame):
     """One pending attachment in the composer: thumbnail (or a placeholder while probing) and ×."""
 
     remove_clicked = Signal(object)  # the path
+    clicked = Signal(object)  # the path: open it to check it is the right file
 
     def __init__(self, path: Path, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("attachmentChip")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.path = path
         self.info: MediaInfo | None = None
         layout = QVBoxLayout(self)
@@ -114,12 +116,19 @@ class AttachmentChip(QFrame):
         self.setAccessibleName(f"Attachment {path.name}")
         self.setToolTip(str(path))
 
+    def mouseReleaseEvent(self, event) -> None:
+        """A click beside the × opens the file (the × button takes its own clicks)."""
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.path)
+            return
+        super().mouseReleaseEvent(event)
+
     def set_info(self, info: MediaInfo) -> None:
         self.info = info
         self.image.setText("")
         self.image.setPixmap(thumbnail(info, CHIP_PX))
         self.setAccessibleName(f"Attachment: {describe(info, self.path)}")
-        self.setToolTip(describe(info, self.path))
+        self.setToolTip(f"{describe(info, self.path)}\nClick to open")
 
 
 class _Tile(QLabel):

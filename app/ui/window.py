@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = StoredThumbnails(self)
         self.viewer = AttachmentViewer(self)  # a click on a sent attachment opens it
         self.viewer.failed.connect(lambda message: self.status.showMessage(message, 8000))
+        self.composer.attachment_clicked.connect(self.viewer.open)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         self.chat_transfer = ChatTransfer(
             self.store.path, self, self.status, lambda cid: self.store.conversation(cid).title, self

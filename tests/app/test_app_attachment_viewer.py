@@ -139,3 +139,15 @@ def test_named_copy_is_made_once_and_reused(tmp_path):
     own = tmp_path / "already.pdf"
     own.write_bytes(b"x")
     assert named_copy(own, "already.pdf", tmp_path / "opened") == own  # its own name already
+
+
+def test_an_attachment_not_sent_yet_opens_from_the_composer(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    chips = dropped_chips(qtbot, window, [write_png(tmp_path / "draft.png", size=(120, 90))])
+    qtbot.mouseClick(chips["draft.png"], Qt.MouseButton.LeftButton)
+    dialog = window.findChild(ImageDialog)
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=10_000)
+    assert dialog.details.text().startswith("draft.png · 120 × 90")
+    qtbot.mouseClick(chips["draft.png"].remove, Qt.MouseButton.LeftButton)  # × still only removes
+    assert window.composer.attachments() == [] and len(window.findChildren(ImageDialog)) == 1
+    dialog.close()
