@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 FILE_NAME = "settings.json"
 
+SendKey = Literal["enter", "ctrl+enter"]
+SEND_KEYS: tuple[SendKey, ...] = ("enter", "ctrl+enter")
 Theme = Literal["system", "light", "dark"]
 THEMES: tuple[Theme, ...] = ("system", "light", "dark")
 FONT_SIZES: tuple[int, ...] = (9, 10, 11, 12, 13, 14, 16, 18, 20)
@@ -46,6 +48,8 @@ class AppConfig:
     image_tokens: int = 280
     video_fps: float = 1.0
     video_max_frames: int = 60
+    # "enter": Enter sends, Shift+Enter is a new line; "ctrl+enter": Enter is a new line (long prompts).
+    send_key: SendKey = "enter"
     theme: Theme = "system"
     font_size: int = DEFAULT_FONT_SIZE
     model: str = ""  # empty: the bundled demo model
@@ -78,6 +82,8 @@ class AppConfig:
                 f"Unknown choice for long chats {self.context_overflow!r}",
                 fix="Use " + " or ".join(OVERFLOW_POLICIES),
             )
+        if self.send_key not in SEND_KEYS:
+            raise SettingsError(f"Unknown send key {self.send_key!r}", fix="Use enter or ctrl+enter")
         if self.theme not in THEMES:
             raise SettingsError(f"Unknown theme {self.theme!r}", fix="Use system, light or dark")
         if not MIN_FONT_SIZE <= self.font_size <= MAX_FONT_SIZE:

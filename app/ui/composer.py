@@ -1,6 +1,7 @@
 """Where the user writes: a growing text box, pending attachments, attach and Send/Stop buttons.
 
-Enter sends and Shift+Enter starts a new line (what chat users expect);
+Enter sends and Shift+Enter starts a new line (what chat users expect; those who
+write long prompts can choose Ctrl+Enter to send in Settings);
 pasting an image or dropping files attaches them instead of inserting text.
 The composer only collects; the window validates, sends and stops.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.config import SendKey
 from app.media_probe import MediaInfo
 from app.qt import (
     QFrame,
@@ -48,8 +50,8 @@ class ComposerEdit(QPlainTextEdit):
         super().__init__(parent)
         self.setObjectName("composerEdit")
         self.setAccessibleName("Message")
-        self.setAccessibleDescription("Enter sends, Shift+Enter starts a new line")
-        self.setPlaceholderText("Message DiffusionGemma…  (Enter to send, Shift+Enter for a new line)")
+        self.send_key: SendKey = "enter"
+        self.set_send_key("enter")
         self.setTabChangesFocus(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -57,10 +59,24 @@ class ComposerEdit(QPlainTextEdit):
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self._fit_height()
 
+    def set_send_key(self, send_key: SendKey) -> None:
+        """Which key sends: Enter (Shift+Enter: new line), or Ctrl+Enter (Enter: new line)."""
+        self.send_key = send_key
+        if send_key == "ctrl+enter":
+            self.setAccessibleDescription("Ctrl+Enter sends, Enter starts a new line")
+            self.setPlaceholderText("Message DiffusionGemma…  (Ctrl+Enter to send)")
+        else:
+            self.setAccessibleDescription("Enter sends, Shift+Enter starts a new line")
+            self.setPlaceholderText("Message DiffusionGemma…  (Enter to send, Shift+Enter for a new line)")
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             modifiers = event.modifiers()
             if modifiers & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+                return
+            control = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
+            if self.send_key == "ctrl+enter" and not control:
                 self.insertPlainText("\n")
                 return
             if not modifiers & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):

@@ -31,13 +31,14 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     return rows
 
 
-def show_shortcuts(parent: QWidget, actions: Iterable[QAction]) -> QMessageBox:
+def show_shortcuts(parent: QWidget, actions: Iterable[QAction], send_key: str = "enter") -> QMessageBox:
     table = "".join(
         f"<tr><td style='padding-right:18px'>{html.escape(what)}</td><td><b>{html.escape(keys)}</b></td></tr>"
         for what, keys in shortcut_rows(actions)
     )
+    send = "Ctrl+Enter / Enter" if send_key == "ctrl+enter" else "Enter / Shift+Enter"
     extra = (
-        "<tr><td style='padding-right:18px'>Send / new line</td><td><b>Enter / Shift+Enter</b></td></tr>"
+        f"<tr><td style='padding-right:18px'>Send / new line</td><td><b>{send}</b></td></tr>"
         "<tr><td style='padding-right:18px'>Edit the last message sent (empty message box)</td>"
         "<td><b>Up</b></td></tr>"
         "<tr><td style='padding-right:18px'>In the find bar: next / previous</td>"

@@ -34,6 +34,10 @@ from engine.errors import SettingsError
 from engine.settings import GenerationSettings
 
 THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
+SEND_KEY_CHOICES = (
+    ("Enter (Shift+Enter for a new line)", "enter"),
+    ("Ctrl+Enter (Enter for a new line)", "ctrl+enter"),
+)
 OVERFLOW_CHOICES = (
     ("Leave out the oldest messages", "drop_oldest"),
     ("Stop and tell me", "stop"),
@@ -109,6 +113,10 @@ class SettingsDialog(QDialog):
             self.image_tokens.addItem(f"{budget} tokens{hint}", budget)
         self.video_fps = _double(0.1, 10.0, 1, 0.5, "Video frames per second")
         self.video_frames = _spin(1, 600, 1, "Video frame cap")
+        self.send_key = QComboBox()
+        self.send_key.setAccessibleName("Send messages with")
+        for label, value in SEND_KEY_CHOICES:
+            self.send_key.addItem(label, value)
         self.theme = QComboBox()
         self.theme.setAccessibleName("Theme")
         for label, value in THEME_CHOICES:
@@ -144,6 +152,8 @@ class SettingsDialog(QDialog):
         form.addRow("Image token budget", self.image_tokens)
         form.addRow("Video frames per second", self.video_fps)
         form.addRow("Video frame cap", self.video_frames)
+        form.addRow(_section("Message box"))
+        form.addRow("Send messages with", self.send_key)
         form.addRow(_section("Appearance"))
         form.addRow("Theme", self.theme)
         form.addRow("Font size (pt)", self.font_size)
@@ -201,6 +211,7 @@ class SettingsDialog(QDialog):
         self.image_tokens.setCurrentIndex(max(0, self.image_tokens.findData(config.image_tokens)))
         self.video_fps.setValue(config.video_fps)
         self.video_frames.setValue(config.video_max_frames)
+        self.send_key.setCurrentIndex(max(0, self.send_key.findData(config.send_key)))
         self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
         self.font_size.setValue(config.font_size)
 
@@ -252,6 +263,7 @@ class SettingsDialog(QDialog):
             image_tokens=int(self.image_tokens.currentData()),
             video_fps=round(self.video_fps.value(), 3),
             video_max_frames=self.video_frames.value(),
+            send_key=self.send_key.currentData(),
             theme=self.theme.currentData(),
             font_size=self.font_size.value(),
         ).validate()

@@ -180,6 +180,7 @@ class MainWindow(QMainWindow):
         self.composer.edit.files_dropped.connect(self.add_files)
         self.composer.edit.edit_last_requested.connect(self.edit_last_message)
         self.composer.think_button.setChecked(config.thinking)
+        self.composer.edit.set_send_key(config.send_key)
         self.composer.think_button.toggled.connect(self._on_think_button_toggled)
         self.composer.instructions_clicked.connect(self.edit_instructions)
 
@@ -740,7 +741,7 @@ class MainWindow(QMainWindow):
         return page.transcript, views
 
     def show_shortcuts(self) -> QMessageBox:
-        return show_shortcuts(self, self.actions())
+        return show_shortcuts(self, self.actions(), self.config.send_key)
 
     def check_computer(self) -> DoctorDialog:
         """Help ▸ Check this computer: the engine's doctor for the model in use (the real one when the
@@ -1362,6 +1363,7 @@ class MainWindow(QMainWindow):
         restyle = (config.theme, config.font_size) != (self.config.theme, self.config.font_size)
         self._save(config)
         self.composer.think_button.setChecked(config.thinking)
+        self.composer.edit.set_send_key(config.send_key)
         if restyle:
             self.restyle()
 

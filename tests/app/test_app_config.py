@@ -52,6 +52,7 @@ def test_unknown_keys_are_ignored_and_missing_ones_default(app_dirs):
         ({"image_tokens": 300}, "Image token budget"),
         ({"video_fps": 0}, "frames per second"),
         ({"video_max_frames": 0}, "frame cap"),
+        ({"send_key": "space"}, "send key"),
         ({"generation": GenerationSettings(t_max=0.1, t_min=0.4)}, "t_max"),
     ],
 )

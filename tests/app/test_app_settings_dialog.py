@@ -61,7 +61,9 @@ def test_every_field_round_trips(qtbot):
         image_tokens=560,
         video_fps=2.5,
         video_max_frames=90,
+        send_key="ctrl+enter",
         theme="dark",
         font_size=15,
+        context_overflow="stop",
     )
     assert make(qtbot, config).config() == config

@@ -11,12 +11,14 @@ from app.qt import (
     QAbstractButton,
     QApplication,
     QComboBox,
+    QDialogButtonBox,
     QLineEdit,
     QListWidget,
     QPlainTextEdit,
     QProgressBar,
     Qt,
     QTextBrowser,
+    QTextCursor,
     QWidget,
 )
 from app.ui.messages import AssistantMessage, Notice, UserMessage
@@ -488,3 +490,27 @@ def test_check_this_computer_runs_the_doctor_off_the_gui_thread_and_copies_a_rep
     assert report.startswith(f"DiffusionGemma Chat — checks for {tiny_checkpoint}")
     assert "ok: model:" in report
     dialog.reject()
+
+
+def test_ctrl_enter_can_be_chosen_to_send_so_enter_writes_a_new_line(qtbot, make_window):
+    engine = FakeEngine("Fine.", steps=2)
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    box = window.composer.edit
+    dialog = window.open_settings()
+    dialog.send_key.setCurrentIndex(dialog.send_key.findData("ctrl+enter"))
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert window.config.send_key == "ctrl+enter" and "Ctrl+Enter" in box.placeholderText()
+
+    box.setPlainText("line one")
+    box.moveCursor(QTextCursor.MoveOperation.End)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert box.toPlainText() == "line one\n" and not engine.calls
+    box.insertPlainText("line two")
+    qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert engine.calls and engine.calls[-1][0].turns[-1].text == "line one\nline two"
+    shortcuts = window.show_shortcuts()
+    assert "Ctrl+Enter / Enter" in shortcuts.text()
+    shortcuts.close()
