@@ -83,6 +83,7 @@ from PySide6.QtGui import (  # noqa: E402
 )
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
+    QAbstractSpinBox,
     QApplication,
     QButtonGroup,
     QCheckBox,
@@ -127,6 +128,7 @@ QT_VERSION: tuple[int, ...] = tuple(int(part) for part in QtCore.qVersion().spli
 __all__ = [
     "QT_VERSION",
     "QAbstractButton",
+    "QAbstractSpinBox",
     "QAction",
     "QApplication",
     "QBuffer",

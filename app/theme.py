@@ -8,8 +8,11 @@ is the single place that knows what a bubble or a code box looks like.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from app import paths
 from app.palette import DARK, LIGHT, Colors
-from app.qt import QApplication, QColor, QFont, QGuiApplication, QPalette, Qt
+from app.qt import QApplication, QColor, QFont, QGuiApplication, QImage, QPainter, QPalette, QPen, QPointF, Qt
 
 UI_FAMILIES = ["Inter", "Segoe UI", "SF Pro Text", "Cantarell", "Noto Sans", "DejaVu Sans"]
 
@@ -49,8 +52,38 @@ def palette_for(c: Colors) -> QPalette:
     return p
 
 
-def style_sheet(c: Colors, font_pt: int) -> str:
+def chevron_image(color: str) -> Path:
+    """A small down-chevron in ``color`` as a PNG file, for combo boxes (drawn once per colour).
+
+    A style sheet that restyles a combo box's drop-down loses Fusion's arrow, and
+    style sheets take images only by file or resource path: so the arrow is drawn
+    here, at twice the size it is shown for HiDPI screens, into the cache folder.
+    """
+    path = paths.cache_dir() / "style" / f"chevron-{color.lstrip('#').lower()}.png"
+    if path.exists():
+        return path
+    image = QImage(20, 12, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(color), 2.6)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.drawPolyline([QPointF(3, 2.5), QPointF(10, 9.5), QPointF(17, 2.5)])
+    painter.end()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path))
+    return path
+
+
+def style_sheet(c: Colors, font_pt: int, chevron: Path | None = None) -> str:
     small = max(8, font_pt - 2)
+    arrow = (
+        f"QComboBox::down-arrow {{ image: url({chevron.as_posix()}); width: 10px; height: 6px; }}"
+        if chevron is not None
+        else ""
+    )
     return f"""
 QMainWindow, QDialog {{ background: {c.window}; }}
 QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.border}; padding: 4px 6px; }}
@@ -124,6 +157,10 @@ QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit#systemPrompt {{
     color: {c.text}; }}
 QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus, QPlainTextEdit#systemPrompt:focus {{
     border-color: {c.accent}; }}
+QSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::up-button, QDoubleSpinBox::down-button {{
+    width: 0; border: none; }}
+QComboBox::drop-down {{ border: none; width: 22px; }}
+{arrow}
 #fieldError {{ color: {c.error_text}; }}
 #legendLabel {{ color: {c.muted}; font-size: {small}pt; }}
 """
@@ -149,5 +186,9 @@ def apply_theme(app: QApplication, theme: str, font_pt: int) -> Colors:
     font.setStyleHint(QFont.StyleHint.SansSerif)
     app.setFont(font)
     app.setPalette(palette_for(colors))
-    app.setStyleSheet(style_sheet(colors, font_pt))
+    try:
+        chevron: Path | None = chevron_image(colors.muted)
+    except OSError:
+        chevron = None  # an unwritable cache: combo boxes lose their arrow, nothing else
+    app.setStyleSheet(style_sheet(colors, font_pt, chevron))
     return colors

@@ -13,19 +13,23 @@ from dataclasses import replace
 
 from app.config import FONT_SIZES, AppConfig
 from app.qt import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
+    Qt,
     QVBoxLayout,
     QWidget,
 )
@@ -44,11 +48,20 @@ OVERFLOW_CHOICES = (
 )
 
 
+def _number_box(box: QAbstractSpinBox, name: str) -> None:
+    """A plain field (the theme hides the step buttons, which its rounded border left as slivers).
+
+    Up/Down and the mouse wheel still step the value.
+    """
+    box.setAccessibleName(name)
+    box.setToolTip(f"{name} (Up/Down or the mouse wheel change it)")
+
+
 def _spin(minimum: int, maximum: int, step: int = 1, name: str = "") -> QSpinBox:
     box = QSpinBox()
     box.setRange(minimum, maximum)
     box.setSingleStep(step)
-    box.setAccessibleName(name)
+    _number_box(box, name)
     return box
 
 
@@ -57,7 +70,7 @@ def _double(minimum: float, maximum: float, decimals: int, step: float, name: st
     box.setRange(minimum, maximum)
     box.setDecimals(decimals)
     box.setSingleStep(step)
-    box.setAccessibleName(name)
+    _number_box(box, name)
     return box
 
 
@@ -72,7 +85,6 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
-        self.setMinimumWidth(520)
         self._config = config
         self._defaults = model_defaults
         self._result: AppConfig | None = None
@@ -179,7 +191,16 @@ class SettingsDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 16)
-        layout.addWidget(form_widget)
+        # The form scrolls when the screen is short (a 768 px laptop): Save stays in view.
+        scroll = QScrollArea(self)
+        scroll.setObjectName("settingsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(form_widget)
+        self._scroll = scroll
+        scroll.setMinimumWidth(form_widget.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
         layout.addLayout(bottom)
 
@@ -200,6 +221,14 @@ class SettingsDialog(QDialog):
         self.seed_value.textChanged.connect(self._validate)
         self.seed_random.toggled.connect(self._validate)
         self._validate()
+
+    def showEvent(self, event) -> None:
+        """Open tall enough to show the whole form, unless the screen is shorter: then it scrolls."""
+        super().showEvent(event)
+        form = self._scroll.widget().sizeHint()
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else 800
+        chrome = self.sizeHint().height() - self._scroll.sizeHint().height()
+        self.resize(self.width(), max(self.height(), min(form.height() + chrome, int(screen * 0.9))))
 
     # --- values ----------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.config import AppConfig
-from app.qt import QDialogButtonBox
+from app.qt import QApplication, QColor, QDialogButtonBox, QImage
+from app.theme import apply_theme
 from app.ui.settings_dialog import SettingsDialog
 from engine.settings import GenerationSettings
 
@@ -67,3 +68,31 @@ def test_every_field_round_trips(qtbot):
         context_overflow="stop",
     )
     assert make(qtbot, config).config() == config
+
+
+def test_the_form_scrolls_on_a_short_screen_and_save_stays_in_view(qtbot):
+    apply_theme(QApplication.instance(), "light", 11)  # as the window does: its sheet styles the fields
+    dialog = make(qtbot, AppConfig())
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    screen = dialog.screen().availableGeometry()  # offscreen: 800 × 800, shorter than the form
+    assert dialog.height() <= screen.height() * 0.9 + 1
+    assert dialog._scroll.verticalScrollBar().maximum() > 0  # the form scrolls …
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    assert save.isVisible() and dialog.rect().contains(save.geometry().translated(dialog.buttons.pos()))
+    field = dialog.max_new_tokens
+    assert field.lineEdit().width() > field.width() // 2  # no step buttons eating the field
+    dialog.close()
+
+
+def test_combo_boxes_get_a_drawn_arrow_in_the_themes_colour(tmp_path, monkeypatch):
+    from app.palette import LIGHT
+    from app.theme import chevron_image, style_sheet
+
+    monkeypatch.setenv("DGCHAT_CACHE_DIR", str(tmp_path))
+    path = chevron_image(LIGHT.muted)
+    image = QImage(str(path))
+    assert (image.width(), image.height()) == (20, 12)
+    assert QColor(image.pixel(10, 9)).name() == QColor(LIGHT.muted).name()  # the chevron's tip
+    assert image.pixelColor(10, 1).alpha() == 0  # transparent around it
+    assert f"url({path.as_posix()})" in style_sheet(LIGHT, 11, path)
