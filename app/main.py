@@ -51,6 +51,15 @@ def _subcommand(argv: Sequence[str]) -> int | None:
     return None
 
 
+def _requested_model(argv: list[str]) -> str | None:
+    """The ``--model`` of a later launch's arguments (handed over by app.single_instance), if any."""
+    try:
+        known, _unknown = build_parser().parse_known_args(argv)
+    except SystemExit:  # --help, --version or a bad choice: the later launch printed it already
+        return None
+    return known.model
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     status = _subcommand(argv)
@@ -63,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.icon import app_icon
     from app.logs import ExceptHook, setup_logging
     from app.qt import QApplication, QGuiApplication
+    from app.single_instance import InstanceServer, hand_over, server_name
+    from app.store.paths import data_dir
     from app.ui.first_run import maybe_show_first_run
     from app.ui.window import MainWindow
     from app.worker import EngineHost
@@ -74,6 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("DiffusionGemma Chat")
     app.setOrganizationName("diffusiongemma-chat")
+    # One window per user and conversation store: a second launch brings the first forward.
+    instance_name = server_name(data_dir())
+    if hand_over(instance_name, argv):
+        log.info("another window is open; handed it %s and exiting", argv)
+        print("DiffusionGemma Chat is already open: its window was brought to the front.")
+        return 0
+    instances = InstanceServer(instance_name, app)
+    instances.listen()
     icon = app_icon()
     app.setWindowIcon(icon)
     collector = GuiThreadGarbageCollector(app).start()  # before any worker thread exists
@@ -83,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = EngineHost()
     window = MainWindow(config, host, icon=icon)
     hook = ExceptHook(window.report_error).install()
+    instances.launched.connect(lambda launch: window.bring_to_front(_requested_model(launch)))
     window.show()
     # With nothing chosen yet AUTO lands on the demo model, which loads while the first-run dialog is open.
     window.load_model(args.model or config.model or AUTO)
@@ -92,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = int(app.exec())
     finally:
         hook.uninstall()
+        instances.close()  # later launches start a window of their own from now on
+        instances.deleteLater()
         if first_run is not None:
             first_run.shutdown()  # a download in progress stops; its partial files resume next time
         if not host.shutdown(timeout_ms=CLOSE_WAIT_MS):

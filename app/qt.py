@@ -81,6 +81,7 @@ from PySide6.QtGui import (  # noqa: E402
     QTextDocument,
     QTextFormat,
 )
+from PySide6.QtNetwork import QLocalServer, QLocalSocket  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
     QAbstractSpinBox,
@@ -162,6 +163,8 @@ __all__ = [
     "QLineEdit",
     "QListWidget",
     "QListWidgetItem",
+    "QLocalServer",
+    "QLocalSocket",
     "QMainWindow",
     "QMargins",
     "QMenu",

@@ -368,6 +368,17 @@ class MainWindow(QMainWindow):
         self.status.loading_started(labels.get(source, source))
         self.host.load(source)
 
+    def bring_to_front(self, model: str | None = None) -> None:
+        """Another launch of the app handed over to this window: show it, and switch to its --model."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        QApplication.alert(self)  # where a window manager refuses to raise, the taskbar asks
+        if model and model != self.model_source:
+            self.load_model_when_idle(model)
+
     def load_model_when_idle(self, source: str) -> None:
         """Load ``source`` now, or when the reply being written ends (a download that finished,
         a model picked in a dialog: neither should cut a reply short)."""

@@ -43,6 +43,24 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
         seen["buttons"] = [b.text() for b in window._load_notice.buttons]
         seen["focused"] = QApplication.focusWidget() is window.composer.edit or not window.isActiveWindow()
         seen["icon"] = not window.windowIcon().isNull()
+        # A second launch (double-clicking the icon again) hands over to this window and exits.
+        second = subprocess.Popen(
+            [sys.executable, "-m", "app", "--model", "demo"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            qtbot.waitUntil(lambda: second.poll() is not None, timeout=60_000)  # the window answers meanwhile
+        finally:
+            if second.poll() is None:
+                second.kill()  # it opened a window of its own: the assertions below say so
+                second.wait()
+        seen["second"] = (second.returncode, second.stdout.read(), second.stderr.read())
+        second.stdout.close()
+        second.stderr.close()
+        seen["switched_to"] = window.model_source
         window.close()
         return 0
 
@@ -60,6 +78,10 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
     assert seen["icon"] and seen["focused"]
     assert (app_dirs / "log" / "dgchat.log").is_file()
     assert not isinstance(seen["focus"], Notice)
+    code, out, err = seen["second"]
+    assert code == 0, err
+    assert "already open" in out
+    assert seen["switched_to"] == "demo"  # the second launch's --model is loaded in the first window
 
 
 def test_subcommands_go_to_the_conversation_tools(monkeypatch):
