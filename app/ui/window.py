@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         store: Store | None = None,
     ) -> None:
         super().__init__()
-        self.setWindowTitle("DiffusionGemma Chat")
+        self.setWindowTitle(APP_TITLE)
         self.setAccessibleName("DiffusionGemma Chat")
         if icon is not None:
             self.setWindowIcon(icon)
@@ -712,9 +712,14 @@ class MainWindow(QMainWindow):
         return "This reply was not finished."
 
     def _refresh_sidebar(self) -> None:
-        """List the stored chats (grouped by date), or the search results while the search box has text."""
+        """List the stored chats (grouped by date), or the search results while the search box has text.
+
+        The window's title names the chat shown, for the taskbar and window switchers.
+        """
         page = self.current_page()
         current = page.session.id if page is not None else None
+        title = page.session.title if page is not None else NEW_CHAT_TITLE
+        self.setWindowTitle(APP_TITLE if title in ("", NEW_CHAT_TITLE) else f"{title} — {APP_TITLE}")
         query = self.sidebar.search.text().strip()
         try:
             if query:

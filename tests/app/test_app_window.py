@@ -210,10 +210,14 @@ def test_ctrl_n_starts_a_new_chat_and_the_sidebar_switches(qtbot, make_window):
     assert second is not first and not second.session.messages
     assert window.sidebar.chat_ids() == [second.session.id, first.session.id]
     assert window.sidebar.headings() == ["Today"]
+    assert window.windowTitle() == "DiffusionGemma Chat"  # a new chat has no title yet
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert len(window.sidebar.chat_ids()) == 2, "an empty chat is reused, not duplicated"
     window.sidebar.list.setCurrentRow(2)  # row 0 is the "Today" heading
     assert window.current_page() is first
+    assert window.windowTitle() == "first chat — DiffusionGemma Chat"  # for the taskbar
+    window.rename_chat(first.session.id, "Renamed")
+    assert window.windowTitle() == "Renamed — DiffusionGemma Chat"
 
 
 def test_ctrl_t_toggles_the_token_view(qtbot, make_window):
