@@ -8,7 +8,8 @@ its signals.  Which chats are pinned it reads from the rows under the store's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from app.qt import (
     QColor,
@@ -99,8 +100,36 @@ def draft_icon(widget: QWidget, size: int = 14) -> QIcon:
     return _drawn_icon(widget, accent, _draw_pencil, size)
 
 
+def _draw_dots(painter: QPainter) -> None:
+    for x in (-5.0, 0.0, 5.0):
+        painter.drawEllipse(QPointF(x, 0.0), 1.7, 1.7)
+
+
+def _draw_dot(painter: QPainter) -> None:
+    painter.drawEllipse(QPointF(0.0, 0.0), 4.0, 4.0)
+
+
+def writing_icon(widget: QWidget, size: int = 14) -> QIcon:
+    """Three dots in the accent colour: a reply is being written in this chat."""
+    return _drawn_icon(widget, QColor(widget.palette().color(QPalette.ColorRole.Link)), _draw_dots, size)
+
+
+def unread_icon(widget: QWidget, size: int = 14) -> QIcon:
+    """A dot in the accent colour: a reply finished here while another chat was shown."""
+    return _drawn_icon(widget, QColor(widget.palette().color(QPalette.ColorRole.Link)), _draw_dot, size)
+
+
+RowMark = Literal["draft", "writing", "unread"]
+# Each mark's icon and the words for its tooltip and screen readers.
+ROW_MARKS: dict[str, tuple[Callable[[QWidget], QIcon], str]] = {
+    "draft": (draft_icon, "unsent draft"),
+    "writing": (writing_icon, "reply being written"),
+    "unread": (unread_icon, "new reply"),
+}
+
+
 class _RowDelegate(QStyledItemDelegate):
-    """Draws a chat row's icon (the draft mark) after its title, so titles stay aligned."""
+    """Draws a chat row's icon (its mark) after its title, so titles stay aligned."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index) -> None:
         super().initStyleOption(option, index)
@@ -180,7 +209,7 @@ class Sidebar(QFrame):
         self._undo_timer.timeout.connect(self.hide_undo)
         self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
         self._pinned: set[int] = set()  # from the last set_groups; search results keep it
-        self._drafted: set[int] = set()  # chats marked as holding an unsent draft
+        self._marks: dict[int, RowMark] = {}  # chats whose rows carry a mark
         self.list.setItemDelegate(_RowDelegate(self.list))
 
     # --- rows ------------------------------------------------------------------
@@ -239,33 +268,43 @@ class Sidebar(QFrame):
                 if item.data(ID_ROLE) in keep:
                     item.setSelected(True)
             self._mark_pinned_heading()
-            self._mark_drafts()
+            self._mark_rows()
         finally:
             self.list.blockSignals(blocked)
 
-    def set_drafts(self, chat_ids: set[int]) -> None:
-        """Mark the rows of the chats that hold an unsent draft (the open chat's is in the composer)."""
-        if chat_ids != self._drafted:
-            self._drafted = set(chat_ids)
+    def set_marks(self, marks: dict[int, RowMark]) -> None:
+        """Mark chats' rows: an unsent draft, a reply being written, or a new reply not seen yet.
+
+        The window leaves the chat shown out: what it would say is on screen already.
+        """
+        if marks != self._marks:
+            self._marks = dict(marks)
             blocked = self.list.blockSignals(True)
-            self._mark_drafts()
+            self._mark_rows()
             self.list.blockSignals(blocked)
 
-    def has_draft_mark(self, chat_id: int) -> bool:
+    def mark_of(self, chat_id: int) -> RowMark | None:
+        """The mark shown on the chat's row (None: none, or the chat is not listed)."""
         item = self._item(chat_id)
-        return item is not None and not item.icon().isNull()
+        return None if item is None or item.icon().isNull() else self._marks.get(chat_id)
 
-    def _mark_drafts(self) -> None:
-        icon = draft_icon(self.list)
+    def _mark_rows(self) -> None:
+        icons = {kind: ROW_MARKS[kind][0](self.list) for kind in set(self._marks.values())}
         for row in range(self.list.count()):
             item = self.list.item(row)
             cid = item.data(ID_ROLE)
             if cid is None:
                 continue
-            drafted = int(cid) in self._drafted
-            item.setIcon(icon if drafted else QIcon())
-            item.setToolTip(f"{item.text()}\n(unsent draft)" if drafted else item.text())
-            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, "Unsent draft" if drafted else "")
+            kind = self._marks.get(int(cid))
+            if kind is None:
+                item.setIcon(QIcon())
+                item.setToolTip(item.text())
+                item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, "")
+                continue
+            words = ROW_MARKS[kind][1]
+            item.setIcon(icons[kind])
+            item.setToolTip(f"{item.text()}\n({words})")
+            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, words.capitalize())
 
     def _mark_pinned_heading(self) -> None:
         """Put the pin on the "Pinned" heading, so it reads as more than one more date."""
@@ -280,7 +319,7 @@ class Sidebar(QFrame):
         if event.type() == QEvent.Type.PaletteChange:
             blocked = self.list.blockSignals(True)
             self._mark_pinned_heading()
-            self._mark_drafts()
+            self._mark_rows()
             self.list.blockSignals(blocked)
 
     def chat_ids(self) -> list[int]:

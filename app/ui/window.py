@@ -71,7 +71,7 @@ from app.ui.media_prober import MediaProber
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
+from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
         self._undo_chats: list[int] = []  # the chats deleted last, for Undo
+        self._unread: set[int] = set()  # chats whose reply ended while another chat was shown
         self._models_dialog: ModelsDialog | None = None
         self._pending_load: str | None = None  # a model to load once the current reply ends
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
@@ -234,7 +235,7 @@ class MainWindow(QMainWindow):
         self._backfill_timer.timeout.connect(self._on_backfill_timer_timeout)
         # Unsent messages per chat, kept beside the conversation database.
         self.drafts = DraftKeeper(self.composer, self.store.path.parent / DRAFTS_FILE, self.add_files, self)
-        self.drafts.drafts_changed.connect(self._mark_drafts)
+        self.drafts.drafts_changed.connect(self._mark_rows)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker
@@ -540,7 +541,7 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page.transcript)
         self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
-        self._mark_drafts()
+        self._mark_rows()
         self._refresh_sidebar()
         self._show_context_use()
         self._show_instructions_state()
@@ -735,11 +736,20 @@ class MainWindow(QMainWindow):
             log.warning("cannot list the chats: %s", error)
             self.status.showMessage(f"The chat list could not be read: {error}", 6000)
 
-    def _mark_drafts(self) -> None:
-        """Mark the listed chats that hold an unsent draft (the chat shown has its draft in the composer)."""
+    def _mark_rows(self) -> None:
+        """Mark the listed chats holding an unsent draft, a reply being written or a reply not seen yet.
+
+        The chat shown gets no mark: its draft is in the composer and its reply on screen.
+        """
         page = self.current_page()
-        shown = {page.session.id} if page is not None else set()
-        self.sidebar.set_drafts(self.drafts.chats_with_drafts() - shown)
+        shown = page.session.id if page is not None else None
+        self._unread.discard(shown)
+        marks: dict[int, RowMark] = dict.fromkeys(self.drafts.chats_with_drafts(), "draft")
+        marks.update(dict.fromkeys(self._unread, "unread"))
+        if self.active is not None:
+            marks[self.active.session.id] = "writing"
+        marks.pop(shown, None)
+        self.sidebar.set_marks(marks)
 
     def find_in_chat(self, query: str, current: int = 0) -> int:
         """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count."""
@@ -1155,6 +1165,7 @@ class MainWindow(QMainWindow):
             continue_tokens=[t for c in saved for t in c.tokens],
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
+        self._mark_rows()  # shows "writing" once another chat is opened
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
         self.composer.set_generating(True)
@@ -1247,6 +1258,9 @@ class MainWindow(QMainWindow):
         if page is not None:
             self._set_message_actions_enabled(page, True)
             self._show_versions(active.widget)
+            if page is not self.current_page():
+                self._unread.add(page.session.id)
+        self._mark_rows()
         self.composer.set_generating(False)
         self.focus_composer()
 

@@ -83,3 +83,32 @@ def test_a_drafts_attachment_deleted_meanwhile_is_named_once_and_dropped(qtbot, 
     assert window.composer.edit.toPlainText() == "look at this" and window.composer.attachments() == []
     qtbot.waitUntil(lambda: not window.drafts.save_pending(), timeout=5000)
     assert window.drafts.draft_of(first) == Draft("look at this")
+
+
+def test_the_chat_list_marks_chats_that_hold_a_draft(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine("Sure.", steps=2))
+    say(qtbot, window, "first chat")
+    first = window.current_page().session.id
+    window.composer.edit.setPlainText("half a thought")
+    assert window.sidebar.mark_of(first) is None  # the chat shown has its draft in the composer
+
+    window.new_chat()
+    say(qtbot, window, "second chat")
+    second = window.current_page().session.id
+    assert window.sidebar.mark_of(first) == "draft" and window.sidebar.mark_of(second) is None
+    assert window.sidebar._item(first).toolTip().endswith("(unsent draft)")
+
+    window.open_chat(first)  # its draft comes back into the composer, so the mark goes
+    assert window.sidebar.mark_of(first) is None
+    window.composer.edit.clear()  # the draft is abandoned
+    window.drafts.save()
+    window.open_chat(second)
+    assert window.sidebar.mark_of(first) is None
+
+    window.open_chat(first)
+    window.composer.edit.setPlainText("again")
+    window.open_chat(second)
+    window.close()
+    again = loaded(qtbot, make_window, FakeEngine("Sure.", steps=2))
+    again.open_chat(second)
+    assert again.sidebar.mark_of(first) == "draft"  # drafts are remembered, and so is their mark

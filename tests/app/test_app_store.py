@@ -316,3 +316,21 @@ def test_delete_key_deletes_the_current_chat_and_f2_renames_it(qtbot, make_windo
     qtbot.keyClick(window.sidebar.list, Qt.Key.Key_Delete)
     assert window.sidebar.chat_ids() == [keep]
     assert window.sidebar.undo_label.text() == "Deleted “Renamed with F2”"
+
+
+def test_a_reply_written_in_another_chat_is_marked_writing_then_new(qtbot, make_window):
+    engine = FakeEngine("word " * 100, steps=30, step_delay=0.01)
+    window = loaded(qtbot, make_window, fake_loader(engine))
+    window.composer.edit.setPlainText("a long question")
+    window.send()
+    busy = window.current_page().session.id
+    window.new_chat()  # look elsewhere while the reply is written
+    assert window.sidebar.mark_of(busy) == "writing"
+    assert window.sidebar._item(busy).toolTip().endswith("(reply being written)")
+    qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
+    assert window.sidebar.mark_of(busy) == "unread"
+    assert window.sidebar._item(busy).data(Qt.ItemDataRole.AccessibleDescriptionRole) == "New reply"
+    window.open_chat(busy)
+    assert window.sidebar.mark_of(busy) is None
+    window.new_chat()
+    assert window.sidebar.mark_of(busy) is None  # seen: it stays unmarked
