@@ -17,12 +17,14 @@ from app.media_probe import MediaInfo
 from app.palette import Colors
 from app.qt import (
     QEvent,
+    QFont,
     QFrame,
     QGuiApplication,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSize,
     QSizePolicy,
     Qt,
     QToolButton,
@@ -40,6 +42,8 @@ from app.ui.token_grid import TokenGrid, TokenLegend
 from app.ui.version_switcher import VersionSwitcher
 
 USER_BUBBLE_FRACTION = 0.82
+BUBBLE_MIN_TEXT_PX = 120  # a long message wraps at no less than this, however narrow the column
+BUBBLE_PADDING_PX = 32  # the bubble's left and right margins together
 NO_TEXT = "*No text: the reply was stopped before the first canvas.*"
 
 
@@ -96,6 +100,7 @@ class UserMessage(QWidget):
         self.text = text
         self.store_id = store_id
         self._has_attachments = bool(attachments)  # an edit keeps them, so its text may be empty
+        self._ideal_width: tuple[QFont, int] | None = None  # the text's unwrapped width in a font (_fit)
         self._renderer = renderer
         self.setAccessibleName("Your message")
         layout = QVBoxLayout(self)
@@ -111,7 +116,7 @@ class UserMessage(QWidget):
         self.bubble = QFrame(self)
         self.bubble.setObjectName("userBubble")
         bubble_layout = QVBoxLayout(self.bubble)
-        bubble_layout.setContentsMargins(16, 10, 16, 10)
+        bubble_layout.setContentsMargins(BUBBLE_PADDING_PX // 2, 10, BUBBLE_PADDING_PX // 2, 10)
         self.view = RichTextView(self.bubble, accessible_name="Your message text")
         self.view.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         bubble_layout.addWidget(self.view)
@@ -219,20 +224,42 @@ class UserMessage(QWidget):
 
     def rerender(self) -> None:
         self.view.set_rendered(self._renderer().render_plain(self.text))
+        self._ideal_width = None
         self._fit()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
 
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the bubble can get, not as wide as it is now.
+
+        The bubble's width follows the message's (:meth:`_fit`, on each resize), so a minimum taken
+        from the bubble as it is held the transcript's column at the widest bubble's old width when
+        the window narrowed, until each message had been resized, one step per turn of the event
+        loop (and a resize that left the messages out of sight for later held it until then).
+        """
+        hint = super().minimumSizeHint()
+        narrowest = BUBBLE_MIN_TEXT_PX + BUBBLE_PADDING_PX
+        if self.tiles is not None:
+            narrowest = max(narrowest, self.tiles.minimumSizeHint().width())
+        return QSize(min(hint.width(), narrowest), hint.height())
+
     def _fit(self) -> None:
-        """Hug short messages, wrap long ones at a fraction of the column."""
-        limit = max(120, int(self.width() * USER_BUBBLE_FRACTION) - 32)
-        metrics = self.view.fontMetrics()
-        ideal = (
-            max((metrics.horizontalAdvance(line) for line in self.text.splitlines() or [""]), default=0) + 8
-        )
-        width = max(24, min(ideal, limit))
+        """Hug short messages, wrap long ones at a fraction of the column.
+
+        The text's own width is measured once per font (each resize of a long chat runs this for
+        every user message in it; the view's font may come later, from the style sheet).
+        """
+        limit = max(BUBBLE_MIN_TEXT_PX, int(self.width() * USER_BUBBLE_FRACTION) - BUBBLE_PADDING_PX)
+        font = self.view.font()
+        if self._ideal_width is None or self._ideal_width[0] != font:
+            metrics = self.view.fontMetrics()
+            widest = max(
+                (metrics.horizontalAdvance(line) for line in self.text.splitlines() or [""]), default=0
+            )
+            self._ideal_width = (font, widest + 8)
+        width = max(24, min(self._ideal_width[1], limit))
         if self.view.width() != width:
             self.view.setFixedWidth(width)
 
