@@ -14,6 +14,12 @@ of an opened chat showed its replies squeezed under their headers (the layout ha
 placed them while their views were still 0 px tall), and since QTextDocumentLayout
 lays out only what is in view at once and the rest on a timer, the first height a
 long reply reported was short too.  :meth:`heightForWidth` lays the whole text out.
+
+Laying a text out is the costly part of a resize, so a transcript can *defer* the
+texts out of sight (:meth:`defer_layout`): until :meth:`settle`, such a view
+answers a width it has not measured with an estimate (its measured height scaled
+by the ratio of the widths) and keeps its document's layout when it is resized.
+The transcript settles it when it comes into view, or later on the event loop.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class RichTextView(QTextBrowser):
     def __init__(self, parent=None, *, accessible_name: str = "Message text") -> None:
         super().__init__(parent)
         self._heights: dict[int, int] = {}  # document height by text width, until the content changes
+        self._deferred = False  # out of sight after a resize: estimated, laid out by settle()
+        self._estimates: dict[int, int] = {}  # while deferred, by text width
         self.setAccessibleName(accessible_name)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
@@ -124,6 +132,33 @@ class RichTextView(QTextBrowser):
 
     # --- height for width --------------------------------------------------------
 
+    def defer_layout(self) -> None:
+        """Lay the text out for a new width later, when :meth:`settle` is called; estimate until then.
+
+        Only a view whose height is known for some width is deferred (the estimate scales it).
+        Showing or painting the view, or changing its text or font, ends the deferral.
+        """
+        self._deferred = bool(self._heights)
+        self._estimates.clear()
+
+    @property
+    def layout_deferred(self) -> bool:
+        """Whether the height reported may be an estimate (see :meth:`defer_layout`)."""
+        return self._deferred
+
+    def settle(self) -> bool:
+        """End a deferral: lay the text out for the width it has, now; True if it was deferred.
+
+        The caller activates the layouts above (the view only asks them to measure it again).
+        """
+        if not self._deferred:
+            return False
+        self._deferred = False
+        self._fit_document()
+        self.heightForWidth(self.width())  # measured now, not on the layouts' next pass
+        self.updateGeometry()
+        return True
+
     def hasHeightForWidth(self) -> bool:
         return True  # also where an owner replaced the size policy (the user's bubble)
 
@@ -132,9 +167,24 @@ class RichTextView(QTextBrowser):
         frame = 2 * self.frameWidth()
         text_width = max(0, width - frame)
         height = self._heights.get(text_width)
+        if height is None and self._deferred:
+            return self._estimated_height(text_width) + frame
         if height is None:
             height = self._heights[text_width] = self._document_height(text_width)
         return height + frame
+
+    def _estimated_height(self, text_width: int) -> int:
+        """The height measured at the nearest width, scaled by the widths' ratio (wrapped text's rule).
+
+        Code blocks and short lines do not rewrap, so this errs on the long side when narrowing;
+        it only has to keep the scroll bar about right until the view is laid out.
+        """
+        estimate = self._estimates.get(text_width)
+        if estimate is None:
+            measured = min(self._heights, key=lambda width: abs(width - text_width))
+            scaled = math.ceil(self._heights[measured] * max(1, measured) / max(1, text_width))
+            estimate = self._estimates[text_width] = max(self.fontMetrics().lineSpacing(), scaled)
+        return estimate
 
     def sizeHint(self) -> QSize:
         """The width the view has and the height at that width, once it has its width.
@@ -171,6 +221,7 @@ class RichTextView(QTextBrowser):
 
     def _forget_heights(self) -> None:
         self._heights.clear()
+        self._deferred = False  # nothing measured to estimate from: laid out when asked
         self.updateGeometry()  # the layouts ask again
 
     def resizeEvent(self, event) -> None:
@@ -181,18 +232,22 @@ class RichTextView(QTextBrowser):
         event is passed on as if only the height changed, which only adjusts the scroll bars.
         """
         width_changed = event.size().width() != event.oldSize().width()
-        if width_changed and self.document().textWidth() == self.viewport().width():
+        laid_out = self.document().textWidth() == self.viewport().width()
+        if width_changed and (laid_out or self._deferred):  # (a deferred one is laid out by settle)
             event = QtGui.QResizeEvent(event.size(), QSize(event.size().width(), event.oldSize().height()))
         super().resizeEvent(event)
-        if width_changed:
+        if width_changed and not self._deferred:  # (a deferred one asks when it is settled)
             self.updateGeometry()  # the size hint is the view's width: containers ask it again
 
     def paintEvent(self, event) -> None:
+        # A deferred view is settled before it comes into view; should one be painted, it is now.
+        self.settle()
         # heightForWidth may have laid the text out for a width the view was then not given.
         self._fit_document()
         super().paintEvent(event)
 
     def showEvent(self, event) -> None:
+        self._deferred = False
         super().showEvent(event)
         # Laid out while hidden for a width it was not given, or not at all: lay it out for its own.
         self._fit_document()

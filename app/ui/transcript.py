@@ -3,11 +3,22 @@
 The column is at most ``COLUMN_MAX_PX`` wide (long lines are hard to read) and
 stays pinned to the bottom while a reply grows, unless the user scrolled up to
 read something: then it stays where they are.
+
+A resize lays out at once only the messages in or near the view; the others
+keep their inner layout (it is disabled) and an estimated height (their texts'
+measured heights scaled by the change of width, see
+:meth:`RichTextView.defer_layout`), and are laid out for the new width in slices
+on the event loop, nearest first, or as soon as they scroll into view.
+Meanwhile the message the reader is looking at is held in place, so nothing in
+view moves while heights change above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from app.icon import app_icon
 from app.qt import (
@@ -20,12 +31,19 @@ from app.qt import (
     QSize,
     QSizePolicy,
     Qt,
+    QTimer,
     QVBoxLayout,
     QWidget,
 )
+from app.ui.text_view import RichTextView
 
 COLUMN_MAX_PX = 760
+PAGE_MARGIN_PX = 24  # left and right of the column, where the page is narrower than the column's maximum
 PIN_SLACK_PX = 48
+# After a resize, texts this many viewport heights above or below the view are laid out at once
+# (the view's own texts always are); the rest in slices of at most RELAYOUT_SLICE_S.
+NEAR_SCREENS = 1.0
+RELAYOUT_SLICE_S = 0.008
 
 
 class EmptyState(QWidget):
@@ -58,6 +76,25 @@ class EmptyState(QWidget):
         layout.addStretch(3)
 
 
+class _Sized(QWidget):
+    """The transcript's page and column: a size hint of the column's full width, at the height they have.
+
+    A layout's own size hint asks every message its height at the hint's width (``COLUMN_MAX_PX``,
+    the widest any message is), and the scroll area and the page's layout ask it at each relayout:
+    every message's layouts were computed for that width and then for the width they have, two
+    passes over the whole chat for each message whose height changed.  Nothing reads the height
+    of these hints (the scroll area sizes the page by its height for width), only the width,
+    which lets the column take up to ``COLUMN_MAX_PX`` before the spacers beside it get any.
+    """
+
+    def __init__(self, parent: QWidget, margins: int = 0) -> None:
+        super().__init__(parent)
+        self._margins = margins
+
+    def sizeHint(self) -> QSize:
+        return QSize(COLUMN_MAX_PX + self._margins, self.height())
+
+
 def _activate_bottom_up(root: QWidget) -> None:
     """Lay ``root`` out from its innermost widgets outwards, now.
 
@@ -73,6 +110,25 @@ def _activate_bottom_up(root: QWidget) -> None:
             layout.activate()
 
 
+def _text_views(message: QWidget) -> list[RichTextView]:
+    """The message's shown text views: from the message when it knows them (cheaper), else found."""
+    views = getattr(message, "text_views", None)
+    return views() if views is not None else message.findChildren(RichTextView)
+
+
+@dataclass
+class _Anchor:
+    """What the reader is looking at: a message, and where the viewport's top is on it.
+
+    ``offset`` is the viewport's top minus the message's top (negative: the message starts
+    below the top of the view), at the time the message was ``height`` px tall.
+    """
+
+    widget: QWidget
+    offset: int
+    height: int
+
+
 class Transcript(QScrollArea):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -81,16 +137,16 @@ class Transcript(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        page = QWidget(self)
+        page = _Sized(self, margins=2 * PAGE_MARGIN_PX)
         page.setObjectName("transcriptPage")
         outer = QHBoxLayout(page)
-        outer.setContentsMargins(24, 20, 24, 20)
+        outer.setContentsMargins(PAGE_MARGIN_PX, 20, PAGE_MARGIN_PX, 20)
         outer.setSpacing(0)
         # Only the column expands: it takes the width up to COLUMN_MAX_PX and the two spacers share
         # the rest.  (Stretch factors made it its minimum width plus a share, and that minimum is the
         # widest user bubble, which follows the column's width: each new message moved the column.)
         outer.addWidget(QWidget(page))
-        self.column = QWidget(page)
+        self.column = _Sized(page)
         self.column.setMaximumWidth(COLUMN_MAX_PX)
         self.column.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         outer.addWidget(self.column)
@@ -103,11 +159,18 @@ class Transcript(QScrollArea):
         self._layout.addStretch(0)
         self.setWidget(page)
         self._pinned = True
-        # Set by prepend while the reader is scrolled up; held (the layout may grow the range in
-        # several steps) until the reader scrolls or a message is added at the bottom.
-        self._keep_from_bottom: int | None = None
+        # Set by prepend or a resize while the reader is scrolled up; held (the layout may change the
+        # range in several steps) until the reader scrolls or a message is added at the bottom.
+        self._anchor: _Anchor | None = None
         self._adjusting = False
         self._unsettled: list[QWidget] = []  # built while hidden, laid out when shown
+        # Messages with texts laid out for an older width (estimated heights), nearest to the view first.
+        self._stale: list[QWidget] = []
+        self._relayout_timer = QTimer(self)
+        self._relayout_timer.setSingleShot(True)
+        self._relayout_timer.setInterval(0)
+        self._relayout_timer.timeout.connect(self._on_relayout_timer_timeout)
+        self._settling = False
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scroll_value_changed)
         bar.rangeChanged.connect(self._on_scroll_range_changed)
@@ -115,20 +178,19 @@ class Transcript(QScrollArea):
     def add(self, widget: QWidget) -> QWidget:
         self.empty.setVisible(False)
         self._pinned = True  # before the page grows for it: it is sized at once
-        self._keep_from_bottom = None
+        self._anchor = None
         self._insert(self._layout.count() - 1, widget)
         return widget
 
     def prepend(self, widget: QWidget) -> QWidget:
         """Add ``widget`` above every message without moving what the reader is looking at.
 
-        Pinned to the bottom, the view stays there; scrolled up, it keeps its
-        distance from the bottom, so the text in view does not jump down.
+        Pinned to the bottom, the view stays there; scrolled up, the message in view
+        keeps its place, so the text in view does not jump down.
         """
         self.empty.setVisible(False)
-        if not self._pinned and self._keep_from_bottom is None:
-            bar = self.verticalScrollBar()
-            self._keep_from_bottom = bar.maximum() - bar.value()
+        if not self._pinned and self._anchor is None:
+            self._anchor = self._capture_anchor()
         self._insert(self._layout.indexOf(self.empty) + 1, widget)
         return widget
 
@@ -154,6 +216,10 @@ class Transcript(QScrollArea):
         self._fit_page()
 
     def remove(self, widget: QWidget) -> None:
+        if widget in self._stale:
+            self._stale.remove(widget)
+        if self._anchor is not None and self._anchor.widget is widget:
+            self._anchor = None
         self._layout.removeWidget(widget)
         widget.hide()  # now: deleteLater only runs when the event loop is next reached
         widget.deleteLater()
@@ -179,7 +245,7 @@ class Transcript(QScrollArea):
 
     def scroll_to_top(self) -> None:
         self._pinned = False
-        self._keep_from_bottom = None
+        self._anchor = None
         self.verticalScrollBar().setValue(0)
 
     def scroll_to_bottom(self) -> None:
@@ -212,18 +278,205 @@ class Transcript(QScrollArea):
         self.widget().layout().activate()  # where the page kept its size, its layouts still run
         self._layout.activate()
 
+    @property
+    def relayout_pending(self) -> int:
+        """How many messages still have texts laid out for an older width (0: all are right)."""
+        return len(self._stale)
+
+    def resizeEvent(self, event) -> None:
+        """Lay out the texts in and near the view for the new width now, the others later.
+
+        Before the layouts run, the messages farther than ``NEAR_SCREENS`` from the view are deferred
+        (:meth:`_defer_out_of_sight`: the resize does not reach inside them, their texts estimate their
+        height); afterwards the near ones are laid out from the inside out, the message the reader
+        looked at is put back in place, any deferred one that ended up in view is laid out, and the
+        rest are left to :meth:`_on_relayout_timer_timeout`.
+        """
+        first = event.oldSize().width() < 0 or bool(self._unsettled)  # (nothing laid out yet: showEvent does)
+        if first or event.size().width() == event.oldSize().width() or not self.isVisible():
+            super().resizeEvent(event)
+            return
+        pinned = self._pinned
+        anchor = None if pinned else self._capture_anchor()
+        near = self._defer_out_of_sight()
+        self._adjusting = True  # Qt may clamp the scroll value on the way: not the reader scrolling
+        self._anchor = None
+        try:
+            super().resizeEvent(event)
+            for widget in near:  # (a user's bubble takes its width in its resizeEvent, after its height)
+                self._settle(widget)
+            self._fit_page()
+        finally:
+            self._adjusting = False
+        self._pinned = pinned
+        if anchor is not None:
+            self._anchor = anchor  # held until the reader scrolls
+            self._restore_anchor(reflowed=True)
+        elif pinned:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+        self._settle_in_view()
+        if self._stale:
+            self._relayout_timer.start()
+
+    def _messages_by_position(self) -> list[tuple[QWidget, int, int]]:
+        """The shown messages with their top and bottom in the page's coordinates, top to bottom."""
+        top = self.column.y()
+        return [(w, top + w.y(), top + w.y() + w.height()) for w in self.messages() if not w.isHidden()]
+
+    def _capture_anchor(self, moving: frozenset[int] = frozenset()) -> _Anchor | None:
+        """The first message that reaches below the viewport's top, and where that top is on it.
+
+        Messages whose ids are in ``moving`` (about to be laid out again) are passed over for the
+        next one in view, which keeps its exact place; if every message in view is moving, the first.
+        """
+        bar = self.verticalScrollBar()
+        view_top, view_bottom = bar.value(), bar.value() + self.viewport().height()
+        first: _Anchor | None = None
+        for widget, top, bottom in self._messages_by_position():
+            if bottom <= view_top:
+                continue
+            if top >= view_bottom and first is not None:
+                break
+            anchor = _Anchor(widget, view_top - top, widget.height())
+            if id(widget) not in moving:
+                return anchor
+            first = first or anchor
+        return first
+
+    def _restore_anchor(self, *, reflowed: bool = False) -> None:
+        """Scroll so the anchored message is where it was in the view.
+
+        ``reflowed``: its own text was laid out again (new width, or an estimate replaced), so a
+        viewport top inside it stays at the same fraction of it; otherwise at the same pixel.
+        """
+        anchor = self._anchor
+        if anchor is None or self._pinned:
+            return
+        widget = anchor.widget
+        offset = anchor.offset
+        if reflowed and offset > 0 and anchor.height > 0:
+            offset = round(offset * widget.height() / anchor.height)
+        self._anchor = _Anchor(widget, offset, widget.height())
+        adjusting, self._adjusting = self._adjusting, True
+        try:
+            self.verticalScrollBar().setValue(self.column.y() + widget.y() + offset)
+        finally:
+            self._adjusting = adjusting
+
+    def _defer_out_of_sight(self) -> list[QWidget]:
+        """Defer the layout of the messages far from the view and list them, nearest first.
+
+        Returns the others, which the caller settles once the resize has given them their width.
+        A message is deferred whole: its layout is disabled (its children keep their geometry, so a
+        resize does not reach them) and its texts estimate their height (see RichTextView).
+        """
+        bar = self.verticalScrollBar()
+        height = self.viewport().height()
+        near_top = bar.value() - NEAR_SCREENS * height
+        near_bottom = bar.value() + (1 + NEAR_SCREENS) * height
+        stale = {id(w) for w in self._stale}
+        far: list[tuple[int, QWidget]] = []
+        near: list[QWidget] = []
+        top_of_column = self.column.y()
+        for widget in self.messages():
+            top = top_of_column + widget.y()
+            bottom = top + widget.height()
+            if bottom >= near_top and top <= near_bottom and not widget.isHidden():
+                near.append(widget)
+                continue
+            if id(widget) not in stale:  # (one still deferred since an earlier resize stays so)
+                for view in _text_views(widget):
+                    if view.isVisible():
+                        view.defer_layout()
+                layout = widget.layout()
+                if layout is not None:
+                    layout.setEnabled(False)
+            far.append((round(near_top - bottom if bottom < near_top else top - near_bottom), widget))
+        far.sort(key=lambda item: item[0])
+        self._stale = [w for _, w in far]
+        return near
+
+    def _settle(self, widget: QWidget) -> None:
+        """Give a deferred message its layout back: its children their width, its texts their height.
+
+        Its layouts are then activated from the inside out; on a message that was not deferred,
+        only that.
+        """
+        layout = widget.layout()
+        if layout is not None and not layout.isEnabled():
+            layout.setEnabled(True)
+            layout.invalidate()  # (it counts as laid out: the resizes it ignored did not change that)
+            layout.activate()  # its children get its width (the deferred texts keep their layout)
+        for view in _text_views(widget):
+            view.settle()
+        _activate_bottom_up(widget)
+
+    def _settle_in_view(self) -> None:
+        """Lay out at once the deferred messages the view shows, keeping what the reader looks at.
+
+        Run after a resize and when the reader scrolls: a message is never painted with an estimate.
+        """
+        if self._settling:
+            return
+        self._settling = True
+        try:
+            for _ in range(4):  # settling one may bring the next into view (it may get shorter)
+                bar = self.verticalScrollBar()
+                view_top, view_bottom = bar.value(), bar.value() + self.viewport().height()
+                stale = {id(w) for w in self._stale}
+                due = [
+                    w
+                    for w, top, bottom in self._messages_by_position()
+                    if id(w) in stale and bottom > view_top and top < view_bottom
+                ]
+                if not due:
+                    break
+                with self._holding_view(frozenset(id(w) for w in due)):
+                    for widget in due:
+                        self._stale.remove(widget)
+                        self._settle(widget)
+                    self._fit_page()
+        finally:
+            self._settling = False
+
+    @contextmanager
+    def _holding_view(self, moving: frozenset[int] = frozenset()) -> Iterator[None]:
+        """Keep the message in view where it is while the page is laid out again inside the block.
+
+        Uses the anchor held since a resize or prepend, or one taken for the block (none when
+        pinned to the bottom: the range change keeps the view there).
+        """
+        held = self._anchor
+        if held is None and not self._pinned:
+            self._anchor = self._capture_anchor(moving)
+        reflowed = self._anchor is not None and id(self._anchor.widget) in moving
+        try:
+            yield
+        finally:
+            self._restore_anchor(reflowed=reflowed)
+            if held is None:
+                self._anchor = None
+
+    def _on_relayout_timer_timeout(self) -> None:
+        """Lay out the nearest deferred messages for up to ``RELAYOUT_SLICE_S``, then the page once."""
+        deadline = time.perf_counter() + RELAYOUT_SLICE_S
+        with self._holding_view():
+            while self._stale and time.perf_counter() < deadline:
+                self._settle(self._stale.pop(0))
+            self._fit_page()
+        if self._stale:
+            self._relayout_timer.start()
+
     def _on_scroll_value_changed(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._pinned = value >= bar.maximum() - PIN_SLACK_PX
         if not self._adjusting:
-            self._keep_from_bottom = None  # the reader moved: the next prepend measures again
+            self._anchor = None  # the reader moved: the next prepend measures again
+            if self._stale:
+                self._settle_in_view()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._pinned:
             self.verticalScrollBar().setValue(maximum)
-        elif self._keep_from_bottom is not None:
-            self._adjusting = True
-            try:
-                self.verticalScrollBar().setValue(maximum - self._keep_from_bottom)
-            finally:
-                self._adjusting = False
+        else:
+            self._restore_anchor()

@@ -39,9 +39,9 @@ def _stats() -> Stats:
     return Stats(10, 0, 256, 1, 16, 48, (16,), 16.0, 0.01, 0.5, 500.0)
 
 
-def _stored_chat(store, title: str) -> int:
+def _stored_chat(store, title: str, exchanges: int = EXCHANGES) -> int:
     chat = store.create_conversation(title)
-    for i in range(EXCHANGES):
+    for i in range(exchanges):
         user = store.send_user_message(chat, f"{i}. {QUESTION}").id
         with store.begin_reply(user) as writer:
             writer.on_event(Done((), (), REPLY, "", f"Answer {i}.\n\n{REPLY}", _stats()))
@@ -169,3 +169,153 @@ def test_a_text_measured_for_a_width_it_was_not_given_is_laid_out_for_its_own_ag
     QApplication.processEvents()
     assert _laid_out_elsewhere(page.transcript) == []
     assert _misfits(page.transcript) == []
+
+
+# --- resizing a long chat ---------------------------------------------------------------------
+#
+# A resize lays out at once only the messages in and near the view; the others keep an estimated
+# height and are laid out on the event loop (Transcript.relayout_pending counts them).  What the
+# reader sees must be right at once, everything must be right once the event loop has drained, and
+# the message the reader is looking at must stay in view throughout.
+
+LONG_CHAT = 4 * EAGER_MESSAGES  # several screens above the view
+
+
+def _opened_long_chat(qtbot, make_window, width: int = 1180):
+    """A window showing a long chat with every message built and laid out."""
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(width, 700)
+    page = window.open_chat(_stored_chat(window.store, "Long", LONG_CHAT))
+    qtbot.waitUntil(lambda: not page.backlog and not page.transcript.relayout_pending, timeout=30_000)
+    return window, page
+
+
+def _in_view(transcript: Transcript) -> list[QWidget]:
+    viewport = transcript.viewport()
+    found = []
+    for widget in transcript.messages():
+        top = widget.mapTo(viewport, widget.rect().topLeft()).y()
+        if widget.isVisible() and top < viewport.height() and top + widget.height() > 0:
+            found.append(widget)
+    return found
+
+
+def _wrong_heights(messages: list[QWidget]) -> list[str]:
+    """Messages, and their texts, whose height is not their height at the width they have."""
+    found = []
+    for message in messages:
+        width, height, wanted = message.width(), message.height(), message.heightForWidth(message.width())
+        if height != wanted:
+            found.append(f"{type(message).__name__} is {height} px tall, at {width} px it is {wanted}")
+        for view in message.findChildren(RichTextView):
+            if not view.isVisible():
+                continue
+            if view.layout_deferred:
+                found.append(f"{view.accessibleName()!r} still has an estimated height")
+            elif abs(view.height() - (text := _document_height(view))) > 2:
+                found.append(f"{view.accessibleName()!r} is {view.height()} px tall, its text {text}")
+    return found
+
+
+@pytest.mark.parametrize("width", [760, 980], ids=["narrower", "wider"])
+def test_a_resize_lays_out_the_messages_in_view_at_once_and_the_rest_later(qtbot, make_window, width):
+    window, page = _opened_long_chat(qtbot, make_window, 860)
+    transcript = page.transcript
+    bar = transcript.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)  # the reader scrolled up to the middle of the chat
+    QApplication.processEvents()
+    looked_at = _in_view(transcript)[1]
+    old_column = transcript.column.width()
+
+    window.resize(width, 700)  # no turn of the event loop: this is the frame painted next
+    assert transcript.column.width() != old_column
+    assert _wrong_heights(_in_view(transcript)) == []
+    assert looked_at in _in_view(transcript), "the message being read stays in view"
+    assert transcript.relayout_pending > 0, "the messages out of sight are laid out later"
+
+    qtbot.waitUntil(lambda: not transcript.relayout_pending, timeout=30_000)
+    QApplication.processEvents()
+    assert _wrong_heights(transcript.messages()) == []
+    assert _misfits(transcript) == [] and _laid_out_elsewhere(transcript) == []
+    assert looked_at in _in_view(transcript)
+    assert bar.value() < bar.maximum(), "not thrown to the bottom"
+
+
+def test_the_message_read_keeps_its_place_while_the_rest_is_laid_out(qtbot, make_window):
+    """Messages above the view change height on the event loop: the one in view does not move."""
+    window, page = _opened_long_chat(qtbot, make_window, 1180)
+    transcript = page.transcript
+    bar = transcript.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    QApplication.processEvents()
+    window.resize(760, 700)
+    viewport = transcript.viewport()
+    looked_at = _in_view(transcript)[0]
+    where = looked_at.mapTo(viewport, looked_at.rect().topLeft()).y()
+    while transcript.relayout_pending:
+        transcript._on_relayout_timer_timeout()  # one slice at a time, looking after each
+        assert looked_at.mapTo(viewport, looked_at.rect().topLeft()).y() == where
+        assert _wrong_heights(_in_view(transcript)) == []
+
+
+def test_a_chat_pinned_to_its_newest_message_stays_there_through_resizes(qtbot, make_window):
+    window, page = _opened_long_chat(qtbot, make_window)
+    transcript = page.transcript
+    bar = transcript.verticalScrollBar()
+    newest = transcript.messages()[-1]
+    for width in (760, 1000, 700, 1180):  # a user dragging the edge: the next resize comes first
+        window.resize(width, 700)
+        assert bar.value() == bar.maximum() and newest in _in_view(transcript)
+        assert _wrong_heights(_in_view(transcript)) == []
+    qtbot.waitUntil(lambda: not transcript.relayout_pending, timeout=30_000)
+    QApplication.processEvents()
+    assert bar.value() == bar.maximum()
+    assert _wrong_heights(transcript.messages()) == [] and _misfits(transcript) == []
+
+
+def test_messages_scrolled_into_view_before_their_turn_are_laid_out_at_once(qtbot, make_window):
+    window, page = _opened_long_chat(qtbot, make_window)
+    transcript = page.transcript
+    window.resize(760, 700)
+    oldest = transcript.messages()[0]
+    assert oldest.findChildren(RichTextView)[0].layout_deferred  # the farthest from the view
+    transcript.verticalScrollBar().setValue(0)  # the reader jumps to the top
+    assert oldest in _in_view(transcript)
+    assert _wrong_heights(_in_view(transcript)) == []
+    qtbot.waitUntil(lambda: not transcript.relayout_pending, timeout=30_000)
+    QApplication.processEvents()
+    assert _wrong_heights(transcript.messages()) == []
+    assert transcript.verticalScrollBar().value() == 0 and oldest in _in_view(transcript)
+
+
+def test_a_resize_while_older_messages_are_still_being_built(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(1180, 700)
+    page = window.open_chat(_stored_chat(window.store, "Backfilling", LONG_CHAT))
+    QApplication.processEvents()
+    for width in (760, 1000):
+        window.resize(width, 700)
+        QApplication.processEvents()
+    qtbot.waitUntil(lambda: not page.backlog and not page.transcript.relayout_pending, timeout=30_000)
+    QApplication.processEvents()
+    assert _wrong_heights(page.transcript.messages()) == [] and _misfits(page.transcript) == []
+    bar = page.transcript.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+
+
+def test_a_deferred_text_estimates_its_height_until_it_is_settled(qtbot):
+    view = RichTextView()
+    qtbot.addWidget(view)
+    view.setHtml("<p>" + "words that wrap " * 80 + "</p>")
+    view.resize(600, view.heightForWidth(600))
+    wide = view.heightForWidth(600)
+    view.defer_layout()
+    assert view.layout_deferred
+    assert view.heightForWidth(300) == pytest.approx(2 * wide, abs=2)  # half as wide: twice as tall
+    assert view.heightForWidth(600) == wide  # a width already measured is known exactly
+    view.resize(300, 100)
+    assert view.document().textWidth() == 600, "a deferred text keeps its layout when resized"
+    assert view.settle() and not view.layout_deferred
+    assert view.document().textWidth() == view.viewport().width() == 300
+    assert view.heightForWidth(300) == _document_height(view)
+    assert not view.settle(), "settled once"
