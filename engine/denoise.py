@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,12 +127,18 @@ def denoise(
     reuse: PrefixCache | None = None,
     keep_prefix: Callable[[PrefixCache], None] | None = None,
     chunk: int = PREFILL_CHUNK,
+    start_from: Sequence[int] = (),
 ) -> Iterator[Event]:
     """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
 
     ``inputs`` is the processor's output for one sequence (``input_ids`` plus
     optional image tensors).  ``split`` turns the final text into (thought,
     answer); without it the whole text is the answer.
+
+    ``start_from`` revises a text in place: canvas k starts from its tokens
+    k·256 … k·256+255 instead of uniform noise (positions past its end stay
+    noise), so the first denoising step reads the old text and keeps what it is
+    confident about.  The random draws are the same as without it.
     """
     cancel = cancel or CancelToken()
     settings.validate()
@@ -251,8 +257,11 @@ def denoise(
                     prompt_tokens=prompt_len, seconds=time.perf_counter() - start, cached_tokens=cached
                 )
 
-            # b. A fresh canvas of uniformly random tokens.
+            # b. A fresh canvas of uniformly random tokens, or the text being revised where it reaches.
             canvas = sampler.initialize_canvas(batch_size=1, device=device)
+            seeded = start_from[block * canvas_length : (block + 1) * canvas_length]
+            if seeded:
+                canvas[0, : len(seeded)] = torch.tensor(list(seeded), dtype=canvas.dtype, device=device)
             argmax_canvas = canvas
             self_conditioning = None
             mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(

@@ -185,6 +185,7 @@ class Engine:
         *,
         with_pieces: bool = True,
         continue_tokens: Sequence[int] = (),
+        start_from: str = "",
     ) -> Iterator[Event]:
         """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
 
@@ -197,6 +198,10 @@ class Engine:
         committed them, and writes the canvases that follow.  Events then cover
         only the new part (blocks numbered from 0, ``Done.text`` the new text);
         ``max_new_tokens`` still bounds the whole reply.
+
+        ``start_from`` is an earlier answer to revise in place (a "make it shorter"
+        follow-up): the reply's canvases start from its tokens instead of noise, so
+        the model keeps what still fits and the user watches the old text change.
         """
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()
@@ -226,6 +231,7 @@ class Engine:
                 reuse=self._prefix if self.reuse_prompt_cache else None,
                 keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
                 chunk=self.prefill_chunk,
+                start_from=self.start_tokens(start_from, settings.max_new_tokens),
             )
             yield from _with_omitted_turns(events, prompt.omitted_turns)
         except torch.OutOfMemoryError:
@@ -236,6 +242,13 @@ class Engine:
                 fix="Start a new chat or remove attachments (shorter context), lower the image token budget, "
                 "or close other programs using the GPU; the model is still loaded",
             ) from None
+
+    def start_tokens(self, text: str, limit: int) -> list[int]:
+        """``text`` as the ids a revision's canvases start from (no special tokens), at most ``limit``."""
+        if not text:
+            return []
+        ids = self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return list(ids[:limit])
 
     def decode_steps(self, frames: Iterable[StoredStep]) -> list[Step]:
         """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""
