@@ -56,6 +56,7 @@ class EngineLike(Protocol):
         cancel: CancelToken | None = None,
         *,
         continue_tokens: Sequence[int] = (),
+        start_from: str = "",
     ) -> Iterator[Event]: ...
 
     def vram_in_use(self) -> int | None: ...
@@ -101,6 +102,7 @@ class GenerateRequest:
     cancel: CancelToken
     sink: ReplySink | None = None
     continue_tokens: tuple[int, ...] = ()  # the committed canvases of a reply being continued
+    start_from: str = ""  # an earlier answer this reply revises in place (its canvases start from it)
 
 
 # What a replay reads from the store: the frames, each committed canvas's text, the reply's Stats.
@@ -191,7 +193,11 @@ class EngineWorker(QObject):
             self.reply_failed.emit(rid, "Stopped before the reply started.")
             return
         try:
-            extra = {"continue_tokens": request.continue_tokens} if request.continue_tokens else {}
+            extra: dict[str, Any] = {}
+            if request.continue_tokens:
+                extra["continue_tokens"] = request.continue_tokens
+            if request.start_from:
+                extra["start_from"] = request.start_from
             events = self._engine.generate(
                 request.conversation, request.settings, request.options, request.cancel, **extra
             )
@@ -320,15 +326,24 @@ class EngineHost(QObject):
         sink: ReplySink | None = None,
         *,
         continue_tokens: Sequence[int] = (),
+        start_from: str = "",
     ) -> int:
         """Queue a reply; returns its id (events for it carry the same id).
 
         ``sink`` (a store ``ReplyWriter``) is fed every event on the engine thread.
         ``continue_tokens``: continue a reply cut short, after these committed tokens.
+        ``start_from``: an earlier answer to revise in place.
         """
         self.stop()
         request = GenerateRequest(
-            next(self._ids), conversation, settings, options, CancelToken(), sink, tuple(continue_tokens)
+            next(self._ids),
+            conversation,
+            settings,
+            options,
+            CancelToken(),
+            sink,
+            tuple(continue_tokens),
+            start_from,
         )
         self._active = (request.reply_id, request.cancel)
         self.generate_requested.emit(request)

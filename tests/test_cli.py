@@ -98,3 +98,15 @@ def test_missing_model_folder_lists_the_problem(tmp_path: Path):
     result = _run("generate", "--model", str(tmp_path / "nope"), "--prompt", "Hi")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "does not exist" in result.stderr
+
+
+def test_generate_can_start_from_a_text_to_revise(tiny_checkpoint: Path, tmp_path: Path):
+    old = tmp_path / "old.txt"
+    old.write_text("Rivers carry water to the sea. " * 20, encoding="utf-8")
+    common = ("generate", "--model", str(tiny_checkpoint), "--prompt", "Shorter", "--jsonl")
+    common += ("--seed", "3", "--steps", "1", "--max-new-tokens", "256")
+    plain = _run(*common)
+    revised = _run(*common, "--start-from", str(old))
+    assert plain.returncode == 0 and revised.returncode == 0, revised.stderr
+    first = [json.loads(r.stdout.splitlines()[0])["draft"] for r in (plain, revised)]
+    assert first[0] != first[1], "the first step reads the text instead of noise"

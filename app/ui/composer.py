@@ -30,6 +30,11 @@ from app.qt import (
 from app.ui.media_widgets import AttachmentChip
 
 MAX_LINES = 10
+REVISE_TIP = (
+    "Revise the last reply in place (Ctrl+R): say what to change, and the new reply starts from the "
+    "last one instead of noise, keeping what still fits"
+)
+REVISE_PLACEHOLDER = "How should the last reply change?  (shorter, friendlier, in French …)"
 
 
 def local_files(mime: QMimeData) -> list[Path]:
@@ -163,6 +168,14 @@ class Composer(QFrame):
         self.think_button.setToolTip("Let the model reason before it answers")
         self.think_button.setAccessibleName("Thinking")
         row.addWidget(self.think_button)
+        self.revise_button = QToolButton(self)
+        self.revise_button.setText("Revise")
+        self.revise_button.setCheckable(True)
+        self.revise_button.setEnabled(False)  # until the chat ends with a reply to revise
+        self.revise_button.setToolTip(REVISE_TIP)
+        self.revise_button.setAccessibleName("Revise the last reply in place")
+        self.revise_button.toggled.connect(self._on_revise_button_toggled)
+        row.addWidget(self.revise_button)
         self.instructions_button = QToolButton(self)
         self.instructions_button.setText("Instructions")
         self.instructions_button.setCheckable(True)  # checked: this chat has instructions of its own
@@ -182,6 +195,23 @@ class Composer(QFrame):
         self._generating = False
         self.edit.textChanged.connect(self._update_send_enabled)
         self._update_send_enabled()
+
+    def set_revisable(self, on: bool) -> None:
+        """Offer Revise while the chat shown ends with a reply that has text (unchecked when not)."""
+        self.revise_button.setEnabled(on)
+        if not on:
+            self.revise_button.setChecked(False)
+
+    def revising(self) -> bool:
+        """The next message asks to change the last reply, which the new reply starts from."""
+        return self.revise_button.isEnabled() and self.revise_button.isChecked()
+
+    def _on_revise_button_toggled(self, on: bool) -> None:
+        if on:
+            self.edit.setPlaceholderText(REVISE_PLACEHOLDER)
+        else:
+            self.edit.set_send_key(self.edit.send_key)  # its own placeholder back
+        self.edit.setFocus()
 
     def set_has_instructions(self, on: bool) -> None:
         self.instructions_button.setChecked(on)

@@ -315,6 +315,7 @@ class MainWindow(QMainWindow):
         self.models_action = self._action("&Models…", "Ctrl+Shift+M", self.open_models)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
+        self.revise_action = self._action("&Revise the last reply", "Ctrl+R", self.toggle_revise)
         self.instructions_action = self._action(
             "&Instructions for this chat…", "Ctrl+Shift+I", lambda: self.edit_instructions()
         )
@@ -336,7 +337,7 @@ class MainWindow(QMainWindow):
         chat.addActions(
             [self.find_action, self.search_action, self.previous_chat_action, self.next_chat_action]
         )
-        chat.addAction(self.instructions_action)
+        chat.addActions([self.revise_action, self.instructions_action])
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
         chat.addSeparator()
@@ -545,6 +546,7 @@ class MainWindow(QMainWindow):
         self._refresh_sidebar()
         self._show_context_use()
         self._show_instructions_state()
+        self._show_revisable()
         return page
 
     def edit_instructions(self, chat_id: int | None = None) -> InstructionsDialog | None:
@@ -956,6 +958,7 @@ class MainWindow(QMainWindow):
             return None
         page = self.current_page()
         text = self.composer.edit.toPlainText().strip()
+        revised = self._revisable_answer(page) if self.composer.revising() else ""
         pending = self.composer.attachments()
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
@@ -970,13 +973,31 @@ class MainWindow(QMainWindow):
             self._user_widget(text, [(path, info, path.name) for path, info in pending], user.id)
         )
         self.composer.clear()
-        reply_id = self._start_reply(page, user.id)
+        self.composer.set_revisable(False)  # the chat ends with this message now
+        reply_id = self._start_reply(page, user.id, start_from=revised)
         try:
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
             log.exception("cannot read the chat's title")
         self._refresh_sidebar()
         return reply_id
+
+    @staticmethod
+    def _revisable_answer(page: ChatPage | None) -> str:
+        """The answer a Revise would start from: the chat's last message, if it is a reply with text."""
+        messages = page.session.messages if page is not None else []
+        last = messages[-1] if messages else None
+        return last.text if last is not None and last.role == "assistant" and last.text.strip() else ""
+
+    def _show_revisable(self) -> None:
+        """Offer Revise while the chat shown ends with a reply that has text and none is being written."""
+        page = self.current_page()
+        idle = self.active is None
+        self.composer.set_revisable(idle and bool(self._revisable_answer(page)))
+
+    def toggle_revise(self) -> None:
+        if self.composer.revise_button.isEnabled():
+            self.composer.revise_button.toggle()
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
         """Answer the last user message again; the failed reply stays in the store as an older version."""
@@ -1067,6 +1088,7 @@ class MainWindow(QMainWindow):
             return
         self._fill_page(page, path)
         self._show_context_use()
+        self._show_revisable()
 
     def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
         page.actions_enabled = on  # widgets still to be built take it too
@@ -1136,11 +1158,13 @@ class MainWindow(QMainWindow):
         user_message_id: int,
         writer: ReplyWriter | None = None,
         saved: Sequence[StoredCanvas] = (),
+        start_from: str = "",
     ) -> int | None:
         """Ask the engine to answer a stored user message; the reply widget goes live.
 
         ``writer`` is the reply's row when it already exists (a regeneration or
-        a continuation); ``saved`` are the canvases a continued reply goes on from.
+        a continuation); ``saved`` are the canvases a continued reply goes on from;
+        ``start_from`` is an earlier answer the reply revises in place.
         """
         try:
             conversation = self.engine_conversation(user_message_id)
@@ -1163,9 +1187,11 @@ class MainWindow(QMainWindow):
             self.config.prompt_options(),
             sink=writer,
             continue_tokens=[t for c in saved for t in c.tokens],
+            start_from=start_from,
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         self._mark_rows()  # shows "writing" once another chat is opened
+        self._show_revisable()
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
         self.composer.set_generating(True)
@@ -1262,6 +1288,7 @@ class MainWindow(QMainWindow):
                 self._unread.add(page.session.id)
         self._mark_rows()
         self.composer.set_generating(False)
+        self._show_revisable()
         self.focus_composer()
 
     def _show_versions(self, widget: AssistantMessage) -> None:

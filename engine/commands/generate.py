@@ -50,6 +50,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="4-bit weights (default: on CUDA only); a folder from 'quantize --out' is always 4-bit",
     )
+    p.add_argument(
+        "--start-from",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a text (UTF-8 file) the reply's canvases start from instead of noise: revise it in place",
+    )
     p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
     p.set_defaults(func=run)
 
@@ -87,10 +94,14 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = engine.default_settings.with_changes(**changes)
+    start_from = args.start_from.read_text(encoding="utf-8") if args.start_from else ""
     cancel = CancelToken()
     view = JsonlView() if args.jsonl else TerminalView(sys.stdout)
     try:
-        for event in engine.generate(conversation, settings, options, cancel, with_pieces=False):
+        events = engine.generate(
+            conversation, settings, options, cancel, with_pieces=False, start_from=start_from
+        )
+        for event in events:
             view.show(event)
     except KeyboardInterrupt:
         cancel.cancel()

@@ -68,6 +68,7 @@ class FakeEngine:
         self.forgotten = 0
         self.closed = False
         self.continued: list[tuple[int, ...]] = []  # continue_tokens of each call
+        self.started_from: list[str] = []  # start_from (an answer revised in place) of each call
         # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
         self.vocab: dict[str, int] = {"": 0}
         self.codec = TokenCodec(
@@ -104,9 +105,11 @@ class FakeEngine:
         cancel: CancelToken | None = None,
         *,
         continue_tokens: tuple[int, ...] = (),
+        start_from: str = "",
     ) -> Iterator[Event]:
         self.calls.append((conversation, settings, options))
         self.continued.append(tuple(continue_tokens))
+        self.started_from.append(start_from)
         cancel = cancel or CancelToken()
         rng = random.Random(0)
         start = time.perf_counter()

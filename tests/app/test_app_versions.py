@@ -270,3 +270,44 @@ def test_copy_under_a_user_message_copies_its_text_as_typed(qtbot, make_window):
     assert not user.copy_button.isVisible()
     user.cancel_edit()
     assert user.copy_button.isVisible()
+
+
+def test_revise_starts_the_next_reply_from_the_last_one(qtbot, make_window):
+    engine = FakeEngine("A long answer about rivers and the sea.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    revise = window.composer.revise_button
+    assert not revise.isEnabled()  # an empty chat has no reply to revise
+    say(qtbot, window, "Tell me about rivers")
+    assert revise.isEnabled() and not revise.isChecked()
+    assert window.revise_action.shortcut().toString() == "Ctrl+R"
+
+    window.revise_action.trigger()
+    assert window.composer.revising()
+    assert window.composer.edit.placeholderText().startswith("How should the last reply change?")
+    say(qtbot, window, "Shorter, please")
+    assert engine.started_from == ["", "A long answer about rivers and the sea."]
+    assert not revise.isChecked()  # one revision per click
+    assert "Enter to send" in window.composer.edit.placeholderText()
+    assert [u.text for u in users(window)] == ["Tell me about rivers", "Shorter, please"]
+
+    say(qtbot, window, "Thanks")  # an ordinary message starts from noise again
+    assert engine.started_from[-1] == ""
+    window.new_chat()
+    assert not revise.isEnabled()
+    window.toggle_revise()  # nothing to revise: the shortcut does nothing
+    assert not revise.isChecked()
+
+
+def test_revise_is_off_while_a_reply_is_written(qtbot, make_window):
+    engine = FakeEngine("word " * 200, steps=30, step_delay=0.01)
+    window = loaded(qtbot, make_window, engine)
+    engine.steps, engine.step_delay = 2, 0.0
+    say(qtbot, window, "one")
+    window.composer.revise_button.setChecked(True)
+    engine.steps, engine.step_delay = 30, 0.01
+    window.composer.edit.setPlainText("two")
+    window.send()
+    assert not window.composer.revise_button.isEnabled()
+    window.stop()
+    wait_idle(qtbot, window)
+    assert window.composer.revise_button.isEnabled() and not window.composer.revise_button.isChecked()
