@@ -103,13 +103,20 @@ def test_stop_saves_the_reply_as_stopped(qtbot, make_window):
     assert (message.status, message.stop_reason) == ("incomplete", "cancelled")
 
 
+def chats_saying(qtbot, window, *texts: str) -> list[int]:
+    """One chat per text (each opened with that message and its reply); their ids, oldest first."""
+    ids: list[int] = []
+    for text in texts:
+        if ids:
+            window.new_chat()
+        say(qtbot, window, text)
+        ids.append(window.current_page().session.id)
+    return ids
+
+
 def test_delete_from_the_context_menu_and_undo(qtbot, make_window):
     window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
-    say(qtbot, window, "keep me")
-    keep = window.current_page().session.id
-    window.new_chat()
-    say(qtbot, window, "delete me")
-    doomed = window.current_page().session.id
+    keep, doomed = chats_saying(qtbot, window, "keep me", "delete me")
     assert window.sidebar.chat_ids() == [doomed, keep]
 
     choose(window, doomed, "Delete")
@@ -268,12 +275,7 @@ def click_row(qtbot, window, chat_id: int, modifier=Qt.KeyboardModifier.NoModifi
 
 def test_several_chats_selected_are_deleted_together_and_undone_together(qtbot, make_window):
     window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
-    ids = []
-    for text in ("one", "two", "three"):
-        if ids:
-            window.new_chat()
-        say(qtbot, window, text)
-        ids.append(window.current_page().session.id)
+    ids = chats_saying(qtbot, window, "one", "two", "three")
     three, two, one = window.sidebar.chat_ids()
     assert [three, two, one] == ids[::-1]
 
@@ -298,11 +300,7 @@ def test_several_chats_selected_are_deleted_together_and_undone_together(qtbot, 
 
 def test_delete_key_deletes_the_current_chat_and_f2_renames_it(qtbot, make_window):
     window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
-    say(qtbot, window, "keep me")
-    keep = window.current_page().session.id
-    window.new_chat()
-    say(qtbot, window, "rename me")
-    chat = window.current_page().session.id
+    keep, chat = chats_saying(qtbot, window, "keep me", "rename me")
     click_row(qtbot, window, chat)
 
     qtbot.keyClick(window.sidebar.list, Qt.Key.Key_F2)
