@@ -79,6 +79,7 @@ def chevron_image(color: str) -> Path:
 
 def style_sheet(c: Colors, font_pt: int, chevron: Path | None = None) -> str:
     small = max(8, font_pt - 2)
+    raised = c.surface if c.name == "light" else c.user_bubble  # a floating button, lighter in the dark
     arrow = (
         f"QComboBox::down-arrow {{ image: url({chevron.as_posix()}); width: 10px; height: 6px; }}"
         if chevron is not None
@@ -132,6 +133,9 @@ QToolButton {{ border: none; border-radius: 6px; padding: 4px 6px; color: {c.mut
 QToolButton:hover {{ background: {c.border}; color: {c.text}; }}
 QToolButton:checked {{ background: {c.user_bubble}; color: {c.accent}; }}
 QToolButton:focus {{ outline: none; border: 1px solid {c.accent}; }}
+QToolButton#jumpToLatest {{ background: {raised}; color: {c.muted}; border: 1px solid {c.border};
+    border-radius: 18px; padding: 0; font-size: {font_pt + 3}pt; font-weight: 600; }}
+QToolButton#jumpToLatest:hover {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
 #messageEditor {{ background: {c.surface}; border: 1px solid {c.accent}; border-radius: 16px; }}
 #messageEditBox {{ background: transparent; border: none; color: {c.text}; }}
 QToolButton#messageAction, QToolButton#versionArrow {{

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 
 from app.icon import app_icon
 from app.qt import (
+    QColor,
     QCoreApplication,
     QEvent,
     QFrame,
+    QGraphicsDropShadowEffect,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -32,6 +34,7 @@ from app.qt import (
     QSizePolicy,
     Qt,
     QTimer,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +47,8 @@ PIN_SLACK_PX = 48
 # (the view's own texts always are); the rest in slices of at most RELAYOUT_SLICE_S.
 NEAR_SCREENS = 1.0
 RELAYOUT_SLICE_S = 0.008
+JUMP_BUTTON_PX = 36  # the round "jump to the latest message" button
+JUMP_BUTTON_MARGIN_PX = 16  # from the viewport's bottom-right corner
 
 
 class EmptyState(QWidget):
@@ -171,6 +176,24 @@ class Transcript(QScrollArea):
         self._relayout_timer.setInterval(0)
         self._relayout_timer.timeout.connect(self._on_relayout_timer_timeout)
         self._settling = False
+        # Floats over the viewport's bottom-right corner while the reader is scrolled up, so the
+        # view no longer follows a growing reply: one click goes back to the newest text and
+        # follows it again.  A child of the scroll area, not of the page, so it does not scroll.
+        self.jump_button = QToolButton(self)
+        self.jump_button.setObjectName("jumpToLatest")
+        self.jump_button.setText("↓")
+        self.jump_button.setToolTip("Jump to the latest message")
+        self.jump_button.setAccessibleName("Jump to the latest message")
+        self.jump_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.jump_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop that comes and goes
+        self.jump_button.setFixedSize(JUMP_BUTTON_PX, JUMP_BUTTON_PX)
+        shadow = QGraphicsDropShadowEffect(self.jump_button)  # it floats above the text
+        shadow.setBlurRadius(14)
+        shadow.setOffset(0, 2)
+        shadow.setColor(QColor(0, 0, 0, 70))
+        self.jump_button.setGraphicsEffect(shadow)
+        self.jump_button.clicked.connect(self._on_jump_button_clicked)
+        self.jump_button.hide()
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scroll_value_changed)
         bar.rangeChanged.connect(self._on_scroll_range_changed)
@@ -252,6 +275,25 @@ class Transcript(QScrollArea):
         self._pinned = True
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+        self._show_jump_button()
+
+    def _on_jump_button_clicked(self) -> None:
+        self._anchor = None
+        self.scroll_to_bottom()
+
+    def _show_jump_button(self) -> None:
+        """Offer the jump to the newest message while the view does not follow it (and can scroll)."""
+        wanted = not self._pinned and self.verticalScrollBar().maximum() > 0
+        if wanted != self.jump_button.isVisible():
+            if wanted:
+                self._place_jump_button()
+                self.jump_button.raise_()
+            self.jump_button.setVisible(wanted)
+
+    def _place_jump_button(self) -> None:
+        corner = self.viewport().geometry().bottomRight()
+        offset = JUMP_BUTTON_PX + JUMP_BUTTON_MARGIN_PX - 1
+        self.jump_button.move(corner.x() - offset, corner.y() - offset)
 
     def showEvent(self, event) -> None:
         """Lay out the messages built while the chat was hidden before its first frame is painted.
@@ -295,7 +337,11 @@ class Transcript(QScrollArea):
         first = event.oldSize().width() < 0 or bool(self._unsettled)  # (nothing laid out yet: showEvent does)
         if first or event.size().width() == event.oldSize().width() or not self.isVisible():
             super().resizeEvent(event)
-            return
+        else:
+            self._resize_lazily(event)
+        self._place_jump_button()
+
+    def _resize_lazily(self, event) -> None:
         pinned = self._pinned
         anchor = None if pinned else self._capture_anchor()
         near = self._defer_out_of_sight()
@@ -474,9 +520,12 @@ class Transcript(QScrollArea):
             self._anchor = None  # the reader moved: the next prepend measures again
             if self._stale:
                 self._settle_in_view()
+        self._show_jump_button()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._pinned:
             self.verticalScrollBar().setValue(maximum)
         else:
             self._restore_anchor()
+        self._place_jump_button()  # (the scroll bar may have come or gone, narrowing the viewport)
+        self._show_jump_button()
