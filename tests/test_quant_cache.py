@@ -90,6 +90,17 @@ def test_build_once_then_load_the_same_model(source, cache_root, builds):
     with safe_open(str(weights), framework="pt") as handle:
         names = set(handle.keys())
         assert handle.get_tensor("model.decoder.layers.0.experts.gate_up.packed").dtype == torch.uint8
+
+        # No dense expert weight anywhere in the file: 16-bit, or a 32-bit 3-D stack (the
+        # 32-bit absmax scales of the 4-bit blocks are 1-D and belong there).
+        def dense(name: str) -> bool:
+            part = handle.get_slice(name)
+            dtype, dims = part.get_dtype(), len(part.get_shape())
+            return dtype in ("BF16", "F16") or (dtype == "F32" and dims == 3)
+
+        dense_experts = [n for n in names if ".experts." in n and dense(n)]
+        assert not dense_experts, dense_experts
+        assert any(".experts." in n for n in names)
     assert "model.decoder.layers.0.experts.gate_up.absmax2" in names
     assert not any(n.startswith("model.encoder.language_model.layers.0.experts") for n in names)
     assert "lm_head.weight" not in names
