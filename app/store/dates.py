@@ -17,6 +17,8 @@ from app.store.models import ConversationGroup, ConversationInfo
 
 PINNED_LABEL = "Pinned"
 GROUP_ORDER: tuple[str, ...] = ("Today", "Yesterday", "This week", "This month", "Older")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _local_date(timestamp: float, tz_offset: Callable[[float], float] | None) -> date:
@@ -69,3 +71,20 @@ def group_conversations(
         for label, items in buckets.items()
     ]
     return [group for group in groups if group.conversations]
+
+
+def format_moment(timestamp: float, now: float | None = None) -> str:
+    """When a message was written, for a tooltip: "today at 08:45", "yesterday at 22:10",
+    "Mon 23 Nov at 09:02", or with the year when it is another year (local time)."""
+    moment = datetime.fromtimestamp(timestamp)
+    label = group_label(timestamp, now if now is not None else datetime.now().timestamp())
+    clock = moment.strftime("%H:%M")
+    if label == "Today":
+        return f"today at {clock}"
+    if label == "Yesterday":
+        return f"yesterday at {clock}"
+    current_year = datetime.fromtimestamp(now).year if now is not None else datetime.now().year
+    day = f"{WEEKDAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"  # not the C locale's
+    if moment.year != current_year:
+        day += f" {moment.year}"
+    return f"{day} at {clock}"

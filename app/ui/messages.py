@@ -34,6 +34,7 @@ from app.qt import (
 )
 from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
+from app.store.dates import format_moment
 from app.ui.markdown_stack import MarkdownStack
 from app.ui.media_widgets import AttachmentTiles
 from app.ui.replay_bar import ReplayBar
@@ -45,6 +46,9 @@ USER_BUBBLE_FRACTION = 0.82
 BUBBLE_MIN_TEXT_PX = 120  # a long message wraps at no less than this, however narrow the column
 BUBBLE_PADDING_PX = 32  # the bubble's left and right margins together
 NO_TEXT = "*No text: the reply was stopped before the first canvas.*"
+# A user's message longer than this shows its first lines, with "Show all N lines".
+COLLAPSE_OVER_LINES, COLLAPSE_OVER_CHARS = 24, 3_000
+COLLAPSED_LINES, COLLAPSED_CHARS = 12, 1_200
 
 
 def _action_button(parent: QWidget, text: str, tip: str) -> QToolButton:
@@ -123,6 +127,9 @@ class UserMessage(QWidget):
         row.addWidget(self.bubble)
         self.bubble.setVisible(bool(text.strip()))
         layout.addLayout(row)
+        lines = text.splitlines()
+        self._collapsible = len(lines) > COLLAPSE_OVER_LINES or len(text) > COLLAPSE_OVER_CHARS
+        self._expanded = False
 
         self.editor = QFrame(self)
         self.editor.setObjectName("messageEditor")
@@ -159,6 +166,9 @@ class UserMessage(QWidget):
         actions.addStretch(1)
         self.versions = VersionSwitcher(self)
         actions.addWidget(self.versions)
+        self.expand_button = _action_button(self, "Show all", "Show the whole message")
+        self.expand_button.clicked.connect(lambda: self.set_expanded(not self._expanded))
+        actions.addWidget(self.expand_button)
         self.copy_button = _action_button(self, "Copy", "Copy this message's text")
         self.copy_button.setAccessibleName("Copy your message")
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
@@ -175,6 +185,7 @@ class UserMessage(QWidget):
         self.edit_box.setPlainText(self.text)
         self._fit_editor()
         self.bubble.setVisible(False)
+        self.expand_button.setVisible(False)
         self.edit_button.setVisible(False)
         self.copy_button.setVisible(False)
         self.editor.setVisible(True)
@@ -191,6 +202,7 @@ class UserMessage(QWidget):
     def cancel_edit(self) -> None:
         self.editor.setVisible(False)
         self.bubble.setVisible(bool(self.text.strip()))
+        self.expand_button.setVisible(self._collapsible)
         self.edit_button.setVisible(self.store_id is not None)
         self.copy_button.setVisible(bool(self.text.strip()))
 
@@ -222,10 +234,30 @@ class UserMessage(QWidget):
         """The views holding this message's text, top to bottom (for find in chat)."""
         return [self.view]
 
+    @property
+    def collapsed(self) -> bool:
+        """A long message shows its first lines only, until "Show all" (a pasted log, a long draft)."""
+        return self._collapsible and not self._expanded
+
+    def set_expanded(self, expanded: bool) -> None:
+        if expanded != self._expanded:
+            self._expanded = expanded
+            self.rerender()
+
     def rerender(self) -> None:
-        self.view.set_rendered(self._renderer().render_plain(self.text))
+        text = self.text
+        if self.collapsed:
+            text = "\n".join(self.text.splitlines()[:COLLAPSED_LINES])[:COLLAPSED_CHARS].rstrip() + " …"
+        self.view.set_rendered(self._renderer().render_plain(text))
+        self.expand_button.setVisible(self._collapsible)
+        lines = len(self.text.splitlines())
+        self.expand_button.setText("Show less" if self._expanded else f"Show all {lines:,} lines")
         self._ideal_width = None
         self._fit()
+
+    def set_sent_at(self, when: float) -> None:
+        """Say when the message was sent, on hovering it (as messaging apps do)."""
+        self.bubble.setToolTip(f"Sent {format_moment(when)}")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -315,6 +347,7 @@ class AssistantMessage(QWidget):
     regenerate_clicked = Signal()
     replay_clicked = Signal()
     continue_clicked = Signal()
+    revise_clicked = Signal()
 
     def __init__(
         self,
@@ -432,6 +465,12 @@ class AssistantMessage(QWidget):
         self.replay_button = _action_button(self, "Replay", "Replay how this reply was refined, step by step")
         self.replay_button.clicked.connect(self.replay_clicked)
         actions.addWidget(self.replay_button)
+        self.revise_button = _action_button(
+            self, "Revise", "Say what to change: the next reply rewrites this one in place (Ctrl+R)"
+        )
+        self.revise_button.clicked.connect(self.revise_clicked)
+        self.revise_button.setVisible(False)
+        actions.addWidget(self.revise_button)
         actions.addStretch(1)
         self.actions = QWidget(self)
         self.actions.setLayout(actions)
@@ -531,6 +570,14 @@ class AssistantMessage(QWidget):
         self.regenerate_button.setVisible(self.store_id is not None)
         self.replay_button.setVisible(self.store_id is not None)
         self.actions.setVisible(True)
+
+    def set_revisable(self, on: bool) -> None:
+        """Offer Revise (the last reply of the chat shown, with text, while no reply is written)."""
+        self.revise_button.setVisible(on and self.store_id is not None)
+
+    def set_written_at(self, when: float) -> None:
+        """Say when the reply was written, on hovering its header."""
+        self.name.setToolTip(f"Written {format_moment(when)}")
 
     def set_continuable(self, on: bool) -> None:
         """Offer Continue (a stopped or interrupted reply that is the last of its branch)."""

@@ -664,8 +664,10 @@ class MainWindow(QMainWindow):
             if versions is not None:
                 widget.versions.set_versions(versions.ids, versions.index)
             widget.set_actions_enabled(page.actions_enabled)
+            widget.set_sent_at(m.created_at)
             return widget
         widget = self._reply_widget(m.id)
+        widget.set_written_at(m.updated_at)
         if versions is not None:
             widget.versions.set_versions(versions.ids, versions.index)
         stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
@@ -764,6 +766,8 @@ class MainWindow(QMainWindow):
             return None
         views = []
         for widget in page.transcript.messages():  # older ones still being built are found when they are
+            if isinstance(widget, UserMessage) and widget.collapsed:
+                widget.set_expanded(True)  # a long message is searched (and shown) whole
             if isinstance(widget, (UserMessage, AssistantMessage)):
                 views += widget.text_views()
         return page.transcript, views
@@ -969,9 +973,9 @@ class MainWindow(QMainWindow):
             self._store_failed("The message could not be sent", error)
             return None
         page.session.add(Message("user", text, attachments, store_id=user.id))
-        page.transcript.add(
-            self._user_widget(text, [(path, info, path.name) for path, info in pending], user.id)
-        )
+        sent = self._user_widget(text, [(path, info, path.name) for path, info in pending], user.id)
+        sent.set_sent_at(time.time())
+        page.transcript.add(sent)
         self.composer.clear()
         self.composer.set_revisable(False)  # the chat ends with this message now
         reply_id = self._start_reply(page, user.id, start_from=revised)
@@ -990,10 +994,23 @@ class MainWindow(QMainWindow):
         return last.text if last is not None and last.role == "assistant" and last.text.strip() else ""
 
     def _show_revisable(self) -> None:
-        """Offer Revise while the chat shown ends with a reply that has text and none is being written."""
+        """Offer Revise while the chat shown ends with a reply that has text and none is being written.
+
+        The composer's toggle and the Revise link under that reply say the same.
+        """
         page = self.current_page()
-        idle = self.active is None
-        self.composer.set_revisable(idle and bool(self._revisable_answer(page)))
+        available = self.active is None and bool(self._revisable_answer(page))
+        self.composer.set_revisable(available)
+        if page is not None:
+            replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
+            for widget in replies:
+                widget.set_revisable(available and widget is replies[-1])
+
+    def start_revise(self) -> None:
+        """Revise under the last reply: the composer takes the instruction for it."""
+        if self.composer.revise_button.isEnabled():
+            self.composer.revise_button.setChecked(True)
+            self.focus_composer()
 
     def toggle_revise(self) -> None:
         if self.composer.revise_button.isEnabled():
@@ -1143,6 +1160,7 @@ class MainWindow(QMainWindow):
 
     def _reply_widget(self, store_id: int) -> AssistantMessage:
         widget = AssistantMessage(lambda: self._renderer, self.colors, store_id=store_id)
+        widget.revise_clicked.connect(self.start_revise)
         widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
         widget.code_copied.connect(self._on_code_copied)
         widget.regenerate_clicked.connect(lambda: self.regenerate(store_id))
@@ -1248,6 +1266,7 @@ class MainWindow(QMainWindow):
         active.state.on_done(done)
         done = active.state.done  # a continuation's covers the whole reply
         active.widget.finish(active.state)
+        active.widget.set_written_at(time.time())
         message = active.message
         message.text = done.answer
         message.thought = done.thought

@@ -310,4 +310,61 @@ def test_revise_is_off_while_a_reply_is_written(qtbot, make_window):
     assert not window.composer.revise_button.isEnabled()
     window.stop()
     wait_idle(qtbot, window)
-    assert window.composer.revise_button.isEnabled() and not window.composer.revise_button.isChecked()
+    assert not window.composer.revise_button.isChecked()  # one revision per click
+    stopped = window.current_page().session.messages[-1]
+    assert window.composer.revise_button.isEnabled() == bool(stopped.text.strip())  # what was kept
+
+
+def test_revise_under_the_last_reply_starts_a_revision(qtbot, make_window):
+    engine = FakeEngine("An answer.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "first")
+    say(qtbot, window, "second")
+    older, last = replies(window)
+    assert last.revise_button.isVisible() and not older.revise_button.isVisible()
+    qtbot.mouseClick(last.revise_button, Qt.MouseButton.LeftButton)
+    assert window.composer.revising() and window.composer.edit.hasFocus()
+    say(qtbot, window, "in French")
+    assert engine.started_from[-1] == "An answer."
+    older, middle, newest = replies(window)
+    assert newest.revise_button.isVisible() and not middle.revise_button.isVisible()
+
+
+def test_messages_say_when_they_were_written(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine("Fine.", steps=2))
+    say(qtbot, window, "hello")
+    (user,) = users(window)
+    (reply,) = replies(window)
+    assert user.bubble.toolTip().startswith("Sent today at ")
+    assert reply.name.toolTip().startswith("Written today at ")
+    cid = window.current_page().session.id
+    window.close()
+    again = loaded(qtbot, make_window, FakeEngine("Fine.", steps=2))
+    again.open_chat(cid)
+    assert users(again)[0].bubble.toolTip().startswith("Sent today at ")
+    assert replies(again)[0].name.toolTip().startswith("Written today at ")
+
+
+def test_a_long_pasted_message_is_shown_folded_until_show_all(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine("Looks like a timeout.", steps=2))
+    log = "\n".join(f"2026-11-27 08:{i:02d} worker[{i}] retrying connection" for i in range(40))
+    say(qtbot, window, log)
+    (user,) = users(window)
+    shown = user.view.toPlainText()
+    assert user.collapsed and shown.endswith("…")
+    assert "08:11 worker[11]" in shown and "worker[12]" not in shown  # the first 12 lines
+    assert user.expand_button.isVisible() and user.expand_button.text() == "Show all 40 lines"
+    folded = user.height()
+    qtbot.mouseClick(user.expand_button, Qt.MouseButton.LeftButton)
+    assert not user.collapsed and "worker[39]" in user.view.toPlainText()
+    assert user.expand_button.text() == "Show less"
+    qtbot.waitUntil(lambda: user.height() > folded)
+    qtbot.mouseClick(user.expand_button, Qt.MouseButton.LeftButton)
+    assert user.collapsed
+    assert window.find_in_chat("worker[39]") == 1  # find shows a folded message whole
+    assert not user.collapsed
+    assert engine_text(window) == log  # the model got every line, folded or not
+
+
+def engine_text(window) -> str:
+    return window.host.worker._engine.calls[-1][0].turns[-1].text

@@ -183,3 +183,15 @@ def test_rename_delete_undo_and_purge(store, clock, tmp_path):
     )
     conn.execute("INSERT INTO message_fts (message_fts) VALUES ('integrity-check')")
     conn.execute("INSERT INTO conversation_fts (conversation_fts) VALUES ('integrity-check')")
+
+
+def test_format_moment_says_today_yesterday_a_weekday_or_a_year():
+    from datetime import datetime
+
+    from app.store.dates import format_moment
+
+    now = datetime(2026, 11, 27, 9, 30).timestamp()
+    assert format_moment(datetime(2026, 11, 27, 8, 5).timestamp(), now) == "today at 08:05"
+    assert format_moment(datetime(2026, 11, 26, 22, 10).timestamp(), now) == "yesterday at 22:10"
+    assert format_moment(datetime(2026, 11, 23, 9, 2).timestamp(), now) == "Mon 23 Nov at 09:02"
+    assert format_moment(datetime(2025, 12, 31, 23, 59).timestamp(), now) == "Wed 31 Dec 2025 at 23:59"
