@@ -27,7 +27,7 @@ import binascii
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,8 +53,13 @@ def export_data(
     *,
     embed_attachments: bool = True,
     include_history: bool = False,
+    only_messages: Collection[int] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document (as Python data) for the given conversations, or all live ones."""
+    """The JSON document (as Python data) for the given conversations, or all live ones.
+
+    ``only_messages`` keeps just those messages (a fork: one path of the tree), and reads
+    nothing else of the others, such as their refinement history.
+    """
     if conversation_ids is None:
         conversation_ids = [c.id for c in reversed(conversations.list_all(conn))]
     shas: set[str] = set()
@@ -67,6 +72,8 @@ def export_data(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (cid,)
         ):
             mid = row[0]
+            if only_messages is not None and mid not in only_messages:
+                continue
             attachments = [
                 {"sha256": sha, "kind": kind, "name": name, "size": size}
                 for sha, kind, name, size in conn.execute(

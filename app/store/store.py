@@ -382,6 +382,39 @@ class Store:
                 include_history=include_history,
             )
 
+    def branch_conversation(self, message_id: int) -> int:
+        """A new chat holding the path from the start down to ``message_id``; returns its id.
+
+        "Go on from here in a new chat": the messages of that path (the versions shown, with
+        their attachments, statistics and refinement history, so Replay and Continue work)
+        are copied; the original chat is left as it is.  The new chat is dated now and
+        titled after the original, with "(branch)".
+        """
+        with self._db.read() as conn:
+            cid = tree.conversation_of(conn, message_id)
+            path = tree.load_skeleton(conn, cid).path_to(message_id)
+            document = exchange.export_data(
+                conn,
+                self._blobs,
+                [cid],
+                self._clock(),
+                embed_attachments=False,
+                include_history=True,
+                only_messages=set(path),
+            )
+        now = self._clock()
+        (conv,) = document["conversations"]
+        conv.update(
+            title=f"{conv['title'] or 'Chat'} (branch)",
+            title_auto=False,
+            pinned=False,
+            created_at=now,
+            updated_at=now,
+        )
+        with self._db.write("branch a conversation") as conn:
+            (new_id,) = exchange.import_data(conn, self._blobs, document, now)
+        return new_id
+
     def export_markdown(self, conversation_ids: Sequence[int] | None = None) -> str:
         with self._db.read() as conn:
             return exchange.export_markdown(conn, self._blobs, conversation_ids)

@@ -348,6 +348,7 @@ class AssistantMessage(QWidget):
     replay_clicked = Signal()
     continue_clicked = Signal()
     revise_clicked = Signal()
+    branch_clicked = Signal()
 
     def __init__(
         self,
@@ -471,6 +472,11 @@ class AssistantMessage(QWidget):
         self.revise_button.clicked.connect(self.revise_clicked)
         self.revise_button.setVisible(False)
         actions.addWidget(self.revise_button)
+        self.branch_button = _action_button(
+            self, "Branch", "Go on from this reply in a new chat; this chat stays as it is"
+        )
+        self.branch_button.clicked.connect(self.branch_clicked)
+        actions.addWidget(self.branch_button)
         actions.addStretch(1)
         self.actions = QWidget(self)
         self.actions.setLayout(actions)
@@ -569,6 +575,7 @@ class AssistantMessage(QWidget):
         self.copy_button.setVisible(has_answer)
         self.regenerate_button.setVisible(self.store_id is not None)
         self.replay_button.setVisible(self.store_id is not None)
+        self.branch_button.setVisible(self.store_id is not None)
         self.actions.setVisible(True)
 
     def set_revisable(self, on: bool) -> None:

@@ -1107,6 +1107,17 @@ class MainWindow(QMainWindow):
         self._show_context_use()
         self._show_revisable()
 
+    def branch_chat(self, message_id: int) -> int | None:
+        """Go on from a reply in a new chat holding the conversation up to it; returns the new chat."""
+        try:
+            chat_id = self.store.branch_conversation(message_id)
+        except StoreError as error:
+            self._store_failed("The chat could not be branched", error)
+            return None
+        self.open_chat(chat_id)
+        self.status.showMessage("A new chat goes on from that reply; the original is unchanged", 6000)
+        return chat_id
+
     def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
         page.actions_enabled = on  # widgets still to be built take it too
         for widget in page.transcript.messages():
@@ -1161,6 +1172,7 @@ class MainWindow(QMainWindow):
     def _reply_widget(self, store_id: int) -> AssistantMessage:
         widget = AssistantMessage(lambda: self._renderer, self.colors, store_id=store_id)
         widget.revise_clicked.connect(self.start_revise)
+        widget.branch_clicked.connect(lambda: self.branch_chat(store_id))
         widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
         widget.code_copied.connect(self._on_code_copied)
         widget.regenerate_clicked.connect(lambda: self.regenerate(store_id))

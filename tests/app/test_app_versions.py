@@ -368,3 +368,24 @@ def test_a_long_pasted_message_is_shown_folded_until_show_all(qtbot, make_window
 
 def engine_text(window) -> str:
     return window.host.worker._engine.calls[-1][0].turns[-1].text
+
+
+def test_branch_goes_on_from_a_reply_in_a_new_chat(qtbot, make_window):
+    engine = FakeEngine("An answer.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "first")
+    original = window.current_page().session.id
+    say(qtbot, window, "second")
+    first_reply = replies(window)[0]
+    assert first_reply.branch_button.isVisible()
+    qtbot.mouseClick(first_reply.branch_button, Qt.MouseButton.LeftButton)
+    branch = window.current_page().session.id
+    assert branch != original
+    assert shown(window) == [("user", "first"), ("assistant", "An answer.")]
+    assert window.sidebar.chat_ids() == [branch, original]
+    assert window.sidebar.title_of(branch).endswith("(branch)")
+    say(qtbot, window, "a different second")
+    conversation = engine.calls[-1][0]
+    assert [t.text for t in conversation.turns] == ["first", "An answer.", "a different second"]
+    window.open_chat(original)
+    assert [u.text for u in users(window)] == ["first", "second"]  # the original is as it was

@@ -160,3 +160,38 @@ def test_bad_tree_operations_raise_store_errors(store):
     with pytest.raises(StoreError, match="does not exist"):
         store.send_user_message(999, "nobody home")
     assert store.active_path(other) == []
+
+
+def test_branching_copies_the_path_into_a_new_chat_and_leaves_the_original(store, clock, tmp_path):
+    image = tmp_path / "plan.png"
+    image.write_bytes(b"\x89PNG fake image bytes")
+    cid = store.create_conversation()
+    u1 = store.send_user_message(cid, "Plan a garden", [image]).id
+    a1 = reply(store, u1, "beds and a barrel")
+    writer = store.regenerate(a1)  # a second version of the first reply, shown
+    for event in fake_reply(9, words="a pond"):
+        writer.on_event(event)
+    a1b = writer.message_id
+    u2 = store.send_user_message(cid, "Cheaper?").id
+    reply(store, u2, "skip the pond")
+    before = [m.id for m in store.active_path(cid)]
+    original_info = store.conversation(cid)
+
+    clock.advance(60)
+    new = store.branch_conversation(a1b)
+    path = store.active_path(new)
+    assert [(m.role, m.text) for m in path] == [("user", "Plan a garden"), ("assistant", "a pond part0 part1")]
+    assert all(len(m.siblings.ids) == 1 for m in path)  # one version each: the ones that were shown
+    assert path[0].attachments[0].name == "plan.png"
+    assert path[0].attachments[0].path.read_bytes() == image.read_bytes()  # the same stored file
+    assert store.canvases(path[1].id) == store.canvases(a1b)  # Replay and Continue work there too
+    assert store.replay(path[1].id) == store.replay(a1b)
+    info = store.conversation(new)
+    assert info.title == f"{original_info.title} (branch)" and not info.pinned
+    assert info.created_at == clock() and store.list_conversations()[0].id == new  # at the top, today
+    # The original is untouched.
+    assert [m.id for m in store.active_path(cid)] == before
+    assert store.siblings(a1b).ids == (a1, a1b)
+    follow = store.send_user_message(new, "Go on").id
+    assert [m.id for m in store.active_path(new)][-1] == follow
+    assert [m.id for m in store.active_path(cid)] == before
