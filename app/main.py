@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.version import app_version
 
@@ -35,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--theme", choices=("system", "light", "dark"), help="override the theme for this run"
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="images, videos, text files or PDFs to attach (what the desktop's 'Open with' passes)",
+    )
     return parser
 
 
@@ -51,13 +58,24 @@ def _subcommand(argv: Sequence[str]) -> int | None:
     return None
 
 
-def _requested_model(argv: list[str]) -> str | None:
-    """The ``--model`` of a later launch's arguments (handed over by app.single_instance), if any."""
+def _launch_arguments(args: argparse.Namespace) -> list[str]:
+    """What a launch asks of the window, to hand to one already open: its model and files.
+
+    The files are made absolute here, because the open window runs in another folder.
+    """
+    model = ["--model", args.model] if args.model else []
+    return [*model, *(str(Path(f).expanduser().resolve()) for f in args.files)]
+
+
+def _on_launched_again(window, argv: list[str]) -> None:
+    """A later launch handed over (app.single_instance): come forward, switch model, attach its files."""
     try:
         known, _unknown = build_parser().parse_known_args(argv)
-    except SystemExit:  # --help, --version or a bad choice: the later launch printed it already
-        return None
-    return known.model
+    except SystemExit:  # a malformed hand-over: the later launch already said what was wrong
+        known = argparse.Namespace(model=None, files=[])
+    window.bring_to_front(known.model)
+    if known.files:
+        window.add_files([Path(f) for f in known.files])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("diffusiongemma-chat")
     # One window per user and conversation store: a second launch brings the first forward.
     instance_name = server_name(data_dir())
-    if hand_over(instance_name, argv):
+    if hand_over(instance_name, _launch_arguments(args)):
         log.info("another window is open; handed it %s and exiting", argv)
         print("DiffusionGemma Chat is already open: its window was brought to the front.")
         return 0
@@ -102,11 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = EngineHost()
     window = MainWindow(config, host, icon=icon)
     hook = ExceptHook(window.report_error).install()
-    instances.launched.connect(lambda launch: window.bring_to_front(_requested_model(launch)))
+    instances.launched.connect(lambda launch: _on_launched_again(window, launch))
     window.show()
     # With nothing chosen yet AUTO lands on the demo model, which loads while the first-run dialog is open.
     window.load_model(args.model or config.model or AUTO)
     first_run = maybe_show_first_run(window, config, args.model)
+    if args.files:
+        window.add_files([Path(f).expanduser() for f in args.files])  # "Open with" on a file
     status = 1
     try:
         status = int(app.exec())

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from media_files import write_png
 
 import app.main as app_main
 from app.qt import QApplication
@@ -45,7 +46,7 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
         seen["icon"] = not window.windowIcon().isNull()
         # A second launch (double-clicking the icon again) hands over to this window and exits.
         second = subprocess.Popen(
-            [sys.executable, "-m", "app", "--model", "demo"],
+            [sys.executable, "-m", "app", "--model", "demo", str(clip)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -61,13 +62,17 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
         second.stdout.close()
         second.stderr.close()
         seen["switched_to"] = window.model_source
+        qtbot.waitUntil(lambda: not window.composer.pending_probes())
+        seen["attached"] = sorted(p.name for p, _ in window.composer.attachments())
         window.close()
         return 0
 
     monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
     missing = tmp_path / "no-model-here"
+    picture = write_png(tmp_path / "opened-with.png")  # the desktop's "Open with" passes files
+    clip = write_png(tmp_path / "second-launch.png")
     try:
-        assert app_main.main(["--model", str(missing), "--theme", "dark"]) == 0
+        assert app_main.main(["--model", str(missing), "--theme", "dark", str(picture)]) == 0
     finally:
         root = logging.getLogger()
         for handler in [h for h in root.handlers if getattr(h, "dgchat", False)]:
@@ -82,6 +87,19 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
     assert code == 0, err
     assert "already open" in out
     assert seen["switched_to"] == "demo"  # the second launch's --model is loaded in the first window
+    assert seen["attached"] == ["opened-with.png", "second-launch.png"]  # and its files attached
+
+
+def test_a_later_launch_hands_over_its_model_and_absolute_file_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = app_main.build_parser().parse_args(["--model", "demo", "notes.pdf", "~/x.png"])
+    assert app_main._launch_arguments(args) == [
+        "--model",
+        "demo",
+        str(tmp_path / "notes.pdf"),
+        str(Path("~/x.png").expanduser()),
+    ]
+    assert app_main._launch_arguments(app_main.build_parser().parse_args([])) == []
 
 
 def test_subcommands_go_to_the_conversation_tools(monkeypatch):
