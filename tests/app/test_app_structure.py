@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ast
 import configparser
+import mimetypes
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from app.icon import icon_path
 from app.qt import QIcon, QSize, QtCore
 from app.worker import EngineWorker
+from engine.documents import is_document_name
+from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,6 +84,13 @@ def test_desktop_entry_and_metainfo_reference_the_icon():
     section = entry["Desktop Entry"]
     assert section["Type"] == "Application" and section["Exec"].startswith("dgchat")
     assert section["Icon"] == "dgchat" and "Chat" in section["Categories"]
+    # "Open with" passes files (%F) of these types: each must be one the app attaches.
+    assert section["Exec"] == "dgchat %F"
+    for mime in filter(None, section["MimeType"].split(";")):
+        extension = mimetypes.guess_extension(mime) or {"text/markdown": ".md"}.get(mime)
+        assert extension is not None, mime
+        name = Path("file" + extension)
+        assert extension in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS or is_document_name(name), mime
     tree = ET.parse(ROOT / "packaging" / "io.github.diffusiongemma_chat.metainfo.xml")
     component = tree.getroot()
     assert component.tag == "component" and component.get("type") == "desktop-application"
