@@ -5,7 +5,8 @@ answers only, never thoughts; failed exchanges left out) are plain, testable
 Python.  The window persists every message in :mod:`app.store`; a
 :class:`ChatSession` is the page's view of one stored conversation (its id is
 the conversation's id), and :func:`usable_turns` filters the stored history
-the engine gets.
+the engine gets; :func:`session_message` turns a stored message into the
+page's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from engine.conversation import Attachment, Conversation, Turn
 from engine.events import Stats
+
+if TYPE_CHECKING:
+    from app.store import Message as StoredMessage
 
 MediaKind = Literal["image", "video", "document"]
 TITLE_LENGTH = 48
@@ -117,3 +121,35 @@ def usable_turns(turns: tuple[Turn, ...] | list[Turn]) -> tuple[Turn, ...]:
             continue
         kept.append(turn)
     return tuple(kept)
+
+
+def session_message(stored: StoredMessage) -> Message:
+    """A stored message as its chat page holds it; a reply that did not finish carries why as its error.
+
+    A reply the user stopped has no error: it is continued, not retried.
+    """
+    if stored.role == "user":
+        attachments = tuple(ChatAttachment(a.path, a.kind, name=a.name) for a in stored.attachments)
+        return Message("user", stored.text, attachments, store_id=stored.id)
+    message = Message(
+        "assistant",
+        stored.text,
+        thought=stored.thought,
+        stats=stored.stats,
+        store_id=stored.id,
+        incomplete=stored.status != "complete",
+    )
+    if stored.status != "complete" and stored.stop_reason != "cancelled":
+        message.error = incomplete_message(stored.stop_reason)
+    return message
+
+
+def incomplete_message(reason: str) -> str:
+    """Why a stored reply is not finished, in words, from its ``stop_reason``."""
+    if reason == "interrupted":
+        return (
+            "This reply was interrupted: the app closed while it was being written. The part shown was saved."
+        )
+    if reason == "error":
+        return "This reply failed before it was finished."
+    return "This reply was not finished."

@@ -21,7 +21,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app import paths
@@ -41,7 +41,6 @@ from app.qt import (
     QKeySequence,
     QMainWindow,
     QMessageBox,
-    QStackedWidget,
     Qt,
     QTimer,
     QVBoxLayout,
@@ -50,12 +49,12 @@ from app.qt import (
     Slot,
 )
 from app.replay import Replay
-from app.reply_state import ReplyState, format_stats
-from app.store import Message as StoredMessage
+from app.reply_state import ReplyState
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.theme import apply_theme
 from app.throttle import Throttle
 from app.ui.attachment_viewer import AttachmentViewer
+from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
 from app.ui.composer import Composer, local_files
@@ -68,7 +67,8 @@ from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortc
 from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
-from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
+from app.ui.message_factory import MessageFactory
+from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
@@ -86,12 +86,6 @@ from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
 
-# Opening a chat builds the widgets of its newest messages at once (about a screenful) and
-# the older ones in slices of at most BACKFILL_SLICE_S on the event loop, newest first, so a
-# 200-exchange chat opens without freezing the window (docs/benchmarks.md).
-EAGER_MESSAGES = 6
-BACKFILL_SLICE_S = 0.008
-
 
 @dataclass(slots=True)
 class ActiveReply:
@@ -101,16 +95,6 @@ class ActiveReply:
     widget: AssistantMessage
     state: ReplyState
     writer: ReplyWriter | None = None
-
-
-@dataclass(slots=True)
-class ChatPage:
-    session: ChatSession
-    transcript: Transcript
-    # Stored messages (with their session Message) whose widgets are still to be built, oldest
-    # first: a long chat shows its newest messages at once and the rest arrive above them.
-    backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
-    actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
 
 
 class MainWindow(QMainWindow):
@@ -141,7 +125,6 @@ class MainWindow(QMainWindow):
         self.model_source: str | None = None
         self.active: ActiveReply | None = None
         self.token_view = False
-        self._pages: dict[int, ChatPage] = {}
         self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
         self._undo_chats: list[int] = []  # the chats deleted last, for Undo
@@ -171,7 +154,22 @@ class MainWindow(QMainWindow):
         self.sidebar.instructions_requested.connect(self.edit_instructions)
         self.sidebar.undo_clicked.connect(self.undo_delete)
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
-        self.pages = QStackedWidget(self)
+        # Every message widget is made by one factory; a click on one is a request to the window.
+        self.messages = MessageFactory(
+            lambda: self._renderer, lambda: self.colors, lambda: self.token_view, self
+        )
+        self.messages.edit_submitted.connect(self.edit_message)
+        self.messages.version_selected.connect(self.select_version)
+        self.messages.copied.connect(self._on_messages_copied)
+        self.messages.revise_clicked.connect(self.start_revise)
+        self.messages.branch_clicked.connect(self.branch_chat)
+        self.messages.regenerate_clicked.connect(self.regenerate)
+        self.messages.continue_clicked.connect(self.continue_reply)
+        self.messages.replay_clicked.connect(self.replay_reply)
+        self.messages.token_view_toggled.connect(self._on_messages_token_view_toggled)
+        self.thumbnails = StoredThumbnails(self)
+        self.pages = ChatPages(self.store, self.messages, self.thumbnails, self.retry, self)
+        self.pages.older_built.connect(self._on_pages_older_built)
         self.composer = Composer(self)
         self.composer.send_clicked.connect(self.send)
         self.composer.stop_clicked.connect(self.stop)
@@ -218,10 +216,10 @@ class MainWindow(QMainWindow):
         self.prober = MediaProber(self)
         self.prober.probed.connect(self._on_prober_probed)
         self.prober.probe_failed.connect(self._on_prober_probe_failed)
-        self.thumbnails = StoredThumbnails(self)
         self.viewer = AttachmentViewer(self)  # a click on a sent attachment opens it
         self.viewer.failed.connect(lambda message: self.status.showMessage(message, 8000))
         self.composer.attachment_clicked.connect(self.viewer.open)
+        self.messages.attachment_clicked.connect(self.viewer.open)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         self.chat_transfer = ChatTransfer(
             self.store.path, self, self.status, lambda cid: self.store.conversation(cid).title, self
@@ -229,10 +227,6 @@ class MainWindow(QMainWindow):
         self.chat_transfer.exported.connect(self.chats_exported)
         self.chat_transfer.imported.connect(self._on_chat_transfer_imported)
         self.chat_transfer.failed.connect(self._store_failed)
-        self._backfill_timer = QTimer(self)
-        self._backfill_timer.setSingleShot(True)
-        self._backfill_timer.setInterval(0)
-        self._backfill_timer.timeout.connect(self._on_backfill_timer_timeout)
         # Unsent messages per chat, kept beside the conversation database.
         self.drafts = DraftKeeper(self.composer, self.store.path.parent / DRAFTS_FILE, self.add_files, self)
         self.drafts.drafts_changed.connect(self._mark_rows)
@@ -457,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def _dismiss_load_notice(self) -> None:
         if self._load_notice is not None:
-            for page in self._pages.values():
+            for page in self.pages.all():
                 if self._load_notice in page.transcript.messages():
                     page.transcript.remove(self._load_notice)
             self._load_notice = None
@@ -505,7 +499,7 @@ class MainWindow(QMainWindow):
         cid = None
         try:
             newest = self.store.list_conversations()
-            if newest and newest[0].id not in self._pages and not self.store.active_path(newest[0].id):
+            if newest and self.pages.get(newest[0].id) is None and not self.store.active_path(newest[0].id):
                 cid = newest[0].id  # an empty chat left from an earlier session
             if cid is None:
                 cid = self.store.create_conversation()
@@ -521,8 +515,7 @@ class MainWindow(QMainWindow):
         return page.session
 
     def current_page(self) -> ChatPage | None:
-        widget = self.pages.currentWidget()
-        return next((p for p in self._pages.values() if p.transcript is widget), None)
+        return self.pages.current()
 
     def open_chat(self, chat_id: int) -> ChatPage | None:
         """Show a stored conversation (built from its active path the first time)."""
@@ -535,11 +528,7 @@ class MainWindow(QMainWindow):
         return page
 
     def _open_page(self, chat_id: int) -> ChatPage:
-        page = self._pages.get(chat_id)
-        if page is None:
-            page = self._build_page(chat_id)
-            self._pages[chat_id] = page
-            self.pages.addWidget(page.transcript)
+        page = self.pages.page(chat_id)
         self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
         self._mark_rows()
@@ -606,115 +595,9 @@ class MainWindow(QMainWindow):
             by_memory=info.context_limited_by_memory,
         )
 
-    def _build_page(self, chat_id: int) -> ChatPage:
-        """A chat's widgets from the store: the active path, finished replies, interrupted ones marked."""
-        info = self.store.conversation(chat_id)
-        session = ChatSession(id=chat_id, title=info.title or NEW_CHAT_TITLE)
-        page = ChatPage(session, Transcript(self.pages))
-        self._fill_page(page, self.store.active_path(chat_id))
-        return page
-
-    def _fill_page(self, page: ChatPage, stored: list[StoredMessage], skip: tuple[int, ...] = ()) -> None:
-        """Show ``stored`` (an active path) on the page, replacing its messages; notices stay, at the end.
-
-        The session gets every message at once (follow-ups need the whole history);
-        only the newest :data:`EAGER_MESSAGES` widgets are built now, the rest by
-        :meth:`_on_backfill_timer_timeout`.
-        """
-        session, transcript = page.session, page.transcript
-        notices = transcript.clear(keep=lambda w: isinstance(w, Notice))
-        shown = [m for m in stored if m.id not in skip]
-        session.messages.clear()
-        session.messages.extend(self._session_message(m) for m in shown)
-        items = list(zip(shown, session.messages, strict=True))
-        last = stored[-1] if stored else None
-        page.backlog = items[:-EAGER_MESSAGES] if len(items) > EAGER_MESSAGES else []
-        for m, message in items[len(page.backlog) :]:
-            transcript.add(self._message_widget(page, m, message, is_last=m is last))
-        for notice in notices:
-            transcript.move_to_end(notice)
-        if page.backlog:
-            self._backfill_timer.start()
-
-    def _session_message(self, m: StoredMessage) -> Message:
-        if m.role == "user":
-            attachments = tuple(ChatAttachment(a.path, a.kind, name=a.name) for a in m.attachments)
-            return Message("user", m.text, attachments, store_id=m.id)
-        message = Message(
-            "assistant",
-            m.text,
-            thought=m.thought,
-            stats=m.stats,
-            store_id=m.id,
-            incomplete=m.status != "complete",
-        )
-        if m.status != "complete" and m.stop_reason != "cancelled":
-            message.error = self._incomplete_message(m.stop_reason)
-        return message
-
-    def _message_widget(
-        self, page: ChatPage, m: StoredMessage, message: Message, *, is_last: bool
-    ) -> UserMessage | AssistantMessage:
-        """The widget of one stored message, as it was left (versions, stats, error, Continue)."""
-        versions = m.siblings
-        if m.role == "user":
-            widget = self._user_widget(m.text, [(a.path, None, a.name) for a in m.attachments], m.id)
-            if widget.tiles is not None:
-                self.thumbnails.request(widget.tiles)
-            if versions is not None:
-                widget.versions.set_versions(versions.ids, versions.index)
-            widget.set_actions_enabled(page.actions_enabled)
-            widget.set_sent_at(m.created_at)
-            return widget
-        widget = self._reply_widget(m.id)
-        widget.set_written_at(m.updated_at)
-        if versions is not None:
-            widget.versions.set_versions(versions.ids, versions.index)
-        stats = format_stats(Done((), (), "", m.thought, m.text, m.stats)) if m.stats else ""
-        if stats and m.status == "incomplete":
-            stats += " · stopped"
-        widget.show_final(m.text, m.thought, None, stats)
-        widget.show_omitted(m.stats.omitted_turns if m.stats else 0)
-        if message.error:
-            widget.fail(message.error, retry=lambda *_, w=widget: self.retry(page, w))
-        elif not m.text and not m.thought:
-            widget.answer.set_final(NO_TEXT)
-        widget.set_continuable(is_last and m.status == "incomplete" and bool(m.text or m.thought))
-        widget.set_actions_enabled(page.actions_enabled)
-        return widget
-
-    def _on_backfill_timer_timeout(self) -> None:
-        """Build older messages above the shown ones, newest first, for one slice (current chat first)."""
-        deadline = time.perf_counter() + BACKFILL_SLICE_S
-        current = self.current_page()
-        pages = sorted(self._pages.values(), key=lambda p: p is not current)
-        for page in pages:
-            while page.backlog and time.perf_counter() < deadline:
-                self._build_one_older(page)
-        if any(page.backlog for page in self._pages.values()):
-            self._backfill_timer.start()
-        if current is not None and not current.backlog and self.find_bar.isVisible():
+    def _on_pages_older_built(self) -> None:
+        if self.find_bar.isVisible():
             self._find.refresh()  # the chat's older messages are all there now: count them too
-
-    def _build_one_older(self, page: ChatPage) -> None:
-        m, message = page.backlog.pop()
-        page.transcript.prepend(self._message_widget(page, m, message, is_last=False))
-
-    def _finish_backfill(self, page: ChatPage) -> None:
-        """Build every widget still missing on ``page`` now (before looking one up)."""
-        while page.backlog:
-            self._build_one_older(page)
-
-    @staticmethod
-    def _incomplete_message(reason: str) -> str:
-        if reason == "interrupted":
-            return (
-                "This reply was interrupted: the app closed while it was being written. "
-                "The part shown was saved."
-            )
-        if reason == "error":
-            return "This reply failed before it was finished."
-        return "This reply was not finished."
 
     def _refresh_sidebar(self) -> None:
         """List the stored chats (grouped by date), or the search results while the search box has text.
@@ -821,11 +704,11 @@ class MainWindow(QMainWindow):
             if self.active is not None and self.active.session is page.session:
                 return  # the branch cannot change under the reply being written
             try:
-                self._fill_page(page, self.store.select_message(message_id))
+                self.pages.fill(page, self.store.select_message(message_id))
             except StoreError as error:
                 self._store_failed("That message could not be shown", error)
                 return
-        self._finish_backfill(page)
+        self.pages.finish_backfill(page)
         widget = next(
             (w for w in page.transcript.messages() if getattr(w, "store_id", None) == message_id), None
         )
@@ -861,7 +744,7 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("The chat could not be renamed", error)
         else:
-            page = self._pages.get(chat_id)
+            page = self.pages.get(chat_id)
             if page is not None:
                 page.session.title = title
         self._refresh_sidebar()
@@ -884,7 +767,7 @@ class MainWindow(QMainWindow):
         deleted: list[int] = []
         title = NEW_CHAT_TITLE
         for chat_id in chat_ids:
-            page = self._pages.get(chat_id)
+            page = self.pages.get(chat_id)
             if self.active is not None and page is not None and self.active.session is page.session:
                 self.stop()
             try:
@@ -973,7 +856,7 @@ class MainWindow(QMainWindow):
             self._store_failed("The message could not be sent", error)
             return None
         page.session.add(Message("user", text, attachments, store_id=user.id))
-        sent = self._user_widget(text, [(path, info, path.name) for path, info in pending], user.id)
+        sent = self.messages.user_message(text, [(path, info, path.name) for path, info in pending], user.id)
         sent.set_sent_at(time.time())
         page.transcript.add(sent)
         self.composer.clear()
@@ -1031,13 +914,6 @@ class MainWindow(QMainWindow):
 
     # --- versions: edit, regenerate, switch ------------------------------------------
 
-    def _page_of(self, widget: QWidget) -> ChatPage | None:
-        """The page showing ``widget``; None once a rebuilt branch or a deleted chat dropped it."""
-        return next((p for p in self._pages.values() if widget in p.transcript.messages()), None)
-
-    def _page_of_session(self, session: ChatSession) -> ChatPage | None:
-        return next((p for p in self._pages.values() if p.session is session), None)
-
     def edit_message(self, user_message_id: int, text: str) -> int | None:
         """Send an edited version of a user message: a sibling of the original, answered anew.
 
@@ -1053,7 +929,7 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("The edited message could not be saved", error)
             return None
-        self._fill_page(page, path)
+        self.pages.fill(page, path)
         self._refresh_sidebar()
         return self._start_reply(page, edited.id)
 
@@ -1068,7 +944,7 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("The reply could not be regenerated", error)
             return None
-        self._fill_page(page, path, skip=(writer.message_id,))
+        self.pages.fill(page, path, skip=(writer.message_id,))
         question = next(m.parent_id for m in path if m.id == writer.message_id)
         return self._start_reply(page, question, writer=writer)
 
@@ -1090,7 +966,7 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("The reply could not be continued", error)
             return None
-        self._fill_page(page, path[:-1])
+        self.pages.fill(page, path[:-1])
         return self._start_reply(page, path[-1].parent_id, writer=writer, saved=saved)
 
     def select_version(self, message_id: int) -> None:
@@ -1103,7 +979,7 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed("That version could not be shown", error)
             return
-        self._fill_page(page, path)
+        self.pages.fill(page, path)
         self._show_context_use()
         self._show_revisable()
 
@@ -1117,12 +993,6 @@ class MainWindow(QMainWindow):
         self.open_chat(chat_id)
         self.status.showMessage("A new chat goes on from that reply; the original is unchanged", 6000)
         return chat_id
-
-    def _set_message_actions_enabled(self, page: ChatPage, on: bool) -> None:
-        page.actions_enabled = on  # widgets still to be built take it too
-        for widget in page.transcript.messages():
-            if isinstance(widget, (UserMessage, AssistantMessage)):
-                widget.set_actions_enabled(on)
 
     # --- replay --------------------------------------------------------------------
 
@@ -1144,13 +1014,13 @@ class MainWindow(QMainWindow):
     @Slot(int, object)
     def on_replay_ready(self, request_id: int, replay: Replay) -> None:
         widget = self._replays.pop(request_id, None)
-        if widget is not None and self._page_of(widget) is not None:
+        if widget is not None and self.pages.page_of(widget) is not None:
             widget.start_replay(replay)
 
     @Slot(int, str)
     def on_replay_failed(self, request_id: int, message: str) -> None:
         widget = self._replays.pop(request_id, None)
-        if widget is not None and self._page_of(widget) is not None:
+        if widget is not None and self.pages.page_of(widget) is not None:
             widget.replay_failed(message)
 
     def engine_conversation(self, user_message_id: int) -> Conversation:
@@ -1159,28 +1029,6 @@ class MainWindow(QMainWindow):
         return Conversation(
             turns=usable_turns(stored.turns), system=stored.system or self.config.system_prompt
         )
-
-    def _user_widget(self, text: str, pending, store_id: int) -> UserMessage:
-        widget = UserMessage(text, pending, lambda: self._renderer, store_id=store_id)
-        if widget.tiles is not None:
-            widget.tiles.attachment_clicked.connect(self.viewer.open)
-        widget.edit_submitted.connect(lambda new_text: self.edit_message(store_id, new_text))
-        widget.copied.connect(self._on_code_copied)
-        widget.versions.version_selected.connect(self.select_version)
-        return widget
-
-    def _reply_widget(self, store_id: int) -> AssistantMessage:
-        widget = AssistantMessage(lambda: self._renderer, self.colors, store_id=store_id)
-        widget.revise_clicked.connect(self.start_revise)
-        widget.branch_clicked.connect(lambda: self.branch_chat(store_id))
-        widget.token_view_toggled.connect(self._on_reply_token_view_toggled)
-        widget.code_copied.connect(self._on_code_copied)
-        widget.regenerate_clicked.connect(lambda: self.regenerate(store_id))
-        widget.replay_clicked.connect(lambda: self.replay_reply(widget))
-        widget.continue_clicked.connect(lambda: self.continue_reply(store_id))
-        widget.versions.version_selected.connect(self.select_version)
-        widget.set_token_view(self.token_view)
-        return widget
 
     def _start_reply(
         self,
@@ -1206,9 +1054,9 @@ class MainWindow(QMainWindow):
         for earlier in page.transcript.messages():
             if isinstance(earlier, AssistantMessage):
                 earlier.set_continuable(False)  # no longer the end of the branch
-        widget = self._reply_widget(writer.message_id)
+        widget = self.messages.reply(writer.message_id)
         page.transcript.add(widget)
-        self._set_message_actions_enabled(page, False)
+        page.set_actions_enabled(False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))
         state = ReplyState.continuing([c.text for c in saved])
         reply_id = self.host.generate(
@@ -1253,7 +1101,7 @@ class MainWindow(QMainWindow):
     def on_prompt_encoded(self, reply_id: int, event: PromptEncoded) -> None:
         if self._is_active(reply_id):
             self.active.state.on_prompt_encoded(event)
-            if self._page_of_session(self.active.session) is self.current_page():
+            if self.pages.page_of_session(self.active.session) is self.current_page():
                 self._show_context_use(event.prompt_tokens)  # the prompt, before the reply adds to it
             self._frame()
 
@@ -1299,7 +1147,7 @@ class MainWindow(QMainWindow):
         active = self.active
         self._frame.cancel()
         active.state.on_error(error)
-        page = self._page_of_session(active.session)
+        page = self.pages.page_of_session(active.session)
         widget = active.widget
         active.widget.fail(error, active.state, retry=lambda: self.retry(page, widget))
         active.message.error = error
@@ -1311,9 +1159,9 @@ class MainWindow(QMainWindow):
         if self._pending_load is not None:
             source, self._pending_load = self._pending_load, None
             QTimer.singleShot(0, lambda: self.load_model_when_idle(source))
-        page = self._page_of_session(active.session)
+        page = self.pages.page_of_session(active.session)
         if page is not None:
-            self._set_message_actions_enabled(page, True)
+            page.set_actions_enabled(True)
             self._show_versions(active.widget)
             if page is not self.current_page():
                 self._unread.add(page.session.id)
@@ -1394,7 +1242,7 @@ class MainWindow(QMainWindow):
 
     def _notices(self) -> list[Notice]:
         page = self.current_page()
-        return [w for w in page.transcript.messages() if isinstance(w, Notice)] if page else []
+        return page.notices() if page else []
 
     def show_notice(self, message: str, *, kind: str = "error") -> Notice:
         """An inline message at the end of the current chat, dismissible."""
@@ -1428,14 +1276,14 @@ class MainWindow(QMainWindow):
         replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
         return replies[-1] if replies else None
 
-    def _on_reply_token_view_toggled(self, on: bool) -> None:
+    def _on_messages_token_view_toggled(self, on: bool) -> None:
         self.token_view = on
         self.token_action.setChecked(on)
 
     def _on_think_button_toggled(self, on: bool) -> None:
         self._save(self.config.with_changes(thinking=on))
 
-    def _on_code_copied(self) -> None:
+    def _on_messages_copied(self) -> None:
         self.status.showMessage("Copied to the clipboard", 2000)
 
     def open_settings(self) -> SettingsDialog:
@@ -1461,12 +1309,11 @@ class MainWindow(QMainWindow):
         self._renderer = MarkdownRenderer(
             self.colors, self.config.font_size, request_math=self._math_pool.request
         )
-        for page in self._pages.values():
-            for widget in page.transcript.messages():
-                if isinstance(widget, AssistantMessage):
-                    widget.set_colors(self.colors)
-                elif isinstance(widget, UserMessage):
-                    widget.rerender()
+        for widget in self.pages.message_widgets():
+            if isinstance(widget, AssistantMessage):
+                widget.set_colors(self.colors)
+            elif isinstance(widget, UserMessage):
+                widget.rerender()
 
     def zoom(self, step: int) -> int:
         """Ctrl+= / Ctrl+- make the text one point larger or smaller, Ctrl+0 the default; it is saved
@@ -1483,10 +1330,9 @@ class MainWindow(QMainWindow):
         return size
 
     def _on_math_pool_drawn(self) -> None:
-        for page in self._pages.values():
-            for widget in page.transcript.messages():
-                if isinstance(widget, AssistantMessage):
-                    widget.refresh_math()
+        for widget in self.pages.message_widgets():
+            if isinstance(widget, AssistantMessage):
+                widget.refresh_math()
 
     def _on_color_scheme_changed(self, _scheme) -> None:
         if self.config.theme == "system":
@@ -1520,7 +1366,7 @@ class MainWindow(QMainWindow):
         save_window_state(self.splitter.layout_state(state), self._window_state_path)
         self.hide()
         self._frame.cancel()
-        self._backfill_timer.stop()
+        self.pages.stop_backfill()
         self.chat_transfer.shutdown()  # an import is one transaction: let it finish
         self._math_pool.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer

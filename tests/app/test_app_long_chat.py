@@ -5,8 +5,8 @@ from __future__ import annotations
 from app_chat import loaded
 from app_fakes import FakeEngine
 
+from app.ui.chat_pages import EAGER_MESSAGES
 from app.ui.messages import AssistantMessage, UserMessage
-from app.ui.window import EAGER_MESSAGES
 from engine.events import Done, Stats
 
 EXCHANGES = 30
@@ -50,9 +50,9 @@ def test_a_reader_scrolled_up_keeps_their_place_while_older_messages_arrive(qtbo
     window = loaded(qtbot, make_window, FakeEngine())
     chat = long_chat(window.store)
     page = window.open_chat(chat)
-    window._backfill_timer.stop()  # drive the slices by hand
+    window.pages.stop_backfill()  # drive the slices by hand
     while len(page.backlog) > 40:
-        window._build_one_older(page)
+        window.pages.build_one_older(page)
     qtbot.wait(50)  # layout
     bar = page.transcript.verticalScrollBar()
     bar.setValue(bar.maximum() // 2)  # the reader scrolls up
@@ -61,7 +61,7 @@ def test_a_reader_scrolled_up_keeps_their_place_while_older_messages_arrive(qtbo
     anchor = next(w for w in page.transcript.messages() if w.mapTo(viewport, w.rect().topLeft()).y() >= 0)
     before = anchor.mapTo(viewport, anchor.rect().topLeft()).y()
     while page.backlog:
-        window._on_backfill_timer_timeout()
+        window.pages.build_slice()
         qtbot.wait(5)
     qtbot.wait(50)
     assert abs(anchor.mapTo(viewport, anchor.rect().topLeft()).y() - before) <= 2
@@ -73,7 +73,7 @@ def test_a_search_hit_in_a_message_not_built_yet_is_shown(qtbot, make_window):
     chat = long_chat(window.store)
     first_question = window.store.active_path(chat)[0].id
     page = window.open_chat(chat)
-    window._backfill_timer.stop()
+    window.pages.stop_backfill()
     window.show_message(page, first_question)
     assert not page.backlog
     assert shown_ids(page)[0] == first_question
@@ -83,13 +83,13 @@ def test_messages_built_during_a_reply_have_their_actions_off(qtbot, make_window
     window = loaded(qtbot, make_window, FakeEngine())
     chat = long_chat(window.store)
     page = window.open_chat(chat)
-    window._backfill_timer.stop()
-    window._set_message_actions_enabled(page, False)  # as when a reply starts in this chat
-    window._build_one_older(page)
+    window.pages.stop_backfill()
+    page.set_actions_enabled(False)  # as when a reply starts in this chat
+    window.pages.build_one_older(page)
     older = page.transcript.messages()[0]
     assert isinstance(older, AssistantMessage) and not older.regenerate_button.isEnabled()
-    window._set_message_actions_enabled(page, True)
-    window._build_one_older(page)
+    page.set_actions_enabled(True)
+    window.pages.build_one_older(page)
     assert page.transcript.messages()[0].edit_button.isEnabled()
 
 

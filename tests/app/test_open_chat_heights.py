@@ -17,10 +17,10 @@ from app_chat import loaded
 from app_fakes import FakeEngine
 
 from app.qt import QApplication, QWidget
+from app.ui.chat_pages import EAGER_MESSAGES
 from app.ui.messages import AssistantMessage, UserMessage
 from app.ui.text_view import RichTextView
 from app.ui.transcript import Transcript
-from app.ui.window import EAGER_MESSAGES
 from engine.events import Done, Stats
 
 PARAGRAPH = (
@@ -118,10 +118,10 @@ def test_older_messages_built_while_the_chat_is_shown_arrive_at_their_height(qtb
     window.resize(900, 700)
     chat = _stored_chat(window.store, "Backfill")
     page = window.open_chat(chat)
-    window._backfill_timer.stop()
+    window.pages.stop_backfill()
     QApplication.processEvents()
     while page.backlog:
-        window._build_one_older(page)
+        window.pages.build_one_older(page)
         assert _misfits(page.transcript) == []
     QApplication.processEvents()
     assert _misfits(page.transcript) == []
