@@ -28,7 +28,6 @@ from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
 from app.drafts import FILE_NAME as DRAFTS_FILE
-from app.markdown import MarkdownRenderer
 from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
     QAction,
@@ -51,8 +50,8 @@ from app.qt import (
 from app.replay import Replay
 from app.reply_state import ReplyState
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
-from app.theme import apply_theme
 from app.throttle import Throttle
+from app.ui.appearance import Appearance
 from app.ui.attachment_viewer import AttachmentViewer
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
@@ -65,7 +64,6 @@ from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.instructions_dialog import InstructionsDialog
-from app.ui.math_pool import MathPool
 from app.ui.media_prober import MediaProber
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
@@ -136,12 +134,8 @@ class MainWindow(QMainWindow):
         self._startup_notices: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else self._open_store()
-        self.colors = apply_theme(QApplication.instance(), config.theme, config.font_size)
-        # Formulas are drawn on a background thread; replies show their TeX until then.
-        self._math_pool = MathPool(self)
-        self._math_pool.drawn.connect(self._on_math_pool_drawn)
-        self._renderer = MarkdownRenderer(self.colors, config.font_size, request_math=self._math_pool.request)
-        self._renderer.warm_up()
+        self.appearance = Appearance(lambda: self.config, lambda: self.pages.message_widgets(), self)
+        self._math_pool = self.appearance.math_pool  # docs/screenshots waits for its formulas
 
         # --- layout ----------------------------------------------------------
         self.sidebar = Sidebar(self)
@@ -156,7 +150,7 @@ class MainWindow(QMainWindow):
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         # Every message widget is made by one factory; a click on one is a request to the window.
         self.messages = MessageFactory(
-            lambda: self._renderer, lambda: self.colors, lambda: self.token_view, self
+            lambda: self.appearance.renderer, lambda: self.appearance.colors, lambda: self.token_view, self
         )
         self.messages.edit_submitted.connect(self.edit_message)
         self.messages.version_selected.connect(self.select_version)
@@ -191,7 +185,7 @@ class MainWindow(QMainWindow):
         self.find_bar = FindBar(right)
         self.find_bar.setMaximumWidth(COLUMN_MAX_PX)
         self.find_bar.closed.connect(self.focus_composer)
-        self._find = FindInChat(self.find_bar, self._find_target, lambda: self.colors)
+        self._find = FindInChat(self.find_bar, self._find_target, lambda: self.appearance.colors)
         find_row = QHBoxLayout()
         find_row.setContentsMargins(24, 0, 24, 0)
         find_row.addStretch(1)
@@ -255,8 +249,6 @@ class MainWindow(QMainWindow):
         self.splitter.restore(state)
         self.sidebar_action.setChecked(self.splitter.sidebar_visible())
         self.splitter.sidebar_toggled.connect(self.sidebar_action.setChecked)
-        hints = QApplication.instance().styleHints()
-        hints.colorSchemeChanged.connect(self._on_color_scheme_changed)
         self.new_chat()
         for message in self._startup_notices:
             self.show_notice(message, kind="info")
@@ -1301,19 +1293,7 @@ class MainWindow(QMainWindow):
         self.composer.think_button.setChecked(config.thinking)
         self.composer.edit.set_send_key(config.send_key)
         if restyle:
-            self.restyle()
-
-    def restyle(self) -> None:
-        """Apply the theme and font size, and re-render every message with the new colours."""
-        self.colors = apply_theme(QApplication.instance(), self.config.theme, self.config.font_size)
-        self._renderer = MarkdownRenderer(
-            self.colors, self.config.font_size, request_math=self._math_pool.request
-        )
-        for widget in self.pages.message_widgets():
-            if isinstance(widget, AssistantMessage):
-                widget.set_colors(self.colors)
-            elif isinstance(widget, UserMessage):
-                widget.rerender()
+            self.appearance.restyle()
 
     def zoom(self, step: int) -> int:
         """Ctrl+= / Ctrl+- make the text one point larger or smaller, Ctrl+0 the default; it is saved
@@ -1325,18 +1305,9 @@ class MainWindow(QMainWindow):
         )
         if size != self.config.font_size:
             self._save(self.config.with_changes(font_size=size))
-            self.restyle()
+            self.appearance.restyle()
         self.status.showMessage(f"Text size {size} pt", 1500)
         return size
-
-    def _on_math_pool_drawn(self) -> None:
-        for widget in self.pages.message_widgets():
-            if isinstance(widget, AssistantMessage):
-                widget.refresh_math()
-
-    def _on_color_scheme_changed(self, _scheme) -> None:
-        if self.config.theme == "system":
-            self.restyle()
 
     def _save(self, config: AppConfig) -> None:
         self.config = config
@@ -1368,7 +1339,7 @@ class MainWindow(QMainWindow):
         self._frame.cancel()
         self.pages.stop_backfill()
         self.chat_transfer.shutdown()  # an import is one transaction: let it finish
-        self._math_pool.shutdown()
+        self.appearance.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
         self.prober.shutdown()
         self.thumbnails.shutdown()
