@@ -59,7 +59,7 @@ from app.ui.chat_transfer import ChatTransfer
 from app.ui.composer import Composer, local_files
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
-from app.ui.download_tracker import DownloadTracker, bring_up
+from app.ui.download_tracker import DownloadTracker
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
@@ -67,6 +67,7 @@ from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.media_prober import MediaProber
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
+from app.ui.model_switcher import ModelSwitcher
 from app.ui.models_dialog import ModelsDialog
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
@@ -118,17 +119,11 @@ class MainWindow(QMainWindow):
         self.config = config
         self._config_path = config_path
         self.host = host
-        self.model_info = None
-        self.model_defaults = GenerationSettings()
-        self.model_source: str | None = None
         self.active: ActiveReply | None = None
         self.token_view = False
-        self._load_notice: Notice | None = None
         self._dialogs: list[QWidget] = []
         self._undo_chats: list[int] = []  # the chats deleted last, for Undo
         self._unread: set[int] = set()  # chats whose reply ended while another chat was shown
-        self._models_dialog: ModelsDialog | None = None
-        self._pending_load: str | None = None  # a model to load once the current reply ends
         self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
         self._hit_messages: dict[int, int | None] = {}  # search results: chat id -> matching message
         self._startup_notices: list[str] = []
@@ -206,6 +201,17 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.downloads = DownloadTracker(self.status, self)
         self.setStatusBar(self.status)
+        self.model_switcher = ModelSwitcher(
+            host,
+            self.status,
+            self.pages,
+            self.downloads,
+            lambda: self.config,
+            lambda: self.active is not None,
+            self.stop,
+            self,
+        )
+        self.model_switcher.config_changed.connect(self._save)
 
         self.prober = MediaProber(self)
         self.prober.probed.connect(self._on_prober_probed)
@@ -229,7 +235,6 @@ class MainWindow(QMainWindow):
         worker = host.worker
         worker.load_progressed.connect(self.on_load_progressed)
         worker.model_loaded.connect(self.on_model_loaded)
-        worker.model_load_failed.connect(self.on_model_load_failed)
         worker.prompt_encoded.connect(self.on_prompt_encoded)
         worker.step_ready.connect(self.on_step_ready)
         worker.canvas_committed.connect(self.on_canvas_committed)
@@ -296,7 +301,9 @@ class MainWindow(QMainWindow):
             "Show the &chat list", "Ctrl+B", self.splitter.set_sidebar_visible, checkable=True
         )
         self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings)
-        self.open_model_action = self._action("&Open model folder…", "Ctrl+O", self.choose_model_folder)
+        self.open_model_action = self._action(
+            "&Open model folder…", "Ctrl+O", self.model_switcher.choose_folder
+        )
         self.demo_action = self._action("Use the &demo model", None, lambda: self.load_model(DEMO))
         self.models_action = self._action("&Models…", "Ctrl+Shift+M", self.open_models)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -345,16 +352,22 @@ class MainWindow(QMainWindow):
 
     # --- model -----------------------------------------------------------------
 
+    @property
+    def model_info(self):
+        """The loaded model's ModelInfo; None while none is loaded."""
+        return self.model_switcher.info
+
+    @property
+    def model_source(self) -> str | None:
+        return self.model_switcher.source
+
     def load_model(self, source: str) -> None:
         """Load (or switch to) a model on the engine thread; the window stays responsive."""
-        if self.active is not None:
-            self.stop()
-        self.model_source = source
-        self.model_info = None
-        self._dismiss_load_notice()
-        labels = {DEMO: "the demo model", "auto": "the model"}
-        self.status.loading_started(labels.get(source, source))
-        self.host.load(source)
+        self.model_switcher.load(source)
+
+    def load_model_when_idle(self, source: str) -> None:
+        """Load ``source`` now, or when the reply being written ends."""
+        self.model_switcher.load_when_idle(source)
 
     def bring_to_front(self, model: str | None = None) -> None:
         """Another launch of the app handed over to this window: show it, and switch to its --model."""
@@ -367,86 +380,26 @@ class MainWindow(QMainWindow):
         if model and model != self.model_source:
             self.load_model_when_idle(model)
 
-    def load_model_when_idle(self, source: str) -> None:
-        """Load ``source`` now, or when the reply being written ends (a download that finished,
-        a model picked in a dialog: neither should cut a reply short)."""
-        if self.active is None:
-            self.load_model(source)
-            return
-        self._pending_load = source
-        self.status.showMessage("The chosen model loads when this reply is finished", 8000)
-
     @Slot(object)
     def on_load_progressed(self, event: LoadProgress) -> None:
         self.status.load_progressed(event)
 
     @Slot(object, object)
     def on_model_loaded(self, info, defaults: GenerationSettings) -> None:
-        self.model_info = info
-        self.model_defaults = defaults
-        self.status.loading_ended()
-        self.status.set_model(info.name, info.device, info.dtype, demo=info.is_demo)
+        self.model_switcher.on_model_loaded(info, defaults)
         self._show_context_use()
-        self._dismiss_load_notice()
-        if info.source and info.source != DEMO and info.source != self.config.model:
-            recent = tuple(dict.fromkeys((info.source, *self.config.recent_models)))[:8]
-            changes = {"model": info.source, "recent_models": recent}
-            folders = self.config.model_folders
-            if Path(info.source).is_absolute() and info.source not in folders:
-                changes["model_folders"] = (*folders, info.source)  # listed in Model ▸ Models… from now on
-            self._save(self.config.with_changes(**changes))
-
-    @Slot(str, str)
-    def on_model_load_failed(self, source: str, message: str) -> None:
-        self.status.loading_ended()
-        self.status.model_label.setText("No model loaded")
-        actions = [
-            ("Choose model folder…", self.choose_model_folder),
-            ("Try again", lambda: self.load_model(source)),
-        ]
-        if source != DEMO:
-            actions.append(("Use the demo model", lambda: self.load_model(DEMO)))
-        what = "The demo model" if source == DEMO else f"The model “{source}”"
-        self._dismiss_load_notice()
-        self._load_notice = Notice(f"{what} could not be loaded. {message}", actions=actions)
-        self.current_page().transcript.add(self._load_notice)
 
     @Slot(object)
     def on_vram_measured(self, used: int | None) -> None:
         self.status.set_vram(used)
 
     def open_models(self) -> ModelsDialog:
-        """The installed models (switch, remove, add a folder) and the DiffusionGemma download."""
-        previous = self._models_dialog
-        if previous is not None:
-            if previous.isVisible() or previous.downloading:  # closed while downloading: the same one
-                bring_up(previous)
-                return previous
-            if previous.shutdown(wait=False):
-                previous.deleteLater()  # one closed dialog at a time, not one per opening
-        dialog = ModelsDialog(self.config, self.model_source, self)
-        dialog.model_chosen.connect(self.load_model_when_idle)
-        dialog.config_changed.connect(self._save)
-        self.track_download(dialog)
-        dialog.show()  # modeless: chatting goes on while a model downloads
-        self._models_dialog = dialog
-        return dialog
+        """Model ▸ Models…: the installed models and the DiffusionGemma download (one dialog at a time)."""
+        return self.model_switcher.open_dialog()
 
     def track_download(self, dialog: DownloadDialog) -> None:
         """Show ``dialog``'s download in the status bar, so the dialog can be closed while it runs."""
         self.downloads.track(dialog)
-
-    def choose_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a DiffusionGemma model folder")
-        if folder:
-            self.load_model(folder)
-
-    def _dismiss_load_notice(self) -> None:
-        if self._load_notice is not None:
-            for page in self.pages.all():
-                if self._load_notice in page.transcript.messages():
-                    page.transcript.remove(self._load_notice)
-            self._load_notice = None
 
     # --- store -------------------------------------------------------------------
 
@@ -1148,9 +1101,7 @@ class MainWindow(QMainWindow):
     def _end_reply(self, reply_id: int) -> None:
         self.host.reply_ended(reply_id)
         active, self.active = self.active, None
-        if self._pending_load is not None:
-            source, self._pending_load = self._pending_load, None
-            QTimer.singleShot(0, lambda: self.load_model_when_idle(source))
+        self.model_switcher.reply_ended()
         page = self.pages.page_of_session(active.session)
         if page is not None:
             page.set_actions_enabled(True)
@@ -1279,7 +1230,7 @@ class MainWindow(QMainWindow):
         self.status.showMessage("Copied to the clipboard", 2000)
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.config, self.model_defaults, self)
+        dialog = SettingsDialog(self.config, self.model_switcher.defaults, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._on_settings_accepted(dialog.result_config()))
         dialog.open()

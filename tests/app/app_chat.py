@@ -13,8 +13,10 @@ def loaded(qtbot, make_window, engine, source: str = "fake", config=None):
     loader = fake_loader(engine) if isinstance(engine, FakeEngine) else engine
     window = make_window(loader, config)
     window.load_model(source)
-    qtbot.waitUntil(lambda: window.model_info is not None or window._load_notice is not None, timeout=60_000)
-    assert window.model_info is not None, window._load_notice.message
+    qtbot.waitUntil(
+        lambda: window.model_info is not None or window.model_switcher.load_notice is not None, timeout=60_000
+    )
+    assert window.model_info is not None, window.model_switcher.load_notice.message
     return window
 
 

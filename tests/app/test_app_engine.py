@@ -24,8 +24,10 @@ def tiny_config(**changes) -> AppConfig:
 def loaded(qtbot, make_window, tiny_checkpoint, config: AppConfig) -> MainWindow:
     window = make_window(load_engine, config)
     window.load_model(str(tiny_checkpoint))
-    qtbot.waitUntil(lambda: window.model_info is not None or window._load_notice is not None, timeout=60_000)
-    assert window.model_info is not None, window._load_notice.message
+    qtbot.waitUntil(
+        lambda: window.model_info is not None or window.model_switcher.load_notice is not None, timeout=60_000
+    )
+    assert window.model_info is not None, window.model_switcher.load_notice.message
     return window
 
 
@@ -36,7 +38,7 @@ def test_send_streams_steps_and_shows_the_engines_final_text(
     for name in ("on_step", "on_canvas", "on_done", "on_prompt_encoded"):
         recorder.wrap(monkeypatch, ReplyState, name)
     recorder.wrap(monkeypatch, AssistantMessage, "render_frame")
-    recorder.wrap(monkeypatch, StatusBar, "set_model")  # called by MainWindow.on_model_loaded
+    recorder.wrap(monkeypatch, StatusBar, "set_model")  # called by ModelSwitcher.on_model_loaded
     indicators: list[str] = []
     original_indicator = ReplyState.indicator
     monkeypatch.setattr(

@@ -39,9 +39,9 @@ def test_main_opens_the_window_and_explains_a_model_that_cannot_load(qtbot, monk
             w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
         )
         seen["focus"] = window.composer.edit
-        qtbot.waitUntil(lambda: window._load_notice is not None, timeout=10_000)
-        seen["notice"] = window._load_notice.message
-        seen["buttons"] = [b.text() for b in window._load_notice.buttons]
+        qtbot.waitUntil(lambda: window.model_switcher.load_notice is not None, timeout=10_000)
+        seen["notice"] = window.model_switcher.load_notice.message
+        seen["buttons"] = [b.text() for b in window.model_switcher.load_notice.buttons]
         seen["focused"] = QApplication.focusWidget() is window.composer.edit or not window.isActiveWindow()
         seen["icon"] = not window.windowIcon().isNull()
         # A second launch (double-clicking the icon again) hands over to this window and exits.

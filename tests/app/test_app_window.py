@@ -157,8 +157,8 @@ def test_model_load_failure_is_inline_with_ways_out(qtbot, make_window):
     )
     window = make_window(fake_loader(error=error))
     window.load_model("/nowhere")
-    qtbot.waitUntil(lambda: window._load_notice is not None, timeout=5000)
-    notice = window._load_notice
+    qtbot.waitUntil(lambda: window.model_switcher.load_notice is not None, timeout=5000)
+    notice = window.model_switcher.load_notice
     assert "could not be loaded" in notice.message and "Choose another folder" in notice.message
     labels = [b.text() for b in notice.buttons]
     assert labels == ["Choose model folder…", "Try again", "Use the demo model"]
