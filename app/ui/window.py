@@ -47,12 +47,12 @@ from app.qt import (
     Signal,
     Slot,
 )
-from app.replay import Replay
 from app.reply_state import ReplyState
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.throttle import Throttle
 from app.ui.appearance import Appearance
 from app.ui.attachment_viewer import AttachmentViewer
+from app.ui.chat_instructions import ChatInstructions
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
@@ -63,12 +63,13 @@ from app.ui.download_tracker import DownloadTracker
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
-from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.media_prober import MediaProber
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.model_switcher import ModelSwitcher
 from app.ui.models_dialog import ModelsDialog
+from app.ui.replay_requests import ReplayRequests
+from app.ui.revise_offer import ReviseOffer, revisable_answer
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
 from app.ui.status import StatusBar
@@ -124,7 +125,6 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._undo_chats: list[int] = []  # the chats deleted last, for Undo
         self._unread: set[int] = set()  # chats whose reply ended while another chat was shown
-        self._replays: dict[int, AssistantMessage] = {}  # replay request id -> its reply widget
         self._hit_messages: dict[int, int | None] = {}  # search results: chat id -> matching message
         self._startup_notices: list[str] = []
         self._owns_store = store is None
@@ -140,7 +140,6 @@ class MainWindow(QMainWindow):
         self.sidebar.pin_requested.connect(self.pin_chat)
         self.sidebar.delete_requested.connect(self.delete_chats)
         self.sidebar.export_requested.connect(self.export_chats)
-        self.sidebar.instructions_requested.connect(self.edit_instructions)
         self.sidebar.undo_clicked.connect(self.undo_delete)
         self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         # Every message widget is made by one factory; a click on one is a request to the window.
@@ -150,11 +149,9 @@ class MainWindow(QMainWindow):
         self.messages.edit_submitted.connect(self.edit_message)
         self.messages.version_selected.connect(self.select_version)
         self.messages.copied.connect(self._on_messages_copied)
-        self.messages.revise_clicked.connect(self.start_revise)
         self.messages.branch_clicked.connect(self.branch_chat)
         self.messages.regenerate_clicked.connect(self.regenerate)
         self.messages.continue_clicked.connect(self.continue_reply)
-        self.messages.replay_clicked.connect(self.replay_reply)
         self.messages.token_view_toggled.connect(self._on_messages_token_view_toggled)
         self.thumbnails = StoredThumbnails(self)
         self.pages = ChatPages(self.store, self.messages, self.thumbnails, self.retry, self)
@@ -170,7 +167,6 @@ class MainWindow(QMainWindow):
         self.composer.think_button.setChecked(config.thinking)
         self.composer.edit.set_send_key(config.send_key)
         self.composer.think_button.toggled.connect(self._on_think_button_toggled)
-        self.composer.instructions_clicked.connect(self.edit_instructions)
 
         right = QWidget(self)
         right.setObjectName("composerArea")
@@ -212,6 +208,18 @@ class MainWindow(QMainWindow):
             self,
         )
         self.model_switcher.config_changed.connect(self._save)
+        self.instructions = ChatInstructions(
+            self.store, self.pages, self.composer, self.status, lambda: self.config.system_prompt, self
+        )
+        self.instructions.failed.connect(self._store_failed)
+        self.sidebar.instructions_requested.connect(self.instructions.edit)
+        self.composer.instructions_clicked.connect(self.instructions.edit)
+        self.revise_offer = ReviseOffer(
+            self.composer, self.pages, lambda: self.active is not None, self.focus_composer
+        )
+        self.messages.revise_clicked.connect(self.revise_offer.start)
+        self.replays = ReplayRequests(host, self.store, self.pages, self)
+        self.messages.replay_clicked.connect(self.replays.request)
 
         self.prober = MediaProber(self)
         self.prober.probed.connect(self._on_prober_probed)
@@ -242,8 +250,6 @@ class MainWindow(QMainWindow):
         worker.reply_failed.connect(self.on_reply_failed)
         worker.vram_measured.connect(self.on_vram_measured)
         worker.save_failed.connect(self.on_save_failed)
-        worker.replay_ready.connect(self.on_replay_ready)
-        worker.replay_failed.connect(self.on_replay_failed)
 
         self._build_actions()
         # Size, position and the chat list as the user left them (app/window_state.py).
@@ -308,9 +314,9 @@ class MainWindow(QMainWindow):
         self.models_action = self._action("&Models…", "Ctrl+Shift+M", self.open_models)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self._on_export_triggered)
-        self.revise_action = self._action("&Revise the last reply", "Ctrl+R", self.toggle_revise)
+        self.revise_action = self._action("&Revise the last reply", "Ctrl+R", self.revise_offer.toggle)
         self.instructions_action = self._action(
-            "&Instructions for this chat…", "Ctrl+Shift+I", lambda: self.edit_instructions()
+            "&Instructions for this chat…", "Ctrl+Shift+I", lambda: self.instructions.edit()
         )
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
@@ -479,52 +485,9 @@ class MainWindow(QMainWindow):
         self._mark_rows()
         self._refresh_sidebar()
         self._show_context_use()
-        self._show_instructions_state()
-        self._show_revisable()
+        self.instructions.show_state()
+        self.revise_offer.show()
         return page
-
-    def edit_instructions(self, chat_id: int | None = None) -> InstructionsDialog | None:
-        """Open the instructions (system prompt) of ``chat_id``, else of the chat shown, for editing."""
-        if chat_id is None:
-            page = self.current_page()
-            if page is None:
-                return None
-            chat_id = page.session.id
-        try:
-            info = self.store.conversation(chat_id)
-        except StoreError as error:
-            self._store_failed("This chat's instructions could not be read", error)
-            return None
-        dialog = InstructionsDialog(
-            info.title or NEW_CHAT_TITLE, info.system, self.config.system_prompt, self
-        )
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._save_instructions(chat_id, dialog.instructions()))
-        dialog.open()
-        return dialog
-
-    def _save_instructions(self, chat_id: int, text: str) -> None:
-        try:
-            self.store.set_system_prompt(chat_id, text)
-        except StoreError as error:
-            self._store_failed("The instructions could not be saved", error)
-            return
-        self._show_instructions_state()
-        self.status.showMessage(
-            "Instructions saved: the next reply follows them"
-            if text
-            else "This chat uses the default instructions",
-            5000,
-        )
-
-    def _show_instructions_state(self) -> None:
-        """The composer's Instructions button is checked while the chat shown has instructions of its own."""
-        page = self.current_page()
-        try:
-            own = bool(page is not None and self.store.conversation(page.session.id).system)
-        except StoreError:
-            own = False
-        self.composer.set_has_instructions(own)
 
     def _show_context_use(self, used: int | None = None) -> None:
         """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit
@@ -790,7 +753,7 @@ class MainWindow(QMainWindow):
             return None
         page = self.current_page()
         text = self.composer.edit.toPlainText().strip()
-        revised = self._revisable_answer(page) if self.composer.revising() else ""
+        revised = revisable_answer(page) if self.composer.revising() else ""
         pending = self.composer.attachments()
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
@@ -813,36 +776,6 @@ class MainWindow(QMainWindow):
             log.exception("cannot read the chat's title")
         self._refresh_sidebar()
         return reply_id
-
-    @staticmethod
-    def _revisable_answer(page: ChatPage | None) -> str:
-        """The answer a Revise would start from: the chat's last message, if it is a reply with text."""
-        messages = page.session.messages if page is not None else []
-        last = messages[-1] if messages else None
-        return last.text if last is not None and last.role == "assistant" and last.text.strip() else ""
-
-    def _show_revisable(self) -> None:
-        """Offer Revise while the chat shown ends with a reply that has text and none is being written.
-
-        The composer's toggle and the Revise link under that reply say the same.
-        """
-        page = self.current_page()
-        available = self.active is None and bool(self._revisable_answer(page))
-        self.composer.set_revisable(available)
-        if page is not None:
-            replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
-            for widget in replies:
-                widget.set_revisable(available and widget is replies[-1])
-
-    def start_revise(self) -> None:
-        """Revise under the last reply: the composer takes the instruction for it."""
-        if self.composer.revise_button.isEnabled():
-            self.composer.revise_button.setChecked(True)
-            self.focus_composer()
-
-    def toggle_revise(self) -> None:
-        if self.composer.revise_button.isEnabled():
-            self.composer.revise_button.toggle()
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
         """Answer the last user message again; the failed reply stays in the store as an older version."""
@@ -926,7 +859,7 @@ class MainWindow(QMainWindow):
             return
         self.pages.fill(page, path)
         self._show_context_use()
-        self._show_revisable()
+        self.revise_offer.show()
 
     def branch_chat(self, message_id: int) -> int | None:
         """Go on from a reply in a new chat holding the conversation up to it; returns the new chat."""
@@ -938,35 +871,6 @@ class MainWindow(QMainWindow):
         self.open_chat(chat_id)
         self.status.showMessage("A new chat goes on from that reply; the original is unchanged", 6000)
         return chat_id
-
-    # --- replay --------------------------------------------------------------------
-
-    def replay_reply(self, widget: AssistantMessage) -> None:
-        """Re-run how a stored reply was refined; the history is read and decoded off the GUI thread."""
-        message_id = widget.store_id
-        if message_id is None:
-            return
-        widget.replay_requested()
-        store = self.store
-
-        def load() -> tuple[list, list[str], object]:
-            canvases = [c.text for c in store.canvases(message_id)]
-            return store.replay(message_id), canvases, store.message(message_id).stats
-
-        request_id = self.host.replay(load)
-        self._replays[request_id] = widget
-
-    @Slot(int, object)
-    def on_replay_ready(self, request_id: int, replay: Replay) -> None:
-        widget = self._replays.pop(request_id, None)
-        if widget is not None and self.pages.page_of(widget) is not None:
-            widget.start_replay(replay)
-
-    @Slot(int, str)
-    def on_replay_failed(self, request_id: int, message: str) -> None:
-        widget = self._replays.pop(request_id, None)
-        if widget is not None and self.pages.page_of(widget) is not None:
-            widget.replay_failed(message)
 
     def engine_conversation(self, user_message_id: int) -> Conversation:
         """The history the engine gets to answer a stored user message: the stored path, minus failures."""
@@ -1014,7 +918,7 @@ class MainWindow(QMainWindow):
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         self._mark_rows()  # shows "writing" once another chat is opened
-        self._show_revisable()
+        self.revise_offer.show()
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
         self.composer.set_generating(True)
@@ -1110,7 +1014,7 @@ class MainWindow(QMainWindow):
                 self._unread.add(page.session.id)
         self._mark_rows()
         self.composer.set_generating(False)
-        self._show_revisable()
+        self.revise_offer.show()
         self.focus_composer()
 
     def _show_versions(self, widget: AssistantMessage) -> None:

@@ -294,7 +294,7 @@ def test_revise_starts_the_next_reply_from_the_last_one(qtbot, make_window):
     assert engine.started_from[-1] == ""
     window.new_chat()
     assert not revise.isEnabled()
-    window.toggle_revise()  # nothing to revise: the shortcut does nothing
+    window.revise_offer.toggle()  # nothing to revise: the shortcut does nothing
     assert not revise.isChecked()
 
 

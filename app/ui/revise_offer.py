@@ -1,0 +1,61 @@
+"""When Revise is offered: while the chat shown ends with a reply that has text and none is being written.
+
+Revise writes the last reply again over its own text, following an
+instruction typed in the composer.  It is offered in two places that must
+agree, the composer's Revise toggle and the Revise link under the last
+reply, and the offer changes whenever the chat shown, its branch or the reply
+being written does; this class says it the same way in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.ui.chat_pages import ChatPage, ChatPages
+from app.ui.composer import Composer
+from app.ui.messages import AssistantMessage
+
+
+def revisable_answer(page: ChatPage | None) -> str:
+    """The answer a Revise would start from: the chat's last message, if it is a reply with text."""
+    messages = page.session.messages if page is not None else []
+    last = messages[-1] if messages else None
+    return last.text if last is not None and last.role == "assistant" and last.text.strip() else ""
+
+
+class ReviseOffer:
+    def __init__(
+        self,
+        composer: Composer,
+        pages: ChatPages,
+        reply_running: Callable[[], bool],
+        focus_composer: Callable[[], None],
+    ) -> None:
+        self._composer = composer
+        self._pages = pages
+        self._reply_running = reply_running
+        self._focus_composer = focus_composer
+
+    def show(self) -> None:
+        """Offer Revise while the chat shown ends with a reply that has text and none is being written.
+
+        The composer's toggle and the Revise link under that reply say the same.
+        """
+        page = self._pages.current()
+        available = not self._reply_running() and bool(revisable_answer(page))
+        self._composer.set_revisable(available)
+        if page is not None:
+            replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]
+            for widget in replies:
+                widget.set_revisable(available and widget is replies[-1])
+
+    def start(self) -> None:
+        """Revise under the last reply: the composer takes the instruction for it."""
+        if self._composer.revise_button.isEnabled():
+            self._composer.revise_button.setChecked(True)
+            self._focus_composer()
+
+    def toggle(self) -> None:
+        """Chat ▸ Revise the last reply (Ctrl+R): the composer's toggle, when Revise is offered."""
+        if self._composer.revise_button.isEnabled():
+            self._composer.revise_button.toggle()
