@@ -53,6 +53,7 @@ from app.throttle import Throttle
 from app.ui.appearance import Appearance
 from app.ui.attachment_viewer import AttachmentViewer
 from app.ui.chat_instructions import ChatInstructions
+from app.ui.chat_list import ChatList
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
@@ -71,7 +72,7 @@ from app.ui.models_dialog import ModelsDialog
 from app.ui.replay_requests import ReplayRequests
 from app.ui.revise_offer import ReviseOffer, revisable_answer
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
+from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import COLUMN_MAX_PX, Transcript
@@ -123,9 +124,6 @@ class MainWindow(QMainWindow):
         self.active: ActiveReply | None = None
         self.token_view = False
         self._dialogs: list[QWidget] = []
-        self._undo_chats: list[int] = []  # the chats deleted last, for Undo
-        self._unread: set[int] = set()  # chats whose reply ended while another chat was shown
-        self._hit_messages: dict[int, int | None] = {}  # search results: chat id -> matching message
         self._startup_notices: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else self._open_store()
@@ -136,12 +134,7 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar(self)
         self.sidebar.new_chat_clicked.connect(self.new_chat)
         self.sidebar.chat_selected.connect(self._on_sidebar_chat_selected)
-        self.sidebar.rename_requested.connect(self.rename_chat)
-        self.sidebar.pin_requested.connect(self.pin_chat)
-        self.sidebar.delete_requested.connect(self.delete_chats)
         self.sidebar.export_requested.connect(self.export_chats)
-        self.sidebar.undo_clicked.connect(self.undo_delete)
-        self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
         # Every message widget is made by one factory; a click on one is a request to the window.
         self.messages = MessageFactory(
             lambda: self.appearance.renderer, lambda: self.appearance.colors, lambda: self.token_view, self
@@ -237,7 +230,20 @@ class MainWindow(QMainWindow):
         self.chat_transfer.failed.connect(self._store_failed)
         # Unsent messages per chat, kept beside the conversation database.
         self.drafts = DraftKeeper(self.composer, self.store.path.parent / DRAFTS_FILE, self.add_files, self)
-        self.drafts.drafts_changed.connect(self._mark_rows)
+        self.chat_list = ChatList(
+            self.sidebar,
+            self.store,
+            self.pages,
+            self.drafts,
+            self.status,
+            lambda: self.active.session if self.active is not None else None,
+            self.stop,
+            self.open_chat,
+            self.new_chat,
+            self,
+        )
+        self.chat_list.refreshed.connect(self._show_title)
+        self.chat_list.failed.connect(self._store_failed)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker
@@ -482,8 +488,8 @@ class MainWindow(QMainWindow):
         page = self.pages.page(chat_id)
         self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
-        self._mark_rows()
-        self._refresh_sidebar()
+        self.chat_list.mark_rows()
+        self.chat_list.refresh()
         self._show_context_use()
         self.instructions.show_state()
         self.revise_offer.show()
@@ -507,44 +513,11 @@ class MainWindow(QMainWindow):
         if self.find_bar.isVisible():
             self._find.refresh()  # the chat's older messages are all there now: count them too
 
-    def _refresh_sidebar(self) -> None:
-        """List the stored chats (grouped by date), or the search results while the search box has text.
-
-        The window's title names the chat shown, for the taskbar and window switchers.
-        """
+    def _show_title(self) -> None:
+        """The window's title names the chat shown, for the taskbar and window switchers."""
         page = self.current_page()
-        current = page.session.id if page is not None else None
         title = page.session.title if page is not None else NEW_CHAT_TITLE
         self.setWindowTitle(APP_TITLE if title in ("", NEW_CHAT_TITLE) else f"{title} — {APP_TITLE}")
-        query = self.sidebar.search.text().strip()
-        try:
-            if query:
-                hits = self.store.search(query)
-                self._hit_messages = {h.conversation_id: h.message_id for h in hits}
-                self.sidebar.set_results([(h.conversation_id, h.title, h.snippet) for h in hits], current)
-            else:
-                groups = self.store.grouped_conversations()
-                self.sidebar.set_groups(
-                    [(g.label, [(c.id, c.title) for c in g.conversations]) for g in groups], current
-                )
-        except StoreError as error:
-            log.warning("cannot list the chats: %s", error)
-            self.status.showMessage(f"The chat list could not be read: {error}", 6000)
-
-    def _mark_rows(self) -> None:
-        """Mark the listed chats holding an unsent draft, a reply being written or a reply not seen yet.
-
-        The chat shown gets no mark: its draft is in the composer and its reply on screen.
-        """
-        page = self.current_page()
-        shown = page.session.id if page is not None else None
-        self._unread.discard(shown)
-        marks: dict[int, RowMark] = dict.fromkeys(self.drafts.chats_with_drafts(), "draft")
-        marks.update(dict.fromkeys(self._unread, "unread"))
-        if self.active is not None:
-            marks[self.active.session.id] = "writing"
-        marks.pop(shown, None)
-        self.sidebar.set_marks(marks)
 
     def find_in_chat(self, query: str, current: int = 0) -> int:
         """Highlight ``query`` in the chat shown and bring match ``current`` into view; returns the count."""
@@ -601,7 +574,7 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         if page is None or page.session.id != chat_id:
             page = self.open_chat(chat_id)
-        message_id = self._hit_messages.get(chat_id) if self.sidebar.search.text().strip() else None
+        message_id = self.chat_list.hit_message(chat_id)
         if page is not None and message_id is not None:
             self.show_message(page, message_id)
 
@@ -638,81 +611,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: page.transcript.ensureWidgetVisible(widget, 0, 40))
         return widget
 
-    def _on_sidebar_search_changed(self, _text: str) -> None:
-        self._refresh_sidebar()
-
     def search_chats(self, query: str) -> list[int]:
         """Type ``query`` into the search box; returns the ids listed."""
-        self.sidebar.search.setText(query)
-        return self.sidebar.chat_ids()
-
-    def rename_chat(self, chat_id: int, title: str) -> None:
-        try:
-            self.store.rename_conversation(chat_id, title)
-        except StoreError as error:
-            self._store_failed("The chat could not be renamed", error)
-        else:
-            page = self.pages.get(chat_id)
-            if page is not None:
-                page.session.title = title
-        self._refresh_sidebar()
-
-    def pin_chat(self, chat_id: int, pinned: bool) -> None:
-        """Pin a chat to the top of the sidebar (its "Pinned" group) or put it back among the dates."""
-        try:
-            self.store.set_pinned(chat_id, pinned)
-        except StoreError as error:
-            self._store_failed(
-                "The chat could not be pinned" if pinned else "The chat could not be unpinned", error
-            )
-        self._refresh_sidebar()
-
-    def delete_chat(self, chat_id: int) -> None:
-        self.delete_chats([chat_id])
-
-    def delete_chats(self, chat_ids: Sequence[int]) -> None:
-        """Move chats to the trash; the sidebar offers Undo (of them all) for a while."""
-        deleted: list[int] = []
-        title = NEW_CHAT_TITLE
-        for chat_id in chat_ids:
-            page = self.pages.get(chat_id)
-            if self.active is not None and page is not None and self.active.session is page.session:
-                self.stop()
-            try:
-                title = self.store.conversation(chat_id).title or NEW_CHAT_TITLE
-                self.store.delete_conversation(chat_id)
-            except StoreError as error:
-                self._store_failed("The chat could not be deleted", error)
-                break
-            deleted.append(chat_id)
-        if not deleted:
-            return
-        self._undo_chats = deleted
-        self.sidebar.show_undo(f"Deleted “{title}”" if len(deleted) == 1 else f"Deleted {len(deleted)} chats")
-        current = self.current_page()
-        if current is not None and current.session.id in deleted:
-            remaining = [c for c in self.store.list_conversations() if c.id not in deleted]
-            if remaining:
-                self.open_chat(remaining[0].id)
-            else:
-                self.new_chat()
-        self._refresh_sidebar()
-
-    def undo_delete(self) -> int | None:
-        """Bring back the chats deleted last and show the first of them."""
-        chat_ids, self._undo_chats = self._undo_chats, []
-        self.sidebar.hide_undo()
-        try:
-            for chat_id in chat_ids:
-                self.store.restore_conversation(chat_id)
-        except StoreError as error:
-            self._store_failed("The chat could not be restored", error)
-            self._refresh_sidebar()
-            return None
-        if not chat_ids:
-            return None
-        self.open_chat(chat_ids[0])
-        return chat_ids[0]
+        return self.chat_list.search(query)
 
     # --- export and import --------------------------------------------------------------
 
@@ -737,7 +638,7 @@ class MainWindow(QMainWindow):
 
     def _on_chat_transfer_imported(self, _path: Path, ids: list[int]) -> None:
         if ids:
-            self._refresh_sidebar()
+            self.chat_list.refresh()
             self.open_chat(ids[0])
         self.chats_imported.emit(ids)
 
@@ -774,7 +675,7 @@ class MainWindow(QMainWindow):
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
             log.exception("cannot read the chat's title")
-        self._refresh_sidebar()
+        self.chat_list.refresh()
         return reply_id
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
@@ -808,7 +709,7 @@ class MainWindow(QMainWindow):
             self._store_failed("The edited message could not be saved", error)
             return None
         self.pages.fill(page, path)
-        self._refresh_sidebar()
+        self.chat_list.refresh()
         return self._start_reply(page, edited.id)
 
     def regenerate(self, assistant_message_id: int) -> int | None:
@@ -917,7 +818,7 @@ class MainWindow(QMainWindow):
             start_from=start_from,
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
-        self._mark_rows()  # shows "writing" once another chat is opened
+        self.chat_list.mark_rows()  # shows "writing" once another chat is opened
         self.revise_offer.show()
         widget.render_frame(state)
         page.transcript.scroll_to_bottom()
@@ -1011,8 +912,8 @@ class MainWindow(QMainWindow):
             page.set_actions_enabled(True)
             self._show_versions(active.widget)
             if page is not self.current_page():
-                self._unread.add(page.session.id)
-        self._mark_rows()
+                self.chat_list.add_unread(page.session.id)
+        self.chat_list.mark_rows()
         self.composer.set_generating(False)
         self.revise_offer.show()
         self.focus_composer()

@@ -216,7 +216,7 @@ def test_ctrl_n_starts_a_new_chat_and_the_sidebar_switches(qtbot, make_window):
     window.sidebar.list.setCurrentRow(2)  # row 0 is the "Today" heading
     assert window.current_page() is first
     assert window.windowTitle() == "first chat — DiffusionGemma Chat"  # for the taskbar
-    window.rename_chat(first.session.id, "Renamed")
+    window.chat_list.rename(first.session.id, "Renamed")
     assert window.windowTitle() == "Renamed — DiffusionGemma Chat"
 
 
