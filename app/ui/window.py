@@ -28,15 +28,12 @@ from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.config import DEFAULT_FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, AppConfig, save_config
 from app.drafts import FILE_NAME as DRAFTS_FILE
-from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import (
     QAction,
     QApplication,
     QByteArray,
-    QFileDialog,
     QHBoxLayout,
     QIcon,
-    QImage,
     QKeySequence,
     QMainWindow,
     QMessageBox,
@@ -51,20 +48,20 @@ from app.reply_state import ReplyState
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
 from app.throttle import Throttle
 from app.ui.appearance import Appearance
+from app.ui.attachment_intake import AttachmentIntake
 from app.ui.attachment_viewer import AttachmentViewer
 from app.ui.chat_instructions import ChatInstructions
 from app.ui.chat_list import ChatList
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
-from app.ui.composer import Composer, local_files
+from app.ui.composer import Composer
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
 from app.ui.download_tracker import DownloadTracker
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindBar, FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
-from app.ui.media_prober import MediaProber
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.model_switcher import ModelSwitcher
@@ -152,10 +149,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer(self)
         self.composer.send_clicked.connect(self.send)
         self.composer.stop_clicked.connect(self.stop)
-        self.composer.attach_clicked.connect(self._on_composer_attach_clicked)
         self.composer.edit.submitted.connect(self.send)
-        self.composer.edit.image_pasted.connect(self._on_composer_image_pasted)
-        self.composer.edit.files_dropped.connect(self.add_files)
         self.composer.edit.edit_last_requested.connect(self.edit_last_message)
         self.composer.think_button.setChecked(config.thinking)
         self.composer.edit.set_send_key(config.send_key)
@@ -214,9 +208,9 @@ class MainWindow(QMainWindow):
         self.replays = ReplayRequests(host, self.store, self.pages, self)
         self.messages.replay_clicked.connect(self.replays.request)
 
-        self.prober = MediaProber(self)
-        self.prober.probed.connect(self._on_prober_probed)
-        self.prober.probe_failed.connect(self._on_prober_probe_failed)
+        self.attachment_intake = AttachmentIntake(self.composer, self)
+        self.attachment_intake.refused.connect(self.show_notice)
+        self.prober = self.attachment_intake.prober  # docs/screenshots waits for its probes
         self.viewer = AttachmentViewer(self)  # a click on a sent attachment opens it
         self.viewer.failed.connect(lambda message: self.status.showMessage(message, 8000))
         self.composer.attachment_clicked.connect(self.viewer.open)
@@ -229,7 +223,10 @@ class MainWindow(QMainWindow):
         self.chat_transfer.imported.connect(self._on_chat_transfer_imported)
         self.chat_transfer.failed.connect(self._store_failed)
         # Unsent messages per chat, kept beside the conversation database.
-        self.drafts = DraftKeeper(self.composer, self.store.path.parent / DRAFTS_FILE, self.add_files, self)
+        self.drafts = DraftKeeper(
+            self.composer, self.store.path.parent / DRAFTS_FILE, self.attachment_intake.add_files, self
+        )
+        self.attachment_intake.changed.connect(self.drafts.schedule_save)
         self.chat_list = ChatList(
             self.sidebar,
             self.store,
@@ -934,57 +931,19 @@ class MainWindow(QMainWindow):
     # --- attachments -------------------------------------------------------------
 
     def add_files(self, files: list[Path]) -> None:
-        self.drafts.schedule_save()
-        for path in files:
-            path = Path(path)
-            # A known extension is taken at its word; any other file is recognised (or refused,
-            # with what is supported) by the probe, which reads its first bytes off this thread.
-            if self.composer.add_attachment(path) is not None:
-                self.prober.probe(path)
-
-    def _on_prober_probed(self, path: Path, info: MediaInfo) -> None:
-        self.composer.set_attachment_info(path, info)
-
-    def _on_prober_probe_failed(self, path: Path, message: str) -> None:
-        self.composer.remove_attachment(path)
-        self.drafts.schedule_save()  # a draft must not bring a file back that cannot be sent
-        self.show_notice(message)
-
-    def _on_composer_image_pasted(self, image: QImage) -> None:
-        path = (
-            paths.pasted_dir() / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.png"
-        )
-        if not image.save(str(path), "PNG"):
-            self.show_notice(
-                "The pasted image could not be saved. Save it to a file and attach that instead."
-            )
-            return
-        self.add_files([path])
-
-    def _on_composer_attach_clicked(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self,
-            "Attach images, videos or documents",
-            str(Path.home()),
-            attach_dialog_filter(),
-        )
-        self.add_files([Path(f) for f in files])
+        """Attach files to the message being written (each probed off the GUI thread)."""
+        self.attachment_intake.add_files(files)
 
     def dragEnterEvent(self, event) -> None:
-        if local_files(event.mimeData()) or event.mimeData().hasImage():
+        if self.attachment_intake.accepts(event.mimeData()):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
-        if local_files(event.mimeData()) or event.mimeData().hasImage():
+        if self.attachment_intake.accepts(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        mime = event.mimeData()
-        files = local_files(mime)
-        if files:
-            self.add_files(files)
-        elif mime.hasImage():
-            self._on_composer_image_pasted(mime.imageData())
+        self.attachment_intake.drop(event.mimeData())
         event.acceptProposedAction()
         self.focus_composer()
 
@@ -1097,7 +1056,7 @@ class MainWindow(QMainWindow):
         self.chat_transfer.shutdown()  # an import is one transaction: let it finish
         self.appearance.shutdown()
         stopped = self.host.shutdown(timeout_ms=10_000)  # a reply stops within a step; a load may take longer
-        self.prober.shutdown()
+        self.attachment_intake.shutdown()
         self.thumbnails.shutdown()
         self.viewer.shutdown()
         if self._owns_store and stopped and self.store is not None:
