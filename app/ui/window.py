@@ -18,7 +18,6 @@ stripped), minus failed exchanges.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from app.qt import (
 )
 from app.reply_state import ReplyState
 from app.store import ReplyWriter, Store, StoredCanvas, StoreError
+from app.store_startup import open_store
 from app.throttle import Throttle
 from app.ui.appearance import Appearance
 from app.ui.attachment_intake import AttachmentIntake
@@ -121,9 +121,11 @@ class MainWindow(QMainWindow):
         self.active: ActiveReply | None = None
         self.token_view = False
         self._dialogs: list[QWidget] = []
-        self._startup_notices: list[str] = []
         self._owns_store = store is None
-        self.store = store if store is not None else self._open_store()
+        startup_notices: list[str] = []
+        if store is None:
+            store, startup_notices = open_store()
+        self.store = store
         self.appearance = Appearance(lambda: self.config, lambda: self.pages.message_widgets(), self)
         self._math_pool = self.appearance.math_pool  # docs/screenshots waits for its formulas
 
@@ -264,7 +266,7 @@ class MainWindow(QMainWindow):
         self.sidebar_action.setChecked(self.splitter.sidebar_visible())
         self.splitter.sidebar_toggled.connect(self.sidebar_action.setChecked)
         self.new_chat()
-        for message in self._startup_notices:
+        for message in startup_notices:
             self.show_notice(message, kind="info")
 
     def _restore_geometry(self, geometry: bytes) -> bool:
@@ -411,32 +413,6 @@ class MainWindow(QMainWindow):
         self.downloads.track(dialog)
 
     # --- store -------------------------------------------------------------------
-
-    def _open_store(self) -> Store:
-        """The conversation store; if it cannot be opened, a temporary one so the window still works."""
-        try:
-            store = Store.open()
-        except StoreError as error:
-            log.exception("cannot open the conversation store")
-            folder = tempfile.mkdtemp(prefix="dgchat-unsaved-")
-            self._startup_notices.append(
-                f"Your conversations could not be opened, so this session's chats will not be saved. {error}"
-            )
-            return Store.open(Path(folder) / "conversations.db")
-        if store.recovery is not None:
-            self._startup_notices.append(store.recovery.message)
-        if store.interrupted:
-            count = len(store.interrupted)
-            self._startup_notices.append(
-                f"{count} repl{'ies were' if count != 1 else 'y was'} being written "
-                "when the app last closed. "
-                "What was saved is kept and marked as interrupted in its chat; you can try again there."
-            )
-        try:
-            store.purge_deleted()
-        except StoreError:
-            log.exception("cannot empty the trash")
-        return store
 
     def _store_failed(self, what: str, error: StoreError) -> None:
         log.warning("%s: %s", what, error)
