@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from app.chat import ChatSession, Message, session_message
-from app.qt import QStackedWidget, QTimer, QWidget, Signal
+from app.qt import QStackedWidget, QTextBrowser, QTimer, QWidget, Signal
 from app.reply_state import format_stats
 from app.store import Message as StoredMessage
 from app.store import Store
@@ -47,6 +47,17 @@ class ChatPage:
         for widget in self.transcript.messages():
             if isinstance(widget, (UserMessage, AssistantMessage)):
                 widget.set_actions_enabled(on)
+
+    def text_views(self) -> list[QTextBrowser]:
+        """Its messages' text views, top to bottom, for find in chat; a folded long message unfolds,
+        to be searched (and shown) whole.  Older messages still being built are found when they are."""
+        views = []
+        for widget in self.transcript.messages():
+            if isinstance(widget, UserMessage) and widget.collapsed:
+                widget.set_expanded(True)
+            if isinstance(widget, (UserMessage, AssistantMessage)):
+                views += widget.text_views()
+        return views
 
     def notices(self) -> list[Notice]:
         return [w for w in self.transcript.messages() if isinstance(w, Notice)]

@@ -31,14 +31,12 @@ from app.qt import (
     QAction,
     QApplication,
     QByteArray,
-    QHBoxLayout,
     QIcon,
     QKeySequence,
     QMainWindow,
     QMessageBox,
     Qt,
     QTimer,
-    QVBoxLayout,
     QWidget,
     Signal,
     Slot,
@@ -56,11 +54,12 @@ from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.chat_splitter import ChatSplitter
 from app.ui.chat_transfer import ChatTransfer
 from app.ui.composer import Composer
+from app.ui.conversation_area import ConversationArea
 from app.ui.doctor_dialog import DoctorDialog
 from app.ui.download_dialog import DownloadDialog
 from app.ui.download_tracker import DownloadTracker
 from app.ui.draft_keeper import DraftKeeper
-from app.ui.find_bar import FindBar, FindInChat
+from app.ui.find_bar import FindInChat
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
@@ -72,7 +71,7 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
-from app.ui.transcript import COLUMN_MAX_PX, Transcript
+from app.ui.transcript import Transcript
 from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
@@ -157,29 +156,10 @@ class MainWindow(QMainWindow):
         self.composer.edit.set_send_key(config.send_key)
         self.composer.think_button.toggled.connect(self._on_think_button_toggled)
 
-        right = QWidget(self)
-        right.setObjectName("composerArea")
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.setSpacing(0)
-        self.find_bar = FindBar(right)
-        self.find_bar.setMaximumWidth(COLUMN_MAX_PX)
+        right = ConversationArea(self.pages, self.composer, self)
+        self.find_bar = right.find_bar
         self.find_bar.closed.connect(self.focus_composer)
         self._find = FindInChat(self.find_bar, self._find_target, lambda: self.appearance.colors)
-        find_row = QHBoxLayout()
-        find_row.setContentsMargins(24, 0, 24, 0)
-        find_row.addStretch(1)
-        find_row.addWidget(self.find_bar, 100)
-        find_row.addStretch(1)
-        right_layout.addLayout(find_row)
-        right_layout.addWidget(self.pages, 1)
-        row = QHBoxLayout()
-        row.setContentsMargins(24, 6, 24, 16)
-        row.addStretch(1)
-        self.composer.setMaximumWidth(COLUMN_MAX_PX)
-        row.addWidget(self.composer, 100)
-        row.addStretch(1)
-        right_layout.addLayout(row)
 
         self.splitter = ChatSplitter(self.sidebar, right, self)
         self.setCentralWidget(self.splitter)
@@ -499,15 +479,7 @@ class MainWindow(QMainWindow):
     def _find_target(self) -> tuple[Transcript, list] | None:
         """The transcript shown and its messages' text views, top to bottom (for find in chat)."""
         page = self.current_page()
-        if page is None:
-            return None
-        views = []
-        for widget in page.transcript.messages():  # older ones still being built are found when they are
-            if isinstance(widget, UserMessage) and widget.collapsed:
-                widget.set_expanded(True)  # a long message is searched (and shown) whole
-            if isinstance(widget, (UserMessage, AssistantMessage)):
-                views += widget.text_views()
-        return page.transcript, views
+        return (page.transcript, page.text_views()) if page is not None else None
 
     def show_shortcuts(self) -> QMessageBox:
         return show_shortcuts(self, self.actions(), self.config.send_key)
