@@ -3,13 +3,13 @@
 On a wide screen a line the width of the window is hard to read, so the find
 bar and the composer are at most :data:`COLUMN_MAX_PX` wide and centred, as the
 transcript centres its messages; on a narrow one they take the width there is,
-less a margin.  The area's object name gives it the composer's background in
+less a margin.  The area's object name gives it the transcript's background in
 the style sheet (app/theme.py).
 """
 
 from __future__ import annotations
 
-from app.qt import QHBoxLayout, QVBoxLayout, QWidget
+from app.qt import QHBoxLayout, Qt, QVBoxLayout, QWidget
 from app.ui.chat_pages import ChatPages
 from app.ui.composer import Composer
 from app.ui.find_bar import FindBar
@@ -20,6 +20,8 @@ class ConversationArea(QWidget):
     def __init__(self, pages: ChatPages, composer: Composer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composerArea")
+        # Qt paints a style sheet background on a plain QWidget only; a subclass must ask for it.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
