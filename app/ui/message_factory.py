@@ -10,9 +10,11 @@ each request once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from app.markdown import MarkdownRenderer
+from app.media_probe import MediaInfo
 from app.palette import Colors
 from app.qt import QObject, Signal
 from app.ui.messages import AssistantMessage, UserMessage
@@ -44,9 +46,11 @@ class MessageFactory(QObject):
         self._colors = colors
         self._token_view = token_view
 
-    def user_message(self, text: str, pending, store_id: int) -> UserMessage:
-        """A sent message; ``pending`` are its attachments as (path, probe info or None, name)."""
-        widget = UserMessage(text, pending, self._renderer, store_id=store_id)
+    def user_message(
+        self, text: str, attachments: Sequence[tuple[Path, MediaInfo | None, str]], store_id: int
+    ) -> UserMessage:
+        """A sent message; its attachments are (path, probe info or None, the file's own name)."""
+        widget = UserMessage(text, attachments, self._renderer, store_id=store_id)
         if widget.tiles is not None:
             widget.tiles.attachment_clicked.connect(self.attachment_clicked)
         widget.edit_submitted.connect(lambda new_text: self.edit_submitted.emit(store_id, new_text))

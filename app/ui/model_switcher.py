@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import AppConfig
 from app.qt import QFileDialog, QObject, QTimer, QWidget, Signal, Slot
@@ -25,6 +26,9 @@ from app.ui.status import StatusBar
 from app.worker import EngineHost
 from engine.demo import DEMO
 from engine.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from engine.engine import ModelInfo  # imports torch: never at run time on the GUI thread
 
 RECENT_MODELS = 8  # how many models the settings remember as recently used
 
@@ -55,7 +59,7 @@ class ModelSwitcher(QObject):
         self._stop_reply = stop_reply
         self._dialog_parent = dialog_parent
         self.source: str | None = None  # the model asked for last
-        self.info = None  # the loaded model's ModelInfo; None while none is loaded
+        self.info: ModelInfo | None = None  # None while no model is loaded
         self.defaults = GenerationSettings()  # the loaded checkpoint's generation settings
         self.load_notice: Notice | None = None  # why the last load failed, in the chat shown then
         self.dialog: ModelsDialog | None = None  # Model ▸ Models…, once opened
@@ -88,7 +92,7 @@ class ModelSwitcher(QObject):
             source, self._pending = self._pending, None
             QTimer.singleShot(0, lambda: self.load_when_idle(source))
 
-    def on_model_loaded(self, info, defaults: GenerationSettings) -> None:
+    def on_model_loaded(self, info: ModelInfo, defaults: GenerationSettings) -> None:
         """A model is in use: the status bar names it, and the settings remember it (and its folder)."""
         self.info = info
         self.defaults = defaults

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import paths
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
@@ -80,6 +81,9 @@ from engine.demo import DEMO
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.loader import DEFAULT_MODEL
 from engine.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from engine.engine import ModelInfo  # imports torch: never at run time on the GUI thread
 
 log = logging.getLogger(__name__)
 
@@ -344,8 +348,8 @@ class MainWindow(QMainWindow):
     # --- model -----------------------------------------------------------------
 
     @property
-    def model_info(self):
-        """The loaded model's ModelInfo; None while none is loaded."""
+    def model_info(self) -> ModelInfo | None:
+        """The loaded model; None while none is loaded."""
         return self.model_switcher.info
 
     @property
@@ -376,7 +380,7 @@ class MainWindow(QMainWindow):
         self.status.load_progressed(event)
 
     @Slot(object, object)
-    def on_model_loaded(self, info, defaults: GenerationSettings) -> None:
+    def on_model_loaded(self, info: ModelInfo, defaults: GenerationSettings) -> None:
         self.model_switcher.on_model_loaded(info, defaults)
         self._show_context_use()
 
