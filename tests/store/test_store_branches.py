@@ -180,7 +180,8 @@ def test_branching_copies_the_path_into_a_new_chat_and_leaves_the_original(store
     clock.advance(60)
     new = store.branch_conversation(a1b)
     path = store.active_path(new)
-    assert [(m.role, m.text) for m in path] == [("user", "Plan a garden"), ("assistant", "a pond part0 part1")]
+    shown = [(m.role, m.text) for m in path]
+    assert shown == [("user", "Plan a garden"), ("assistant", "a pond part0 part1")]
     assert all(len(m.siblings.ids) == 1 for m in path)  # one version each: the ones that were shown
     assert path[0].attachments[0].name == "plan.png"
     assert path[0].attachments[0].path.read_bytes() == image.read_bytes()  # the same stored file
