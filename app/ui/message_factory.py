@@ -30,6 +30,7 @@ class MessageFactory(QObject):
     regenerate_clicked = Signal(int)  # the reply's id
     continue_clicked = Signal(int)  # the reply's id
     replay_clicked = Signal(object)  # the AssistantMessage to replay in
+    replay_save_clicked = Signal(object)  # the AssistantMessage whose replay to save as a GIF
     token_view_toggled = Signal(bool)
 
     def __init__(
@@ -67,6 +68,7 @@ class MessageFactory(QObject):
         widget.code_copied.connect(self.copied)
         widget.regenerate_clicked.connect(lambda: self.regenerate_clicked.emit(store_id))
         widget.replay_clicked.connect(lambda: self.replay_clicked.emit(widget))
+        widget.replay_save_requested.connect(lambda: self.replay_save_clicked.emit(widget))
         widget.continue_clicked.connect(lambda: self.continue_clicked.emit(store_id))
         widget.versions.version_selected.connect(self.version_selected)
         widget.set_token_view(self._token_view())

@@ -349,6 +349,7 @@ class AssistantMessage(QWidget):
     continue_clicked = Signal()
     revise_clicked = Signal()
     branch_clicked = Signal()
+    replay_save_requested = Signal()  # the replay's Save GIF…
 
     def __init__(
         self,
@@ -602,6 +603,7 @@ class AssistantMessage(QWidget):
             self.replay_bar = ReplayBar(self)
             self.replay_bar.frame_changed.connect(self._on_replay_bar_frame_changed)
             self.replay_bar.closed.connect(self.end_replay)
+            self.replay_bar.save_requested.connect(self.replay_save_requested)
             self.layout().insertWidget(self.layout().indexOf(self.actions), self.replay_bar)
         self.replay_bar.show_message("Preparing the replay…")
         self.replay_bar.setVisible(True)

@@ -19,6 +19,7 @@ def _speed_label(speed: float) -> str:
 class ReplayBar(QFrame):
     frame_changed = Signal(int)
     closed = Signal()
+    save_requested = Signal()  # Save as GIF
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -42,6 +43,8 @@ class ReplayBar(QFrame):
         self.position = QLabel("", self)
         self.position.setObjectName("replayPosition")
         self.position.setAccessibleName("Replay step")
+        # Room for the longest position, so the slider gives way and not the label.
+        self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance("block 88 · step 88/88"))
         layout.addWidget(self.position)
         self.speed = QComboBox(self)
         self.speed.setAccessibleName("Replay speed")
@@ -51,6 +54,12 @@ class ReplayBar(QFrame):
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.currentIndexChanged.connect(self._on_speed_current_index_changed)
         layout.addWidget(self.speed)
+        self.save_button = QToolButton(self)
+        self.save_button.setText("Save GIF…")
+        self.save_button.setToolTip("Save this replay as an animated GIF, to share")
+        self.save_button.setAccessibleName("Save the replay as an animated GIF")
+        self.save_button.clicked.connect(self.save_requested)
+        layout.addWidget(self.save_button)
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close the replay and show the final reply")
@@ -75,7 +84,7 @@ class ReplayBar(QFrame):
         self._timer.stop()
         self.message.setText(text)
         self.message.setVisible(bool(text))
-        for widget in (self.play_button, self.slider, self.position, self.speed):
+        for widget in (self.play_button, self.slider, self.position, self.speed, self.save_button):
             widget.setVisible(not text)
 
     def set_frames(self, labels: list[str], step_seconds: float) -> None:

@@ -66,6 +66,7 @@ from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.model_switcher import ModelSwitcher
 from app.ui.models_dialog import ModelsDialog
+from app.ui.replay_recorder import ReplayExport
 from app.ui.replay_requests import ReplayRequests
 from app.ui.revise_offer import ReviseOffer, revisable_answer
 from app.ui.settings_dialog import SettingsDialog
@@ -193,6 +194,10 @@ class MainWindow(QMainWindow):
         self.messages.revise_clicked.connect(self.revise_offer.start)
         self.replays = ReplayRequests(host, self.store, self.pages, self)
         self.messages.replay_clicked.connect(self.replays.request)
+        self.replay_export = ReplayExport(
+            lambda: self.appearance.renderer, lambda: self.appearance.colors, self.status, self, self
+        )
+        self.messages.replay_save_clicked.connect(self.replay_export.save)
 
         self.attachment_intake = AttachmentIntake(self.composer, self)
         self.attachment_intake.refused.connect(self.show_notice)
@@ -1011,6 +1016,7 @@ class MainWindow(QMainWindow):
         self.attachment_intake.shutdown()
         self.thumbnails.shutdown()
         self.viewer.shutdown()
+        self.replay_export.shutdown()
         if self._owns_store and stopped and self.store is not None:
             self.store.close()  # the engine thread, the only other writer, has stopped
             self.store = None
