@@ -94,6 +94,9 @@ QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.borde
 #chatList::item {{ padding: 8px 10px; border-radius: 8px; margin: 1px 0; color: {c.text}; }}
 #chatList::item:hover {{ background: {c.border}; }}
 #chatList::item:selected {{ background: {c.user_bubble}; color: {c.text}; font-weight: 600; }}
+#trashList {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 8px; outline: none; }}
+#trashList::item {{ padding: 6px 10px; border-radius: 6px; margin: 2px 4px; color: {c.text}; }}
+#trashList::item:selected {{ background: {c.user_bubble}; color: {c.text}; }}
 #transcript, #transcriptPage {{ background: {c.surface}; border: none; }}
 #userBubble {{ background: {c.user_bubble}; border-radius: 16px; }}
 #assistantName {{ color: {c.text}; font-weight: 600; }}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 
 from app.store.errors import StoreError
 from app.store.models import ConversationInfo
@@ -105,13 +106,17 @@ def restore(conn: sqlite3.Connection, conversation_id: int) -> None:
     conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
 
-def purge(conn: sqlite3.Connection, deleted_before: float) -> list[int]:
-    """Really delete conversations soft-deleted before the given time (messages etc. cascade)."""
+def purge(conn: sqlite3.Connection, deleted_before: float, only: Collection[int] | None = None) -> list[int]:
+    """Really delete conversations soft-deleted before the given time (messages etc. cascade).
+
+    ``only`` limits it to those conversations (the trash dialog's "Delete now").
+    """
     ids = [
         row[0]
         for row in conn.execute(
             "SELECT id FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (deleted_before,)
         )
+        if only is None or row[0] in only
     ]
     conn.executemany("DELETE FROM conversations WHERE id = ?", [(i,) for i in ids])
     return ids

@@ -9,7 +9,7 @@ and the generation worker alike (one connection behind a lock).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -178,14 +178,19 @@ class Store:
         with self._db.read() as conn:
             return conversations.list_all(conn, deleted=True)
 
-    def purge_deleted(self, older_than_s: float = DEFAULT_TRASH_DAYS * 86400) -> int:
+    def purge_deleted(
+        self,
+        older_than_s: float = DEFAULT_TRASH_DAYS * 86400,
+        conversation_ids: Collection[int] | None = None,
+    ) -> int:
         """Really delete conversations in the trash for longer than ``older_than_s``; return how many.
 
+        ``conversation_ids`` limits it to those (with ``older_than_s=0``: "Delete now").
         Attachment blobs no longer referenced anywhere (also those left by a
-        failed send or import) are removed too.  Meant to run once at startup.
+        failed send or import) are removed too.  Runs once at startup.
         """
         with self._db.write("empty the trash") as conn:
-            purged = conversations.purge(conn, self._clock() - older_than_s)
+            purged = conversations.purge(conn, self._clock() - older_than_s, conversation_ids)
             referenced = conversations.referenced_blobs(conn)
         self._blobs.collect_garbage(referenced)
         return len(purged)

@@ -74,6 +74,7 @@ from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Transcript
+from app.ui.trash_dialog import TrashDialog
 from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self.token_view = False
         self._dialogs: list[QWidget] = []
         self._owns_store = store is None
+        self._trash_dialog: TrashDialog | None = None
         startup_notices: list[str] = []
         if store is None:
             store, startup_notices = open_store()
@@ -314,6 +316,7 @@ class MainWindow(QMainWindow):
         )
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
+        self.trash_action = self._action("&Recently deleted…", None, self.open_trash)
         self.zoom_in_action = self._action(
             "Larger text", QKeySequence.StandardKey.ZoomIn, lambda: self.zoom(1)
         )
@@ -333,6 +336,8 @@ class MainWindow(QMainWindow):
         chat.addActions([self.revise_action, self.instructions_action])
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
+        chat.addSeparator()
+        chat.addAction(self.trash_action)
         chat.addSeparator()
         chat.addAction(self.quit_action)
         model = menu.addMenu("&Model")
@@ -715,6 +720,47 @@ class MainWindow(QMainWindow):
         self.pages.fill(page, path)
         self._show_context_use()
         self.revise_offer.show()
+
+    def open_trash(self) -> TrashDialog:
+        """Chat ▸ Recently deleted…: the chats in the trash, to restore or delete for good."""
+        dialog = self._trash_dialog
+        if dialog is None:
+            dialog = TrashDialog(self)
+            dialog.restore_requested.connect(self._on_trash_restore_requested)
+            dialog.purge_requested.connect(self._on_trash_purge_requested)
+            self._trash_dialog = dialog
+        self._fill_trash()
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def _fill_trash(self) -> None:
+        if self._trash_dialog is None:
+            return
+        try:
+            self._trash_dialog.set_chats(self.store.deleted_conversations())
+        except StoreError as error:
+            self._store_failed("The deleted chats could not be listed", error)
+
+    def _on_trash_restore_requested(self, chat_ids: list[int]) -> None:
+        try:
+            for chat_id in chat_ids:
+                self.store.restore_conversation(chat_id)
+        except StoreError as error:
+            self._store_failed("The chat could not be restored", error)
+        self._fill_trash()
+        self.chat_list.refresh()
+        if chat_ids:
+            self.open_chat(chat_ids[0])
+            count = len(chat_ids)
+            self.status.showMessage(f"Restored {count} chat{'s' if count != 1 else ''}", 5000)
+
+    def _on_trash_purge_requested(self, chat_ids: list[int]) -> None:
+        try:
+            self.store.purge_deleted(0, chat_ids)
+        except StoreError as error:
+            self._store_failed("The chats could not be deleted", error)
+        self._fill_trash()
 
     def branch_chat(self, message_id: int) -> int | None:
         """Go on from a reply in a new chat holding the conversation up to it; returns the new chat."""

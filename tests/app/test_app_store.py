@@ -13,8 +13,8 @@ from app_chat import choose, loaded, say
 from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
-from app.qt import QLineEdit, Qt
-from app.store import Store
+from app.qt import QLineEdit, QMessageBox, Qt
+from app.store import Store, StoreError
 from app.ui.messages import AssistantMessage, UserMessage
 from app.worker import load_engine
 from engine.settings import GenerationSettings
@@ -332,3 +332,38 @@ def test_a_reply_written_in_another_chat_is_marked_writing_then_new(qtbot, make_
     assert window.sidebar.mark_of(busy) is None
     window.new_chat()
     assert window.sidebar.mark_of(busy) is None  # seen: it stays unmarked
+
+
+def test_recently_deleted_brings_back_a_chat_after_the_undo_is_gone(qtbot, make_window, monkeypatch):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("ok", steps=2)))
+    keep, first, second = chats_saying(qtbot, window, "keep", "lost yesterday", "lost today")
+    window.chat_list.delete([first])
+    window.chat_list.delete([second])
+    window.sidebar.hide_undo()  # the ten seconds of Undo are over
+    assert window.sidebar.chat_ids() == [keep]
+
+    dialog = window.open_trash()
+    assert window.trash_action.text() == "&Recently deleted…"
+    assert dialog.chat_ids() == [second, first]  # most recently deleted first
+    assert "deleted today at" in dialog.list.item(0).text()
+    assert not dialog.restore_button.isEnabled()  # nothing selected yet
+    dialog.list.item(1).setSelected(True)
+    qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    assert set(window.sidebar.chat_ids()) == {first, keep}
+    assert window.current_page().session.id == first
+    assert dialog.chat_ids() == [second]
+
+    # Delete now asks first; Cancel keeps it, confirming deletes it for good.
+    dialog.list.item(0).setSelected(True)
+    qtbot.mouseClick(dialog.purge_button, Qt.MouseButton.LeftButton)
+    box = dialog.confirm
+    assert box is not None and "cannot be undone" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert dialog.chat_ids() == [second]
+    qtbot.mouseClick(dialog.purge_button, Qt.MouseButton.LeftButton)
+    forever = next(b for b in dialog.confirm.buttons() if b.text() == "Delete for good")
+    forever.click()
+    assert dialog.chat_ids() == [] and dialog.empty.isVisible()
+    with pytest.raises(StoreError):
+        window.store.conversation(second)
+    dialog.close()

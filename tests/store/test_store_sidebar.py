@@ -195,3 +195,12 @@ def test_format_moment_says_today_yesterday_a_weekday_or_a_year():
     assert format_moment(datetime(2026, 11, 26, 22, 10).timestamp(), now) == "yesterday at 22:10"
     assert format_moment(datetime(2026, 11, 23, 9, 2).timestamp(), now) == "Mon 23 Nov at 09:02"
     assert format_moment(datetime(2025, 12, 31, 23, 59).timestamp(), now) == "Wed 31 Dec 2025 at 23:59"
+
+
+def test_purging_chosen_chats_now_leaves_the_rest_of_the_trash(store):
+    a, b, c = (store.create_conversation(title) for title in ("a", "b", "c"))
+    for cid in (a, b):
+        store.delete_conversation(cid)
+    assert store.purge_deleted(0, [a, c]) == 1  # c is not in the trash: untouched
+    assert [info.id for info in store.deleted_conversations()] == [b]
+    assert {info.id for info in store.list_conversations()} == {c}
