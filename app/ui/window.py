@@ -317,6 +317,10 @@ class MainWindow(QMainWindow):
         self.export_all_action = self._action("Export &all chats…", None, lambda: self.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: self.import_chats())
         self.trash_action = self._action("&Recently deleted…", None, self.open_trash)
+        self.copy_reply_action = self._action("&Copy the last reply", "Ctrl+Shift+C", self.copy_last_reply)
+        self.delete_chat_action = self._action(
+            "&Delete this chat", "Ctrl+Shift+Backspace", self._on_delete_chat_triggered
+        )
         self.zoom_in_action = self._action(
             "Larger text", QKeySequence.StandardKey.ZoomIn, lambda: self.zoom(1)
         )
@@ -333,11 +337,11 @@ class MainWindow(QMainWindow):
         chat.addActions(
             [self.find_action, self.search_action, self.previous_chat_action, self.next_chat_action]
         )
-        chat.addActions([self.revise_action, self.instructions_action])
+        chat.addActions([self.copy_reply_action, self.revise_action, self.instructions_action])
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
         chat.addSeparator()
-        chat.addAction(self.trash_action)
+        chat.addActions([self.delete_chat_action, self.trash_action])
         chat.addSeparator()
         chat.addAction(self.quit_action)
         model = menu.addMenu("&Model")
@@ -349,7 +353,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.settings_action)
         help_menu = menu.addMenu("&Help")
-        self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        self.shortcuts_action = self._action("&Keyboard shortcuts", "Ctrl+/", self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction("&Check this computer…", self.check_computer)
         help_menu.addAction("Show the &log folder", open_log_folder)
         help_menu.addSeparator()
@@ -992,6 +997,28 @@ class MainWindow(QMainWindow):
 
     def _on_think_button_toggled(self, on: bool) -> None:
         self._save(self.config.with_changes(thinking=on))
+
+    def copy_last_reply(self) -> str:
+        """Ctrl+Shift+C: the chat's last reply, as markdown, to the clipboard; returns what was copied."""
+        page = self.current_page()
+        text = (
+            next(
+                (m.text for m in reversed(page.session.messages) if m.role == "assistant" and m.text.strip()),
+                "",
+            )
+            if page is not None
+            else ""
+        )
+        if text:
+            QApplication.clipboard().setText(text)
+            self.status.showMessage("The last reply was copied to the clipboard", 2000)
+        return text
+
+    def _on_delete_chat_triggered(self) -> None:
+        """Ctrl+Shift+Backspace: the chat shown goes to the trash, with Undo in the chat list."""
+        page = self.current_page()
+        if page is not None and page.session.messages:
+            self.chat_list.delete([page.session.id])
 
     def _on_messages_copied(self) -> None:
         self.status.showMessage("Copied to the clipboard", 2000)

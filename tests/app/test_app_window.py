@@ -518,3 +518,40 @@ def test_ctrl_enter_can_be_chosen_to_send_so_enter_writes_a_new_line(qtbot, make
     shortcuts = window.show_shortcuts()
     assert "Ctrl+Enter / Enter" in shortcuts.text()
     shortcuts.close()
+
+
+def test_chat_app_shortcuts_copy_the_last_reply_delete_the_chat_and_list_the_keys(qtbot, make_window):
+    window = make_window(fake_loader(FakeEngine("The **answer**.", steps=2)))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    send(qtbot, window, "keep this chat")
+    wait_idle(qtbot, window)
+    kept = window.current_page().session.id
+    window.new_chat()
+    send(qtbot, window, "question")
+    wait_idle(qtbot, window)
+    doomed = window.current_page().session.id
+    QApplication.clipboard().clear()
+    qtbot.keyClick(
+        window.composer.edit,
+        Qt.Key.Key_C,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert QApplication.clipboard().text() == "The **answer**."  # as markdown
+
+    qtbot.keyClick(
+        window.composer.edit,
+        Qt.Key.Key_Backspace,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert window.sidebar.chat_ids() == [kept] and window.current_page().session.id == kept
+    assert window.sidebar.undo_bar.isVisible()
+    assert doomed in [c.id for c in window.store.deleted_conversations()]
+
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Slash, Qt.KeyboardModifier.ControlModifier)
+    box = next(
+        w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle() == "Keyboard shortcuts"
+    )
+    text = box.text()
+    assert "Copy the last reply" in text and "Delete this chat" in text and "Keyboard shortcuts" in text
+    box.close()
