@@ -549,6 +549,9 @@ class AssistantMessage(QWidget):
             self._final = (display.answer, display.thought, state.thought_seconds, "")
         self._final_state = state
         self._show_actions(bool(self.answer.text))
+        # A reply that failed before its first step has nothing to replay or to branch from.
+        self.replay_button.setVisible(self.replay_button.isVisible() and bool(self.answer.text))
+        self.branch_button.setVisible(self.branch_button.isVisible() and bool(self.answer.text))
 
     def show_omitted(self, turns: int) -> None:
         """Say that the model did not see the chat's first ``turns`` messages (none: say nothing)."""

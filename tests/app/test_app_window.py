@@ -143,6 +143,9 @@ def test_engine_errors_show_inline_and_the_chat_goes_on(qtbot, make_window, erro
     assert reply.notice is not None and expected in reply.notice.message
     assert "Traceback" not in reply.notice.message
     assert window.composer.send_button.text() == "Send"
+    has_text = bool(reply.answer.text)  # a step may have drawn a draft before the failure
+    assert reply.replay_button.isVisible() == has_text and reply.branch_button.isVisible() == has_text
+    assert reply.regenerate_button.isVisible()
     engine.fail = None
     second = send(qtbot, window, "again")
     wait_idle(qtbot, window)
@@ -555,3 +558,17 @@ def test_chat_app_shortcuts_copy_the_last_reply_delete_the_chat_and_list_the_key
     text = box.text()
     assert "Copy the last reply" in text and "Delete this chat" in text and "Keyboard shortcuts" in text
     box.close()
+
+
+def test_a_reply_that_failed_before_any_text_offers_no_replay_or_branch(qtbot, make_window):
+    engine = FakeEngine(
+        "ok", steps=3, fail=OutOfMemoryError("Out of memory", fix="Close apps"), fail_after_steps=0
+    )
+    window = make_window(fake_loader(engine))
+    window.load_model("fake")
+    wait_loaded(qtbot, window)
+    reply = send(qtbot, window)
+    wait_idle(qtbot, window)
+    assert reply.notice is not None and not reply.answer.text
+    assert not reply.replay_button.isVisible() and not reply.branch_button.isVisible()
+    assert reply.regenerate_button.isVisible()  # trying again is what makes sense
