@@ -128,6 +128,7 @@ def denoise(
     keep_prefix: Callable[[PrefixCache], None] | None = None,
     chunk: int = PREFILL_CHUNK,
     start_from: Sequence[int] = (),
+    frozen: Sequence[bool] = (),
 ) -> Iterator[Event]:
     """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
 
@@ -139,6 +140,11 @@ def denoise(
     k·256 … k·256+255 instead of uniform noise (positions past its end stay
     noise), so the first denoising step reads the old text and keeps what it is
     confident about.  The random draws are the same as without it.
+
+    ``frozen`` (one flag per position of ``start_from``) keeps those tokens as they
+    are through every step, as if accepted from the start (entropy 0, so they use
+    none of the entropy bound): only the other positions are denoised, reading
+    the kept ones around them (a "rewrite this part").
     """
     cancel = cancel or CancelToken()
     settings.validate()
@@ -262,6 +268,12 @@ def denoise(
             seeded = start_from[block * canvas_length : (block + 1) * canvas_length]
             if seeded:
                 canvas[0, : len(seeded)] = torch.tensor(list(seeded), dtype=canvas.dtype, device=device)
+            kept = list(frozen[block * canvas_length : (block + 1) * canvas_length])[: len(seeded)]
+            keep_mask = None
+            if any(kept):
+                keep_mask = torch.zeros((1, canvas_length), dtype=torch.bool, device=device)
+                keep_mask[0, : len(kept)] = torch.tensor(kept, dtype=torch.bool, device=device)
+                kept_tokens = canvas.clone()
             argmax_canvas = canvas
             self_conditioning = None
             mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(
@@ -296,8 +308,13 @@ def denoise(
                 # The entropy may overwrite the logits unless the self-conditioning input is them (fp32).
                 entropy = token_entropy(processed, consume=self_conditioning is not processed)
                 del processed
+                if keep_mask is not None:  # kept positions: certain, and exactly the old tokens
+                    entropy = entropy.masked_fill(keep_mask, 0.0)
+                    argmax_canvas = torch.where(keep_mask, kept_tokens, argmax_canvas)
                 accepted_canvas = sampler.accept_with_entropy(canvas, sampled, entropy)
                 canvas = sampler.renoise_canvas(accepted_canvas, cur_step)
+                if keep_mask is not None:
+                    canvas = torch.where(keep_mask, kept_tokens, canvas)
                 finished = bool(stopper.check(argmax_canvas, entropy).all())
 
                 # Only these 3 × 256 values cross to the host, in one copy (ids < 2^24 are exact in fp32).

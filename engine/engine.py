@@ -34,6 +34,7 @@ from engine.loader import (
 from engine.overflow import Cut
 from engine.prompt import PromptInputs, build_prompt
 from engine.replay import StoredStep, decode_steps
+from engine.rewrite import frozen_positions, selected_range
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class Engine:
         with_pieces: bool = True,
         continue_tokens: Sequence[int] = (),
         start_from: str = "",
+        rewrite: tuple[Sequence[int], str] | None = None,
     ) -> Iterator[Event]:
         """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
 
@@ -202,6 +204,10 @@ class Engine:
         ``start_from`` is an earlier answer to revise in place (a "make it shorter"
         follow-up): the reply's canvases start from its tokens instead of noise, so
         the model keeps what still fits and the user watches the old text change.
+
+        ``rewrite`` is (a reply's token ids, text selected in it): the reply is written
+        again with every token kept except those under the selection, which are
+        denoised again in place (``engine.rewrite``); the reply keeps its length.
         """
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()
@@ -217,6 +223,11 @@ class Engine:
                 )
             settings = replace(settings, max_new_tokens=remaining)
             tensors = append_tokens(tensors, continue_tokens)
+        start_ids = self.start_tokens(start_from, settings.max_new_tokens)
+        frozen: list[bool] = []
+        if rewrite is not None:
+            start_ids, frozen = self.rewrite_plan(*rewrite)
+            settings = replace(settings, max_new_tokens=len(start_ids))
         seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
         torch.manual_seed(seed)
         try:
@@ -231,7 +242,8 @@ class Engine:
                 reuse=self._prefix if self.reuse_prompt_cache else None,
                 keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
                 chunk=self.prefill_chunk,
-                start_from=self.start_tokens(start_from, settings.max_new_tokens),
+                start_from=start_ids,
+                frozen=frozen,
             )
             yield from _with_omitted_turns(events, prompt.omitted_turns)
         except torch.OutOfMemoryError:
@@ -249,6 +261,23 @@ class Engine:
             return []
         ids = self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
         return list(ids[:limit])
+
+    def rewrite_plan(self, reply_ids: Sequence[int], selection: str) -> tuple[list[int], list[bool]]:
+        """The ids a rewrite starts from (whole canvases) and which of them it keeps.
+
+        Raises EngineError when the selection is not found in the reply's text.
+        """
+        canvas = self.model.config.canvas_length
+        ids = list(reply_ids)
+        if not ids or len(ids) % canvas:
+            raise EngineError(
+                "This reply's saved canvases are incomplete, so a part of it cannot be rewritten",
+                fix="Regenerate the reply instead",
+            )
+        text_ids = self.codec.until_eos(ids)
+        start, end = selected_range(self.codec.decode(text_ids), selection)
+        keep = frozen_positions(text_ids, self.codec.decode, start, end)
+        return ids, keep + [True] * (len(ids) - len(text_ids))  # the end of the reply stays
 
     def decode_steps(self, frames: Iterable[StoredStep]) -> list[Step]:
         """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""
