@@ -57,6 +57,7 @@ class EngineLike(Protocol):
         *,
         continue_tokens: Sequence[int] = (),
         start_from: str = "",
+        rewrite: tuple[Sequence[int], str] | None = None,
     ) -> Iterator[Event]: ...
 
     def vram_in_use(self) -> int | None: ...
@@ -103,6 +104,7 @@ class GenerateRequest:
     sink: ReplySink | None = None
     continue_tokens: tuple[int, ...] = ()  # the committed canvases of a reply being continued
     start_from: str = ""  # an earlier answer this reply revises in place (its canvases start from it)
+    rewrite: tuple[tuple[int, ...], str] | None = None  # a reply's ids and the text to write again
 
 
 # What a replay reads from the store: the frames, each committed canvas's text, the reply's Stats.
@@ -198,6 +200,8 @@ class EngineWorker(QObject):
                 extra["continue_tokens"] = request.continue_tokens
             if request.start_from:
                 extra["start_from"] = request.start_from
+            if request.rewrite is not None:
+                extra["rewrite"] = request.rewrite
             events = self._engine.generate(
                 request.conversation, request.settings, request.options, request.cancel, **extra
             )
@@ -327,12 +331,14 @@ class EngineHost(QObject):
         *,
         continue_tokens: Sequence[int] = (),
         start_from: str = "",
+        rewrite: tuple[Sequence[int], str] | None = None,
     ) -> int:
         """Queue a reply; returns its id (events for it carry the same id).
 
         ``sink`` (a store ``ReplyWriter``) is fed every event on the engine thread.
         ``continue_tokens``: continue a reply cut short, after these committed tokens.
         ``start_from``: an earlier answer to revise in place.
+        ``rewrite``: (a reply's token ids, selected text): write that part of it again.
         """
         self.stop()
         request = GenerateRequest(
@@ -344,6 +350,7 @@ class EngineHost(QObject):
             sink,
             tuple(continue_tokens),
             start_from,
+            (tuple(rewrite[0]), rewrite[1]) if rewrite is not None else None,
         )
         self._active = (request.reply_id, request.cancel)
         self.generate_requested.emit(request)

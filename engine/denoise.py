@@ -143,8 +143,8 @@ def denoise(
 
     ``frozen`` (one flag per position of ``start_from``) keeps those tokens as they
     are through every step, as if accepted from the start (entropy 0, so they use
-    none of the entropy bound): only the other positions are denoised, reading
-    the kept ones around them (a "rewrite this part").
+    none of the entropy bound); the other positions start from noise and are
+    denoised reading the kept ones around them (a "rewrite this part").
     """
     cancel = cancel or CancelToken()
     settings.validate()
@@ -265,15 +265,22 @@ def denoise(
 
             # b. A fresh canvas of uniformly random tokens, or the text being revised where it reaches.
             canvas = sampler.initialize_canvas(batch_size=1, device=device)
+            # With ``frozen`` only the kept positions start from the old text: the freed ones are
+            # written from noise, so a rewrite is new text, not the old tokens accepted again.
             seeded = start_from[block * canvas_length : (block + 1) * canvas_length]
-            if seeded:
-                canvas[0, : len(seeded)] = torch.tensor(list(seeded), dtype=canvas.dtype, device=device)
             kept = list(frozen[block * canvas_length : (block + 1) * canvas_length])[: len(seeded)]
             keep_mask = None
-            if any(kept):
-                keep_mask = torch.zeros((1, canvas_length), dtype=torch.bool, device=device)
-                keep_mask[0, : len(kept)] = torch.tensor(kept, dtype=torch.bool, device=device)
-                kept_tokens = canvas.clone()
+            if seeded:
+                old = torch.tensor(list(seeded), dtype=canvas.dtype, device=device)
+                if frozen:
+                    keep_mask = torch.zeros((1, canvas_length), dtype=torch.bool, device=device)
+                    keep_mask[0, : len(kept)] = torch.tensor(kept, dtype=torch.bool, device=device)
+                    canvas[0, : len(seeded)] = torch.where(
+                        keep_mask[0, : len(seeded)], old, canvas[0, : len(seeded)]
+                    )
+                    kept_tokens = canvas.clone()
+                else:
+                    canvas[0, : len(seeded)] = old
             argmax_canvas = canvas
             self_conditioning = None
             mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from app.markdown import MarkdownRenderer
 from app.markdown_split import stable_prefix_length
 from app.qt import QVBoxLayout, QWidget, Signal
-from app.ui.text_view import RichTextView
+from app.ui.text_view import MenuActions, RichTextView
 
 
 class MarkdownStack(QWidget):
@@ -36,6 +36,7 @@ class MarkdownStack(QWidget):
         self._waiting_for_math: dict[RichTextView, str] = {}
         self._frozen = ""
         self._live_text: str | None = None
+        self._menu_actions: MenuActions | None = None  # extra right-click entries of every view
         self._live = self._new_view()
         self._layout.addWidget(self._live)
         self.chunk_renders = 0
@@ -106,8 +107,15 @@ class MarkdownStack(QWidget):
         for view in self.views():
             view.set_text_color(color)
 
+    def set_menu_actions(self, provider: MenuActions | None) -> None:
+        """Extra right-click entries for every view of this stack, now and later ones."""
+        self._menu_actions = provider
+        for view in self.views():
+            view.menu_actions = provider
+
     def _new_view(self) -> RichTextView:
         view = RichTextView(self, accessible_name=self._accessible_name)
+        view.menu_actions = self._menu_actions
         view.set_text_color(self._text_color)
         view.code_copied.connect(self.code_copied)
         return view

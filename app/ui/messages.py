@@ -350,6 +350,7 @@ class AssistantMessage(QWidget):
     revise_clicked = Signal()
     branch_clicked = Signal()
     replay_save_requested = Signal()  # the replay's Save GIF…
+    rewrite_requested = Signal(str)  # the text selected in the reply, to write again in place
 
     def __init__(
         self,
@@ -418,6 +419,7 @@ class AssistantMessage(QWidget):
         layout.addWidget(self.thought_box)
 
         self.answer = MarkdownStack(renderer, self, accessible_name="Reply text")
+        self.answer.set_menu_actions(self._answer_menu_actions)
         self.answer.code_copied.connect(self.code_copied)
         self.thought.code_copied.connect(self.code_copied)
         layout.addWidget(self.answer)
@@ -581,6 +583,14 @@ class AssistantMessage(QWidget):
         self.replay_button.setVisible(self.store_id is not None)
         self.branch_button.setVisible(self.store_id is not None)
         self.actions.setVisible(True)
+
+    def _answer_menu_actions(self, view: RichTextView) -> list[tuple[str, Callable[[], object]]]:
+        """Right-click on text selected in a finished reply: Rewrite this part (not while one is written)."""
+        selection = view.selected_text()
+        finished = self.store_id is not None and self.replay is None and self.actions.isVisible()
+        if not selection.strip() or not finished or not self.regenerate_button.isEnabled():
+            return []
+        return [("Rewrite this part", lambda: self.rewrite_requested.emit(selection))]
 
     def set_revisable(self, on: bool) -> None:
         """Offer Revise (the last reply of the chat shown, with text, while no reply is written)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from app.markdown import COPY_SCHEME, Rendered
 from app.qt import (
@@ -34,6 +35,8 @@ from app.qt import (
     QFrame,
     QGuiApplication,
     QImage,
+    QMenu,
+    QPoint,
     QSize,
     QSizePolicy,
     Qt,
@@ -48,6 +51,8 @@ from app.qt import (
 log = logging.getLogger(__name__)
 
 OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
+# Extra right-click entries for a view, asked when its menu opens: (label, what to do).
+MenuActions = Callable[["RichTextView"], list[tuple[str, Callable[[], object]]]]
 
 
 class RichTextView(QTextBrowser):
@@ -61,6 +66,9 @@ class RichTextView(QTextBrowser):
         self._heights: dict[int, int] = {}  # document height by text width, until the content changes
         self._deferred = False  # out of sight after a resize: estimated, laid out by settle()
         self._estimates: dict[int, int] = {}  # while deferred, by text width
+        # Extra entries for the right-click menu, asked each time it opens (e.g. "Rewrite this part").
+        self.menu_actions: MenuActions | None = None
+        self.last_menu: QMenu | None = None
         self.setAccessibleName(accessible_name)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
@@ -108,6 +116,25 @@ class RichTextView(QTextBrowser):
         return dict(self._code)
 
     # Never fetch anything: not remote images, not local files named by model output.
+    def context_menu(self, pos: QPoint) -> QMenu:
+        """Qt's own menu (Copy, Select All…) plus the extra entries for this view, if any."""
+        menu = self.createStandardContextMenu(pos)
+        extras = self.menu_actions(self) if self.menu_actions is not None else []
+        if extras:
+            menu.addSeparator()
+            for text, slot in extras:
+                menu.addAction(text).triggered.connect(lambda _checked=False, run=slot: run())
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_menu = menu
+        return menu
+
+    def contextMenuEvent(self, event) -> None:
+        self.context_menu(event.pos()).popup(event.globalPos())
+
+    def selected_text(self) -> str:
+        """The selection as plain text (Qt's paragraph separators as newlines)."""
+        return self.textCursor().selectedText().replace("\u2029", "\n")
+
     def loadResource(self, kind: int, url: QUrl):
         text = url.toString()
         self.blocked_urls.append(text)

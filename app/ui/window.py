@@ -80,8 +80,10 @@ from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
 from engine.conversation import Conversation
 from engine.demo import DEMO
+from engine.errors import EngineError
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
 from engine.loader import DEFAULT_MODEL
+from engine.rewrite import selected_range
 from engine.settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -200,6 +202,7 @@ class MainWindow(QMainWindow):
             lambda: self.appearance.renderer, lambda: self.appearance.colors, self.status, self, self
         )
         self.messages.replay_save_clicked.connect(self.replay_export.save)
+        self.messages.rewrite_requested.connect(self.rewrite_part)
 
         self.attachment_intake = AttachmentIntake(self.composer, self)
         self.attachment_intake.refused.connect(self.show_notice)
@@ -691,6 +694,33 @@ class MainWindow(QMainWindow):
         question = next(m.parent_id for m in path if m.id == writer.message_id)
         return self._start_reply(page, question, writer=writer)
 
+    def rewrite_part(self, assistant_message_id: int, selection: str) -> int | None:
+        """Write the selected part of a reply again, in place; the rest of it is kept token for token.
+
+        The result is a new version of the reply (the old one stays in the switcher).
+        """
+        page = self.current_page()
+        if self.active is not None or page is None or not selection.strip():
+            return None
+        try:
+            selected_range(self.store.message(assistant_message_id).text, selection)
+        except EngineError as error:  # checked here too, before a new version is made for it
+            self.show_notice(f"{error}")
+            return None
+        except StoreError as error:
+            self._store_failed("That part of the reply could not be rewritten", error)
+            return None
+        try:
+            ids = [t for canvas in self.store.canvases(assistant_message_id) for t in canvas.tokens]
+            writer = self.store.regenerate(assistant_message_id)
+            path = self.store.active_path(page.session.id)
+        except StoreError as error:
+            self._store_failed("That part of the reply could not be rewritten", error)
+            return None
+        self.pages.fill(page, path, skip=(writer.message_id,))
+        question = next(m.parent_id for m in path if m.id == writer.message_id)
+        return self._start_reply(page, question, writer=writer, rewrite=(ids, selection))
+
     def continue_reply(self, assistant_message_id: int) -> int | None:
         """Go on writing a reply that was stopped or interrupted, after its saved canvases.
 
@@ -792,12 +822,14 @@ class MainWindow(QMainWindow):
         writer: ReplyWriter | None = None,
         saved: Sequence[StoredCanvas] = (),
         start_from: str = "",
+        rewrite: tuple[Sequence[int], str] | None = None,
     ) -> int | None:
         """Ask the engine to answer a stored user message; the reply widget goes live.
 
         ``writer`` is the reply's row when it already exists (a regeneration or
         a continuation); ``saved`` are the canvases a continued reply goes on from;
-        ``start_from`` is an earlier answer the reply revises in place.
+        ``start_from`` is an earlier answer the reply revises in place; ``rewrite`` is a
+        reply's token ids and the text of it to write again.
         """
         try:
             conversation = self.engine_conversation(user_message_id)
@@ -821,6 +853,7 @@ class MainWindow(QMainWindow):
             sink=writer,
             continue_tokens=[t for c in saved for t in c.tokens],
             start_from=start_from,
+            rewrite=rewrite,
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         self.chat_list.mark_rows()  # shows "writing" once another chat is opened

@@ -69,6 +69,7 @@ class FakeEngine:
         self.closed = False
         self.continued: list[tuple[int, ...]] = []  # continue_tokens of each call
         self.started_from: list[str] = []  # start_from (an answer revised in place) of each call
+        self.rewrites: list[tuple[tuple[int, ...], str] | None] = []  # rewrite of each call
         # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
         self.vocab: dict[str, int] = {"": 0}
         self.codec = TokenCodec(
@@ -106,10 +107,12 @@ class FakeEngine:
         *,
         continue_tokens: tuple[int, ...] = (),
         start_from: str = "",
+        rewrite: tuple[tuple[int, ...], str] | None = None,
     ) -> Iterator[Event]:
         self.calls.append((conversation, settings, options))
         self.continued.append(tuple(continue_tokens))
         self.started_from.append(start_from)
+        self.rewrites.append(rewrite)
         cancel = cancel or CancelToken()
         rng = random.Random(0)
         start = time.perf_counter()

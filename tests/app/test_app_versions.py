@@ -389,3 +389,53 @@ def test_branch_goes_on_from_a_reply_in_a_new_chat(qtbot, make_window):
     assert [t.text for t in conversation.turns] == ["first", "An answer.", "a different second"]
     window.open_chat(original)
     assert [u.text for u in users(window)] == ["first", "second"]  # the original is as it was
+
+
+def select_in(view, text: str) -> None:
+    """Select ``text`` in a text view as a mouse drag would."""
+    document = view.document()
+    found = document.find(text)
+    assert not found.isNull(), text
+    view.setTextCursor(found)
+
+
+def test_rewrite_this_part_from_the_right_click_menu_makes_a_new_version(qtbot, make_window):
+    engine = FakeEngine("Rivers carry water from the hills down to the sea.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "rivers?")
+    (reply,) = replies(window)
+    view = reply.answer.views()[-1]
+    select_in(view, "from the hills")
+    menu = view.context_menu(view.rect().center())
+    entries = [a.text() for a in menu.actions() if a.text()]
+    assert "Rewrite this part" in entries and any("Copy" in e for e in entries)  # Qt's own entries stay
+    next(a for a in menu.actions() if a.text() == "Rewrite this part").trigger()
+    menu.close()
+    wait_idle(qtbot, window)
+    assert engine.rewrites[-1] is not None and engine.rewrites[-1][1] == "from the hills"
+    assert engine.rewrites[-1][0]  # the reply's stored token ids go to the engine
+    (new,) = replies(window)
+    assert new.store_id != reply.store_id
+    assert new.versions.isVisible() and "2/2" in new.versions.label.text()
+
+
+def test_rewrite_is_not_offered_without_a_selection_or_while_a_reply_is_written(qtbot, make_window):
+    engine = FakeEngine("Some words to select.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "one")
+    (reply,) = replies(window)
+    view = reply.answer.views()[-1]
+    menu = view.context_menu(view.rect().center())
+    assert "Rewrite this part" not in [a.text() for a in menu.actions()]  # nothing selected
+    menu.close()
+    engine.steps, engine.step_delay = 30, 0.01
+    window.composer.edit.setPlainText("two")
+    window.send()
+    select_in(view, "words")
+    menu = view.context_menu(view.rect().center())
+    assert "Rewrite this part" not in [a.text() for a in menu.actions()]  # the branch cannot change now
+    menu.close()
+    window.stop()
+    wait_idle(qtbot, window)
+    assert window.rewrite_part(reply.store_id, "not in the reply at all") is None
+    assert "not in this reply" in window._notices()[-1].message
