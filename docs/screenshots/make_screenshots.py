@@ -74,6 +74,14 @@ More generally $\sum_{k=1}^{n} k^2 = \frac{n(n+1)(2n+1)}{6}$, and the Gaussian i
 \(\int_{-\infty}^{\infty} e^{-x^2}\,dx = \sqrt{\pi}\). Amounts like $5 and $10 stay text.
 """
 
+REWRITE_ANSWER = (
+    "Water **early in the morning**, at the roots, so the leaves stay dry and little is lost to the sun. "
+    "Beans want about two litres a week per plant; squash wants a deep soak once a week rather than a "
+    "little every day. Check the soil with a finger first: if it is damp two knuckles down, wait a day."
+)
+REWRITE_SPAN = "Beans want about two litres a week per plant"
+REWRITE_NEW = "Young beans need a steady sip every two or three days"
+
 LONG_CHAT_ANSWER = """Of the plans still in view, I would pick **the second one**: the shared kitchen garden.
 
 - It needs the least new money: the beds and the rain barrel already exist.
@@ -160,6 +168,37 @@ def scripted_steps(text: str, block: int, steps: int, until: int, seed: int = 1)
                 previous,
             )
         )
+    return out
+
+
+def rewrite_steps(text: str, span: str, new: str, until: int, steps: int = 16) -> list[Step]:
+    """Steps 1..until of a rewrite: every piece outside ``span`` kept and accepted, the span refining."""
+    pieces = pieces_of(text)
+    start = len(pieces_of(text[: text.index(span)].rstrip()))  # the span's first piece has its space
+    end = start + len(pieces_of(span))
+    target = (pieces_of(" " + new) + [" "] * (end - start))[: end - start]
+    rng = random.Random(7)
+    settle = {i: rng.randint(2, steps - 4) for i in range(start, end)}
+    padded = pieces + ["<pad>"] * (CANVAS - len(pieces))
+    out: list[Step] = []
+    for n in range(1, until + 1):
+        draft, accepted, entropy = [], [], []
+        for i, piece in enumerate(padded):
+            if not start <= i < end:
+                draft.append(piece)
+                accepted.append(True)
+                entropy.append(0.0)
+            elif n >= settle[i]:
+                draft.append(target[i - start])
+                accepted.append(rng.random() < 0.7)
+                entropy.append(0.3 + rng.random() * 0.8)
+            else:
+                draft.append(rng.choice(NOISE))
+                accepted.append(False)
+                entropy.append(5 + rng.random() * 6)
+        ids = tuple(hash(p) % 262144 for p in draft)
+        visible = "".join(draft[: len(pieces)])
+        out.append(Step(0, n, steps, ids, tuple(accepted), tuple(entropy), visible, tuple(draft)))
     return out
 
 
@@ -329,6 +368,28 @@ def main() -> None:
     window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, LONG_CHAT_ANSWER, 17, True))
     window.on_reply_finished(reply_id, Done((), (), LONG_CHAT_ANSWER, "", LONG_CHAT_ANSWER, stats))
     shooter.save(window, "09-long-chat", top=True)
+    window.close()
+
+    # Rewrite this part: only the selected words refine again; every other token stays accepted.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(window, "How should I water a small vegetable garden?")
+    stats = Stats(58, 0, 64, 1, 18, 48, (18,), 64 / 18, 0.04, 0.2, 320, int(17.7 * 1024**3))
+    canvas = Canvas(0, (0,) * CANVAS, REWRITE_ANSWER, 18, True)
+    done = Done((), (), REWRITE_ANSWER, "", REWRITE_ANSWER, stats)
+    for event in (canvas, done):  # saved as the engine thread would (a rewrite reads the stored reply)
+        window.active.writer.on_event(event)
+    window.on_canvas_committed(reply_id, canvas)
+    window.on_reply_finished(reply_id, done)
+    shooter.settle()
+    stored = window.current_page().session.messages[-1].store_id
+    rewrite_id = window.rewrite_part(stored, REWRITE_SPAN)
+    for step in rewrite_steps(REWRITE_ANSWER, REWRITE_SPAN, REWRITE_NEW, until=5):
+        window.on_step_ready(rewrite_id, step)
+    window._frame.flush()
+    window.set_token_view(True)
+    shooter.save(window, "10-rewrite-part-tokens", top=True)
+    window.set_token_view(False)
+    shooter.save(window, "10-rewrite-part", top=True)
     window.close()
 
     # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
