@@ -193,6 +193,7 @@ class Composer(QFrame):
         outer.addLayout(row)
         self._chips: dict[Path, AttachmentChip] = {}
         self._generating = False
+        self.revised_part = ""  # with Revise on: only this text of the last reply is written again
         self.edit.textChanged.connect(self._update_send_enabled)
         self._update_send_enabled()
 
@@ -206,7 +207,21 @@ class Composer(QFrame):
         """The next message asks to change the last reply, which the new reply starts from."""
         return self.revise_button.isEnabled() and self.revise_button.isChecked()
 
+    def revise_part(self, selection: str) -> None:
+        """Revise only ``selection`` of the last reply: the message says how; the rest is kept."""
+        if not self.revise_button.isEnabled():
+            return
+        self.revise_button.setChecked(True)
+        self.revised_part = selection
+        shown = " ".join(selection.split())
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        self.edit.setPlaceholderText(f"How should “{shown}” change?  (shorter, friendlier, in French …)")
+        self.revise_button.setToolTip(f"Revising only “{shown}” of the last reply; click to stop")
+        self.edit.setFocus()
+
     def _on_revise_button_toggled(self, on: bool) -> None:
+        self.revised_part = ""  # Revise from the button (or off) is about the whole reply
+        self.revise_button.setToolTip(REVISE_TIP)
         if on:
             self.edit.setPlaceholderText(REVISE_PLACEHOLDER)
         else:

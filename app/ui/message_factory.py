@@ -32,6 +32,7 @@ class MessageFactory(QObject):
     replay_clicked = Signal(object)  # the AssistantMessage to replay in
     replay_save_clicked = Signal(object)  # the AssistantMessage whose replay to save as a GIF
     rewrite_requested = Signal(int, str)  # the reply's id, the text of it to write again
+    revise_part_requested = Signal(int, str)  # the reply's id, the text a message says how to change
     token_view_toggled = Signal(bool)
 
     def __init__(
@@ -71,6 +72,7 @@ class MessageFactory(QObject):
         widget.replay_clicked.connect(lambda: self.replay_clicked.emit(widget))
         widget.replay_save_requested.connect(lambda: self.replay_save_clicked.emit(widget))
         widget.rewrite_requested.connect(lambda text: self.rewrite_requested.emit(store_id, text))
+        widget.revise_part_requested.connect(lambda text: self.revise_part_requested.emit(store_id, text))
         widget.continue_clicked.connect(lambda: self.continue_clicked.emit(store_id))
         widget.versions.version_selected.connect(self.version_selected)
         widget.set_token_view(self._token_view())

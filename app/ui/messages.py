@@ -351,6 +351,7 @@ class AssistantMessage(QWidget):
     branch_clicked = Signal()
     replay_save_requested = Signal()  # the replay's Save GIF…
     rewrite_requested = Signal(str)  # the text selected in the reply, to write again in place
+    revise_part_requested = Signal(str)  # the text selected in the last reply, to change as told
 
     def __init__(
         self,
@@ -590,7 +591,10 @@ class AssistantMessage(QWidget):
         finished = self.store_id is not None and self.replay is None and self.actions.isVisible()
         if not selection.strip() or not finished or not self.regenerate_button.isEnabled():
             return []
-        return [("Rewrite this part", lambda: self.rewrite_requested.emit(selection))]
+        actions = [("Rewrite this part", lambda: self.rewrite_requested.emit(selection))]
+        if self.revise_button.isVisible():  # the last reply: a message can say how to change it
+            actions.append(("Revise this part…", lambda: self.revise_part_requested.emit(selection)))
+        return actions
 
     def set_revisable(self, on: bool) -> None:
         """Offer Revise (the last reply of the chat shown, with text, while no reply is written)."""

@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         )
         self.messages.replay_save_clicked.connect(self.replay_export.save)
         self.messages.rewrite_requested.connect(self.rewrite_part)
+        self.messages.revise_part_requested.connect(self.revise_part)
 
         self.attachment_intake = AttachmentIntake(self.composer, self)
         self.attachment_intake.refused.connect(self.show_notice)
@@ -622,6 +623,7 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         text = self.composer.edit.toPlainText().strip()
         revised = revisable_answer(page) if self.composer.revising() else ""
+        rewrite = self._revised_part(page) if revised and self.composer.revised_part else None
         pending = self.composer.attachments()
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
@@ -637,13 +639,38 @@ class MainWindow(QMainWindow):
         page.transcript.add(sent)
         self.composer.clear()
         self.composer.set_revisable(False)  # the chat ends with this message now
-        reply_id = self._start_reply(page, user.id, start_from=revised)
+        reply_id = self._start_reply(page, user.id, start_from=revised, rewrite=rewrite)
         try:
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
             log.exception("cannot read the chat's title")
         self.chat_list.refresh()
         return reply_id
+
+    def _revised_part(self, page: ChatPage) -> tuple[list[int], str] | None:
+        """The last reply's token ids and the part of it a "Revise this part" frees (None: the whole)."""
+        last = page.session.messages[-1] if page.session.messages else None
+        if last is None or last.store_id is None:
+            return None
+        try:
+            ids = [t for canvas in self.store.canvases(last.store_id) for t in canvas.tokens]
+        except StoreError:
+            log.exception("cannot read the canvases of the reply being revised")
+            return None
+        return (ids, self.composer.revised_part) if ids else None
+
+    def revise_part(self, assistant_message_id: int, selection: str) -> None:
+        """Right-click ▸ Revise this part…: the next message says how that part of the last reply changes."""
+        page = self.current_page()
+        last = page.session.messages[-1] if page is not None and page.session.messages else None
+        if last is None or last.store_id != assistant_message_id:
+            return
+        try:
+            selected_range(last.text, selection)
+        except EngineError as error:
+            self.show_notice(f"{error}")
+            return
+        self.composer.revise_part(selection)
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
         """Answer the last user message again; the failed reply stays in the store as an older version."""

@@ -439,3 +439,33 @@ def test_rewrite_is_not_offered_without_a_selection_or_while_a_reply_is_written(
     wait_idle(qtbot, window)
     assert window.rewrite_part(reply.store_id, "not in the reply at all") is None
     assert "not in this reply" in window._notices()[-1].message
+
+
+def test_revise_this_part_changes_only_that_part_as_the_next_message_says(qtbot, make_window):
+    engine = FakeEngine("Rivers carry water from the hills down to the sea.", steps=2)
+    window = loaded(qtbot, make_window, engine)
+    say(qtbot, window, "first")
+    say(qtbot, window, "rivers?")
+    older, last = replies(window)
+    view = older.answer.views()[-1]
+    select_in(view, "from the hills")
+    menu = view.context_menu(view.rect().center())
+    assert "Revise this part…" not in [a.text() for a in menu.actions()]  # only on the last reply
+    menu.close()
+    view = last.answer.views()[-1]
+    select_in(view, "from the hills")
+    menu = view.context_menu(view.rect().center())
+    next(a for a in menu.actions() if a.text() == "Revise this part…").trigger()
+    menu.close()
+    assert window.composer.revising() and window.composer.revised_part == "from the hills"
+    assert "“from the hills”" in window.composer.edit.placeholderText()
+    say(qtbot, window, "from the mountains instead")
+    assert engine.rewrites[-1] is not None and engine.rewrites[-1][1] == "from the hills"
+    assert engine.started_from[-1] == "Rivers carry water from the hills down to the sea."
+    assert [u.text for u in users(window)][-1] == "from the mountains instead"
+    assert not window.composer.revising() and window.composer.revised_part == ""
+
+    window.revise_offer.toggle()  # Revise from the button is about the whole reply again
+    assert window.composer.revising() and window.composer.revised_part == ""
+    say(qtbot, window, "shorter")
+    assert engine.rewrites[-1] is None
