@@ -708,6 +708,31 @@ class MainWindow(QMainWindow):
 
     def regenerate(self, assistant_message_id: int) -> int | None:
         """Write a new version of a reply; the old one stays as a sibling in the switcher."""
+        return self._new_version(assistant_message_id, "The reply could not be regenerated")
+
+    def rewrite_part(self, assistant_message_id: int, selection: str) -> int | None:
+        """Write the selected part of a reply again, in place; the rest of it is kept token for token.
+
+        The result is a new version of the reply (the old one stays in the switcher).
+        """
+        if not selection.strip():
+            return None
+        failed = "That part of the reply could not be rewritten"
+        try:
+            selected_range(self.store.message(assistant_message_id).text, selection)
+            ids = [t for canvas in self.store.canvases(assistant_message_id) for t in canvas.tokens]
+        except EngineError as error:  # checked here too, before a new version is made for it
+            self.show_notice(f"{error}")
+            return None
+        except StoreError as error:
+            self._store_failed(failed, error)
+            return None
+        return self._new_version(assistant_message_id, failed, rewrite=(ids, selection))
+
+    def _new_version(
+        self, assistant_message_id: int, failed: str, *, rewrite: tuple[list[int], str] | None = None
+    ) -> int | None:
+        """A sibling of the reply, written live in its place (``rewrite``: only part of it anew)."""
         page = self.current_page()
         if self.active is not None or page is None:
             return None
@@ -715,38 +740,11 @@ class MainWindow(QMainWindow):
             writer = self.store.regenerate(assistant_message_id)
             path = self.store.active_path(page.session.id)
         except StoreError as error:
-            self._store_failed("The reply could not be regenerated", error)
+            self._store_failed(failed, error)
             return None
         self.pages.fill(page, path, skip=(writer.message_id,))
         question = next(m.parent_id for m in path if m.id == writer.message_id)
-        return self._start_reply(page, question, writer=writer)
-
-    def rewrite_part(self, assistant_message_id: int, selection: str) -> int | None:
-        """Write the selected part of a reply again, in place; the rest of it is kept token for token.
-
-        The result is a new version of the reply (the old one stays in the switcher).
-        """
-        page = self.current_page()
-        if self.active is not None or page is None or not selection.strip():
-            return None
-        try:
-            selected_range(self.store.message(assistant_message_id).text, selection)
-        except EngineError as error:  # checked here too, before a new version is made for it
-            self.show_notice(f"{error}")
-            return None
-        except StoreError as error:
-            self._store_failed("That part of the reply could not be rewritten", error)
-            return None
-        try:
-            ids = [t for canvas in self.store.canvases(assistant_message_id) for t in canvas.tokens]
-            writer = self.store.regenerate(assistant_message_id)
-            path = self.store.active_path(page.session.id)
-        except StoreError as error:
-            self._store_failed("That part of the reply could not be rewritten", error)
-            return None
-        self.pages.fill(page, path, skip=(writer.message_id,))
-        question = next(m.parent_id for m in path if m.id == writer.message_id)
-        return self._start_reply(page, question, writer=writer, rewrite=(ids, selection))
+        return self._start_reply(page, question, writer=writer, rewrite=rewrite)
 
     def continue_reply(self, assistant_message_id: int) -> int | None:
         """Go on writing a reply that was stopped or interrupted, after its saved canvases.
