@@ -9,11 +9,18 @@ being written does; this class says it the same way in both places.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from app.qt import QObject, Signal
+from app.store import Store, StoreError
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.composer import Composer
 from app.ui.messages import AssistantMessage
+from engine.errors import EngineError
+from engine.rewrite import selected_range
+
+log = logging.getLogger(__name__)
 
 
 def revisable_answer(page: ChatPage | None) -> str:
@@ -23,14 +30,20 @@ def revisable_answer(page: ChatPage | None) -> str:
     return last.text if last is not None and last.role == "assistant" and last.text.strip() else ""
 
 
-class ReviseOffer:
+class ReviseOffer(QObject):
+    refused = Signal(str)  # a selection that cannot be revised, and why
+
     def __init__(
         self,
         composer: Composer,
         pages: ChatPages,
         reply_running: Callable[[], bool],
         focus_composer: Callable[[], None],
+        store: Store,
+        parent: QObject | None = None,
     ) -> None:
+        super().__init__(parent)
+        self._store = store
         self._composer = composer
         self._pages = pages
         self._reply_running = reply_running
@@ -59,3 +72,28 @@ class ReviseOffer:
         """Chat ▸ Revise the last reply (Ctrl+R): the composer's toggle, when Revise is offered."""
         if self._composer.revise_button.isEnabled():
             self._composer.revise_button.toggle()
+
+    def start_part(self, assistant_message_id: int, selection: str) -> None:
+        """Right-click ▸ Revise this part…: the next message says how that part of the last reply changes."""
+        page = self._pages.current()
+        last = page.session.messages[-1] if page is not None and page.session.messages else None
+        if last is None or last.store_id != assistant_message_id:
+            return
+        try:
+            selected_range(last.text, selection)
+        except EngineError as error:
+            self.refused.emit(str(error))
+            return
+        self._composer.revise_part(selection)
+
+    def part_to_rewrite(self, page: ChatPage) -> tuple[list[int], str] | None:
+        """The last reply's token ids and the part a "Revise this part" frees (None: the whole reply)."""
+        last = page.session.messages[-1] if page.session.messages else None
+        if not self._composer.revised_part or last is None or last.store_id is None:
+            return None
+        try:
+            ids = [t for canvas in self._store.canvases(last.store_id) for t in canvas.tokens]
+        except StoreError:
+            log.exception("cannot read the canvases of the reply being revised")
+            return None
+        return (ids, self._composer.revised_part) if ids else None

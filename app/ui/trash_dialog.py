@@ -5,7 +5,7 @@ seconds); the store keeps it for :data:`~app.store.store.DEFAULT_TRASH_DAYS`
 days before it is really deleted at a later start.  Without this dialog those
 chats could not be reached at all, which is the "I deleted the wrong chat
 yesterday" complaint every chat app hears.  The dialog only shows and asks;
-the window restores or purges through the store and refreshes the list.
+:class:`Trash` restores or purges through the store, and the window opens what came back.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from app.qt import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QObject,
     QPushButton,
     Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from app.store import ConversationInfo
+from app.store import ConversationInfo, Store, StoreError
 from app.store.dates import format_moment
 from app.store.store import DEFAULT_TRASH_DAYS
 from app.ui.sidebar import NEW_CHAT_TITLE
@@ -137,3 +138,52 @@ class TrashDialog(QDialog):
         self.confirm = None
         if confirmed:
             self.purge_requested.emit(ids)
+
+
+class Trash(QObject):
+    """Chat ▸ Recently deleted…: one dialog per window, kept in step with the store."""
+
+    restored = Signal(list)  # the conversation ids brought back (the window opens the first)
+    failed = Signal(str, object)  # what could not be done, the StoreError saying why
+
+    def __init__(self, store: Store, dialog_parent: QWidget, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._dialog_parent = dialog_parent
+        self.dialog: TrashDialog | None = None
+
+    def open(self) -> TrashDialog:
+        """Show the chats in the trash (the same dialog again if it is open)."""
+        if self.dialog is None:
+            self.dialog = TrashDialog(self._dialog_parent)
+            self.dialog.restore_requested.connect(self._on_dialog_restore_requested)
+            self.dialog.purge_requested.connect(self._on_dialog_purge_requested)
+        self._fill()
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def _fill(self) -> None:
+        try:
+            self.dialog.set_chats(self._store.deleted_conversations())
+        except StoreError as error:
+            self.failed.emit("The deleted chats could not be listed", error)
+
+    def _on_dialog_restore_requested(self, chat_ids: list[int]) -> None:
+        restored: list[int] = []
+        try:
+            for chat_id in chat_ids:
+                self._store.restore_conversation(chat_id)
+                restored.append(chat_id)
+        except StoreError as error:
+            self.failed.emit("The chat could not be restored", error)
+        self._fill()
+        if restored:
+            self.restored.emit(restored)
+
+    def _on_dialog_purge_requested(self, chat_ids: list[int]) -> None:
+        try:
+            self._store.purge_deleted(0, chat_ids)
+        except StoreError as error:
+            self.failed.emit("The chats could not be deleted", error)
+        self._fill()

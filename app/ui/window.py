@@ -74,7 +74,7 @@ from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Transcript
-from app.ui.trash_dialog import TrashDialog
+from app.ui.trash_dialog import Trash, TrashDialog
 from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
@@ -129,7 +129,6 @@ class MainWindow(QMainWindow):
         self.token_view = False
         self._dialogs: list[QWidget] = []
         self._owns_store = store is None
-        self._trash_dialog: TrashDialog | None = None
         startup_notices: list[str] = []
         if store is None:
             store, startup_notices = open_store()
@@ -193,9 +192,13 @@ class MainWindow(QMainWindow):
         self.sidebar.instructions_requested.connect(self.instructions.edit)
         self.composer.instructions_clicked.connect(self.instructions.edit)
         self.revise_offer = ReviseOffer(
-            self.composer, self.pages, lambda: self.active is not None, self.focus_composer
+            self.composer, self.pages, lambda: self.active is not None, self.focus_composer, self.store
         )
+        self.revise_offer.refused.connect(self.show_notice)
         self.messages.revise_clicked.connect(self.revise_offer.start)
+        self.trash = Trash(self.store, self, self)
+        self.trash.restored.connect(self._on_trash_restored)
+        self.trash.failed.connect(self._store_failed)
         self.replays = ReplayRequests(host, self.store, self.pages, self)
         self.messages.replay_clicked.connect(self.replays.request)
         self.replay_export = ReplayExport(
@@ -203,7 +206,7 @@ class MainWindow(QMainWindow):
         )
         self.messages.replay_save_clicked.connect(self.replay_export.save)
         self.messages.rewrite_requested.connect(self.rewrite_part)
-        self.messages.revise_part_requested.connect(self.revise_part)
+        self.messages.revise_part_requested.connect(self.revise_offer.start_part)
 
         self.attachment_intake = AttachmentIntake(self.composer, self)
         self.attachment_intake.refused.connect(self.show_notice)
@@ -623,7 +626,7 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         text = self.composer.edit.toPlainText().strip()
         revised = revisable_answer(page) if self.composer.revising() else ""
-        rewrite = self._revised_part(page) if revised and self.composer.revised_part else None
+        rewrite = self.revise_offer.part_to_rewrite(page) if revised else None
         pending = self.composer.attachments()
         attachments = tuple(
             ChatAttachment(path, info.kind, info.duration_s) for path, info in pending if info is not None
@@ -646,31 +649,6 @@ class MainWindow(QMainWindow):
             log.exception("cannot read the chat's title")
         self.chat_list.refresh()
         return reply_id
-
-    def _revised_part(self, page: ChatPage) -> tuple[list[int], str] | None:
-        """The last reply's token ids and the part of it a "Revise this part" frees (None: the whole)."""
-        last = page.session.messages[-1] if page.session.messages else None
-        if last is None or last.store_id is None:
-            return None
-        try:
-            ids = [t for canvas in self.store.canvases(last.store_id) for t in canvas.tokens]
-        except StoreError:
-            log.exception("cannot read the canvases of the reply being revised")
-            return None
-        return (ids, self.composer.revised_part) if ids else None
-
-    def revise_part(self, assistant_message_id: int, selection: str) -> None:
-        """Right-click ▸ Revise this part…: the next message says how that part of the last reply changes."""
-        page = self.current_page()
-        last = page.session.messages[-1] if page is not None and page.session.messages else None
-        if last is None or last.store_id != assistant_message_id:
-            return
-        try:
-            selected_range(last.text, selection)
-        except EngineError as error:
-            self.show_notice(f"{error}")
-            return
-        self.composer.revise_part(selection)
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
         """Answer the last user message again; the failed reply stays in the store as an older version."""
@@ -783,44 +761,13 @@ class MainWindow(QMainWindow):
 
     def open_trash(self) -> TrashDialog:
         """Chat ▸ Recently deleted…: the chats in the trash, to restore or delete for good."""
-        dialog = self._trash_dialog
-        if dialog is None:
-            dialog = TrashDialog(self)
-            dialog.restore_requested.connect(self._on_trash_restore_requested)
-            dialog.purge_requested.connect(self._on_trash_purge_requested)
-            self._trash_dialog = dialog
-        self._fill_trash()
-        dialog.show()
-        dialog.raise_()
-        return dialog
+        return self.trash.open()
 
-    def _fill_trash(self) -> None:
-        if self._trash_dialog is None:
-            return
-        try:
-            self._trash_dialog.set_chats(self.store.deleted_conversations())
-        except StoreError as error:
-            self._store_failed("The deleted chats could not be listed", error)
-
-    def _on_trash_restore_requested(self, chat_ids: list[int]) -> None:
-        try:
-            for chat_id in chat_ids:
-                self.store.restore_conversation(chat_id)
-        except StoreError as error:
-            self._store_failed("The chat could not be restored", error)
-        self._fill_trash()
+    def _on_trash_restored(self, chat_ids: list[int]) -> None:
         self.chat_list.refresh()
-        if chat_ids:
-            self.open_chat(chat_ids[0])
-            count = len(chat_ids)
-            self.status.showMessage(f"Restored {count} chat{'s' if count != 1 else ''}", 5000)
-
-    def _on_trash_purge_requested(self, chat_ids: list[int]) -> None:
-        try:
-            self.store.purge_deleted(0, chat_ids)
-        except StoreError as error:
-            self._store_failed("The chats could not be deleted", error)
-        self._fill_trash()
+        self.open_chat(chat_ids[0])
+        count = len(chat_ids)
+        self.status.showMessage(f"Restored {count} chat{'s' if count != 1 else ''}", 5000)
 
     def branch_chat(self, message_id: int) -> int | None:
         """Go on from a reply in a new chat holding the conversation up to it; returns the new chat."""
