@@ -91,7 +91,3 @@ DARK = Colors(
     selection="#3b4a86",
     pygments_style="github-dark",
 )
-
-
-def colors_for(scheme: str) -> Colors:
-    return DARK if scheme == "dark" else LIGHT

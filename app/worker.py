@@ -315,10 +315,6 @@ class EngineHost(QObject):
         ENGINE_THREADS.add(self.engine_thread)
         self.engine_thread.start()
 
-    @property
-    def active_reply(self) -> int | None:
-        return self._active[0] if self._active else None
-
     def load(self, source: str) -> None:
         self.load_requested.emit(source)
 

@@ -46,6 +46,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.ui.media_widgets import pil_to_qimage
 from engine.media import MAX_IMAGE_PIXELS, guess_kind
 
 PREVIEW_MAX_SIDE = 4096  # decoded larger than this, a photo is scaled down off the GUI thread first
@@ -83,14 +84,12 @@ def load_preview(path: Path, max_side: int = PREVIEW_MAX_SIDE) -> Preview:
             if width * height > MAX_IMAGE_PIXELS:
                 raise OSError(f"The image is larger than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels")
             opened.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # decodes JPEGs reduced
-            rgba = ImageOps.exif_transpose(opened).convert("RGBA")
+            upright = ImageOps.exif_transpose(opened)
     except FileNotFoundError as error:
         raise OSError("The file is no longer there") from error
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise OSError(f"The image cannot be read ({error})") from error
-    data = rgba.tobytes("raw", "RGBA")
-    qimage = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888).copy()
-    return Preview(qimage, width, height, fmt, path.stat().st_size)
+    return Preview(pil_to_qimage(upright, alpha=True), width, height, fmt, path.stat().st_size)
 
 
 def named_copy(path: Path, name: str, root: Path | None = None) -> Path:

@@ -29,11 +29,26 @@ CHIP_PX = 64
 TILE_PX = 132
 
 
+def pil_to_qimage(image: Image.Image, *, alpha: bool = False) -> QImage:
+    """A QImage copy of a Pillow image (any thread: a QImage, unlike a QPixmap, is not tied to the GUI).
+
+    Pillow's own ImageQt picks whichever Qt binding it finds first, which may not be ours.
+    """
+    mode, fmt, depth = (
+        ("RGBA", QImage.Format.Format_RGBA8888, 4) if alpha else ("RGB", QImage.Format.Format_RGB888, 3)
+    )
+    converted = image.convert(mode)
+    data = converted.tobytes("raw", mode)
+    return QImage(data, converted.width, converted.height, converted.width * depth, fmt).copy()
+
+
 def pil_to_pixmap(image: Image.Image) -> QPixmap:
-    rgb = image.convert("RGB")
-    data = rgb.tobytes("raw", "RGB")
-    qimage = QImage(data, rgb.width, rgb.height, rgb.width * 3, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(qimage)
+    return QPixmap.fromImage(pil_to_qimage(image))
+
+
+def released_inside(widget: QWidget, event) -> bool:
+    """A left-button release over ``widget``: a click (a press dragged off it does not count)."""
+    return event.button() == Qt.MouseButton.LeftButton and widget.rect().contains(event.position().toPoint())
 
 
 def thumbnail(info: MediaInfo, size: int) -> QPixmap:
@@ -118,7 +133,7 @@ class AttachmentChip(QFrame):
 
     def mouseReleaseEvent(self, event) -> None:
         """A click beside the × opens the file (the × button takes its own clicks)."""
-        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+        if released_inside(self, event):
             self.clicked.emit(self.path)
             return
         super().mouseReleaseEvent(event)
@@ -142,7 +157,7 @@ class _Tile(QLabel):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def mouseReleaseEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+        if released_inside(self, event):
             self.clicked.emit()
             return
         super().mouseReleaseEvent(event)

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageColor
 
 from app.background import BackgroundCalls
 from app.markdown import MarkdownRenderer
@@ -51,8 +51,7 @@ def sampled_frames(count: int, most: int = MAX_FRAMES) -> list[int]:
     if count <= most:
         return list(range(count))
     stride = count / most
-    picked = sorted({min(count - 1, math.floor(i * stride)) for i in range(most)} | {count - 1})
-    return picked
+    return sorted({min(count - 1, math.floor(i * stride)) for i in range(most)} | {count - 1})
 
 
 def qimage_to_rgb(image: QImage) -> Image.Image:
@@ -68,7 +67,7 @@ def write_gif(frames: list[QImage], durations_ms: list[int], background: str, pa
     images = [qimage_to_rgb(frame) for frame in frames]
     width = max(image.width for image in images) + 2 * MARGIN_PX
     height = max(image.height for image in images) + 2 * MARGIN_PX
-    canvas_colour = tuple(int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    canvas_colour = ImageColor.getrgb(background)
     padded = []
     for image in images:
         canvas = Image.new("RGB", (width, height), canvas_colour)
@@ -189,7 +188,8 @@ class ReplayRecorder(QObject):
 
     def _on_calls_failed(self, _tag: str, error: BaseException) -> None:
         self._frames.clear()
-        self.failed.emit(f"The replay could not be saved to {self._path}: {error}")
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        self.failed.emit(f"The replay could not be saved to {self._path}: {reason}. Choose another folder.")
 
 
 class ReplayExport(QObject):

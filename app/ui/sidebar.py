@@ -94,12 +94,6 @@ def pin_icon(widget: QWidget, size: int = 14) -> QIcon:
     return _drawn_icon(widget, color, _draw_pin, size)
 
 
-def draft_icon(widget: QWidget, size: int = 14) -> QIcon:
-    """A small pencil in the accent colour: this chat holds a message not sent yet."""
-    accent = QColor(widget.palette().color(QPalette.ColorRole.Link))
-    return _drawn_icon(widget, accent, _draw_pencil, size)
-
-
 def _draw_dots(painter: QPainter) -> None:
     for x in (-5.0, 0.0, 5.0):
         painter.drawEllipse(QPointF(x, 0.0), 1.7, 1.7)
@@ -109,23 +103,19 @@ def _draw_dot(painter: QPainter) -> None:
     painter.drawEllipse(QPointF(0.0, 0.0), 4.0, 4.0)
 
 
-def writing_icon(widget: QWidget, size: int = 14) -> QIcon:
-    """Three dots in the accent colour: a reply is being written in this chat."""
-    return _drawn_icon(widget, QColor(widget.palette().color(QPalette.ColorRole.Link)), _draw_dots, size)
-
-
-def unread_icon(widget: QWidget, size: int = 14) -> QIcon:
-    """A dot in the accent colour: a reply finished here while another chat was shown."""
-    return _drawn_icon(widget, QColor(widget.palette().color(QPalette.ColorRole.Link)), _draw_dot, size)
-
-
 RowMark = Literal["draft", "writing", "unread"]
-# Each mark's icon and the words for its tooltip and screen readers.
-ROW_MARKS: dict[str, tuple[Callable[[QWidget], QIcon], str]] = {
-    "draft": (draft_icon, "unsent draft"),
-    "writing": (writing_icon, "reply being written"),
-    "unread": (unread_icon, "new reply"),
+# Each mark's drawing and the words for its tooltip and screen readers.
+ROW_MARKS: dict[str, tuple[Callable[[QPainter], None], str]] = {
+    "draft": (_draw_pencil, "unsent draft"),  # a message not sent yet
+    "writing": (_draw_dots, "reply being written"),  # while another chat is shown
+    "unread": (_draw_dot, "new reply"),  # it finished while another chat was shown
 }
+
+
+def mark_icon(widget: QWidget, kind: RowMark) -> QIcon:
+    """A row mark in the accent colour (the link colour: readable in both themes)."""
+    accent = QColor(widget.palette().color(QPalette.ColorRole.Link))
+    return _drawn_icon(widget, accent, ROW_MARKS[kind][0])
 
 
 class _RowDelegate(QStyledItemDelegate):
@@ -289,7 +279,7 @@ class Sidebar(QFrame):
         return None if item is None or item.icon().isNull() else self._marks.get(chat_id)
 
     def _mark_rows(self) -> None:
-        icons = {kind: ROW_MARKS[kind][0](self.list) for kind in set(self._marks.values())}
+        icons = {kind: mark_icon(self.list, kind) for kind in set(self._marks.values())}
         for row in range(self.list.count()):
             item = self.list.item(row)
             cid = item.data(ID_ROLE)

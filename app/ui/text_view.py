@@ -68,7 +68,6 @@ class RichTextView(QTextBrowser):
         self._estimates: dict[int, int] = {}  # while deferred, by text width
         # Extra entries for the right-click menu, asked each time it opens (e.g. "Rewrite this part").
         self.menu_actions: MenuActions | None = None
-        self.last_menu: QMenu | None = None
         self.setAccessibleName(accessible_name)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
@@ -112,10 +111,6 @@ class RichTextView(QTextBrowser):
             document.setPageSize(QSize(0, 0))
         self.setHtml(rendered.html)
 
-    def code_blocks(self) -> dict[str, str]:
-        return dict(self._code)
-
-    # Never fetch anything: not remote images, not local files named by model output.
     def context_menu(self, pos: QPoint) -> QMenu:
         """Qt's own menu (Copy, Select All…) plus the extra entries for this view, if any."""
         menu = self.createStandardContextMenu(pos)
@@ -125,7 +120,6 @@ class RichTextView(QTextBrowser):
             for text, slot in extras:
                 menu.addAction(text).triggered.connect(lambda _checked=False, run=slot: run())
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.last_menu = menu
         return menu
 
     def contextMenuEvent(self, event) -> None:
@@ -135,6 +129,7 @@ class RichTextView(QTextBrowser):
         """The selection as plain text (Qt's paragraph separators as newlines)."""
         return self.textCursor().selectedText().replace("\u2029", "\n")
 
+    # Never fetch anything: not remote images, not local files named by model output.
     def loadResource(self, kind: int, url: QUrl):
         text = url.toString()
         self.blocked_urls.append(text)

@@ -30,9 +30,7 @@ from app.qt import (
 from app.store import ConversationInfo, Store, StoreError
 from app.store.dates import format_moment
 from app.store.store import DEFAULT_TRASH_DAYS
-from app.ui.sidebar import NEW_CHAT_TITLE
-
-ID_ROLE = Qt.ItemDataRole.UserRole
+from app.ui.sidebar import ID_ROLE, NEW_CHAT_TITLE
 
 
 class TrashDialog(QDialog):

@@ -34,15 +34,21 @@ def test_an_unreadable_drafts_file_is_set_aside(tmp_path: Path):
     assert (tmp_path / "drafts.json.bad").read_text() == "{not json"
 
 
+def type_draft(qtbot, window, text: str, picture: Path) -> Path:
+    """Type ``text`` and attach a new picture at ``picture`` without sending; the picture's path."""
+    write_png(picture)
+    window.composer.edit.setPlainText(text)
+    window.add_files([picture])
+    qtbot.waitUntil(lambda: not window.composer.pending_probes())
+    return picture
+
+
 def test_a_draft_stays_with_its_chat_across_switches_and_a_restart(qtbot, make_window, tmp_path: Path):
     engine = FakeEngine("Sure.", steps=2)
     window = loaded(qtbot, make_window, engine)
     say(qtbot, window, "first chat")
     first = window.current_page().session.id
-    picture = write_png(tmp_path / "plan.png")
-    window.composer.edit.setPlainText("a long question I have not finished")
-    window.add_files([picture])
-    qtbot.waitUntil(lambda: not window.composer.pending_probes())
+    picture = type_draft(qtbot, window, "a long question I have not finished", tmp_path / "plan.png")
 
     window.new_chat()
     assert window.composer.edit.toPlainText() == "" and window.composer.attachments() == []
@@ -71,10 +77,7 @@ def test_a_drafts_attachment_deleted_meanwhile_is_named_once_and_dropped(qtbot, 
     window = loaded(qtbot, make_window, FakeEngine("Sure.", steps=2))
     say(qtbot, window, "hello")
     first = window.current_page().session.id
-    picture = write_png(tmp_path / "gone.png")
-    window.composer.edit.setPlainText("look at this")
-    window.add_files([picture])
-    qtbot.waitUntil(lambda: not window.composer.pending_probes())
+    picture = type_draft(qtbot, window, "look at this", tmp_path / "gone.png")
     window.new_chat()  # the first chat keeps its draft
     picture.unlink()
     window.open_chat(first)

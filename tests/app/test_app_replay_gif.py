@@ -70,3 +70,21 @@ def test_long_replays_are_sampled_and_end_on_the_last_frame():
     picked = sampled_frames(1000, most=160)
     assert len(picked) <= 161 and picked[0] == 0 and picked[-1] == 999
     assert picked == sorted(set(picked))
+
+
+def test_a_gif_that_cannot_be_written_is_named_with_the_fix(qtbot, make_window, tmp_path):
+    window = loaded(qtbot, make_window, fake_loader(FakeEngine("short", steps=3)))
+    say(qtbot, window, "go")
+    reply = last_reply(window)
+    replay = open_replay(qtbot, window, reply)
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    recorder = window.replay_export.save(reply, blocker / "replay.gif")
+    with qtbot.waitSignal(recorder.failed, timeout=60_000) as failed:
+        pass
+    message = failed.args[0]
+    assert (
+        "could not be saved" in message and "Choose another folder" in message and "Traceback" not in message
+    )
+    assert window.status.currentMessage() == message
+    assert reply.replay is replay  # the replay on screen goes on

@@ -315,12 +315,18 @@ def test_revise_is_off_while_a_reply_is_written(qtbot, make_window):
     assert window.composer.revise_button.isEnabled() == bool(stopped.text.strip())  # what was kept
 
 
+def two_exchanges(qtbot, window, second: str = "second") -> tuple[AssistantMessage, AssistantMessage]:
+    """Say "first" and ``second``; the two replies, older first."""
+    say(qtbot, window, "first")
+    say(qtbot, window, second)
+    older, last = replies(window)
+    return older, last
+
+
 def test_revise_under_the_last_reply_starts_a_revision(qtbot, make_window):
     engine = FakeEngine("An answer.", steps=2)
     window = loaded(qtbot, make_window, engine)
-    say(qtbot, window, "first")
-    say(qtbot, window, "second")
-    older, last = replies(window)
+    older, last = two_exchanges(qtbot, window)
     assert last.revise_button.isVisible() and not older.revise_button.isVisible()
     qtbot.mouseClick(last.revise_button, Qt.MouseButton.LeftButton)
     assert window.composer.revising() and window.composer.edit.hasFocus()
@@ -444,9 +450,7 @@ def test_rewrite_is_not_offered_without_a_selection_or_while_a_reply_is_written(
 def test_revise_this_part_changes_only_that_part_as_the_next_message_says(qtbot, make_window):
     engine = FakeEngine("Rivers carry water from the hills down to the sea.", steps=2)
     window = loaded(qtbot, make_window, engine)
-    say(qtbot, window, "first")
-    say(qtbot, window, "rivers?")
-    older, last = replies(window)
+    older, last = two_exchanges(qtbot, window, "rivers?")
     view = older.answer.views()[-1]
     select_in(view, "from the hills")
     menu = view.context_menu(view.rect().center())
