@@ -469,6 +469,8 @@ def test_revise_this_part_changes_only_that_part_as_the_next_message_says(qtbot,
     assert [u.text for u in users(window)][-1] == "from the mountains instead"
     assert not window.composer.revising() and window.composer.revised_part == ""
 
+    window.revise_offer.start_part(replies(window)[-1].store_id, "words the reply never had")
+    assert "not in this reply" in window._notices()[-1].message and not window.composer.revising()
     window.revise_offer.toggle()  # Revise from the button is about the whole reply again
     assert window.composer.revising() and window.composer.revised_part == ""
     say(qtbot, window, "shorter")
