@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.conversation import Attachment, Conversation, Turn
 from engine.events import Stats
+from engine.inputs.conversation import Attachment, Conversation, Turn
 
 if TYPE_CHECKING:
     from app.store import Message as StoredMessage

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from app import paths
 from app.atomic_file import write_text_atomically
-from engine.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
 from engine.errors import SettingsError
-from engine.overflow import OVERFLOW_POLICIES
+from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
+from engine.inputs.overflow import OVERFLOW_POLICIES
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)

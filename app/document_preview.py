@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.documents import Document
+from engine.inputs.documents import Document
 
 PAGE = (255, 255, 255)
 EDGE = (208, 213, 221)
@@ -26,7 +26,7 @@ BADGE_COLOURS = {
     "TXT": (110, 118, 130),
 }
 BADGE_DEFAULT = (40, 140, 110)  # source code and data files
-PAGE_MARKER = re.compile(r"--- Page \d+ ---")  # engine.documents puts one before each PDF page
+PAGE_MARKER = re.compile(r"--- Page \d+ ---")  # engine.inputs.documents puts one before each PDF page
 
 
 @lru_cache(maxsize=4)

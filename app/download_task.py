@@ -1,6 +1,6 @@
 """A model download on its own thread, driven from the GUI by signals.
 
-``engine.download.download`` blocks for as long as 50 GB take, so it runs on a
+``engine.hub.download.download`` blocks for as long as 50 GB take, so it runs on a
 QThread of its own; the GUI asks with :meth:`DownloadTask.check` (plan only:
 size, what is cached, free disk) or :meth:`DownloadTask.start`, and hears back
 through past-tense signals.  Cancel is the engine's :class:`CancelToken`, a
@@ -9,7 +9,7 @@ after the download ended).  Resuming is just starting again: the engine
 continues the partial files it kept.
 
 A token typed into the panel travels to the worker in the request, is handed
-to ``engine.download.save_token`` (which stores it in HF_HOME the way
+to ``engine.hub.download.save_token`` (which stores it in HF_HOME the way
 huggingface_hub does) and is never logged or kept here.
 """
 
@@ -26,7 +26,7 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError
 
 if TYPE_CHECKING:
-    from engine.download import DownloadPlan
+    from engine.hub.download import DownloadPlan
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,15 @@ class _DownloadWorker(QObject):
     """Lives on the download thread; its one slot runs a plan and, if asked, the download."""
 
     checked = Signal(object)  # DownloadCheck
-    progressed = Signal(object)  # engine.download.DownloadProgress
-    finished = Signal(object)  # engine.download.DownloadResult (complete)
-    cancelled = Signal(object)  # engine.download.DownloadResult (partial files kept)
+    progressed = Signal(object)  # engine.hub.download.DownloadProgress
+    finished = Signal(object)  # engine.hub.download.DownloadResult (complete)
+    cancelled = Signal(object)  # engine.hub.download.DownloadResult (partial files kept)
     failed = Signal(str, str)  # user-facing message, FailureKind
 
     @Slot(object)
     def on_run_requested(self, request: _Request) -> None:
-        # torch comes in with engine.download (via engine.loader): imported here, on this thread.
-        from engine import download as dl
+        # torch comes in with engine.hub.download (via engine.model.loader): imported here, on this thread.
+        from engine.hub import download as dl
 
         try:
             if request.token is not None:

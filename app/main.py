@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.ui.first_run import maybe_show_first_run
     from app.ui.window import MainWindow
     from app.worker import EngineHost
-    from engine.demo import AUTO
+    from engine.model.demo import AUTO
 
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)

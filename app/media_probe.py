@@ -16,9 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.chat import MediaKind
 from app.document_preview import document_thumbnail
-from engine.documents import load_document
 from engine.errors import AttachmentError
-from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind
+from engine.inputs.documents import load_document
+from engine.inputs.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind
 
 THUMBNAIL_PX = 160
 MAX_BYTES = 2 * 1024**3
@@ -37,7 +37,7 @@ class MediaInfo:
 
 def attach_dialog_filter() -> str:
     """The Attach dialog's file types: everything that can be sent first, then each kind, then all files."""
-    from engine.documents import PDF_EXTENSION, TEXT_EXTENSIONS
+    from engine.inputs.documents import PDF_EXTENSION, TEXT_EXTENSIONS
 
     def patterns(suffixes) -> str:
         return " ".join(f"*{s}" for s in sorted(suffixes))

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.demo import DEMO as DEMO_SOURCE
-from engine.hub_names import format_bytes as format_size
-from engine.loader import DEFAULT_MODEL
-from engine.models import missing_files, repo_cache_folder
+from engine.hub.models import missing_files, repo_cache_folder
+from engine.hub.names import format_bytes as format_size
+from engine.model.demo import DEMO as DEMO_SOURCE
+from engine.model.loader import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from app.config import AppConfig
-    from engine.download import DownloadProgress
+    from engine.hub.download import DownloadProgress
 
 REAL_MODEL = DEFAULT_MODEL
-FULL_MODEL_GIB = 18  # what the 4-bit model needs, rounded up (engine.planner, docs/quantization.md)
+FULL_MODEL_GIB = 18  # what the 4-bit model needs, rounded up (engine.model.planner, docs/quantization.md)
 GIB = 2**30
 NO_GPU_TEXT = (
     f"No NVIDIA GPU found: the full model needs a CUDA GPU with ~{FULL_MODEL_GIB} GiB; "
@@ -97,7 +97,7 @@ def probe_gpu() -> GpuReport:
 
     if not torch.cuda.is_available():
         return GpuReport()
-    from engine.planner import PlanOptions, Shape, largest_context, make_plan, real_shape_config
+    from engine.model.planner import PlanOptions, Shape, largest_context, make_plan, real_shape_config
 
     free, total = torch.cuda.mem_get_info()
     name = torch.cuda.get_device_name()
@@ -163,7 +163,7 @@ def file_text(event: DownloadProgress) -> str:
 def failure_kind(error: BaseException) -> FailureKind:
     """Sort an engine error for the download panel: refused access, no connection, full disk, other.
 
-    engine.download turns a Hub 401/403 into ModelAccessError ``from None``;
+    engine.hub.download turns a Hub 401/403 into ModelAccessError ``from None``;
     the original HTTP error stays on ``__context__``, which is what we read.
     """
     if type(error).__name__ == "DiskSpaceError":
@@ -184,8 +184,8 @@ def failure_kind(error: BaseException) -> FailureKind:
 
 def demo_size_bytes() -> int:
     """Size of the bundled demo model on disk (0 when it is missing)."""
-    from engine.demo import demo_model_path
     from engine.errors import ModelFilesError
+    from engine.model.demo import demo_model_path
 
     try:
         path = demo_model_path()
@@ -209,7 +209,7 @@ class ModelEntry:
     """One row of the models dialog: the demo model, a cached repo or a folder the user added.
 
     ``installed`` is the engine's ``InstalledModel`` (None for the demo), kept
-    for ``engine.models.remove_model``.
+    for ``engine.hub.models.remove_model``.
     """
 
     name: str
@@ -249,7 +249,7 @@ def demo_entry() -> ModelEntry:
 
 
 def entry_for(model) -> ModelEntry:
-    """A row for an ``engine.models.InstalledModel``."""
+    """A row for an ``engine.hub.models.InstalledModel``."""
     quantized = model.quantized.size_bytes if model.quantized is not None else None
     return ModelEntry(
         name=model.name,
@@ -265,13 +265,13 @@ def entry_for(model) -> ModelEntry:
 
 def scan_models(folders: tuple[str, ...]) -> list[ModelEntry]:
     """The demo model, then DiffusionGemma repos in the HF cache, then the user's folders. Worker only."""
-    from engine.models import list_models
+    from engine.hub.models import list_models
 
     return [demo_entry(), *(entry_for(m) for m in list_models(folders))]
 
 
 def remove_entry(entry: ModelEntry) -> int:
-    """Delete a cached model (engine.models.remove_model); returns the bytes freed. Worker only."""
-    from engine.models import remove_model
+    """Delete a cached model (engine.hub.models.remove_model); returns the bytes freed. Worker only."""
+    from engine.hub.models import remove_model
 
     return remove_model(entry.installed)

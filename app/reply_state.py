@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from engine.events import Canvas, Done, PromptEncoded, Step
-from engine.thinking import split_thinking
+from engine.inputs.thinking import split_thinking
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,9 @@ from app.logs import log_file
 from app.qt import QObject, QThread, Signal, Slot
 from app.replay import Replay, ReplayError
 from engine.cancel import CancelToken
-from engine.conversation import Conversation, PromptOptions
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Step
+from engine.inputs.conversation import Conversation, PromptOptions
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)

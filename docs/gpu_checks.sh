@@ -13,7 +13,7 @@
 #   device run, carry [".whl"], timeout_s 560:  OUT=$OUT bash docs/gpu_checks.sh
 # Elsewhere (network, no .whl): make a venv with `pip install torch -e ".[test]"` and set PY.
 #
-# Writes at most 8 files under $OUT; `python docs/gpu_report.py DIR` turns them into the tables of
+# Writes at most 8 files under $OUT; `python tools/gpu_report.py DIR` turns them into the tables of
 # docs/benchmarks.md (add the date and these commands).
 set -uo pipefail
 OUT="${OUT:-gpu-results}"
@@ -44,8 +44,8 @@ timeout 60 "$PY" -m engine doctor --model real-shape >>"$OUT/env.txt" 2>&1 || tr
 #    grouped and fused experts against transformers; the engine loop against generate on CUDA;
 #    the context limit from free VRAM at load, and Engine.close() returning the memory.
 step pytest
-timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/test_quant_gpu.py \
-    tests/test_fit.py tests/test_model_errors.py -k "cuda" >"$OUT/pytest-gpu.txt" 2>&1
+timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/engine/test_quant_gpu.py \
+    tests/engine/test_fit.py tests/engine/test_model_errors.py -k "cuda" >"$OUT/pytest-gpu.txt" 2>&1
 
 # 2. One layer's experts per path: picks EXPERTS_PER_GROUP["cuda"] and says whether the kernel wins.
 step bench-experts

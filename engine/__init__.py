@@ -4,7 +4,6 @@ Plain Python + torch; it never imports Qt or the ``app`` package (a test enforce
 """
 
 from engine.cancel import CancelToken
-from engine.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.errors import (
     AttachmentError,
     DeviceError,
@@ -17,6 +16,7 @@ from engine.errors import (
     SettingsError,
 )
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
+from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.settings import GenerationSettings
 
 __all__ = [

@@ -22,7 +22,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "generate",
     "download",
     "models",
-    "train_demo",
     "quantize",
     "plan",
     "bench",

@@ -16,13 +16,17 @@ from pathlib import Path
 import torch
 
 from engine.cancel import CancelToken
-from engine.conversation import Conversation, PromptOptions
-from engine.demo import AUTO, DEMO, demo_model_path
-from engine.denoise import PrefixCache, TokenCodec, denoise
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
-from engine.fit import ContextLimit, context_limit
-from engine.loader import (
+from engine.generation.loop import PrefixCache, TokenCodec, denoise
+from engine.generation.replay import StoredStep, decode_steps
+from engine.generation.rewrite import frozen_positions, selected_range
+from engine.inputs.conversation import Conversation, PromptOptions
+from engine.inputs.overflow import Cut
+from engine.inputs.prompt import PromptInputs, build_prompt
+from engine.model.demo import AUTO, DEMO, demo_model_path
+from engine.model.fit import ContextLimit, context_limit
+from engine.model.loader import (
     DEFAULT_MODEL,
     check_checkpoint,
     choose_device,
@@ -31,10 +35,6 @@ from engine.loader import (
     preferred_model,
     resolve_source,
 )
-from engine.overflow import Cut
-from engine.prompt import PromptInputs, build_prompt
-from engine.replay import StoredStep, decode_steps
-from engine.rewrite import frozen_positions, selected_range
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _with_omitted_turns(events: Iterator[Event], omitted: int) -> Iterator[Event
 
 
 def _split_thinking(text: str) -> tuple[str, str]:
-    from engine.thinking import split_thinking
+    from engine.inputs.thinking import split_thinking
 
     parts = split_thinking(text)
     return parts.thought, parts.answer
@@ -111,9 +111,9 @@ class Engine:
         # The encoder cache of the last prompt, so a follow-up only encodes what is new.
         self.reuse_prompt_cache = True
         self._prefix: PrefixCache | None = None
-        # The oldest turns the last prompt left out (engine.overflow), kept while the chat still fits.
+        # The oldest turns the last prompt left out (engine.inputs.overflow), kept while the chat still fits.
         self._cut: Cut | None = None
-        # Prompt tokens per encoder call during prefill (bounds its transient memory; see engine.planner).
+        # Prompt tokens per encoder call during prefill (bounds its transient memory: engine.model.planner).
         self.prefill_chunk = PREFILL_CHUNK
 
     @classmethod
@@ -130,7 +130,7 @@ class Engine:
         """Find, check and load a checkpoint. Blocking: call it off the GUI thread.
 
         ``quantize`` (default: on CUDA only) loads 4-bit weights through
-        ``engine.quant``; see :func:`engine.loader.load_model`.
+        ``engine.model.quant``; see :func:`engine.model.loader.load_model`.
         """
         source = str(model)
         if source == AUTO:
@@ -207,7 +207,7 @@ class Engine:
 
         ``rewrite`` is (a reply's token ids, text selected in it): the reply is written
         again with every token kept except those under the selection, which are
-        denoised again in place (``engine.rewrite``); the reply keeps its length.
+        denoised again in place (``engine.generation.rewrite``); the reply keeps its length.
         """
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()

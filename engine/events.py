@@ -30,7 +30,9 @@ class PromptEncoded:
     prompt_tokens: int
     seconds: float
     cached_tokens: int = 0  # prompt tokens reused from the previous turn's cache
-    omitted_turns: int = 0  # oldest turns left out because the chat outgrew the context (engine.overflow)
+    omitted_turns: int = (
+        0  # oldest turns left out: the chat outgrew the context (engine.inputs.overflow)
+    )
 
 
 @dataclass(frozen=True, slots=True)

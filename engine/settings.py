@@ -15,7 +15,7 @@ from engine.errors import SettingsError
 DEFAULT_MAX_NEW_TOKENS = 2048
 
 # Prompt tokens per encoder call during prefill: its transient memory grows with the chunk
-# (engine.planner), and a cancel is honoured between chunks. 2,048 keeps a GPU busy.
+# (engine.model.planner), and a cancel is honoured between chunks. 2,048 keeps a GPU busy.
 PREFILL_CHUNK = 2048
 
 

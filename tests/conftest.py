@@ -46,7 +46,7 @@ def hub(fake_repo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """A real HTTP server on 127.0.0.1 serving ``fake_repo`` as the Hub (HF_ENDPOINT), an empty cache."""
     from hub_server import serving
 
-    from engine import download as dl
+    from engine.hub import download as dl
 
     monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.0)
     monkeypatch.setattr(dl, "PROGRESS_INTERVAL_S", 0.0)  # every chunk reaches the callback
@@ -56,10 +56,10 @@ def hub(fake_repo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random DiffusionGemma checkpoint written by ``engine.tiny.make_tiny``."""
+    """A tiny random DiffusionGemma checkpoint written by ``engine.model.tiny.make_tiny``."""
     import torch
 
-    from engine.tiny import make_tiny
+    from engine.model.tiny import make_tiny
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     return make_tiny(tmp_path_factory.mktemp("tiny") / "ckpt")

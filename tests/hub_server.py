@@ -1,7 +1,7 @@
 """A fake Hugging Face Hub on 127.0.0.1, for download tests without internet.
 
 It speaks the small part of the Hub protocol that huggingface_hub and
-``engine.download`` use, with the same headers as the real Hub:
+``engine.hub.download`` use, with the same headers as the real Hub:
 
 * ``GET /api/models/<repo>[/revision/<rev>]?blobs=true``: the model info with
   every file's size, git blob id and LFS sha256 (``model_info(files_metadata=True)``);
@@ -430,7 +430,7 @@ _TINY: dict[str, Path] = {}
 def tiny_repo_folder() -> Path:
     """A sharded tiny DiffusionGemma checkpoint, built once per test process (it takes seconds)."""
     if "path" not in _TINY:
-        from engine.tiny import make_tiny
+        from engine.model.tiny import make_tiny
 
         root = Path(tempfile.mkdtemp(prefix="fake-hub-"))
         atexit.register(shutil.rmtree, root, True)
@@ -502,7 +502,7 @@ def bytes_before(plan, name: str) -> int:
 def cancel_inside(plan, name: str, into: int, cancel):
     """A progress callback that cancels once ``into`` bytes of file ``name`` are on disk.
 
-    Needs ``engine.download.PROGRESS_INTERVAL_S`` at 0 so every piece reports.
+    Needs ``engine.hub.download.PROGRESS_INTERVAL_S`` at 0 so every piece reports.
     """
     threshold = bytes_before(plan, name) + into
 

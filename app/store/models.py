@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.conversation import Attachment
 from engine.events import Stats
+from engine.inputs.conversation import Attachment
 
 Status = Literal["streaming", "complete", "incomplete"]
 

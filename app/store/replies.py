@@ -18,7 +18,7 @@ from app.store import conversations, history
 from app.store.database import Database
 from app.store.tree import stats_to_json
 from engine.events import Canvas, Done, Event, Step
-from engine.thinking import split_thinking
+from engine.inputs.thinking import split_thinking
 
 
 class ReplyWriter:

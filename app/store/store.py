@@ -24,9 +24,9 @@ from app.store.history_codec import Frame
 from app.store.models import ConversationGroup, ConversationInfo, Message, SearchHit, Siblings, StoredCanvas
 from app.store.paths import blobs_dir_for, default_db_path
 from app.store.replies import ReplyWriter
-from engine.conversation import Attachment, Conversation, Turn
 from engine.errors import AttachmentError
-from engine.media import guess_kind
+from engine.inputs.conversation import Attachment, Conversation, Turn
+from engine.inputs.media import guess_kind
 
 DEFAULT_TRASH_DAYS = 30
 

@@ -47,7 +47,7 @@ from app.qt import (
     Signal,
 )
 from app.ui.media_widgets import pil_to_qimage
-from engine.media import MAX_IMAGE_PIXELS, guess_kind
+from engine.inputs.media import MAX_IMAGE_PIXELS, guess_kind
 
 PREVIEW_MAX_SIDE = 4096  # decoded larger than this, a photo is scaled down off the GUI thread first
 

@@ -19,7 +19,7 @@ TAG = "doctor"
 
 def run_doctor(model: str) -> tuple[list, bool]:
     """On the pool thread: every check, and whether the model can run on this GPU."""
-    from engine.doctor import ready, run_checks
+    from engine.hub.doctor import ready, run_checks
 
     checks = run_checks(model)
     return checks, ready(checks)
@@ -27,7 +27,7 @@ def run_doctor(model: str) -> tuple[list, bool]:
 
 def report_text(model: str, checks: list, ready: bool) -> str:
     """Plain text for a bug report: the doctor's own report under a line naming the model."""
-    from engine.doctor import report
+    from engine.hub.doctor import report
 
     return f"DiffusionGemma Chat — checks for {model}\n{report(checks, ready)}"
 

@@ -36,10 +36,10 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from engine.hub_names import licence_url
+from engine.hub.names import licence_url
 
 if TYPE_CHECKING:
-    from engine.download import DownloadProgress, DownloadResult
+    from engine.hub.download import DownloadProgress, DownloadResult
 
 PROGRESS_STEPS = 1000
 

@@ -28,7 +28,7 @@ from app.qt import (
     Signal,
 )
 from app.ui.download_dialog import DownloadDialog
-from engine.demo import DEMO
+from engine.model.demo import DEMO
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ DIALOG_WIDTH = 640
 
 
 def check_folder(folder: str):
-    """engine.models.folder_model, imported on the worker (it brings torch)."""
-    from engine.models import folder_model
+    """engine.hub.models.folder_model, imported on the worker (it brings torch)."""
+    from engine.hub.models import folder_model
 
     return folder_model(folder)
 

@@ -24,7 +24,7 @@ from app.ui.messages import Notice
 from app.ui.models_dialog import ModelsDialog
 from app.ui.status import StatusBar
 from app.worker import EngineHost
-from engine.demo import DEMO
+from engine.model.demo import DEMO
 from engine.settings import GenerationSettings
 
 if TYPE_CHECKING:

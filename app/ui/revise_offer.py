@@ -18,7 +18,7 @@ from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.composer import Composer
 from app.ui.messages import AssistantMessage
 from engine.errors import EngineError
-from engine.rewrite import selected_range
+from engine.generation.rewrite import selected_range
 
 log = logging.getLogger(__name__)
 

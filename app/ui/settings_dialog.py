@@ -33,8 +33,8 @@ from app.qt import (
     QVBoxLayout,
     QWidget,
 )
-from engine.conversation import IMAGE_TOKEN_BUDGETS
 from engine.errors import SettingsError
+from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS
 from engine.settings import GenerationSettings
 
 THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))

@@ -78,12 +78,12 @@ from app.ui.trash_dialog import Trash, TrashDialog
 from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import EngineHost
-from engine.conversation import Conversation
-from engine.demo import DEMO
 from engine.errors import EngineError
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
-from engine.loader import DEFAULT_MODEL
-from engine.rewrite import selected_range
+from engine.generation.rewrite import selected_range
+from engine.inputs.conversation import Conversation
+from engine.model.demo import DEMO
+from engine.model.loader import DEFAULT_MODEL
 from engine.settings import GenerationSettings
 
 if TYPE_CHECKING:

@@ -32,9 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from engine.bench import load_bench_model, run_bench
+    from engine.benchmarks.forward import load_bench_model, run_bench
     from engine.errors import OutOfMemoryError
-    from engine.loader import choose_device
+    from engine.model.loader import choose_device
 
     choice = choose_device(args.device)
     cap = int(args.vram_cap_gib * GIB) if choice.device.type == "cuda" and args.vram_cap_gib else None

@@ -2,7 +2,7 @@
 
 Chooses ``EXPERTS_PER_GROUP`` by measurement: each row is a group size, with
 ms per layer forward, ops (kernel launches on CUDA) and the transient memory.
-See engine/bench_experts.py and docs/benchmarks.md.
+See engine/benchmarks/experts.py and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _sizes(text: str) -> list[int | str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from engine.bench_experts import REAL_LAYER
+    from engine.benchmarks.experts import REAL_LAYER
 
     p = sub.add_parser("bench-experts", help="time one layer's 4-bit experts for several group sizes")
     p.add_argument(
@@ -47,10 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from engine.bench import device_bandwidth_gbs
-    from engine.bench_experts import floor_ms, fused_runs_on, random_experts, time_group_sizes
-    from engine.loader import choose_device
-    from engine.quant.experts_path import routed_canvas
+    from engine.benchmarks.experts import floor_ms, fused_runs_on, random_experts, time_group_sizes
+    from engine.benchmarks.forward import device_bandwidth_gbs
+    from engine.model.loader import choose_device
+    from engine.model.quant.experts_path import routed_canvas
 
     choice = choose_device(args.device)
     device, dtype = choice.device, choice.dtype

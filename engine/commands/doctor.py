@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.loader import DEFAULT_MODEL
+from engine.model.loader import DEFAULT_MODEL
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.doctor import ready, report, run_checks
+    from engine.hub.doctor import ready, report, run_checks
 
     checks = run_checks(args.model)
     ok = ready(checks)

@@ -20,16 +20,16 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from engine.cancel import CancelToken
-from engine.download import (
+from engine.errors import ModelAccessError
+from engine.hub.download import (
     DownloadProgress,
     download,
     format_bytes,
     free_disk_bytes,
     plan_download,
 )
-from engine.errors import ModelAccessError
-from engine.loader import DEFAULT_MODEL
-from engine.models import hub_cache_dir
+from engine.hub.models import hub_cache_dir
+from engine.model.loader import DEFAULT_MODEL
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from engine.cancel import CancelToken
-from engine.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
-from engine.loader import DEFAULT_MODEL
+from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
+from engine.model.loader import DEFAULT_MODEL
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,7 +137,7 @@ class TerminalView:
             self.drawn_lines = 0
 
     def show(self, event: object) -> None:
-        from engine.thinking import split_thinking
+        from engine.inputs.thinking import split_thinking
 
         if isinstance(event, PromptEncoded):
             print(f"prompt: {event.prompt_tokens} tokens encoded in {event.seconds:.2f} s", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.tiny import make_tiny
+from engine.model.tiny import make_tiny
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.hub_names import format_bytes
-from engine.models import InstalledModel, list_models
+from engine.hub.models import InstalledModel, list_models
+from engine.hub.names import format_bytes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.loader import DEFAULT_MODEL
+from engine.model.loader import DEFAULT_MODEL
 from engine.settings import PREFILL_CHUNK
 
 GIB = 2**30
@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.planner import PlanOptions, free_vram_bytes, load_config, make_plan, plan_json
-    from engine.quant.settings import QuantSettings
+    from engine.model.planner import PlanOptions, free_vram_bytes, load_config, make_plan, plan_json
+    from engine.model.quant.settings import QuantSettings
 
     config = load_config(args.model)
     options = PlanOptions(

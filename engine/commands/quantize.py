@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from engine.events import LoadProgress
-from engine.loader import DEFAULT_MODEL
+from engine.model.loader import DEFAULT_MODEL
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,9 +50,9 @@ class _ProgressLine:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from engine.loader import choose_device
-    from engine.quant.cache import MANIFEST, quantize_to_cache, read_manifest
-    from engine.quant.settings import QuantSettings
+    from engine.model.loader import choose_device
+    from engine.model.quant.cache import MANIFEST, quantize_to_cache, read_manifest
+    from engine.model.quant.settings import QuantSettings
 
     choice = choose_device(args.device)
     settings = QuantSettings(double_quant=not args.no_double_quant)

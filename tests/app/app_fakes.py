@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from engine.cancel import CancelToken
-from engine.conversation import Conversation, PromptOptions
-from engine.denoise import TokenCodec
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
-from engine.replay import decode_steps
+from engine.generation.loop import TokenCodec
+from engine.generation.replay import decode_steps
+from engine.inputs.conversation import Conversation, PromptOptions
+from engine.inputs.thinking import split_thinking
 from engine.settings import GenerationSettings
-from engine.thinking import split_thinking
 
 CANVAS = 256
 NOISE = ("▒", "qx", " zu", "ß", " lor", "##", " ~", "ep")

@@ -197,7 +197,7 @@ def test_pasting_a_copied_video_file_attaches_it(qtbot, make_window, tmp_path):
 
 def test_document_previews_are_square_pages_with_a_badge():
     from app.document_preview import BADGE_COLOURS, badge_text, document_thumbnail
-    from engine.documents import Document
+    from engine.inputs.documents import Document
 
     pdf = Document("report.pdf", "--- Page 1 ---\nRevenue grew\n\n--- Page 2 ---\nCosts fell", pages=2)
     code = Document("plot.py", "import math\n" * 40)

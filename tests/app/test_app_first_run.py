@@ -2,7 +2,7 @@
 
 GPU detection is the real ``probe_gpu`` where it matters (no CUDA here: the
 "No NVIDIA GPU" verdict) and a fixed report elsewhere; folders are real tiny
-checkpoints; downloads go through engine.download into a temporary HF cache.
+checkpoints; downloads go through engine.hub.download into a temporary HF cache.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app.model_choice import NO_GPU_TEXT, REAL_MODEL, GpuReport, probe_gpu, real
 from app.qt import QDesktopServices, QFileDialog, QLineEdit
 from app.ui.download_panel import DownloadPanel
 from app.ui.first_run import FirstRunDialog, maybe_show_first_run
-from engine.demo import DEMO
+from engine.model.demo import DEMO
 
 WAIT_MS = 60_000
 GIB = 2**30

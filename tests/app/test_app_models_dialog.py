@@ -1,6 +1,6 @@
 """Model ▸ Models…: the list (demo, HF cache, added folders), Use, Remove, Add folder, Download.
 
-Real components: a private HF cache filled by engine.download from the fake
+Real components: a private HF cache filled by engine.hub.download from the fake
 Hub (tests/hub_server.py), the tiny checkpoint as an added folder.
 """
 
@@ -16,8 +16,8 @@ from app.config import AppConfig
 from app.model_choice import REAL_MODEL
 from app.qt import QFileDialog, QMessageBox
 from app.ui.models_dialog import ModelsDialog
-from engine import download as dl
-from engine.demo import DEMO
+from engine.hub import download as dl
+from engine.model.demo import DEMO
 
 WAIT_MS = 60_000
 

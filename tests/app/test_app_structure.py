@@ -11,8 +11,8 @@ from pathlib import Path
 from app.icon import icon_path
 from app.qt import QIcon, QSize, QtCore
 from app.worker import EngineWorker
-from engine.documents import is_document_name
-from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from engine.inputs.documents import is_document_name
+from engine.inputs.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

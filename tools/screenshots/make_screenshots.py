@@ -1,0 +1,451 @@
+"""Render the window's main states to PNGs, offscreen, for the docs.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots/make_screenshots.py [OUT_DIR]
+
+No model is needed: the script plays scripted engine events (the same
+``Step``/``Canvas``/``Done`` dataclasses the engine emits) straight into the
+window's slots, so every state is reproducible.  For correct CJK and emoji
+glyphs install Noto fonts first (Debian/Ubuntu:
+``apt-get install fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+_scratch = Path(tempfile.mkdtemp(prefix="dgchat-shots-"))
+for _name in ("CONFIG", "LOG", "CACHE", "DATA"):
+    os.environ.setdefault(f"DGCHAT_{_name}_DIR", str(_scratch / _name.lower()))
+
+from app.config import AppConfig  # noqa: E402
+from app.icon import app_icon  # noqa: E402
+from app.qt import QApplication, QImage, QPainter, Qt  # noqa: E402
+from app.replay import Replay  # noqa: E402
+from app.ui.window import MainWindow  # noqa: E402
+from app.worker import EngineHost  # noqa: E402
+from engine.engine import ModelInfo  # noqa: E402
+from engine.events import Canvas, Done, PromptEncoded, Stats, Step  # noqa: E402
+from engine.inputs.thinking import split_thinking  # noqa: E402
+from engine.settings import GenerationSettings  # noqa: E402
+
+CANVAS = 256
+SIZE = (1280, 860)
+NOISE = [
+    "ются",
+    "ologie",
+    "自",
+    "ntes",
+    " Fleisch",
+    "ıl",
+    "ẩ",
+    " quand",
+    "_",
+    "ść",
+    " 的",
+    "ρα",
+    "ingu",
+    " dass",
+    "ग",
+]
+
+QUESTION = (
+    "How does DiffusionGemma write a reply? Give me a tiny Python sketch and a table comparing it with "
+    "token-by-token decoding."
+)
+THOUGHT = (
+    "The user wants the mechanism, a sketch and a comparison. Key points: 256-token canvas, "
+    "parallel refinement, entropy-bounded acceptance, commit then next canvas."
+)
+MATH_ANSWER = r"""The area under $f(x) = x^2$ from $0$ to $1$ is
+
+$$
+\int_0^1 x^2\,dx = \left[\frac{x^3}{3}\right]_0^1 = \frac{1}{3}
+$$
+
+More generally $\sum_{k=1}^{n} k^2 = \frac{n(n+1)(2n+1)}{6}$, and the Gaussian integral is
+\(\int_{-\infty}^{\infty} e^{-x^2}\,dx = \sqrt{\pi}\). Amounts like $5 and $10 stay text.
+"""
+
+REWRITE_ANSWER = (
+    "Water **early in the morning**, at the roots, so the leaves stay dry and little is lost to the sun. "
+    "Beans want about two litres a week per plant; squash wants a deep soak once a week rather than a "
+    "little every day. Check the soil with a finger first: if it is damp two knuckles down, wait a day."
+)
+REWRITE_SPAN = "Beans want about two litres a week per plant"
+REWRITE_NEW = "Young beans need a steady sip every two or three days"
+
+LONG_CHAT_ANSWER = """Of the plans still in view, I would pick **the second one**: the shared kitchen garden.
+
+- It needs the least new money: the beds and the rain barrel already exist.
+- It keeps the river path open, which the neighbours asked for twice.
+
+If the first plans we talked about had other constraints, remind me of them: they are too far back
+in this chat for me to see now.
+"""
+
+
+ANSWER = """DiffusionGemma writes **a whole canvas at once**: it starts from 256 random tokens and refines \
+all of them in parallel, keeping the positions it is confident about at each step.
+
+```python
+def write_reply(model, prompt, steps=48):
+    canvas = random_tokens(256)
+    for step in range(steps):
+        logits = model(prompt, canvas)
+        canvas = keep_confident(canvas, sample(logits))
+        if stable_and_confident(logits):
+            break
+    return commit(canvas)  # then start the next canvas
+```
+
+| | Token by token | DiffusionGemma |
+|---|---|---|
+| Tokens per forward | 1 | 15–20 |
+| Sees the future of its draft | no | yes, within a canvas |
+| Typical speed (H100) | ~200 tok/s | >1,000 tok/s |
+
+Why it feels different:
+
+1. Text *settles* instead of streaming left to right.
+2. Each canvas is committed before the next one starts.
+3. Works in any script — 日本語, العربية, emoji 🎉 included.
+"""
+
+
+def canvases_of(text: str) -> list[str]:
+    """The reply cut into two canvases at a paragraph boundary (the real model cuts every 256 tokens)."""
+    cut = text.index("| | Token by token")
+    return [text[:cut], text[cut:]]
+
+
+def pieces_of(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+def scripted_steps(text: str, block: int, steps: int, until: int, seed: int = 1) -> list[Step]:
+    """Steps 1..until of one canvas whose final text is ``text``: positions settle at random steps."""
+    rng = random.Random(seed)
+    pieces = pieces_of(text)[:CANVAS]
+    padded = pieces + ["<pad>"] * (CANVAS - len(pieces))
+    settle = [max(1, min(steps, int(rng.betavariate(2, 3) * steps * 0.9) + 1)) for _ in range(CANVAS)]
+    out: list[Step] = []
+    previous: tuple[str, ...] = ()
+    for n in range(1, until + 1):
+        accepted = tuple(n >= s and rng.random() < 0.85 for s in settle)
+        draft = []
+        entropy = []
+        for i, piece in enumerate(padded):
+            if n >= settle[i]:
+                draft.append(piece)
+                entropy.append(0.02 + rng.random() * 0.05 if accepted[i] else 0.4 + rng.random() * 1.2)
+            elif n >= settle[i] - 3:
+                draft.append(
+                    piece if rng.random() < 0.5 else (previous[i] if previous else rng.choice(NOISE))
+                )
+                entropy.append(1.5 + rng.random() * 2)
+            else:
+                draft.append(rng.choice(NOISE))
+                entropy.append(6 + rng.random() * 6)
+        previous = tuple(draft)
+        visible = "".join(p for p in draft[: len(pieces)])
+        out.append(
+            Step(
+                block,
+                n,
+                steps,
+                tuple(hash(p) % 262144 for p in draft),
+                accepted,
+                tuple(entropy),
+                visible,
+                previous,
+            )
+        )
+    return out
+
+
+def rewrite_steps(text: str, span: str, new: str, until: int, steps: int = 16) -> list[Step]:
+    """Steps 1..until of a rewrite: every piece outside ``span`` kept and accepted, the span refining."""
+    pieces = pieces_of(text)
+    start = len(pieces_of(text[: text.index(span)].rstrip()))  # the span's first piece has its space
+    end = start + len(pieces_of(span))
+    target = (pieces_of(" " + new) + [" "] * (end - start))[: end - start]
+    rng = random.Random(7)
+    settle = {i: rng.randint(2, steps - 4) for i in range(start, end)}
+    padded = pieces + ["<pad>"] * (CANVAS - len(pieces))
+    out: list[Step] = []
+    for n in range(1, until + 1):
+        draft, accepted, entropy = [], [], []
+        for i, piece in enumerate(padded):
+            if not start <= i < end:
+                draft.append(piece)
+                accepted.append(True)
+                entropy.append(0.0)
+            elif n >= settle[i]:
+                draft.append(target[i - start])
+                accepted.append(rng.random() < 0.7)
+                entropy.append(0.3 + rng.random() * 0.8)
+            else:
+                draft.append(rng.choice(NOISE))
+                accepted.append(False)
+                entropy.append(5 + rng.random() * 6)
+        ids = tuple(hash(p) % 262144 for p in draft)
+        visible = "".join(draft[: len(pieces)])
+        out.append(Step(0, n, steps, ids, tuple(accepted), tuple(entropy), visible, tuple(draft)))
+    return out
+
+
+class Shooter:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.app = QApplication.instance() or QApplication([])
+        self.app.setWindowIcon(app_icon())
+
+    def window(self, theme: str, *, thinking: bool = True) -> MainWindow:
+        # Each shot starts from an empty store: no chats or interrupted replies left by the last one.
+        os.environ["DGCHAT_DATA_DIR"] = tempfile.mkdtemp(dir=_scratch, prefix="data-")
+        host = EngineHost(lambda *_: None)  # never asked to load: events are played in below
+        window = MainWindow(AppConfig(theme=theme, thinking=thinking), host, icon=app_icon())
+        window.resize(*SIZE)
+        window.show()
+        info = ModelInfo(
+            "diffusiongemma-26B-A4B-it",
+            "google/diffusiongemma-26B-A4B-it",
+            "",
+            "cuda:0",
+            "bfloat16",
+            CANVAS,
+            58112,  # what the planner finds room for on an 18 GiB card
+            False,
+            model_context_length=262144,
+            context_limited_by_memory=True,
+        )
+        window.on_model_loaded(info, GenerationSettings())
+        window.on_vram_measured(int(17.6 * 1024**3))
+        window.host.generate = lambda *_args, **_kw: 1  # replies are played, not generated
+        self.settle()
+        return window
+
+    def settle(self) -> None:
+        for _ in range(6):
+            self.app.processEvents()
+        QApplication.sendPostedEvents()
+        self.app.processEvents()
+
+    def save(self, window: MainWindow, name: str, *, top: bool = False) -> Path:
+        self.settle()
+        transcript = window.current_page().transcript
+        transcript.scroll_to_top() if top else transcript.scroll_to_bottom()
+        self.settle()
+        image = window.grab().toImage()
+        # Offscreen windows have no decoration; paint a thin frame so the shot reads as a window.
+        framed = QImage(image.size(), QImage.Format.Format_ARGB32)
+        framed.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(framed)
+        painter.drawImage(0, 0, image)
+        painter.end()
+        path = self.out / f"{name}.png"
+        framed.save(str(path))
+        print(path)
+        return path
+
+    def ask(self, window: MainWindow, text: str, *, prompt_tokens: int = 58, omitted_turns: int = 0) -> int:
+        window.composer.edit.setPlainText(text)
+        reply_id = window.send()
+        encoded = PromptEncoded(prompt_tokens=prompt_tokens, seconds=0.04, omitted_turns=omitted_turns)
+        window.on_prompt_encoded(reply_id, encoded)
+        return reply_id
+
+    def play_finished(self, window: MainWindow, reply_id: int) -> list[Step]:
+        """Play a whole scripted reply into the window; returns its steps (for a replay)."""
+        text = f"<|channel>thought\n{THOUGHT}<channel|>{ANSWER}"
+        blocks = canvases_of(text)
+        steps_per = []
+        played: list[Step] = []
+        for b, block_text in enumerate(blocks):
+            steps = scripted_steps(block_text, b, 48, 22 + 4 * b, seed=b + 3)
+            played += steps
+            for step in steps:
+                window.on_step_ready(reply_id, step)
+            steps_per.append(len(steps))
+            window.on_canvas_committed(
+                reply_id, Canvas(b, (0,) * CANVAS, block_text, len(steps), b == len(blocks) - 1)
+            )
+        split = split_thinking(text)
+        tokens = len(pieces_of(text))
+        stats = Stats(
+            58,
+            0,
+            tokens,
+            len(blocks),
+            sum(steps_per),
+            48,
+            tuple(steps_per),
+            tokens / sum(steps_per),
+            0.043,
+            0.31,
+            tokens / 0.31,
+            int(17.9 * 1024**3),
+        )
+        window.active.state.thought_seconds = 2.4
+        window.on_reply_finished(reply_id, Done((), (), text, split.thought, split.answer, stats))
+        return played
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    shooter = Shooter(out)
+
+    window = shooter.window("light")
+    shooter.save(window, "01-empty")
+
+    # Mid-refinement: first canvas committed, second canvas at step 14/48, token view on.
+    reply_id = shooter.ask(window, QUESTION)
+    first, second = canvases_of(f"<|channel>thought\n{THOUGHT}<channel|>{ANSWER}")
+    for step in scripted_steps(first, 0, 48, 20, seed=3):
+        window.on_step_ready(reply_id, step)
+    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, first, 20, False))
+    for step in scripted_steps(second, 1, 48, 14, seed=4):
+        window.on_step_ready(reply_id, step)
+    window._frame.flush()
+    shooter.save(window, "02-refining-markdown")
+    window.set_token_view(True)
+    window._frame.flush()
+    shooter.save(window, "03-refining-token-view")
+    window.set_token_view(False)
+    window.close()
+
+    for theme, name in (("light", "04-finished-light"), ("dark", "05-finished-dark")):
+        window = shooter.window(theme)
+        reply_id = shooter.ask(window, QUESTION)
+        shooter.play_finished(window, reply_id)
+        reply = window.active or window._last_assistant_widget()
+        reply.thought_toggle.setChecked(True)
+        shooter.save(window, name, top=True)
+        window.close()
+
+    # Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block.
+    window = shooter.window("light", thinking=False)
+    shooter.play_finished(window, shooter.ask(window, QUESTION))
+    reply = window._last_assistant_widget()
+    window.regenerate(reply.store_id)
+    played = shooter.play_finished(window, window.active.reply_id)
+    reply = window._last_assistant_widget()
+    finals = [s.text for i, s in enumerate(played) if i + 1 == len(played) or played[i + 1].block != s.block]
+    reply.start_replay(Replay.build(played, finals, None))
+    reply.replay_bar.seek(next(i for i, s in enumerate(played) if s.block == 1) + 9)
+    shooter.save(window, "07-versions-and-replay")
+    window.close()
+
+    # Math: inline and display TeX drawn by mathtext; dollar amounts stay text.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(window, "What is the area under x² from 0 to 1, and what else is like it?")
+    stats = Stats(58, 0, 180, 1, 19, 48, (19,), 180 / 19, 0.04, 0.21, 180 / 0.21, int(17.7 * 1024**3))
+    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, MATH_ANSWER, 19, True))
+    window.on_reply_finished(reply_id, Done((), (), MATH_ANSWER, "", MATH_ANSWER, stats))
+    while window._math_pool.busy:  # formulas are drawn on a background thread
+        shooter.settle()
+    shooter.save(window, "08-math", top=True)
+    window.close()
+
+    # A chat longer than the context: the reply says which messages the model did not see.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(
+        window,
+        "Given all that, which of the plans we discussed would you pick?",
+        prompt_tokens=41_230,
+        omitted_turns=14,
+    )
+    stats = Stats(41_230, 39_870, 120, 1, 17, 48, (17,), 120 / 17, 0.05, 0.2, 600, int(17.8 * 1024**3), 14)
+    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, LONG_CHAT_ANSWER, 17, True))
+    window.on_reply_finished(reply_id, Done((), (), LONG_CHAT_ANSWER, "", LONG_CHAT_ANSWER, stats))
+    shooter.save(window, "09-long-chat", top=True)
+    window.close()
+
+    # Rewrite this part: only the selected words refine again; every other token stays accepted.
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(window, "How should I water a small vegetable garden?")
+    stats = Stats(58, 0, 64, 1, 18, 48, (18,), 64 / 18, 0.04, 0.2, 320, int(17.7 * 1024**3))
+    canvas = Canvas(0, (0,) * CANVAS, REWRITE_ANSWER, 18, True)
+    done = Done((), (), REWRITE_ANSWER, "", REWRITE_ANSWER, stats)
+    for event in (canvas, done):  # saved as the engine thread would (a rewrite reads the stored reply)
+        window.active.writer.on_event(event)
+    window.on_canvas_committed(reply_id, canvas)
+    window.on_reply_finished(reply_id, done)
+    shooter.settle()
+    stored = window.current_page().session.messages[-1].store_id
+    rewrite_id = window.rewrite_part(stored, REWRITE_SPAN)
+    for step in rewrite_steps(REWRITE_ANSWER, REWRITE_SPAN, REWRITE_NEW, until=5):
+        window.on_step_ready(rewrite_id, step)
+    window._frame.flush()
+    window.set_token_view(True)
+    shooter.save(window, "10-rewrite-part-tokens", top=True)
+    window.set_token_view(False)
+    shooter.save(window, "10-rewrite-part", top=True)
+    window.close()
+
+    # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
+    window = shooter.window("light", thinking=False)
+    photo, video = write_media(_scratch)
+    notes = _scratch / "garden_plan.py"
+    notes.write_text(
+        '"""Where the beds go."""\n\nBEDS = {\n    "herbs": (0, 0),\n    "beans": (0, 2),\n'
+        '    "squash": (2, 1),\n}\n\n\ndef water(bed, litres=4):\n    return litres * len(BEDS[bed])\n'
+    )
+    window.add_files([photo, video, notes])
+    window.prober.wait()
+    shooter.settle()
+    reply_id = shooter.ask(window, "What changes between the photo and the clip? And does my plan fit?")
+    window.on_reply_failed(
+        reply_id,
+        "The GPU ran out of memory while writing this reply. Start a new chat or remove attachments "
+        "(shorter context), lower the image token budget, or close other programs using the GPU; "
+        "the model is still loaded.",
+    )
+    window.add_files([photo, video])
+    window.prober.wait()
+    window.composer.edit.setPlainText("Try again with just the photo, please.")
+    shooter.save(window, "06-media-and-errors")
+    window.close()
+
+
+def write_media(folder: Path) -> tuple[Path, Path]:
+    """A small landscape photo and a 12-second clip, drawn here so no binary is checked in."""
+    import av
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    photo = folder / "harbour.jpg"
+    image = Image.new("RGB", (640, 420), (116, 170, 222))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 260, 640, 420), fill=(40, 92, 140))
+    draw.ellipse((470, 50, 560, 140), fill=(255, 214, 102))
+    for x in range(60, 420, 90):
+        draw.polygon([(x, 255), (x + 50, 255), (x + 25, 170)], fill=(245, 245, 245))
+        draw.rectangle((x - 5, 255, x + 55, 272), fill=(120, 70, 40))
+    image.save(photo, quality=90)
+    video = folder / "waves.mp4"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=2)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for i in range(24):
+            frame = np.zeros((96, 160, 3), dtype=np.uint8)
+            frame[:, :] = (30, 80 + i * 3, 140)
+            frame[60 + (i % 6) :, :] = (20, 50, 100)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return photo, video
+
+
+if __name__ == "__main__":
+    main()
