@@ -33,10 +33,13 @@ from app.replay import Replay, ReplayError
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Step
+from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
+
+FRESH = ReplyPlan.fresh()
 
 # Every engine thread ever started, so tests can assert none is left running.
 ENGINE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
@@ -55,9 +58,7 @@ class EngineLike(Protocol):
         options: PromptOptions | None = None,
         cancel: CancelToken | None = None,
         *,
-        continue_tokens: Sequence[int] = (),
-        start_from: str = "",
-        rewrite: tuple[Sequence[int], str] | None = None,
+        plan: ReplyPlan = FRESH,
     ) -> Iterator[Event]: ...
 
     def vram_in_use(self) -> int | None: ...
@@ -102,9 +103,7 @@ class GenerateRequest:
     options: PromptOptions
     cancel: CancelToken
     sink: ReplySink | None = None
-    continue_tokens: tuple[int, ...] = ()  # the committed canvases of a reply being continued
-    start_from: str = ""  # an earlier answer this reply revises in place (its canvases start from it)
-    rewrite: tuple[tuple[int, ...], str] | None = None  # a reply's ids and the text to write again
+    plan: ReplyPlan = FRESH  # fresh, continue, revise or rewrite (engine.generation.plan)
 
 
 # What a replay reads from the store: the frames, each committed canvas's text, the reply's Stats.
@@ -195,15 +194,8 @@ class EngineWorker(QObject):
             self.reply_failed.emit(rid, "Stopped before the reply started.")
             return
         try:
-            extra: dict[str, Any] = {}
-            if request.continue_tokens:
-                extra["continue_tokens"] = request.continue_tokens
-            if request.start_from:
-                extra["start_from"] = request.start_from
-            if request.rewrite is not None:
-                extra["rewrite"] = request.rewrite
             events = self._engine.generate(
-                request.conversation, request.settings, request.options, request.cancel, **extra
+                request.conversation, request.settings, request.options, request.cancel, plan=request.plan
             )
             for event in events:
                 if request.sink is not None:
@@ -325,16 +317,12 @@ class EngineHost(QObject):
         options: PromptOptions,
         sink: ReplySink | None = None,
         *,
-        continue_tokens: Sequence[int] = (),
-        start_from: str = "",
-        rewrite: tuple[Sequence[int], str] | None = None,
+        plan: ReplyPlan = FRESH,
     ) -> int:
         """Queue a reply; returns its id (events for it carry the same id).
 
         ``sink`` (a store ``ReplyWriter``) is fed every event on the engine thread.
-        ``continue_tokens``: continue a reply cut short, after these committed tokens.
-        ``start_from``: an earlier answer to revise in place.
-        ``rewrite``: (a reply's token ids, selected text): write that part of it again.
+        ``plan``: what kind of reply (fresh, continue, revise, rewrite; engine.generation.plan).
         """
         self.stop()
         request = GenerateRequest(
@@ -344,9 +332,7 @@ class EngineHost(QObject):
             options,
             CancelToken(),
             sink,
-            tuple(continue_tokens),
-            start_from,
-            (tuple(rewrite[0]), rewrite[1]) if rewrite is not None else None,
+            plan,
         )
         self._active = (request.reply_id, request.cancel)
         self.generate_requested.emit(request)

@@ -19,6 +19,7 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
 from engine.generation.loop import PrefixCache, TokenCodec, denoise
+from engine.generation.plan import ReplyPlan
 from engine.generation.replay import StoredStep, decode_steps
 from engine.generation.rewrite import frozen_positions, selected_range
 from engine.inputs.conversation import Conversation, PromptOptions
@@ -38,6 +39,8 @@ from engine.model.loader import (
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
 
 log = logging.getLogger(__name__)
+
+FRESH = ReplyPlan.fresh()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +187,8 @@ class Engine:
         options: PromptOptions | None = None,
         cancel: CancelToken | None = None,
         *,
+        plan: ReplyPlan = FRESH,
         with_pieces: bool = True,
-        continue_tokens: Sequence[int] = (),
-        start_from: str = "",
-        rewrite: tuple[Sequence[int], str] | None = None,
     ) -> Iterator[Event]:
         """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
 
@@ -195,38 +196,32 @@ class Engine:
         fresh seed is drawn.  Raises EngineError subclasses for bad input and
         OutOfMemoryError (after freeing caches) when the GPU runs out.
 
-        ``continue_tokens`` are the committed canvases of a reply that was cut
-        short: the model sees them after the prompt, exactly as it did when it
-        committed them, and writes the canvases that follow.  Events then cover
-        only the new part (blocks numbered from 0, ``Done.text`` the new text);
-        ``max_new_tokens`` still bounds the whole reply.
-
-        ``start_from`` is an earlier answer to revise in place (a "make it shorter"
-        follow-up): the reply's canvases start from its tokens instead of noise, so
-        the model keeps what still fits and the user watches the old text change.
-
-        ``rewrite`` is (a reply's token ids, text selected in it): the reply is written
-        again with every token kept except those under the selection, which are
-        denoised again in place (``engine.generation.rewrite``); the reply keeps its length.
+        ``plan`` says what kind of reply to write (:class:`ReplyPlan`): fresh, continuing
+        a reply cut short (events then cover only the new part, blocks numbered from 0,
+        ``Done.text`` the new text; ``max_new_tokens`` still bounds the whole reply),
+        revising an earlier answer in place (canvases start from its tokens), or
+        rewriting the selected part of a reply (every other token kept; same length).
         """
         settings = (settings or self.default_settings).validate()
         options = options or PromptOptions()
         prompt = self.prepare(conversation, settings, options)  # checks room for the whole reply
         self._cut = prompt.cut
         tensors = prompt.tensors
-        if continue_tokens:
-            remaining = settings.max_new_tokens - len(continue_tokens)
+        if plan.kind == "continue":
+            remaining = settings.max_new_tokens - len(plan.tokens)
             if remaining <= 0:
                 raise EngineError(
-                    f"This reply already has {len(continue_tokens):,} tokens, the 'max new tokens' limit",
+                    f"This reply already has {len(plan.tokens):,} tokens, the 'max new tokens' limit",
                     fix="Raise 'max new tokens' in Settings to continue it, or regenerate it",
                 )
             settings = replace(settings, max_new_tokens=remaining)
-            tensors = append_tokens(tensors, continue_tokens)
-        start_ids = self.start_tokens(start_from, settings.max_new_tokens)
+            tensors = append_tokens(tensors, plan.tokens)
+        start_ids: list[int] = []
         frozen: list[bool] = []
-        if rewrite is not None:
-            start_ids, frozen = self.rewrite_plan(*rewrite)
+        if plan.kind == "revise":
+            start_ids = self.start_tokens(plan.text, settings.max_new_tokens)
+        elif plan.kind == "rewrite":
+            start_ids, frozen = self.rewrite_plan(plan.tokens, plan.text)
             settings = replace(settings, max_new_tokens=len(start_ids))
         seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
         torch.manual_seed(seed)

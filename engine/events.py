@@ -30,9 +30,7 @@ class PromptEncoded:
     prompt_tokens: int
     seconds: float
     cached_tokens: int = 0  # prompt tokens reused from the previous turn's cache
-    omitted_turns: int = (
-        0  # oldest turns left out: the chat outgrew the context (engine.inputs.overflow)
-    )
+    omitted_turns: int = 0  # oldest turns left out: the chat outgrew the context (engine.inputs.overflow)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,9 +77,10 @@ from app.ui.transcript import Transcript
 from app.ui.trash_dialog import Trash, TrashDialog
 from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
-from app.worker import EngineHost
+from app.worker import FRESH, EngineHost
 from engine.errors import EngineError
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import selected_range
 from engine.inputs.conversation import Conversation
 from engine.model.demo import DEMO
@@ -642,7 +643,9 @@ class MainWindow(QMainWindow):
         page.transcript.add(sent)
         self.composer.clear()
         self.composer.set_revisable(False)  # the chat ends with this message now
-        reply_id = self._start_reply(page, user.id, start_from=revised, rewrite=rewrite)
+        # "Revise this part…" changes only that part; Revise starts from the answer; else a fresh reply.
+        plan = ReplyPlan.rewriting(*rewrite) if rewrite is not None else ReplyPlan.revising(revised)
+        reply_id = self._start_reply(page, user.id, plan=plan)
         try:
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
@@ -705,12 +708,10 @@ class MainWindow(QMainWindow):
         except StoreError as error:
             self._store_failed(failed, error)
             return None
-        return self._new_version(assistant_message_id, failed, rewrite=(ids, selection))
+        return self._new_version(assistant_message_id, failed, ReplyPlan.rewriting(ids, selection))
 
-    def _new_version(
-        self, assistant_message_id: int, failed: str, *, rewrite: tuple[list[int], str] | None = None
-    ) -> int | None:
-        """A sibling of the reply, written live in its place (``rewrite``: only part of it anew)."""
+    def _new_version(self, assistant_message_id: int, failed: str, plan: ReplyPlan = FRESH) -> int | None:
+        """A sibling of the reply, written live in its place (a rewrite ``plan``: only part of it anew)."""
         page = self.current_page()
         if self.active is not None or page is None:
             return None
@@ -722,7 +723,7 @@ class MainWindow(QMainWindow):
             return None
         self.pages.fill(page, path, skip=(writer.message_id,))
         question = next(m.parent_id for m in path if m.id == writer.message_id)
-        return self._start_reply(page, question, writer=writer, rewrite=rewrite)
+        return self._start_reply(page, question, writer=writer, plan=plan)
 
     def continue_reply(self, assistant_message_id: int) -> int | None:
         """Go on writing a reply that was stopped or interrupted, after its saved canvases.
@@ -743,7 +744,8 @@ class MainWindow(QMainWindow):
             self._store_failed("The reply could not be continued", error)
             return None
         self.pages.fill(page, path[:-1])
-        return self._start_reply(page, path[-1].parent_id, writer=writer, saved=saved)
+        plan = ReplyPlan.continuing([t for canvas in saved for t in canvas.tokens])
+        return self._start_reply(page, path[-1].parent_id, writer=writer, saved=saved, plan=plan)
 
     def select_version(self, message_id: int) -> None:
         """Show the branch through ``message_id`` (a click on ‹ or › of a message's switcher)."""
@@ -793,15 +795,13 @@ class MainWindow(QMainWindow):
         user_message_id: int,
         writer: ReplyWriter | None = None,
         saved: Sequence[StoredCanvas] = (),
-        start_from: str = "",
-        rewrite: tuple[Sequence[int], str] | None = None,
+        plan: ReplyPlan = FRESH,
     ) -> int | None:
         """Ask the engine to answer a stored user message; the reply widget goes live.
 
         ``writer`` is the reply's row when it already exists (a regeneration or
-        a continuation); ``saved`` are the canvases a continued reply goes on from;
-        ``start_from`` is an earlier answer the reply revises in place; ``rewrite`` is a
-        reply's token ids and the text of it to write again.
+        a continuation); ``saved`` are the canvases a continued reply goes on from (shown
+        while it goes on); ``plan`` says what kind of reply the engine writes.
         """
         try:
             conversation = self.engine_conversation(user_message_id)
@@ -823,9 +823,7 @@ class MainWindow(QMainWindow):
             self.config.generation,
             self.config.prompt_options(),
             sink=writer,
-            continue_tokens=[t for c in saved for t in c.tokens],
-            start_from=start_from,
-            rewrite=rewrite,
+            plan=plan,
         )
         self.active = ActiveReply(reply_id, page.session, message, widget, state, writer)
         self.chat_list.mark_rows()  # shows "writing" once another chat is opened

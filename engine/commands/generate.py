@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.cancel import CancelToken
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.model.loader import DEFAULT_MODEL
 
@@ -94,13 +95,11 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = engine.default_settings.with_changes(**changes)
-    start_from = args.start_from.read_text(encoding="utf-8") if args.start_from else ""
+    plan = ReplyPlan.revising(args.start_from.read_text(encoding="utf-8") if args.start_from else "")
     cancel = CancelToken()
     view = JsonlView() if args.jsonl else TerminalView(sys.stdout)
     try:
-        events = engine.generate(
-            conversation, settings, options, cancel, with_pieces=False, start_from=start_from
-        )
+        events = engine.generate(conversation, settings, options, cancel, plan=plan, with_pieces=False)
         for event in events:
             view.show(event)
     except KeyboardInterrupt:

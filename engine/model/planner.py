@@ -350,9 +350,7 @@ class Plan:
 class PlanOptions:
     settings: QuantSettings | None = field(default_factory=QuantSettings)
     dtype_bytes: int = 2  # bf16 on CUDA
-    prefill_chunk: int | None = (
-        PREFILL_CHUNK  # as the loop does; None: the whole prompt in one call
-    )
+    prefill_chunk: int | None = PREFILL_CHUNK  # as the loop does; None: the whole prompt in one call
     prompt_cache_copy: bool = True  # the engine keeps the prompt's sliding-window state for the next turn
 
     def to_dict(self) -> dict[str, Any]:

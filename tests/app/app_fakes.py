@@ -17,6 +17,7 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
 from engine.generation.loop import TokenCodec
+from engine.generation.plan import ReplyPlan
 from engine.generation.replay import decode_steps
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.inputs.thinking import split_thinking
@@ -45,6 +46,9 @@ def pieces_of(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+", text)
 
 
+FRESH = ReplyPlan.fresh()
+
+
 class FakeEngine:
     def __init__(
         self,
@@ -67,9 +71,7 @@ class FakeEngine:
         self.calls: list[tuple[Conversation, GenerationSettings | None, PromptOptions | None]] = []
         self.forgotten = 0
         self.closed = False
-        self.continued: list[tuple[int, ...]] = []  # continue_tokens of each call
-        self.started_from: list[str] = []  # start_from (an answer revised in place) of each call
-        self.rewrites: list[tuple[tuple[int, ...], str] | None] = []  # rewrite of each call
+        self.plans: list[ReplyPlan] = []  # the ReplyPlan of each call
         # Draft ids index this vocabulary (0 is end-of-turn), so a stored history decodes back.
         self.vocab: dict[str, int] = {"": 0}
         self.codec = TokenCodec(
@@ -105,14 +107,10 @@ class FakeEngine:
         options: PromptOptions | None = None,
         cancel: CancelToken | None = None,
         *,
-        continue_tokens: tuple[int, ...] = (),
-        start_from: str = "",
-        rewrite: tuple[tuple[int, ...], str] | None = None,
+        plan: ReplyPlan = FRESH,
     ) -> Iterator[Event]:
         self.calls.append((conversation, settings, options))
-        self.continued.append(tuple(continue_tokens))
-        self.started_from.append(start_from)
-        self.rewrites.append(rewrite)
+        self.plans.append(plan)
         cancel = cancel or CancelToken()
         rng = random.Random(0)
         start = time.perf_counter()

@@ -9,6 +9,7 @@ from app_fakes import CANVAS, FakeEngine, pieces_of
 from app.qt import Qt
 from app.reply_state import ReplyState
 from engine.events import Done, Stats, Step
+from engine.generation.plan import ReplyPlan
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,7 +41,7 @@ def test_continue_goes_on_after_the_saved_canvases_and_completes_the_same_reply(
     qtbot.mouseClick(reply.continue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
 
-    assert engine.continued[-1] == tuple(t for c in saved for t in c.tokens)
+    assert engine.plans[-1] == ReplyPlan.continuing([t for c in saved for t in c.tokens])
     assert engine.calls[-1][0].turns[-1].text == "write a lot"
     whole = "".join(c.text for c in saved) + " and the rest."
     (reply,) = replies(window)

@@ -13,6 +13,7 @@ from app_fakes import FakeEngine
 
 from app.qt import QApplication, Qt
 from app.ui.messages import AssistantMessage, UserMessage
+from engine.generation.plan import ReplyPlan
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -285,13 +286,13 @@ def test_revise_starts_the_next_reply_from_the_last_one(qtbot, make_window):
     assert window.composer.revising()
     assert window.composer.edit.placeholderText().startswith("How should the last reply change?")
     say(qtbot, window, "Shorter, please")
-    assert engine.started_from == ["", "A long answer about rivers and the sea."]
+    assert engine.plans == [ReplyPlan.fresh(), ReplyPlan.revising("A long answer about rivers and the sea.")]
     assert not revise.isChecked()  # one revision per click
     assert "Enter to send" in window.composer.edit.placeholderText()
     assert [u.text for u in users(window)] == ["Tell me about rivers", "Shorter, please"]
 
     say(qtbot, window, "Thanks")  # an ordinary message starts from noise again
-    assert engine.started_from[-1] == ""
+    assert engine.plans[-1] == ReplyPlan.fresh()
     window.new_chat()
     assert not revise.isEnabled()
     window.revise_offer.toggle()  # nothing to revise: the shortcut does nothing
@@ -331,7 +332,7 @@ def test_revise_under_the_last_reply_starts_a_revision(qtbot, make_window):
     qtbot.mouseClick(last.revise_button, Qt.MouseButton.LeftButton)
     assert window.composer.revising() and window.composer.edit.hasFocus()
     say(qtbot, window, "in French")
-    assert engine.started_from[-1] == "An answer."
+    assert engine.plans[-1] == ReplyPlan.revising("An answer.")
     older, middle, newest = replies(window)
     assert newest.revise_button.isVisible() and not middle.revise_button.isVisible()
 
@@ -418,8 +419,8 @@ def test_rewrite_this_part_from_the_right_click_menu_makes_a_new_version(qtbot, 
     next(a for a in menu.actions() if a.text() == "Rewrite this part").trigger()
     menu.close()
     wait_idle(qtbot, window)
-    assert engine.rewrites[-1] is not None and engine.rewrites[-1][1] == "from the hills"
-    assert engine.rewrites[-1][0]  # the reply's stored token ids go to the engine
+    assert engine.plans[-1].kind == "rewrite" and engine.plans[-1].text == "from the hills"
+    assert engine.plans[-1].tokens  # the reply's stored token ids go to the engine
     (new,) = replies(window)
     assert new.store_id != reply.store_id
     assert new.versions.isVisible() and "2/2" in new.versions.label.text()
@@ -464,8 +465,8 @@ def test_revise_this_part_changes_only_that_part_as_the_next_message_says(qtbot,
     assert window.composer.revising() and window.composer.revised_part == "from the hills"
     assert "“from the hills”" in window.composer.edit.placeholderText()
     say(qtbot, window, "from the mountains instead")
-    assert engine.rewrites[-1] is not None and engine.rewrites[-1][1] == "from the hills"
-    assert engine.started_from[-1] == "Rivers carry water from the hills down to the sea."
+    # Only that part changes; the rest of the old reply is kept token for token (no revise plan).
+    assert engine.plans[-1].kind == "rewrite" and engine.plans[-1].text == "from the hills"
     assert [u.text for u in users(window)][-1] == "from the mountains instead"
     assert not window.composer.revising() and window.composer.revised_part == ""
 
@@ -474,4 +475,4 @@ def test_revise_this_part_changes_only_that_part_as_the_next_message_says(qtbot,
     window.revise_offer.toggle()  # Revise from the button is about the whole reply again
     assert window.composer.revising() and window.composer.revised_part == ""
     say(qtbot, window, "shorter")
-    assert engine.rewrites[-1] is None
+    assert engine.plans[-1].kind == "revise"

@@ -8,6 +8,7 @@ import torch
 from engine.engine import append_tokens
 from engine.errors import EngineError
 from engine.events import Canvas, Done, PromptEncoded
+from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Conversation, PromptOptions, Turn
 
 CONVERSATION = Conversation(turns=(Turn("user", "Write two paragraphs about rivers."),))
@@ -35,7 +36,9 @@ def test_continuation_equals_generate_on_the_prompt_followed_by_the_committed_ca
     assert canvases and not canvases[0].ended, "the tiny model writes a full first canvas"
     committed = canvases[0].tokens
 
-    events = list(tiny_engine.generate(CONVERSATION, settings, PromptOptions(), continue_tokens=committed))
+    events = list(
+        tiny_engine.generate(CONVERSATION, settings, PromptOptions(), plan=ReplyPlan.continuing(committed))
+    )
     prompt = next(e for e in events if isinstance(e, PromptEncoded))
     done = next(e for e in events if isinstance(e, Done))
     new_canvases = [e for e in events if isinstance(e, Canvas)]
@@ -57,4 +60,8 @@ def test_continuation_equals_generate_on_the_prompt_followed_by_the_committed_ca
 def test_a_reply_already_at_the_length_limit_cannot_be_continued(tiny_engine):
     settings = tiny_engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=2, seed=1)
     with pytest.raises(EngineError, match="max new tokens"):
-        list(tiny_engine.generate(CONVERSATION, settings, PromptOptions(), continue_tokens=[5] * 256))
+        list(
+            tiny_engine.generate(
+                CONVERSATION, settings, PromptOptions(), plan=ReplyPlan.continuing([5] * 256)
+            )
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.events import Canvas
+from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Conversation, PromptOptions, Turn
 
 CONVERSATION = Conversation(turns=(Turn("user", "Write about rivers, but shorter."),))
@@ -30,7 +31,7 @@ def first_canvases(engine, settings, **kwargs) -> list[list[int]]:
 def test_each_canvas_starts_from_its_part_of_the_old_answer(tiny_engine):
     settings = tiny_engine.default_settings.with_changes(max_new_tokens=512, max_denoising_steps=4, seed=7)
     plain = first_canvases(tiny_engine, settings)
-    revised = first_canvases(tiny_engine, settings, start_from=OLD_ANSWER)
+    revised = first_canvases(tiny_engine, settings, plan=ReplyPlan.revising(OLD_ANSWER))
     old = tiny_engine.start_tokens(OLD_ANSWER, 512)
     assert len(old) > 256, "the old answer reaches into the second canvas"
     assert len(plain) == len(revised) == 2, "the tiny model writes two full canvases with this seed"
@@ -48,11 +49,17 @@ def test_the_old_answer_is_cut_to_the_reply_budget_and_empty_changes_nothing(tin
     ids = tiny_engine.start_tokens("Rivers", 100)
     assert tiny_engine.codec.decode(ids) == "Rivers"  # no <bos> or other special token in front
     settings = tiny_engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=3, seed=3)
-    assert first_canvases(tiny_engine, settings, start_from="") == first_canvases(tiny_engine, settings)
+    assert first_canvases(tiny_engine, settings, plan=ReplyPlan.revising("")) == first_canvases(
+        tiny_engine, settings
+    )
 
 
 def test_a_revision_is_reproducible_with_a_fixed_seed(tiny_engine):
     settings = tiny_engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=3, seed=11)
-    one = list(tiny_engine.generate(CONVERSATION, settings, PromptOptions(), start_from=OLD_ANSWER))
-    two = list(tiny_engine.generate(CONVERSATION, settings, PromptOptions(), start_from=OLD_ANSWER))
+    one = list(
+        tiny_engine.generate(CONVERSATION, settings, PromptOptions(), plan=ReplyPlan.revising(OLD_ANSWER))
+    )
+    two = list(
+        tiny_engine.generate(CONVERSATION, settings, PromptOptions(), plan=ReplyPlan.revising(OLD_ANSWER))
+    )
     assert one[-1].token_ids == two[-1].token_ids

@@ -6,6 +6,7 @@ import pytest
 
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Step
+from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import frozen_positions, selected_range
 from engine.inputs.conversation import Conversation, PromptOptions, Turn
 
@@ -51,7 +52,10 @@ def test_only_the_selected_tokens_change_and_the_reply_keeps_its_length(tiny_eng
 
     events = list(
         tiny_engine.generate(
-            CONVERSATION, settings.with_changes(seed=8), PromptOptions(), rewrite=(old, selection)
+            CONVERSATION,
+            settings.with_changes(seed=8),
+            PromptOptions(),
+            plan=ReplyPlan.rewriting(old, selection),
         )
     )
     done = next(e for e in events if isinstance(e, Done))

@@ -1,0 +1,61 @@
+"""What kind of reply to write: one value that travels unchanged from the window to the loop.
+
+A diffusion model can do more than answer from noise: go on after a reply that
+was cut short, start its canvases from an earlier answer (revise), or write
+only a selected part of a reply again (rewrite).  Each of these used to be a
+separate argument threaded through the GUI, the worker, the engine and the
+loop; a ``ReplyPlan`` names the mode once and carries what it needs, so a new
+mode (filling gaps, forking at a step) adds a constructor here and a case in
+the engine's resolution, not a parameter at every layer.
+
+The plan is what the user asked for, in the user's terms (token ids the store
+holds, text the user selected); :func:`engine.engine.Engine.generate` resolves it
+with the tokenizer into the canvases' starting tokens and kept positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+PlanKind = Literal["fresh", "continue", "revise", "rewrite"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPlan:
+    """One reply's mode and its inputs; build it with the named constructors."""
+
+    kind: PlanKind = "fresh"
+    tokens: tuple[int, ...] = ()  # continue: the committed tokens so far; rewrite: the whole reply's ids
+    text: str = ""  # revise: the earlier answer; rewrite: the text selected in the reply
+
+    @classmethod
+    def fresh(cls) -> ReplyPlan:
+        """Canvases start from uniform noise: an ordinary reply."""
+        return cls()
+
+    @classmethod
+    def continuing(cls, tokens: Sequence[int]) -> ReplyPlan:
+        """Go on after a reply's committed canvases (the model reads them after the prompt)."""
+        return cls("continue", tokens=tuple(int(t) for t in tokens)) if tokens else cls()
+
+    @classmethod
+    def revising(cls, answer: str) -> ReplyPlan:
+        """Canvases start from an earlier answer's tokens, not noise: the old text visibly changes."""
+        return cls("revise", text=answer) if answer else cls()
+
+    @classmethod
+    def rewriting(cls, reply_ids: Sequence[int], selection: str) -> ReplyPlan:
+        """Keep every token of a reply except those under ``selection``, which are denoised again in place."""
+        return cls("rewrite", tokens=tuple(int(t) for t in reply_ids), text=selection)
+
+    def describe(self) -> str:
+        """A few words for logs and the CLI."""
+        if self.kind == "fresh":
+            return "fresh reply"
+        if self.kind == "continue":
+            return f"continue after {len(self.tokens)} tokens"
+        if self.kind == "revise":
+            return f"revise a {len(self.text)}-character answer in place"
+        return f"rewrite {len(self.text)} selected characters of a {len(self.tokens)}-token reply"
