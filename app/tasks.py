@@ -99,8 +99,8 @@ class Task:
         self._job: _Job | None = None
         self.alive = [True]  # False once the call's own owner (see Tasks.run) was destroyed
 
-    def cancel(self) -> None:
-        """Drop the call if it has not started (no callback follows); else raise its ``cancel`` flag.
+    def cancel(self) -> bool:
+        """Drop the call if it has not started (True; no callback follows); else raise its ``cancel`` flag.
 
         A running call that checks the flag stops early and its answer (a partial
         result, or the error it raised) is still delivered: a cancelled download
@@ -108,8 +108,7 @@ class Task:
         """
         self.cancel_token.cancel()
         job = self._job
-        if job is not None:
-            self._tasks.take(job)
+        return job is not None and self._tasks.take(job)
 
     @property
     def cancelled(self) -> bool:
@@ -226,9 +225,9 @@ class Tasks(QObject):
 
     @property
     def busy(self) -> bool:
-        """Calls are queued, running, or their answers are not delivered yet."""
+        """Calls are queued or running (an answer may still be on its way to the event loop)."""
         with self._lock:
-            return bool(self._jobs)
+            return any(not job.task.ended for job in self._jobs)
 
     def wait(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
         """Block until every queued and running call returned; True when they did in time."""
