@@ -157,8 +157,9 @@ class _Job(QRunnable):
     def _finish(self, callback: Callback, value: Any) -> None:
         # The job is forgotten on the GUI thread, after this run() returned: dropping the last
         # reference to a runnable here, while the pool still holds it, would free it under the pool.
-        self.task._ended.set()
+        # Posted before ``ended`` is set, so whoever waited for the call finds its answer queued.
         _post_to_gui(self.task._tasks.delivery(self.task, callback, value, finished=self))
+        self.task._ended.set()
 
 
 class Tasks(QObject):
