@@ -28,12 +28,12 @@ dedicated QThread (docs/architecture.md, "Off the GUI thread").
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from app.logs import log_file
 from app.qt import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from engine.cancel import CancelToken
 from engine.errors import EngineError
@@ -49,8 +49,6 @@ class UnexpectedError(EngineError):
     """A call failed with something that is not an EngineError: a bug, whose traceback is in the log."""
 
     def __init__(self, original: BaseException) -> None:
-        from app.logs import log_file
-
         super().__init__(
             f"Something went wrong unexpectedly ({type(original).__name__})",
             fix=f"The details are in the log file, {log_file()}",
@@ -91,8 +89,7 @@ def _ensure_deliveries() -> None:
 class Task:
     """The handle of one call: cancel it, wait for it, ask whether it ended."""
 
-    def __init__(self, tasks: Tasks, number: int) -> None:
-        self.number = number
+    def __init__(self, tasks: Tasks) -> None:
         self.cancel_token = CancelToken()
         self._tasks = tasks
         self._ended = threading.Event()  # the function returned or raised (or never started)
@@ -176,7 +173,6 @@ class Tasks(QObject):
         self._pool.setMaxThreadCount(threads)
         self._lock = threading.Lock()
         self._jobs: set[_Job] = set()
-        self._numbers = itertools.count()
         self._open = [True]  # a list, so the destroyed handler needs no reference to self
         self.destroyed.connect(lambda *_, state=self._open: state.__setitem__(0, False))
 
@@ -200,7 +196,7 @@ class Tasks(QObject):
         With ``owner`` (a dialog waiting for this one answer), the callbacks are
         also dropped once ``owner`` is destroyed, without waiting for the call.
         """
-        task = Task(self, next(self._numbers))
+        task = Task(self)
         if owner is not None:
             owner.destroyed.connect(lambda *_, alive=task.alive: alive.__setitem__(0, False))
         kwargs: dict[str, Any] = {}
