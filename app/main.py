@@ -85,35 +85,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     args = build_parser().parse_args(argv)
 
-    from app.config import load_config
     from app.gc_guard import GuiThreadGarbageCollector
     from app.icon import app_icon
-    from app.logs import ExceptHook, setup_logging
-    from app.qt import QApplication, QGuiApplication
-    from app.single_instance import InstanceServer, hand_over, server_name
-    from app.store.paths import data_dir
-    from app.ui.first_run import maybe_show_first_run
-    from app.ui.window import MainWindow
-    from app.worker import EngineHost
-    from engine.model.demo import AUTO
+    from app.logs import setup_logging
 
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)
+    app = _application(argv)
+    instances = _single_instance(app, args, argv)
+    if instances is None:
+        return 0
+    icon = app_icon()
+    app.setWindowIcon(icon)
+    collector = GuiThreadGarbageCollector(app).start()  # before any worker thread exists
+    session = _open_window(args, instances, icon)
+    status = _run(app, instances, *session)
+    collector.stop()
+    return status
+
+
+def _application(argv: list[str]):
+    """The QApplication (the one a test made, else a new one), named for the desktop and settings."""
+    from app.qt import QApplication, QGuiApplication
+
     QGuiApplication.setDesktopFileName("dgchat")
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("DiffusionGemma Chat")
     app.setOrganizationName("diffusiongemma-chat")
+    return app
+
+
+def _single_instance(app, args: argparse.Namespace, argv: list[str]):
+    """Listen for later launches; None when a window is already open (it was handed this launch)."""
+    from app.single_instance import InstanceServer, hand_over, server_name
+    from app.store.paths import data_dir
+
     # One window per user and conversation store: a second launch brings the first forward.
     instance_name = server_name(data_dir())
     if hand_over(instance_name, _launch_arguments(args)):
         log.info("another window is open; handed it %s and exiting", argv)
         print("DiffusionGemma Chat is already open: its window was brought to the front.")
-        return 0
+        return None
     instances = InstanceServer(instance_name, app)
     instances.listen()
-    icon = app_icon()
-    app.setWindowIcon(icon)
-    collector = GuiThreadGarbageCollector(app).start()  # before any worker thread exists
+    return instances
+
+
+def _open_window(args: argparse.Namespace, instances, icon) -> tuple:
+    """Show the window, start loading the model, and open the first-run dialog and files asked for.
+
+    Returns what :func:`_run` stops at the end: the engine host, the excepthook, the first-run dialog.
+    """
+    from app.config import load_config
+    from app.logs import ExceptHook
+    from app.ui.first_run import maybe_show_first_run
+    from app.ui.window import MainWindow
+    from app.worker import EngineHost
+    from engine.model.demo import AUTO
+
     config = load_config()
     if args.theme:
         config = config.with_changes(theme=args.theme)
@@ -127,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_run = maybe_show_first_run(window, config, args.model)
     if args.files:
         window.add_files([Path(f).expanduser() for f in args.files])  # "Open with" on a file
+    return host, hook, first_run
+
+
+def _run(app, instances, host, hook, first_run) -> int:
+    """Run the event loop; then stop what outlives the window (a download, the engine thread)."""
     status = 1
     try:
         status = int(app.exec())
@@ -142,7 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("the engine thread is still loading a model; exiting without waiting for it")
             logging.shutdown()
             os._exit(status)
-    collector.stop()
     return status
 
 

@@ -3,7 +3,7 @@
 However a file comes, it is treated the same way: a known extension is taken
 at its word at once, and every file is probed off the GUI thread (thumbnail,
 duration, or a refusal that names what is supported); a refused file leaves
-the composer and the reason is said in the chat.  A pasted or dropped image
+the composer and the reason is said in the chat (:mod:`app.notices`).  A pasted or dropped image
 has no file, so it is saved as a PNG first.
 """
 
@@ -12,24 +12,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from app import paths
-from app.media_probe import MediaInfo, attach_dialog_filter
+from app import notices, paths
+from app.media_probe import attach_dialog_filter, probe
 from app.qt import QFileDialog, QImage, QMimeData, QObject, QWidget, Signal
+from app.tasks import Tasks, UnexpectedError
 from app.ui.composer import Composer, local_files
-from app.ui.media_prober import MediaProber
+from engine.errors import EngineError
 
 
 class AttachmentIntake(QObject):
     changed = Signal()  # the composer's attachments change (files added, one refused): the draft is saved
-    refused = Signal(str)  # why a file cannot be attached, or a pasted image could not be saved
 
     def __init__(self, composer: Composer, dialog_parent: QWidget) -> None:
         super().__init__(dialog_parent)
         self._composer = composer
         self._dialog_parent = dialog_parent
-        self.prober = MediaProber(self)
-        self.prober.probed.connect(self._on_prober_probed)
-        self.prober.probe_failed.connect(self._on_prober_probe_failed)
+        self.prober = Tasks(self, threads=1)  # one file at a time, in the order given
         composer.attach_clicked.connect(self._on_composer_attach_clicked)
         composer.edit.image_pasted.connect(self.add_image)
         composer.edit.files_dropped.connect(self.add_files)
@@ -41,7 +39,12 @@ class AttachmentIntake(QObject):
             # A known extension is taken at its word; any other file is recognised (or refused,
             # with what is supported) by the probe, which reads its first bytes off this thread.
             if self._composer.add_attachment(path) is not None:
-                self.prober.probe(path)
+                self.prober.run(
+                    probe,
+                    path,
+                    on_done=lambda info, path=path: self._composer.set_attachment_info(path, info),
+                    on_failed=lambda error, path=path: self._refuse(path, error),
+                )
 
     def add_image(self, image: QImage) -> None:
         """Attach a pasted or dropped image, saved as a PNG in the pasted-images folder."""
@@ -49,8 +52,8 @@ class AttachmentIntake(QObject):
             paths.pasted_dir() / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.png"
         )
         if not image.save(str(path), "PNG"):
-            self.refused.emit(
-                "The pasted image could not be saved. Save it to a file and attach that instead."
+            notices.error(
+                "The pasted image could not be saved.", "Save it to a file and attach that instead."
             )
             return
         self.add_files([path])
@@ -69,15 +72,17 @@ class AttachmentIntake(QObject):
             self.add_image(mime.imageData())
 
     def shutdown(self) -> None:
-        self.prober.shutdown()
+        self.prober.shutdown(10_000)
 
-    def _on_prober_probed(self, path: Path, info: MediaInfo) -> None:
-        self._composer.set_attachment_info(path, info)
-
-    def _on_prober_probe_failed(self, path: Path, message: str) -> None:
+    def _refuse(self, path: Path, error: EngineError) -> None:
+        """The probe refused ``path`` (an AttachmentError says why and what is supported)."""
         self._composer.remove_attachment(path)
         self.changed.emit()  # a draft must not bring a file back that cannot be sent
-        self.refused.emit(message)
+        if isinstance(error, UnexpectedError):
+            cause = error.original
+            notices.error(f"“{path.name}” could not be opened ({type(cause).__name__}: {cause}).")
+        else:
+            notices.error(str(error))
 
     def _on_composer_attach_clicked(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(

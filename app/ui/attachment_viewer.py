@@ -10,7 +10,7 @@ desktop cannot open by type, so a file opened outside the app is first given
 its own name, in the cache folder (``opened/<hash>/<name>``: a hard link when
 the disk allows, else a copy).  Decoding a large photo and copying a large video
 take long enough to freeze a window, so both run on a one-thread pool
-(:class:`~app.background.BackgroundCalls`); only the finished, screen-sized
+(:class:`~app.tasks.Tasks`); only the finished, screen-sized
 image reaches the GUI thread.  Opening happens only on the user's click, and
 only for the user's own files.
 """
@@ -18,7 +18,6 @@ only for the user's own files.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import shutil
 import warnings
@@ -27,8 +26,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app import paths
-from app.background import BackgroundCalls
+from app import notices, paths
 from app.qt import (
     QDesktopServices,
     QDialog,
@@ -46,7 +44,9 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.tasks import Tasks, UnexpectedError
 from app.ui.media_widgets import pil_to_qimage
+from engine.errors import EngineError
 from engine.inputs.media import MAX_IMAGE_PIXELS, guess_kind
 
 PREVIEW_MAX_SIDE = 4096  # decoded larger than this, a photo is scaled down off the GUI thread first
@@ -193,20 +193,18 @@ class ImageDialog(QDialog):
 
 
 class AttachmentViewer(QObject):
-    """Opens attachments on request (a click on a tile); one per window."""
+    """Opens attachments on request (a click on a tile); one per window.
 
-    failed = Signal(str)  # a sentence for the user: the file is gone, or the desktop cannot open it
+    What cannot be opened (the file is gone, no app opens it) is told to the
+    user through :mod:`app.notices`, and shown in the viewer when one is open.
+    """
+
     opened_externally = Signal(object)  # the Path handed to the desktop
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self._window = parent
-        self._calls = BackgroundCalls(self, threads=1)
-        self._calls.succeeded.connect(self._on_calls_succeeded)
-        self._calls.failed.connect(self._on_calls_failed)
-        self._numbers = itertools.count()
-        self._dialogs: dict[str, ImageDialog] = {}  # waiting for their picture, by job tag
-        self._sources: dict[str, tuple[Path, str]] = {}  # each job's file and its own name
+        self._tasks = Tasks(self, threads=1)
 
     def open(self, path: Path, name: str) -> ImageDialog | None:
         """Show an image in a viewer (returned); open anything else in the desktop's app."""
@@ -219,15 +217,25 @@ class AttachmentViewer(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open_button.clicked.connect(lambda: self.open_externally(path, name))
         dialog.save_button.clicked.connect(lambda: self.save_copy(path, name))
-        tag = self._start("preview", path, name, load_preview, path)
-        self._dialogs[tag] = dialog
-        dialog.destroyed.connect(lambda *_: self._dialogs.pop(tag, None))
+        self._tasks.run(
+            load_preview,
+            path,
+            on_done=dialog.show_preview,
+            on_failed=lambda error: dialog.show_error(self._tell_failure("preview", path, name, error)),
+            owner=dialog,  # closed (and deleted) before its picture arrives: nothing to show it in
+        )
         dialog.show()
         return dialog
 
     def open_externally(self, path: Path, name: str) -> None:
         """Hand the file, under its own name, to the desktop's default app for its type."""
-        self._start("external", path, name, named_copy, path, name)
+        self._tasks.run(
+            named_copy,
+            path,
+            name,
+            on_done=lambda copy: self._on_named_copy_done(copy, name),
+            on_failed=lambda error: self._tell_failure("external", path, name, error),
+        )
 
     def save_copy(self, path: Path, name: str, target: Path | None = None) -> None:
         """Copy the file where the user chooses (asked when ``target`` is None)."""
@@ -236,41 +244,34 @@ class AttachmentViewer(QObject):
             if not chosen:
                 return
             target = Path(chosen)
-        self._start("save", path, name, shutil.copyfile, path, target)
+        self._tasks.run(
+            shutil.copyfile,
+            path,
+            target,
+            on_failed=lambda error: self._tell_failure("save", path, name, error),
+        )
 
     def wait(self, timeout_ms: int = 10_000) -> bool:
-        return self._calls.wait(timeout_ms)
+        return self._tasks.wait(timeout_ms)
 
     def shutdown(self) -> None:
-        self._calls.shutdown()
+        self._tasks.shutdown()
 
-    def _start(self, kind: str, path: Path, name: str, fn, *args) -> str:
-        tag = f"{kind}:{next(self._numbers)}"
-        self._sources[tag] = (path, name)
-        self._calls.call(tag, fn, *args)
-        return tag
-
-    def _on_calls_succeeded(self, tag: str, result) -> None:
-        _path, name = self._sources.pop(tag)
-        if tag.startswith("preview"):
-            dialog = self._dialogs.pop(tag, None)
-            if dialog is not None:
-                dialog.show_preview(result)
-        elif tag.startswith("external"):
-            if QDesktopServices.openUrl(QUrl.fromLocalFile(str(result))):
-                self.opened_externally.emit(result)
-            else:
-                self.failed.emit(f"No app on this computer opens “{name}”. Save a copy and open that.")
-
-    def _on_calls_failed(self, tag: str, error: BaseException) -> None:
-        path, name = self._sources.pop(tag)
-        if isinstance(error, FileNotFoundError) or not path.exists():
-            message = f"“{name}” is no longer there: it was moved or deleted."
-        elif tag.startswith("save"):
-            message = f"A copy of “{name}” could not be saved: {error}"
+    def _on_named_copy_done(self, copy: Path, name: str) -> None:
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(copy))):
+            self.opened_externally.emit(copy)
         else:
-            message = f"“{name}” could not be opened: {error}"
-        dialog = self._dialogs.pop(tag, None)
-        if dialog is not None:
-            dialog.show_error(message)
-        self.failed.emit(message)
+            notices.error(f"No app on this computer opens “{name}”.", "Save a copy and open that.")
+
+    @staticmethod
+    def _tell_failure(job: str, path: Path, name: str, error: EngineError) -> str:
+        """Tell the user why ``name`` could not be shown, opened or saved; returns the sentence."""
+        cause = error.original if isinstance(error, UnexpectedError) else error
+        if isinstance(cause, FileNotFoundError) or not path.exists():
+            message = f"“{name}” is no longer there: it was moved or deleted."
+        elif job == "save":
+            message = f"A copy of “{name}” could not be saved: {cause}"
+        else:
+            message = f"“{name}” could not be opened: {cause}"
+        notices.error(message)
+        return message

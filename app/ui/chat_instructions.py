@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.qt import QObject, Qt, QWidget, Signal
+from app import notices
+from app.qt import QObject, Qt, QWidget
 from app.store import Store, StoreError
 from app.ui.chat_pages import ChatPages
 from app.ui.composer import Composer
@@ -21,14 +22,12 @@ from app.ui.status import StatusBar
 
 
 class ChatInstructions(QObject):
-    failed = Signal(str, object)  # what could not be done, the StoreError saying why
-
     def __init__(
         self,
         store: Store,
         pages: ChatPages,
         composer: Composer,
-        status: StatusBar,
+        status: StatusBar,  # unused since app.notices: the integrator drops it with the window's call
         default: Callable[[], str],
         dialog_parent: QWidget,
     ) -> None:
@@ -37,7 +36,6 @@ class ChatInstructions(QObject):
         self._store = store
         self._pages = pages
         self._composer = composer
-        self._status = status
         self._default = default
         self._dialog_parent = dialog_parent
 
@@ -51,7 +49,7 @@ class ChatInstructions(QObject):
         try:
             info = self._store.conversation(chat_id)
         except StoreError as error:
-            self.failed.emit("This chat's instructions could not be read", error)
+            notices.failed("This chat's instructions could not be read", error)
             return None
         dialog = InstructionsDialog(
             info.title or NEW_CHAT_TITLE, info.system, self._default(), self._dialog_parent
@@ -74,12 +72,12 @@ class ChatInstructions(QObject):
         try:
             self._store.set_system_prompt(chat_id, text)
         except StoreError as error:
-            self.failed.emit("The instructions could not be saved", error)
+            notices.failed("The instructions could not be saved", error)
             return
         self.show_state()
-        self._status.showMessage(
+        notices.info(
             "Instructions saved: the next reply follows them"
             if text
             else "This chat uses the default instructions",
-            5000,
+            timeout_ms=5000,
         )

@@ -13,9 +13,9 @@ last ones back.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
+from app import notices
 from app.chat import ChatSession
 from app.qt import QObject, Signal
 from app.store import Store, StoreError
@@ -24,12 +24,9 @@ from app.ui.draft_keeper import DraftKeeper
 from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
 from app.ui.status import StatusBar
 
-log = logging.getLogger(__name__)
-
 
 class ChatList(QObject):
     refreshed = Signal()  # the list was filled again from the store (titles may have changed)
-    failed = Signal(str, object)  # what could not be done, the StoreError saying why
 
     def __init__(
         self,
@@ -37,7 +34,7 @@ class ChatList(QObject):
         store: Store,
         pages: ChatPages,
         drafts: DraftKeeper,
-        status: StatusBar,
+        status: StatusBar,  # unused since app.notices: the integrator drops it with the window's call
         writing: Callable[[], ChatSession | None],
         stop_reply: Callable[[], None],
         open_chat: Callable[[int], object],
@@ -52,7 +49,6 @@ class ChatList(QObject):
         self._store = store
         self._pages = pages
         self._drafts = drafts
-        self._status = status
         self._writing = writing
         self._stop_reply = stop_reply
         self._open_chat = open_chat
@@ -83,8 +79,7 @@ class ChatList(QObject):
                     [(g.label, [(c.id, c.title) for c in g.conversations]) for g in groups], current
                 )
         except StoreError as error:
-            log.warning("cannot list the chats: %s", error)
-            self._status.showMessage(f"The chat list could not be read: {error}", 6000)
+            notices.failed("The chat list could not be read", error)
         self.refreshed.emit()
 
     def hit_message(self, chat_id: int) -> int | None:
@@ -120,7 +115,7 @@ class ChatList(QObject):
         try:
             self._store.rename_conversation(chat_id, title)
         except StoreError as error:
-            self.failed.emit("The chat could not be renamed", error)
+            notices.failed("The chat could not be renamed", error)
         else:
             page = self._pages.get(chat_id)
             if page is not None:
@@ -132,9 +127,8 @@ class ChatList(QObject):
         try:
             self._store.set_pinned(chat_id, pinned)
         except StoreError as error:
-            self.failed.emit(
-                "The chat could not be pinned" if pinned else "The chat could not be unpinned", error
-            )
+            what = "The chat could not be pinned" if pinned else "The chat could not be unpinned"
+            notices.failed(what, error)
         self.refresh()
 
     def delete(self, chat_ids: Sequence[int]) -> None:
@@ -150,7 +144,7 @@ class ChatList(QObject):
                 title = self._store.conversation(chat_id).title or NEW_CHAT_TITLE
                 self._store.delete_conversation(chat_id)
             except StoreError as error:
-                self.failed.emit("The chat could not be deleted", error)
+                notices.failed("The chat could not be deleted", error)
                 break
             deleted.append(chat_id)
         if not deleted:
@@ -176,7 +170,7 @@ class ChatList(QObject):
             for chat_id in chat_ids:
                 self._store.restore_conversation(chat_id)
         except StoreError as error:
-            self.failed.emit("The chat could not be restored", error)
+            notices.failed("The chat could not be restored", error)
             self.refresh()
             return None
         if not chat_ids:

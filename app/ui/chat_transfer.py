@@ -3,7 +3,8 @@
 The window decides *which* chats to export and what to do with imported
 ones; this object asks where (a save dialog offering Markdown for reading or
 JSON for a lossless backup), runs the job off the GUI thread, says
-"Exporting…" meanwhile and reports the outcome as past-tense signals.
+"Exporting…" meanwhile, tells the user the outcome (:mod:`app.notices`) and
+reports it to the window as past-tense signals.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from app import notices
 from app.chat_files import ChatFiles
 from app.qt import QFileDialog, QObject, QWidget, Signal
 from app.store import StoreError
 from app.ui.sidebar import NEW_CHAT_TITLE
 from app.ui.status import StatusBar
+from engine.errors import EngineError
 
 EXPORT_MARKDOWN = "Markdown, for reading (*.md)"
 EXPORT_JSON = "JSON, complete with branches and attachments (*.json)"
@@ -30,7 +33,6 @@ def safe_file_name(title: str) -> str:
 class ChatTransfer(QObject):
     exported = Signal(object)  # the Path written
     imported = Signal(object, list)  # the file read, the new chats' ids (empty when it failed)
-    failed = Signal(str, object)  # what could not be done, the StoreError saying why
 
     def __init__(
         self,
@@ -46,10 +48,6 @@ class ChatTransfer(QObject):
         self._status = status
         self._title_of = title_of
         self.files = ChatFiles(db_path, self)  # the jobs, one at a time on a pool thread
-        self.files.exported.connect(self._on_files_exported)
-        self.files.imported.connect(self._on_files_imported)
-        self.files.export_failed.connect(self._on_files_export_failed)
-        self.files.import_failed.connect(self._on_files_import_failed)
 
     def export_chats(self, chat_ids: list[int] | None, path: Path | None = None) -> Path | None:
         """Write chats (None: all) to ``path``, else to a file the user picks; returns that file.
@@ -61,8 +59,8 @@ class ChatTransfer(QObject):
             path = self._ask_export_path(chat_ids)
             if path is None:
                 return None
-        self.files.export(chat_ids, path)
-        self._status.showMessage(f"Exporting to {path}…")
+        self.files.export(chat_ids, path, on_done=self._on_exported, on_failed=self._on_export_failed)
+        notices.info(f"Exporting to {path}…", timeout_ms=0)
         return path
 
     def import_chats(self, path: Path | None = None) -> Path | None:
@@ -74,8 +72,12 @@ class ChatTransfer(QObject):
             if not chosen:
                 return None
             path = Path(chosen)
-        self.files.import_(path)
-        self._status.showMessage(f"Importing {path.name}…")
+        self.files.import_(
+            path,
+            on_done=lambda ids: self._on_imported(path, ids),
+            on_failed=lambda error: self._on_import_failed(path, error),
+        )
+        notices.info(f"Importing {path.name}…", timeout_ms=0)
         return path
 
     def shutdown(self) -> bool:
@@ -104,20 +106,20 @@ class ChatTransfer(QObject):
             path = path.with_name(path.name + (".json" if selected == EXPORT_JSON else ".md"))
         return path
 
-    def _on_files_exported(self, path: Path) -> None:
-        self._status.showMessage(f"Exported to {path}", 6000)
+    def _on_exported(self, path: Path) -> None:
+        notices.info(f"Exported to {path}")
         self.exported.emit(path)
 
-    def _on_files_imported(self, path: Path, ids: list[int]) -> None:
+    def _on_imported(self, path: Path, ids: list[int]) -> None:
         count = len(ids)
-        self._status.showMessage(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}", 6000)
+        notices.info(f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}")
         self.imported.emit(path, ids)
 
-    def _on_files_export_failed(self, _path: Path, error: StoreError) -> None:
-        self._status.clearMessage()
-        self.failed.emit("The export could not be written", error)
+    def _on_export_failed(self, error: EngineError) -> None:
+        self._status.clearMessage()  # "Exporting…" is over
+        notices.failed("The export could not be written", error)
 
-    def _on_files_import_failed(self, path: Path, error: StoreError) -> None:
+    def _on_import_failed(self, path: Path, error: EngineError) -> None:
         self._status.clearMessage()
-        self.failed.emit(f"“{path.name}” could not be imported", error)
+        notices.failed(f"“{path.name}” could not be imported", error)
         self.imported.emit(path, [])

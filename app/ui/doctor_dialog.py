@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import html
 
-from app.background import BackgroundCalls
 from app.qt import QDialog, QDialogButtonBox, QGuiApplication, QLabel, QVBoxLayout
+from app.tasks import Tasks
 from app.ui.text_view import RichTextView
-
-TAG = "doctor"
+from engine.errors import EngineError
 
 
 def run_doctor(model: str) -> tuple[list, bool]:
@@ -54,16 +53,14 @@ class DoctorDialog(QDialog):
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self._calls = BackgroundCalls(self, threads=1)
-        self._calls.succeeded.connect(self._on_calls_succeeded)
-        self._calls.failed.connect(self._on_calls_failed)
-        self._calls.call(TAG, run_doctor, model)
+        self._tasks = Tasks(self, threads=1)
+        self._tasks.run(run_doctor, model, on_done=self._show_checks, on_failed=self._show_failure)
 
     @property
     def busy(self) -> bool:
-        return self._calls.busy
+        return self._tasks.busy
 
-    def _on_calls_succeeded(self, _tag: str, result) -> None:
+    def _show_checks(self, result: tuple[list, bool]) -> None:
         checks, ready = result
         self.report = report_text(self.model, checks, ready)
         rows = []
@@ -87,7 +84,7 @@ class DoctorDialog(QDialog):
         self.copy_button.setEnabled(True)
         self.adjustSize()  # the report is taller than "Checking…"
 
-    def _on_calls_failed(self, _tag: str, error) -> None:
+    def _show_failure(self, error: EngineError) -> None:
         self.report = f"The checks could not run: {error}"
         self.body.setHtml(
             html.escape(self.report) + "<br>The log file has the details (Help ▸ Show the log folder)."
@@ -98,5 +95,5 @@ class DoctorDialog(QDialog):
         QGuiApplication.clipboard().setText(self.report)
 
     def done(self, result: int) -> None:
-        self._calls.shutdown()  # nothing may report to a closed dialog
+        self._tasks.shutdown()  # nothing may report to a closed dialog
         super().done(result)

@@ -1,7 +1,7 @@
 """What the first-run and models dialogs share: background checks, a download panel, and closing.
 
-Both run blocking calls (GPU probe, Hub, folder scans) on a :class:`BackgroundCalls`
-pool and a download on the :class:`DownloadPanel`'s thread.  Closing the dialog
+Both run blocking calls (GPU probe, Hub, folder scans) on their :class:`~app.tasks.Tasks`
+and a download through the :class:`DownloadPanel`.  Closing the dialog
 while a download runs only hides it: the download goes on (a 52 GB download
 takes hours and people close windows), the main window's status bar shows its
 progress with a link that brings the dialog back.  Otherwise closing stops the
@@ -12,8 +12,8 @@ thread outlives it.
 
 from __future__ import annotations
 
-from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.qt import QDialog, QEvent, QObject, QWidget, Signal
+from app.tasks import SHUTDOWN_WAIT_MS, Tasks
 from app.ui.download_panel import DownloadPanel
 
 
@@ -22,7 +22,7 @@ class DownloadDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.calls = BackgroundCalls(self)
+        self.tasks = Tasks(self)
         self.download_panel = DownloadPanel(parent=self)
         if parent is not None:
             parent.installEventFilter(self)
@@ -34,7 +34,7 @@ class DownloadDialog(QDialog):
         own close (see :meth:`eventFilter`) and app.main wait for them.
         """
         stopped = self.download_panel.shutdown(wait=wait)
-        return self.calls.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
+        return self.tasks.shutdown(SHUTDOWN_WAIT_MS if wait else 0) and stopped
 
     @property
     def downloading(self) -> bool:

@@ -9,6 +9,7 @@ because the reason and **Resume** are there.
 
 from __future__ import annotations
 
+from app import notices
 from app.qt import QObject, QWidget
 from app.ui.download_dialog import DownloadDialog
 from app.ui.status import StatusBar
@@ -36,7 +37,7 @@ class DownloadTracker(QObject):
         task.cancelled.connect(lambda *_: self._on_task_ended(dialog))
         task.failed.connect(lambda *_: self._on_task_failed(dialog))
         dialog.download_hidden.connect(
-            lambda: self._status.showMessage("The download goes on; Show, on the right, brings it back", 8000)
+            lambda: notices.info("The download goes on; Show, on the right, brings it back", timeout_ms=8000)
         )
 
     def show_download(self) -> None:

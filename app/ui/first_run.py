@@ -28,6 +28,7 @@ from app.qt import (
     Signal,
 )
 from app.ui.download_dialog import DownloadDialog
+from engine.errors import EngineError
 from engine.model.demo import DEMO
 
 log = logging.getLogger(__name__)
@@ -90,48 +91,46 @@ class FirstRunDialog(DownloadDialog):
         self._probe = probe
         self._started = False
         self.gpu_report: GpuReport | None = None
-        self.calls.succeeded.connect(self.on_calls_succeeded)
-        self.calls.failed.connect(self.on_calls_failed)
+        self._lay_out(self._download_card(), self._folder_card(), self._demo_card())
+        # Enter means the recommended choice, not whichever button has focus: the demo model until
+        # the GPU check says the full model fits.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        self._recommend(download=False)
 
-        title = QLabel("Choose a model to start with")
-        title.setStyleSheet("font-size: 15pt; font-weight: 600;")
-        intro = _text(
-            "DiffusionGemma writes a whole block of text at once and refines it step by step. "
-            "The demo model is already loading, so you can start chatting now and download the "
-            "real model later (Model ▸ Models…).",
-            "muted",
-        )
-
-        # (a) download the real model
+    def _download_card(self) -> QFrame:
+        """(a) download the real model: the GPU's verdict above the download panel."""
         self.gpu_label = _text("Checking your GPU…")
         self.gpu_label.setAccessibleName("GPU verdict")
         self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
         self.download_panel.changed.connect(self.refit)
-        download_card = _card(
+        return _card(
             _heading("Download DiffusionGemma 26B-A4B (google/diffusiongemma-26B-A4B-it)"),
             self.gpu_label,
             self.download_panel,
         )
 
-        # (b) a folder on this computer
+    def _folder_card(self) -> QFrame:
+        """(b) a folder on this computer, with the problem of the last one checked."""
         self.folder_button = QPushButton("Choose folder…")
         self.folder_button.setAccessibleName("Choose a model folder")
         self.folder_button.clicked.connect(self.choose_folder)
         self.folder_message = _text("", "fieldError")
         self.folder_message.setAccessibleName("Model folder problem")
         self.folder_message.setVisible(False)
-        folder_card = _card(
+        return _card(
             _heading("Use a model folder on this computer"),
             _text("A DiffusionGemma checkpoint: config.json, the tokenizer files and the weights."),
             self.folder_message,
             _button_row(self.folder_button),
         )
 
-        # (c) the demo model
+    def _demo_card(self) -> QFrame:
+        """(c) the demo model, which runs anywhere."""
         self.demo_button = QPushButton("Start with the demo model")
         self.demo_button.setAccessibleName("Start with the demo model")
         self.demo_button.clicked.connect(self.choose_demo)
-        demo_card = _card(
+        return _card(
             _heading("Start with the bundled demo model"),
             _text(
                 "A tiny model of the same architecture that runs on any CPU: you can watch the canvas "
@@ -140,6 +139,16 @@ class FirstRunDialog(DownloadDialog):
             _button_row(self.demo_button),
         )
 
+    def _lay_out(self, *cards: QFrame) -> None:
+        """Title and introduction, the three cards, and Close at the bottom."""
+        title = QLabel("Choose a model to start with")
+        title.setStyleSheet("font-size: 15pt; font-weight: 600;")
+        intro = _text(
+            "DiffusionGemma writes a whole block of text at once and refines it step by step. "
+            "The demo model is already loading, so you can start chatting now and download the "
+            "real model later (Model ▸ Models…).",
+            "muted",
+        )
         self.later_button = QPushButton("Close")
         self.later_button.setAccessibleName("Close and keep the demo model")
         self.later_button.setAutoDefault(False)
@@ -147,21 +156,12 @@ class FirstRunDialog(DownloadDialog):
         bottom = QHBoxLayout()
         bottom.addWidget(_text("You can change the model at any time in Model ▸ Models…", "muted"), 1)
         bottom.addWidget(self.later_button)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 18)
         layout.setSpacing(12)
-        layout.addWidget(title)
-        layout.addWidget(intro)
-        layout.addWidget(download_card)
-        layout.addWidget(folder_card)
-        layout.addWidget(demo_card)
+        for widget in (title, intro, *cards):
+            layout.addWidget(widget)
         layout.addLayout(bottom)
-        # Enter means the recommended choice, not whichever button has focus: the demo model until
-        # the GPU check says the full model fits.
-        for button in self.findChildren(QPushButton):
-            button.setAutoDefault(False)
-        self._recommend(download=False)
 
     # --- start-up -------------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class FirstRunDialog(DownloadDialog):
         super().showEvent(event)
         if not self._started:
             self._started = True
-            self.calls.call("gpu", self._probe)
+            self.tasks.run(self._probe, on_done=self.show_gpu_report, on_failed=self._on_gpu_check_failed)
             self.download_panel.check()
 
     # --- choices --------------------------------------------------------------------------------
@@ -201,7 +201,9 @@ class FirstRunDialog(DownloadDialog):
         self.folder_message.setText(f"Checking {folder}…")
         self.folder_message.setVisible(True)
         self.refit()
-        self.calls.call("folder", check_folder, folder)
+        self.tasks.run(
+            check_folder, folder, on_done=self._on_folder_checked, on_failed=self._on_folder_check_failed
+        )
 
     def on_download_panel_model_chosen(self, repo: str) -> None:
         self._choose(repo)
@@ -212,29 +214,30 @@ class FirstRunDialog(DownloadDialog):
 
     # --- background answers ---------------------------------------------------------------------
 
-    def on_calls_succeeded(self, tag: str, result) -> None:
-        if tag == "gpu":
-            self.gpu_report = result
-            self.gpu_label.setText(gpu_verdict(result))
-            self.refit()
-            self._recommend(download=result.fits)
-        elif tag == "folder":
-            self.folder_button.setEnabled(True)
-            if result.complete:
-                self._choose(result.source)
-            else:
-                self._folder_problem(
-                    result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
-                )
+    def show_gpu_report(self, report: GpuReport) -> None:
+        """The GPU's verdict, and the download recommended when the model fits."""
+        self.gpu_report = report
+        self.gpu_label.setText(gpu_verdict(report))
+        self.refit()
+        self._recommend(download=report.fits)
 
-    def on_calls_failed(self, tag: str, error: BaseException) -> None:
-        if tag == "gpu":
-            self.gpu_report = GpuReport()
-            self.gpu_label.setText(f"The GPU check failed ({error}). The demo model runs on any CPU.")
-            self.refit()
-        elif tag == "folder":
-            self.folder_button.setEnabled(True)
-            self._folder_problem(str(error))
+    def _on_gpu_check_failed(self, error: EngineError) -> None:
+        self.gpu_report = GpuReport()
+        self.gpu_label.setText(f"The GPU check failed ({error}). The demo model runs on any CPU.")
+        self.refit()
+
+    def _on_folder_checked(self, result) -> None:
+        self.folder_button.setEnabled(True)
+        if result.complete:
+            self._choose(result.source)
+        else:
+            self._folder_problem(
+                result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
+            )
+
+    def _on_folder_check_failed(self, error: EngineError) -> None:
+        self.folder_button.setEnabled(True)
+        self._folder_problem(str(error))
 
     def _recommend(self, *, download: bool) -> None:
         """One accent button, which Enter presses: the download when the GPU fits it, else the demo."""

@@ -10,9 +10,9 @@ window re-renders only the views that showed a formula as source.
 
 from __future__ import annotations
 
-from app.background import SHUTDOWN_WAIT_MS, BackgroundCalls
 from app.math_images import render_math
 from app.qt import QObject, QTimer, Signal
+from app.tasks import SHUTDOWN_WAIT_MS, Tasks
 
 COALESCE_MS = 30
 
@@ -22,21 +22,24 @@ class MathPool(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._calls = BackgroundCalls(self, threads=1)
-        self._calls.succeeded.connect(self._on_calls_done)
-        self._calls.failed.connect(self._on_calls_done)
-        self._in_flight: set[str] = set()  # job tags: repr of the formula's arguments
+        self._tasks = Tasks(self, threads=1)
+        self._in_flight: set[tuple] = set()  # the arguments of the formulas being drawn
         self._emit = QTimer(self)
         self._emit.setSingleShot(True)
         self._emit.setInterval(COALESCE_MS)
         self._emit.timeout.connect(self.drawn)
 
     def request(self, args: tuple[str, bool, str, float]) -> None:
-        tag = repr(args)
-        if tag in self._in_flight:
+        if args in self._in_flight:
             return
-        self._in_flight.add(tag)
-        self._calls.call(tag, self._draw, args)
+        self._in_flight.add(args)
+        # Drawn or not (render_math remembers a formula it cannot draw), the views are told.
+        self._tasks.run(
+            render_math,
+            *args,
+            on_done=lambda _image, args=args: self._on_drawn(args),
+            on_failed=lambda _error, args=args: self._on_drawn(args),
+        )
 
     @property
     def busy(self) -> bool:
@@ -45,14 +48,9 @@ class MathPool(QObject):
 
     def shutdown(self) -> bool:
         self._emit.stop()
-        return self._calls.shutdown(SHUTDOWN_WAIT_MS)
+        return self._tasks.shutdown(SHUTDOWN_WAIT_MS)
 
-    @staticmethod
-    def _draw(args: tuple) -> tuple:
-        render_math(*args)
-        return args
-
-    def _on_calls_done(self, tag: str, _result) -> None:
-        self._in_flight.discard(tag)
+    def _on_drawn(self, args: tuple) -> None:
+        self._in_flight.discard(args)
         if not self._emit.isActive() or not self._in_flight:
             self._emit.start()

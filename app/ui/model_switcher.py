@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app import notices
 from app.config import AppConfig
 from app.qt import QFileDialog, QObject, QTimer, QWidget, Signal, Slot
 from app.ui.chat_pages import ChatPages
@@ -84,7 +85,7 @@ class ModelSwitcher(QObject):
             self.load(source)
             return
         self._pending = source
-        self._status.showMessage("The chosen model loads when this reply is finished", 8000)
+        notices.info("The chosen model loads when this reply is finished", timeout_ms=8000)
 
     def reply_ended(self) -> None:
         """The reply being written ended: load the model that waited for it, if any."""

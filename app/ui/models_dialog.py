@@ -30,6 +30,7 @@ from app.qt import (
 )
 from app.ui.download_dialog import DownloadDialog
 from app.ui.first_run import check_folder
+from engine.errors import EngineError
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,23 @@ class ModelsDialog(DownloadDialog):
         self.entries: list[ModelEntry] = []
         self._select_after_scan: str | None = None
         self._note = ""  # what the last action did, shown with the next scan's summary
-        self.calls.succeeded.connect(self.on_calls_succeeded)
-        self.calls.failed.connect(self.on_calls_failed)
+        self._build_list()
+        top = QHBoxLayout()
+        top.setSpacing(12)
+        top.addWidget(self.list, 1)
+        top.addLayout(self._build_buttons())
+        self._build_download_card()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.setSpacing(10)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.download_card)
+        self._update_buttons()
+        self.refresh()
 
+    def _build_list(self) -> None:
+        """The installed models, and the line under them that says what the last scan or action found."""
         self.list = QListWidget(self)
         self.list.setAccessibleName("Installed models")
         self.list.setObjectName("modelList")
@@ -68,6 +83,8 @@ class ModelsDialog(DownloadDialog):
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Models status")
 
+    def _build_buttons(self) -> QVBoxLayout:
+        """Use / Remove / Add folder / Download down the side, Close at the bottom."""
         self.use_button = QPushButton("Use", self)
         self.use_button.setObjectName("primary")
         self.use_button.setAccessibleName("Use the selected model")
@@ -90,7 +107,10 @@ class ModelsDialog(DownloadDialog):
             side.addWidget(button)
         side.addStretch(1)
         side.addWidget(self.close_button)
+        return side
 
+    def _build_download_card(self) -> None:
+        """The download panel in a card, hidden until Download is clicked."""
         self.download_panel.model_chosen.connect(self.on_download_panel_model_chosen)
         self.download_card = QFrame(self)
         self.download_card.setObjectName("infoNotice")
@@ -102,24 +122,16 @@ class ModelsDialog(DownloadDialog):
         card.addWidget(self.download_panel)
         self.download_card.setVisible(False)
 
-        top = QHBoxLayout()
-        top.setSpacing(12)
-        top.addWidget(self.list, 1)
-        top.addLayout(side)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 16)
-        layout.setSpacing(10)
-        layout.addLayout(top, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.download_card)
-        self._update_buttons()
-        self.refresh()
-
     # --- the list -------------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Scan again, off the GUI thread (the cache scan and 4-bit checks import torch)."""
-        self.calls.call("scan", scan_models, tuple(self.config.model_folders))
+        self.tasks.run(
+            scan_models,
+            tuple(self.config.model_folders),
+            on_done=self._fill,
+            on_failed=lambda error: self._action_failed("The model list failed", error),
+        )
 
     def _fill(self, entries: list[ModelEntry]) -> None:
         selected = self.selected_entry()
@@ -217,14 +229,21 @@ class ModelsDialog(DownloadDialog):
         ):
             self.remove_button.setEnabled(False)
             self._set_status(f"Removing {entry.source}…")
-            self.calls.call("remove", remove_entry, entry)
+            self.tasks.run(
+                remove_entry,
+                entry,
+                on_done=self._on_removed,
+                on_failed=lambda error: self._action_failed("The model could not be removed", error),
+            )
 
     def add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a DiffusionGemma model folder")
         if folder:
             self.add_button.setEnabled(False)
             self._set_status(f"Checking {folder}…")
-            self.calls.call("folder", check_folder, folder)
+            self.tasks.run(
+                check_folder, folder, on_done=self._on_folder_checked, on_failed=self._on_folder_check_failed
+            )
 
     def show_download(self) -> None:
         if not self.download_card.isVisible():
@@ -242,30 +261,29 @@ class ModelsDialog(DownloadDialog):
 
     # --- background answers ---------------------------------------------------------------------
 
-    def on_calls_succeeded(self, tag: str, result) -> None:
-        if tag == "scan":
-            self._fill(result)
-        elif tag == "remove":
-            self._note = f"Removed: {format_size(result)} freed. "
-            self.refresh()
-        elif tag == "folder":
-            self.add_button.setEnabled(True)
-            if not result.complete:
-                problem = result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
-                self._set_status(problem, error=True)
-                return
-            if result.source not in self.config.model_folders:
-                folders = (*self.config.model_folders, result.source)
-                self._change_config(self.config.with_changes(model_folders=folders))
-            self._select_after_scan = result.source
-            self.refresh()
+    def _on_removed(self, freed_bytes: int) -> None:
+        self._note = f"Removed: {format_size(freed_bytes)} freed. "
+        self.refresh()
 
-    def on_calls_failed(self, tag: str, error: BaseException) -> None:
-        if tag == "folder":
-            self.add_button.setEnabled(True)
-        what = {"scan": "The model list", "remove": "The model", "folder": "The folder"}.get(tag, tag)
-        verb = {"remove": "could not be removed", "folder": "could not be checked"}.get(tag, "failed")
-        self._set_status(f"{what} {verb}: {error}", error=True)
+    def _on_folder_checked(self, result) -> None:
+        self.add_button.setEnabled(True)
+        if not result.complete:
+            problem = result.problem or f"{result.path} is not a complete DiffusionGemma checkpoint."
+            self._set_status(problem, error=True)
+            return
+        if result.source not in self.config.model_folders:
+            folders = (*self.config.model_folders, result.source)
+            self._change_config(self.config.with_changes(model_folders=folders))
+        self._select_after_scan = result.source
+        self.refresh()
+
+    def _on_folder_check_failed(self, error: EngineError) -> None:
+        self.add_button.setEnabled(True)
+        self._action_failed("The folder could not be checked", error)
+
+    def _action_failed(self, what: str, error: EngineError) -> None:
+        """Said in the dialog's status line, beside the list it concerns (the dialog may hide the window)."""
+        self._set_status(f"{what}: {error}", error=True)
         self._update_buttons()
 
     def _set_status(self, text: str, *, error: bool = False) -> None:

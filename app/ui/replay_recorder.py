@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageColor
 
-from app.background import BackgroundCalls
+from app import notices
 from app.markdown import MarkdownRenderer
 from app.palette import Colors
 from app.qt import (
@@ -29,14 +29,15 @@ from app.qt import (
     QObject,
     QPalette,
     QRect,
-    QStatusBar,
     Qt,
     QTimer,
     QWidget,
     Signal,
 )
 from app.replay import Replay
+from app.tasks import Tasks, UnexpectedError
 from app.ui.messages import AssistantMessage
+from engine.errors import EngineError
 
 MAX_FRAMES = 160
 WIDTH_PX = 720
@@ -127,9 +128,7 @@ class ReplayRecorder(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._on_timer_timeout)
-        self._calls = BackgroundCalls(self, threads=1)
-        self._calls.succeeded.connect(self._on_calls_succeeded)
-        self._calls.failed.connect(self._on_calls_failed)
+        self._tasks = Tasks(self, threads=1)
 
     @property
     def path(self) -> Path:
@@ -143,11 +142,11 @@ class ReplayRecorder(QObject):
 
     def cancel(self) -> None:
         self._timer.stop()
-        self._calls.shutdown()
+        self._tasks.shutdown()
         self._close_stage()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
-        return self._calls.wait(timeout_ms)
+        return self._tasks.wait(timeout_ms)
 
     def _on_timer_timeout(self) -> None:
         """Draw one frame and keep its picture; the last one hands the pictures to the pool."""
@@ -157,7 +156,15 @@ class ReplayRecorder(QObject):
         if len(self._frames) == len(self._indices):
             self._timer.stop()
             self._close_stage()
-            self._calls.call("gif", write_gif, self._frames, self._durations, self._background, self._path)
+            self._tasks.run(
+                write_gif,
+                self._frames,
+                self._durations,
+                self._background,
+                self._path,
+                on_done=self._on_written,
+                on_failed=self._on_write_failed,
+            )
 
     def _draw(self, index: int) -> QImage:
         stage = self._stage
@@ -182,18 +189,19 @@ class ReplayRecorder(QObject):
             self._stage.deleteLater()
             self._stage = None
 
-    def _on_calls_succeeded(self, _tag: str, path: Path) -> None:
+    def _on_written(self, path: Path) -> None:
         self._frames.clear()
         self.saved.emit(path)
 
-    def _on_calls_failed(self, _tag: str, error: BaseException) -> None:
+    def _on_write_failed(self, error: EngineError) -> None:
         self._frames.clear()
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        cause = error.original if isinstance(error, UnexpectedError) else error
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
         self.failed.emit(f"The replay could not be saved to {self._path}: {reason}. Choose another folder.")
 
 
 class ReplayExport(QObject):
-    """The replay bar's Save GIF…: asks where, records off-screen, says how far it is in the status bar."""
+    """The replay bar's Save GIF…: asks where, records off-screen, says how far it is (app.notices)."""
 
     saved = Signal(object)  # the Path written
 
@@ -201,14 +209,13 @@ class ReplayExport(QObject):
         self,
         renderer: Callable[[], MarkdownRenderer],
         colors: Callable[[], Colors],
-        status: QStatusBar,
+        status: object,  # unused since app.notices: the integrator drops it with the window's call
         dialog_parent: QWidget,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._renderer = renderer
         self._colors = colors
-        self._status = status
         self._dialog_parent = dialog_parent
         self.recorder: ReplayRecorder | None = None  # the one recording now
 
@@ -250,13 +257,13 @@ class ReplayExport(QObject):
             self.recorder.cancel()
 
     def _on_recorder_progressed(self, done: int, total: int) -> None:
-        self._status.showMessage(f"Saving the replay as a GIF… frame {done} of {total}")
+        notices.info(f"Saving the replay as a GIF… frame {done} of {total}", timeout_ms=0)
 
     def _on_recorder_saved(self, path: Path) -> None:
-        self._status.showMessage(f"Replay saved to {path}", 8000)
+        notices.info(f"Replay saved to {path}", timeout_ms=8000)
         self.recorder = None
         self.saved.emit(path)
 
     def _on_recorder_failed(self, message: str) -> None:
-        self._status.showMessage(message, 10_000)
+        notices.error(message)
         self.recorder = None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.qt import QObject, Signal
+from app import notices
+from app.qt import QObject
 from app.store import Store, StoreError
 from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.composer import Composer
@@ -31,8 +32,6 @@ def revisable_answer(page: ChatPage | None) -> str:
 
 
 class ReviseOffer(QObject):
-    refused = Signal(str)  # a selection that cannot be revised, and why
-
     def __init__(
         self,
         composer: Composer,
@@ -82,7 +81,7 @@ class ReviseOffer(QObject):
         try:
             selected_range(last.text, selection)
         except EngineError as error:
-            self.refused.emit(str(error))
+            notices.warning(str(error))
             return
         self._composer.revise_part(selection)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from app.media_probe import MediaInfo
+from app.media_probe import MediaInfo, probe
 from app.qt import QObject, Signal
-from app.ui.media_prober import MediaProber
+from app.tasks import Tasks
 from app.ui.media_widgets import AttachmentTiles
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,7 @@ class StoredThumbnails(QObject):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._prober = MediaProber(self)
-        self._prober.probed.connect(self._on_prober_probed)
-        self._prober.probe_failed.connect(self._on_prober_probe_failed)
+        self._tasks = Tasks(self, threads=1)
         self._cache: dict[Path, MediaInfo] = {}
         self._asked: set[Path] = set()
 
@@ -42,17 +40,20 @@ class StoredThumbnails(QObject):
                 tiles.on_thumbnails_probed(path, self._cache[path])
             elif path not in self._asked:
                 self._asked.add(path)
-                self._prober.probe(path, name)
+                self._tasks.run(
+                    probe,
+                    path,
+                    name,
+                    on_done=lambda info, path=path: self._on_probed(path, info),
+                    on_failed=lambda error, path=path: log.info("no thumbnail for %s: %s", path, error),
+                )  # a stored attachment without a thumbnail keeps showing its name
 
     def wait(self, timeout_ms: int = 10_000) -> bool:
-        return self._prober.wait(timeout_ms)
+        return self._tasks.wait(timeout_ms)
 
     def shutdown(self) -> None:
-        self._prober.shutdown()
+        self._tasks.shutdown(10_000)
 
-    def _on_prober_probed(self, path: Path, info: MediaInfo) -> None:
+    def _on_probed(self, path: Path, info: MediaInfo) -> None:
         self._cache[path] = info
         self.probed.emit(path, info)
-
-    def _on_prober_probe_failed(self, path: Path, message: str) -> None:
-        log.info("no thumbnail for stored attachment %s: %s", path, message)  # its name stays shown

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app import notices
 from app.qt import (
     QDialog,
     QDialogButtonBox,
@@ -142,7 +143,6 @@ class Trash(QObject):
     """Chat ▸ Recently deleted…: one dialog per window, kept in step with the store."""
 
     restored = Signal(list)  # the conversation ids brought back (the window opens the first)
-    failed = Signal(str, object)  # what could not be done, the StoreError saying why
 
     def __init__(self, store: Store, dialog_parent: QWidget, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -165,7 +165,7 @@ class Trash(QObject):
         try:
             self.dialog.set_chats(self._store.deleted_conversations())
         except StoreError as error:
-            self.failed.emit("The deleted chats could not be listed", error)
+            notices.failed("The deleted chats could not be listed", error)
 
     def _on_dialog_restore_requested(self, chat_ids: list[int]) -> None:
         restored: list[int] = []
@@ -174,7 +174,7 @@ class Trash(QObject):
                 self._store.restore_conversation(chat_id)
                 restored.append(chat_id)
         except StoreError as error:
-            self.failed.emit("The chat could not be restored", error)
+            notices.failed("The chat could not be restored", error)
         self._fill()
         if restored:
             self.restored.emit(restored)
@@ -183,5 +183,5 @@ class Trash(QObject):
         try:
             self._store.purge_deleted(0, chat_ids)
         except StoreError as error:
-            self.failed.emit("The chats could not be deleted", error)
+            notices.failed("The chats could not be deleted", error)
         self._fill()

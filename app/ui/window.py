@@ -66,6 +66,7 @@ from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage, Notice, UserMessage
 from app.ui.model_switcher import ModelSwitcher
 from app.ui.models_dialog import ModelsDialog
+from app.ui.notice_display import NoticeDisplay
 from app.ui.replay_recorder import ReplayExport
 from app.ui.replay_requests import ReplayRequests
 from app.ui.revise_offer import ReviseOffer, revisable_answer
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.downloads = DownloadTracker(self.status, self)
         self.setStatusBar(self.status)
+        self.notice_display = NoticeDisplay(self)  # what app.notices tells shows here
         self.model_switcher = ModelSwitcher(
             host,
             self.status,
@@ -189,17 +191,14 @@ class MainWindow(QMainWindow):
         self.instructions = ChatInstructions(
             self.store, self.pages, self.composer, self.status, lambda: self.config.system_prompt, self
         )
-        self.instructions.failed.connect(self._store_failed)
         self.sidebar.instructions_requested.connect(self.instructions.edit)
         self.composer.instructions_clicked.connect(self.instructions.edit)
         self.revise_offer = ReviseOffer(
             self.composer, self.pages, lambda: self.active is not None, self.focus_composer, self.store
         )
-        self.revise_offer.refused.connect(self.show_notice)
         self.messages.revise_clicked.connect(self.revise_offer.start)
         self.trash = Trash(self.store, self, self)
         self.trash.restored.connect(self._on_trash_restored)
-        self.trash.failed.connect(self._store_failed)
         self.replays = ReplayRequests(host, self.store, self.pages, self)
         self.messages.replay_clicked.connect(self.replays.request)
         self.replay_export = ReplayExport(
@@ -210,10 +209,8 @@ class MainWindow(QMainWindow):
         self.messages.revise_part_requested.connect(self.revise_offer.start_part)
 
         self.attachment_intake = AttachmentIntake(self.composer, self)
-        self.attachment_intake.refused.connect(self.show_notice)
         self.prober = self.attachment_intake.prober  # docs/screenshots waits for its probes
         self.viewer = AttachmentViewer(self)  # a click on a sent attachment opens it
-        self.viewer.failed.connect(lambda message: self.status.showMessage(message, 8000))
         self.composer.attachment_clicked.connect(self.viewer.open)
         self.messages.attachment_clicked.connect(self.viewer.open)
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
@@ -222,7 +219,6 @@ class MainWindow(QMainWindow):
         )
         self.chat_transfer.exported.connect(self.chats_exported)
         self.chat_transfer.imported.connect(self._on_chat_transfer_imported)
-        self.chat_transfer.failed.connect(self._store_failed)
         # Unsent messages per chat, kept beside the conversation database.
         self.drafts = DraftKeeper(
             self.composer, self.store.path.parent / DRAFTS_FILE, self.attachment_intake.add_files, self
@@ -241,7 +237,6 @@ class MainWindow(QMainWindow):
             self,
         )
         self.chat_list.refreshed.connect(self._show_title)
-        self.chat_list.failed.connect(self._store_failed)
         self.error_reported.connect(self._on_error_reported)
 
         worker = host.worker

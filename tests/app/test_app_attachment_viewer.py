@@ -92,7 +92,7 @@ def test_videos_and_documents_open_in_the_desktops_app(qtbot, make_window, tmp_p
     assert window.findChild(ImageDialog) is None
 
 
-def test_a_file_gone_since_it_was_sent_is_named_in_the_status_bar(qtbot, make_window, tmp_path, opened_urls):
+def test_a_file_gone_since_it_was_sent_is_named_in_a_notice(qtbot, make_window, tmp_path, opened_urls):
     window = loaded_window(qtbot, make_window)
     picture = write_png(tmp_path / "gone.png")
     clip = write_mp4(tmp_path / "gone.mp4", seconds=1.0)
@@ -102,10 +102,10 @@ def test_a_file_gone_since_it_was_sent_is_named_in_the_status_bar(qtbot, make_wi
     qtbot.mouseClick(tile(message, 0), Qt.MouseButton.LeftButton)
     dialog = window.findChild(ImageDialog)
     qtbot.waitUntil(lambda: "no longer there" in dialog.picture.text(), timeout=10_000)
-    assert "“gone.png” is no longer there" in window.status.currentMessage()
+    assert "“gone.png” is no longer there" in window._notices()[-1].message
     dialog.close()
     qtbot.mouseClick(tile(message, 1), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "gone.mp4" in window.status.currentMessage(), timeout=10_000)
+    qtbot.waitUntil(lambda: "gone.mp4" in window._notices()[-1].message, timeout=10_000)
     assert not opened_urls
 
 

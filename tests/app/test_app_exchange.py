@@ -198,7 +198,7 @@ def test_overlapping_exports_each_report_their_own_file(qtbot, make_window, tmp_
     window = loaded(qtbot, make_window, FakeEngine("ok", steps=2))
     say(qtbot, window, "hello")
     files = window.chat_transfer.files
-    files._calls._pool.setMaxThreadCount(2)  # a and b run side by side; b waits
+    files._tasks._pool.setMaxThreadCount(2)  # a and b run side by side; b waits
     written: list = []
     window.chats_exported.connect(written.append)
     window.export_chats(None, tmp_path / "a.md")

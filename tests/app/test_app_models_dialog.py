@@ -37,7 +37,7 @@ def open_models(qtbot):
         qtbot.addWidget(dialog)
         dialogs.append(dialog)
         dialog.show()
-        qtbot.waitUntil(lambda: dialog.list.count() > 0 and not dialog.calls.busy, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: dialog.list.count() > 0 and not dialog.tasks.busy, timeout=WAIT_MS)
         return dialog
 
     yield make
@@ -110,7 +110,7 @@ def test_an_incomplete_folder_is_refused_with_what_is_missing(
     dialog.config_changed.connect(changed.append)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(bad)))
     dialog.add_button.click()
-    qtbot.waitUntil(lambda: dialog.add_button.isEnabled() and not dialog.calls.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.add_button.isEnabled() and not dialog.tasks.busy, timeout=WAIT_MS)
     assert "missing: tokenizer_config.json" in dialog.status.text()
     assert dialog.status.objectName() == "fieldError"
     assert changed == [] and sources(dialog) == [DEMO]
@@ -149,7 +149,7 @@ def test_remove_a_cached_model_asks_first_naming_the_size(
 
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
     dialog.remove_button.click()
-    qtbot.waitUntil(lambda: sources(dialog) == [DEMO] and not dialog.calls.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: sources(dialog) == [DEMO] and not dialog.tasks.busy, timeout=WAIT_MS)
     assert not dl.repo_cache_folder(REAL_MODEL).exists()
     assert "freed" in dialog.status.text()
 
@@ -166,7 +166,7 @@ def test_download_from_the_models_dialog_lists_and_offers_the_model(
     with qtbot.waitSignal(dialog.model_chosen, timeout=WAIT_MS) as chosen:
         panel.download_button.click()
     assert chosen.args == [REAL_MODEL]
-    qtbot.waitUntil(lambda: REAL_MODEL in sources(dialog) and not dialog.calls.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: REAL_MODEL in sources(dialog) and not dialog.tasks.busy, timeout=WAIT_MS)
     assert "in use" in dialog.list.item(sources(dialog).index(REAL_MODEL)).text()
 
 
@@ -194,7 +194,7 @@ def test_the_window_integration_saves_folders_and_closing_the_window_stops_the_d
     dialog.refresh()  # a scan still running when the window closes
     dialog.show_download()  # and a Hub check
     window.close()
-    assert not dialog.isVisible() and not dialog.calls.busy
+    assert not dialog.isVisible() and not dialog.tasks.busy
     assert not dialog.download_panel.task.running or dialog.download_panel.shutdown()
 
 

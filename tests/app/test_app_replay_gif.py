@@ -86,5 +86,5 @@ def test_a_gif_that_cannot_be_written_is_named_with_the_fix(qtbot, make_window, 
     assert (
         "could not be saved" in message and "Choose another folder" in message and "Traceback" not in message
     )
-    assert window.status.currentMessage() == message
+    assert window._notices()[-1].message == message  # told in the chat, where it stays
     assert reply.replay is replay  # the replay on screen goes on

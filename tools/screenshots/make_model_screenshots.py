@@ -41,7 +41,7 @@ def main() -> None:
     first._started = True  # scripted: no GPU probe, no Hub check
     first.show()
     gpu = GpuReport("NVIDIA GeForce RTX 4090", int(22.6 * GIB), 24 * GIB, int(15.6 * GIB), 40_960, 49_152)
-    first.on_calls_succeeded("gpu", gpu)
+    first.show_gpu_report(gpu)
     first.download_panel.on_task_checked(check)
     first.fit()
     app.processEvents()
@@ -50,7 +50,7 @@ def main() -> None:
     first.close()
 
     models = ModelsDialog(AppConfig(), REAL_MODEL)
-    models.calls.shutdown()  # scripted list instead of a scan
+    models.tasks.shutdown()  # scripted list instead of a scan
     models._fill(
         [
             ModelEntry("Demo model", "demo", "demo", 10_500_000, True),
