@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from app.store import conversations, history
+import app.store.conversations as conversations
+import app.store.history as history
 from app.store.database import Database
 from app.store.tree import stats_to_json
 from engine.events import Canvas, Done, Event, Step

@@ -14,8 +14,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from app.store import conversations, exchange, history, tree
-from app.store import search as search_module
+import app.store.conversations as conversations
+import app.store.exchange as exchange
+import app.store.history as history
+import app.store.search as search_module
+import app.store.tree as tree
 from app.store.blobs import BlobStore
 from app.store.database import Database, Recovery
 from app.store.dates import group_conversations

@@ -14,7 +14,7 @@ start again from zero.  This module streams each file into
 HTTP ``Range`` request, verifies it, renames it to ``blobs/<etag>`` and then
 calls ``hf_hub_download``, which finds the blob and creates the snapshot link
 exactly as for its own downloads.  The result is an ordinary cache entry that
-``hf``, transformers and :func:`engine.model.loader.resolve_source` all use.
+``hf``, transformers and :func:`engine.model.checkpoint.resolve_source` all use.
 
 Verification: every file's size must match the Hub's; LFS files (the weight
 shards) must match the sha256 the Hub lists for them, and plain git files the
