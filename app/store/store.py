@@ -59,7 +59,6 @@ class Store:
         """Set when a damaged database was moved aside at open: show ``recovery.message`` to the user."""
         self.interrupted: tuple[int, ...] = ()
         """Replies that were still streaming when the app last died; now marked incomplete."""
-        self._data_version = db.data_version()
 
     @classmethod
     def open(
@@ -115,13 +114,6 @@ class Store:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def has_external_changes(self) -> bool:
-        """True once after another app instance committed something (poll it to refresh the sidebar)."""
-        version = self._db.data_version()
-        changed = version != self._data_version
-        self._data_version = version
-        return changed
 
     def _finish_interrupted_replies(self) -> tuple[int, ...]:
         with self._db.write("mark interrupted replies") as conn:
@@ -347,9 +339,6 @@ class Store:
             skeleton = tree.load_skeleton(conn, cid)
             path = tree.load_messages(conn, skeleton.path_to(message_id), self._blobs)
         return Conversation(turns=to_turns(path), system=system)
-
-    def active_turns(self, conversation_id: int) -> tuple[Turn, ...]:
-        return to_turns(self.active_path(conversation_id))
 
     # -- canvases and refinement history -----------------------------------------------------------
 

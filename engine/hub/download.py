@@ -796,13 +796,3 @@ def save_token(token: str) -> str:
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         log.warning("HF_TOKEN is set in the environment and is used instead of the token just saved")
     return str(name)
-
-
-def retry_with_token(token: str, repo_id: str = DEFAULT_MODEL, *, revision: str = "main") -> DownloadPlan:
-    """After an access error: store the token the user entered, then plan again.
-
-    Raises ModelAccessError again (with the licence URL) if the account still
-    has no access, e.g. the licence was not accepted yet.
-    """
-    save_token(token)
-    return plan_download(repo_id, revision=revision)
