@@ -196,7 +196,6 @@ class AttachmentViewer(QObject):
     """Opens attachments on request (a click on a tile); one per window."""
 
     failed = Signal(str)  # a sentence for the user: the file is gone, or the desktop cannot open it
-    opened_externally = Signal(object)  # the Path handed to the desktop
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -256,11 +255,8 @@ class AttachmentViewer(QObject):
             dialog = self._dialogs.pop(tag, None)
             if dialog is not None:
                 dialog.show_preview(result)
-        elif tag.startswith("external"):
-            if QDesktopServices.openUrl(QUrl.fromLocalFile(str(result))):
-                self.opened_externally.emit(result)
-            else:
-                self.failed.emit(f"No app on this computer opens “{name}”. Save a copy and open that.")
+        elif tag.startswith("external") and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(result))):
+            self.failed.emit(f"No app on this computer opens “{name}”. Save a copy and open that.")
 
     def _on_calls_failed(self, tag: str, error: BaseException) -> None:
         path, name = self._sources.pop(tag)
