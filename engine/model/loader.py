@@ -70,47 +70,16 @@ def load_model(
     already is a quantized checkpoint is always loaded as one.
     """
     import torch
-    from transformers import DiffusionGemmaForBlockDiffusion
-
-    from engine.inputs.processor import load_processor
 
     report = progress or (lambda _event: None)
     report(LoadProgress("processor", 0, 2, "Reading tokenizer and image processor"))
-    try:
-        processor = load_processor(str(folder))
-    except (OSError, ValueError, KeyError) as error:
-        log.exception("processor load failed")
-        raise ModelFilesError(
-            f"The tokenizer or processor files could not be read ({error})",
-            fix="Download the model again",
-            path=folder,
-        ) from None
+    processor = _load_processor(folder)
     report(LoadProgress("weights", 1, 2, "Loading weights"))
     if quantize is None:
         quantize = choice.device.type == "cuda"
+    four_bit = is_quantized_checkpoint(folder) or quantize
     try:
-        if is_quantized_checkpoint(folder) or quantize:
-            from engine.model.quant.cache import load_or_quantize, load_quantized
-
-            if is_quantized_checkpoint(folder):
-                model = load_quantized(folder, device=choice.device, dtype=choice.dtype, progress=progress)
-            else:
-                model, _how = load_or_quantize(
-                    folder, device=choice.device, dtype=choice.dtype, progress=progress
-                )
-            model.eval()
-            if choice.device.type == "cuda":
-                from engine.model.quant.experts_path import choose_experts_path
-
-                report(LoadProgress("kernels", 1, 2, "Timing the 4-bit kernels on this GPU"))
-                choose_experts_path(model, choice.device, choice.dtype)
-            report(LoadProgress("ready", 2, 2, "Model ready"))
-            return model, processor
-        model = DiffusionGemmaForBlockDiffusion.from_pretrained(
-            str(folder),
-            dtype=choice.dtype,
-            device_map=str(choice.device) if choice.device.type == "cuda" else None,
-        )
+        model = _load_4bit(folder, choice, progress) if four_bit else _load_full_precision(folder, choice)
     except torch.OutOfMemoryError:
         _free_cuda()
         raise OutOfMemoryError(
@@ -124,11 +93,54 @@ def load_model(
             fix="Download the model again, or choose another folder",
             path=folder,
         ) from None
-    model.eval()
-    if choice.device.type != "cuda":
-        model.to(choice.device)
+    if not four_bit:
+        model.eval()
+        if choice.device.type != "cuda":
+            model.to(choice.device)
     report(LoadProgress("ready", 2, 2, "Model ready"))
     return model, processor
+
+
+def _load_processor(folder: Path):
+    from engine.inputs.processor import load_processor
+
+    try:
+        return load_processor(str(folder))
+    except (OSError, ValueError, KeyError) as error:
+        log.exception("processor load failed")
+        raise ModelFilesError(
+            f"The tokenizer or processor files could not be read ({error})",
+            fix="Download the model again",
+            path=folder,
+        ) from None
+
+
+def _load_4bit(folder: Path, choice: DeviceChoice, progress: Callable[[LoadProgress], None] | None):
+    """A quantized checkpoint as it is, else the bf16 one through the 4-bit cache; kernels timed on CUDA."""
+    from engine.model.quant.cache import load_or_quantize, load_quantized
+
+    if is_quantized_checkpoint(folder):
+        model = load_quantized(folder, device=choice.device, dtype=choice.dtype, progress=progress)
+    else:
+        model, _how = load_or_quantize(folder, device=choice.device, dtype=choice.dtype, progress=progress)
+    model.eval()
+    if choice.device.type == "cuda":
+        from engine.model.quant.experts_path import choose_experts_path
+
+        if progress is not None:
+            progress(LoadProgress("kernels", 1, 2, "Timing the 4-bit kernels on this GPU"))
+        choose_experts_path(model, choice.device, choice.dtype)
+    return model
+
+
+def _load_full_precision(folder: Path, choice: DeviceChoice):
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    return DiffusionGemmaForBlockDiffusion.from_pretrained(
+        str(folder),
+        dtype=choice.dtype,
+        device_map=str(choice.device) if choice.device.type == "cuda" else None,
+    )
 
 
 def _free_cuda() -> None:
