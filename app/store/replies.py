@@ -102,9 +102,7 @@ class ReplyWriter:
         with self._db.write("save the reply being written") as conn:
             history.save_canvas(conn, self.message_id, block, canvas)
             if steps:
-                history.save_refinement(
-                    conn, self.message_id, block, history.frames_from_steps(steps, block), committed=True
-                )
+                history.save_refinement(conn, self.message_id, block, steps, committed=True)
             conn.execute(
                 "UPDATE messages SET text = ?, thought = ?, status = 'streaming', updated_at = ?"
                 " WHERE id = ?",
@@ -128,8 +126,8 @@ class ReplyWriter:
         with self._db.write("save the finished reply") as conn:
             if pending:  # the block a Stop interrupted: kept for replay, marked uncommitted
                 block = self._first_block + pending[0].block
-                frames = history.frames_from_steps([s for s in pending if s.block == pending[0].block], block)
-                history.save_refinement(conn, self.message_id, block, frames, committed=False)
+                steps = [s for s in pending if s.block == pending[0].block]
+                history.save_refinement(conn, self.message_id, block, steps, committed=False)
             conn.execute(
                 "UPDATE messages SET text = ?, thought = ?, status = ?, stop_reason = ?,"
                 " stats = COALESCE(?, stats), updated_at = ? WHERE id = ?",

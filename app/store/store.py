@@ -23,11 +23,11 @@ from app.store.blobs import BlobStore
 from app.store.database import Database, Recovery
 from app.store.dates import group_conversations
 from app.store.errors import StoreError
-from app.store.history_codec import Frame
 from app.store.models import ConversationGroup, ConversationInfo, Message, SearchHit, Siblings, StoredCanvas
 from app.store.paths import blobs_dir_for, default_db_path
 from app.store.replies import ReplyWriter
 from engine.errors import AttachmentError
+from engine.events import Step
 from engine.inputs.conversation import Attachment, Conversation, Turn
 from engine.inputs.media import guess_kind
 
@@ -346,7 +346,7 @@ class Store:
         with self._db.read() as conn:
             return history.canvases(conn, message_id)
 
-    def replay(self, message_id: int, block: int | None = None) -> list[Frame]:
+    def replay(self, message_id: int, block: int | None = None) -> list[Step]:
         """Every denoising step of a reply (or one block) as stored: drafts exact, entropy quantised."""
         with self._db.read() as conn:
             return history.replay(conn, message_id, block)
