@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Literal
 from app.store.titles import auto_title
 from engine.events import Stats
 from engine.inputs.conversation import Attachment, Turn
+from engine.inputs.media import MediaKind
 
 if TYPE_CHECKING:
     from app.store import Message as StoredMessage
 
-MediaKind = Literal["image", "video", "document"]
 
 _chat_ids = itertools.count(1)
 

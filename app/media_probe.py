@@ -17,11 +17,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from app.chat import MediaKind
 from app.document_preview import document_thumbnail
 from engine.errors import AttachmentError
 from engine.inputs.documents import load_document
-from engine.inputs.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind, probe_image, probe_video
+from engine.inputs.media import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    MediaKind,
+    guess_kind,
+    probe_image,
+    probe_video,
+)
 
 THUMBNAIL_PX = 160
 MAX_BYTES = 2 * 1024**3
