@@ -1,4 +1,4 @@
-"""Chats held in memory: messages as shown, and the conversation the engine gets.
+"""Chats held in memory: messages as shown, and which stored turns the engine gets.
 
 Kept separate from widgets so the rules about what the model sees (final
 answers only, never thoughts; failed exchanges left out) are plain, testable
@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from app.store.titles import auto_title
 from engine.events import Stats
-from engine.inputs.conversation import Attachment, Conversation, Turn
+from engine.inputs.conversation import Attachment, Turn
+from engine.inputs.media import MediaKind
 
 if TYPE_CHECKING:
     from app.store import Message as StoredMessage
 
-MediaKind = Literal["image", "video", "document"]
-TITLE_LENGTH = 48
 
 _chat_ids = itertools.count(1)
 
@@ -57,13 +57,6 @@ class Message:
         return self.role == "assistant" and self.error is None and bool(self.text.strip())
 
 
-def title_from(text: str, attachments: tuple[ChatAttachment, ...] = ()) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if not line:
-        return f"{attachments[0].path.name}" if attachments else "New chat"
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
-
-
 @dataclass(slots=True)
 class ChatSession:
     id: int = field(default_factory=lambda: next(_chat_ids))
@@ -72,7 +65,7 @@ class ChatSession:
 
     def add(self, message: Message) -> Message:
         if message.role == "user" and self.title == "New chat":
-            self.title = title_from(message.text, message.attachments)
+            self.title = auto_title(message.text, [a.name or a.path.name for a in message.attachments])
         self.messages.append(message)
         return message
 
@@ -82,25 +75,6 @@ class ChatSession:
             if message.stats is not None:
                 return message.stats.prompt_tokens + message.stats.generated_tokens
         return None
-
-    def conversation(self, system: str = "") -> Conversation:
-        """The turns the engine sees: answered user turns with their answers, then the last user turn.
-
-        A user turn whose reply failed is left out, so "try again" never doubles it.
-        """
-        turns: list[Turn] = []
-        messages = self.messages
-        for index, message in enumerate(messages):
-            if message.role != "user":
-                continue
-            reply = messages[index + 1] if index + 1 < len(messages) else None
-            is_last = all(m.role != "user" for m in messages[index + 1 :])
-            user_turn = Turn("user", message.text, tuple(a.for_engine() for a in message.attachments))
-            if reply is not None and reply.usable:
-                turns += [user_turn, Turn("assistant", reply.text)]
-            elif is_last and reply is None:
-                turns.append(user_turn)
-        return Conversation(turns=tuple(turns), system=system)
 
 
 def usable_turns(turns: tuple[Turn, ...] | list[Turn]) -> tuple[Turn, ...]:

@@ -1,8 +1,11 @@
 """Look at an attached file before sending it: its kind, size, a thumbnail, a video's duration,
 a document's pages or lines.
 
-Runs on a pool thread (decoding a video frame or a large photo takes tens of
-milliseconds, too long for the GUI thread).  Failures are
+Images and videos are read by the engine's own probes (engine.inputs.media), so a
+file is judged here by the rules that will read it at send time: EXIF orientation,
+a video's display rotation, size limits, the same messages.  Runs on a pool thread
+(decoding a video frame or a large photo takes tens of milliseconds, too long for
+the GUI thread).  Failures are
 :class:`~engine.errors.AttachmentError` with a message naming the file and the
 fix, shown inline at attach time rather than after the user pressed Send.
 """
@@ -12,13 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from app.chat import MediaKind
 from app.document_preview import document_thumbnail
 from engine.errors import AttachmentError
 from engine.inputs.documents import load_document
-from engine.inputs.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, guess_kind
+from engine.inputs.media import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    MediaKind,
+    guess_kind,
+    probe_image,
+    probe_video,
+)
 
 THUMBNAIL_PX = 160
 MAX_BYTES = 2 * 1024**3
@@ -99,52 +108,13 @@ def _probe_document(path: Path, name: str) -> MediaInfo:
 
 
 def _probe_image(path: Path) -> MediaInfo:
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))
-            width, height = image.size
-            image = ImageOps.exif_transpose(image)
-            thumb = image.convert("RGB")
-            thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise AttachmentError(
-            f"“{path.name}” is not a readable image ({type(error).__name__})",
-            fix="Open it in an image viewer to check it, or save it again as PNG or JPEG",
-            path=path,
-        ) from None
-    return MediaInfo(path, "image", width, height, None, thumb)
+    info = probe_image(path, thumbnail_side=THUMBNAIL_PX)  # the model's own rules: EXIF orientation, limits
+    return MediaInfo(path, "image", info.width, info.height, None, info.thumbnail)
 
 
 def _probe_video(path: Path) -> MediaInfo:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise AttachmentError(
-                    f"“{path.name}” has no video track", fix="Choose a video file", path=path
-                )
-            stream = container.streams.video[0]
-            duration = None
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            frame = next(container.decode(stream), None)
-            if frame is None:
-                raise AttachmentError(f"“{path.name}” has no frames", fix="Choose another video", path=path)
-            thumb = frame.to_image().convert("RGB")
-            width, height = frame.width, frame.height
-    except AttachmentError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, StopIteration) as error:
-        raise AttachmentError(
-            f"“{path.name}” is not a readable video ({type(error).__name__})",
-            fix="Convert it to MP4 (H.264), or choose another file",
-            path=path,
-        ) from None
-    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    return MediaInfo(path, "video", width, height, duration, thumb)
+    info = probe_video(path, thumbnail_side=THUMBNAIL_PX)  # display rotation applied: a phone's portrait
+    return MediaInfo(path, "video", info.width, info.height, info.duration_s, info.thumbnail)
 
 
 def format_duration(seconds: float | None) -> str:

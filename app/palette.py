@@ -24,7 +24,6 @@ class Colors:
     accent_text: str
     accent_hover: str
     user_bubble: str
-    user_text: str
     code_bg: str
     code_header: str
     code_border: str
@@ -51,7 +50,6 @@ LIGHT = Colors(
     accent_text="#ffffff",
     accent_hover="#324fc4",
     user_bubble="#eef1fb",
-    user_text="#1f2328",
     code_bg="#f6f8fa",
     code_header="#eaeef2",
     code_border="#d0d7de",
@@ -78,7 +76,6 @@ DARK = Colors(
     accent_text="#0e1020",
     accent_hover="#93a6ff",
     user_bubble="#2a2d37",
-    user_text="#e6e7ea",
     code_bg="#15161a",
     code_header="#24262c",
     code_border="#34373f",

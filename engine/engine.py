@@ -20,7 +20,7 @@ from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
 from engine.generation.loop import PrefixCache, TokenCodec, denoise
 from engine.generation.plan import ReplyPlan
-from engine.generation.replay import StoredStep, decode_steps
+from engine.generation.replay import decode_steps
 from engine.generation.rewrite import frozen_positions, selected_range
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.inputs.overflow import Cut
@@ -274,7 +274,7 @@ class Engine:
         keep = frozen_positions(text_ids, self.codec.decode, start, end)
         return ids, keep + [True] * (len(ids) - len(text_ids))  # the end of the reply stays
 
-    def decode_steps(self, frames: Iterable[StoredStep]) -> list[Step]:
+    def decode_steps(self, frames: Iterable[Step]) -> list[Step]:
         """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""
         return decode_steps(frames, self.codec)
 

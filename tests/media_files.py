@@ -18,13 +18,26 @@ def write_png(
     return path
 
 
-def write_mp4(path: Path, seconds: float = 3.0, fps: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
-    """An H.264 MP4 whose frame i is a flat grey level proportional to i (so frames are identifiable)."""
+def write_mp4(
+    path: Path,
+    seconds: float = 3.0,
+    fps: int = 10,
+    size: tuple[int, int] = (64, 48),
+    *,
+    rotation: int | None = None,
+) -> Path:
+    """An H.264 MP4 whose frame i is a flat grey level proportional to i (so frames are identifiable).
+
+    ``rotation`` (degrees counter-clockwise) is written as the stream's display matrix, the way a
+    phone stores a portrait video: landscape pixels plus "turn me by 90° to show".
+    """
     frames = int(seconds * fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
         for i in range(frames):
             level = int(255 * i / max(1, frames - 1))
             array = np.full((size[1], size[0], 3), level, dtype=np.uint8)

@@ -7,7 +7,6 @@ docs/storage.md for the API, the schema and the guarantees.
 
 from app.store.database import Recovery
 from app.store.errors import DatabaseCorruptError, ImportFormatError, NewerDatabaseError, StoreError
-from app.store.history_codec import Frame
 from app.store.models import (
     ConversationGroup,
     ConversationInfo,
@@ -26,7 +25,6 @@ __all__ = [
     "ConversationGroup",
     "ConversationInfo",
     "DatabaseCorruptError",
-    "Frame",
     "ImportFormatError",
     "Message",
     "NewerDatabaseError",

@@ -31,7 +31,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.store import conversations, history
+import app.store.conversations as conversations
+import app.store.history as history
 from app.store.blobs import BlobStore
 from app.store.errors import ImportFormatError
 from app.store.history_codec import encode_tokens

@@ -6,7 +6,6 @@ import sqlite3
 from collections.abc import Sequence
 
 from app.store.history_codec import (
-    Frame,
     HistoryFormatError,
     decode_block,
     decode_tokens,
@@ -15,21 +14,6 @@ from app.store.history_codec import (
 )
 from app.store.models import StoredCanvas
 from engine.events import Canvas, Step
-
-
-def frames_from_steps(steps: Sequence[Step], block: int | None = None) -> list[Frame]:
-    """The engine's Step events as codec frames (optionally renumbered to ``block``)."""
-    return [
-        Frame(
-            block=s.block if block is None else block,
-            step=s.step,
-            max_steps=s.max_steps,
-            draft=s.draft,
-            accepted=s.accepted,
-            entropy=s.entropy,
-        )
-        for s in steps
-    ]
 
 
 def save_canvas(conn: sqlite3.Connection, message_id: int, block: int, canvas: Canvas) -> None:
@@ -41,9 +25,9 @@ def save_canvas(conn: sqlite3.Connection, message_id: int, block: int, canvas: C
 
 
 def save_refinement(
-    conn: sqlite3.Connection, message_id: int, block: int, frames: Sequence[Frame], *, committed: bool
+    conn: sqlite3.Connection, message_id: int, block: int, frames: Sequence[Step], *, committed: bool
 ) -> int:
-    """Store one block's frames; return the record's size in bytes."""
+    """Store one canvas's steps as the reply's ``block``; return the record's size in bytes."""
     data = encode_block(frames)
     conn.execute(
         "INSERT OR REPLACE INTO refinements (message_id, block, frames, committed, data)"
@@ -64,8 +48,8 @@ def canvases(conn: sqlite3.Connection, message_id: int) -> list[StoredCanvas]:
     ]
 
 
-def replay(conn: sqlite3.Connection, message_id: int, block: int | None = None) -> list[Frame]:
-    """Every stored frame of a reply (or of one block), in order.
+def replay(conn: sqlite3.Connection, message_id: int, block: int | None = None) -> list[Step]:
+    """Every stored step of a reply (or of one block), in order, without text (see ``decode_block``).
 
     A record that cannot be decoded (damaged, or from a newer format) is
     skipped rather than failing the whole replay.
@@ -75,7 +59,7 @@ def replay(conn: sqlite3.Connection, message_id: int, block: int | None = None) 
     if block is not None:
         query += " AND block = ?"
         params = (message_id, block)
-    frames: list[Frame] = []
+    frames: list[Step] = []
     for b, data in conn.execute(query + " ORDER BY block", params):
         try:
             frames.extend(decode_block(data, b))

@@ -33,7 +33,8 @@ import itertools
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from engine.events import Step
 
 FORMAT_VERSION = 1
 ENTROPY_FLOOR = 1e-4
@@ -45,18 +46,6 @@ _DEQUANTIZED: tuple[float, ...] = (
     0.0,
     *(math.exp(_LOG_FLOOR + (q - 0.5) * ENTROPY_LOG_STEP) for q in range(1, 256)),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One replayed denoising step: what the canvas looked like and how sure the model was."""
-
-    block: int
-    step: int
-    max_steps: int
-    draft: tuple[int, ...]
-    accepted: tuple[bool, ...]
-    entropy: tuple[float, ...]
 
 
 class HistoryFormatError(ValueError):
@@ -143,8 +132,12 @@ def _pack_bits(flags: Sequence[bool]) -> int:
 # -- blocks ----------------------------------------------------------------------------------------
 
 
-def encode_block(frames: Sequence[Frame], *, level: int = 9) -> bytes:
-    """Encode the frames of one block (in step order, equal lengths) as one compressed record."""
+def encode_block(frames: Sequence[Step], *, level: int = 9) -> bytes:
+    """Encode the steps of one block (in step order, equal lengths) as one compressed record.
+
+    Only what the model computed is kept (ids, accepted mask, entropy): a step's
+    text and token pieces depend on the tokenizer and are decoded again on replay.
+    """
     if not frames:
         raise ValueError("a history record needs at least one frame")
     length = len(frames[0].draft)
@@ -196,8 +189,11 @@ def encode_block(frames: Sequence[Frame], *, level: int = 9) -> bytes:
     return zlib.compress(bytes(out), level)
 
 
-def decode_block(data: bytes, block: int) -> list[Frame]:
-    """The frames of one record, exactly as :func:`encode_block` stored them."""
+def decode_block(data: bytes, block: int) -> list[Step]:
+    """The steps of one record, exactly as :func:`encode_block` stored them, without text.
+
+    The engine's ``decode_steps`` gives them their text and pieces with the loaded tokenizer.
+    """
     try:
         raw = zlib.decompress(data)
     except zlib.error as error:
@@ -245,7 +241,9 @@ def decode_block(data: bytes, block: int) -> list[Frame]:
     if reader.pos != len(raw):
         raise HistoryFormatError("history record has trailing data")
 
-    return [Frame(block, steps[k], max_steps, drafts[k], accepted[k], entropies[k]) for k in range(count)]
+    return [
+        Step(block, steps[k], max_steps, drafts[k], accepted[k], entropies[k], text="") for k in range(count)
+    ]
 
 
 # -- committed canvases ----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from app.store import conversations, history
+import app.store.conversations as conversations
+import app.store.history as history
 from app.store.database import Database
 from app.store.tree import stats_to_json
 from engine.events import Canvas, Done, Event, Step
@@ -101,9 +102,7 @@ class ReplyWriter:
         with self._db.write("save the reply being written") as conn:
             history.save_canvas(conn, self.message_id, block, canvas)
             if steps:
-                history.save_refinement(
-                    conn, self.message_id, block, history.frames_from_steps(steps, block), committed=True
-                )
+                history.save_refinement(conn, self.message_id, block, steps, committed=True)
             conn.execute(
                 "UPDATE messages SET text = ?, thought = ?, status = 'streaming', updated_at = ?"
                 " WHERE id = ?",
@@ -127,8 +126,8 @@ class ReplyWriter:
         with self._db.write("save the finished reply") as conn:
             if pending:  # the block a Stop interrupted: kept for replay, marked uncommitted
                 block = self._first_block + pending[0].block
-                frames = history.frames_from_steps([s for s in pending if s.block == pending[0].block], block)
-                history.save_refinement(conn, self.message_id, block, frames, committed=False)
+                steps = [s for s in pending if s.block == pending[0].block]
+                history.save_refinement(conn, self.message_id, block, steps, committed=False)
             conn.execute(
                 "UPDATE messages SET text = ?, thought = ?, status = ?, stop_reason = ?,"
                 " stats = COALESCE(?, stats), updated_at = ? WHERE id = ?",

@@ -14,17 +14,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from app.store import conversations, exchange, history, tree
-from app.store import search as search_module
+import app.store.conversations as conversations
+import app.store.exchange as exchange
+import app.store.history as history
+import app.store.search as search_module
+import app.store.tree as tree
 from app.store.blobs import BlobStore
 from app.store.database import Database, Recovery
 from app.store.dates import group_conversations
 from app.store.errors import StoreError
-from app.store.history_codec import Frame
 from app.store.models import ConversationGroup, ConversationInfo, Message, SearchHit, Siblings, StoredCanvas
 from app.store.paths import blobs_dir_for, default_db_path
 from app.store.replies import ReplyWriter
 from engine.errors import AttachmentError
+from engine.events import Step
 from engine.inputs.conversation import Attachment, Conversation, Turn
 from engine.inputs.media import guess_kind
 
@@ -56,7 +59,6 @@ class Store:
         """Set when a damaged database was moved aside at open: show ``recovery.message`` to the user."""
         self.interrupted: tuple[int, ...] = ()
         """Replies that were still streaming when the app last died; now marked incomplete."""
-        self._data_version = db.data_version()
 
     @classmethod
     def open(
@@ -112,13 +114,6 @@ class Store:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def has_external_changes(self) -> bool:
-        """True once after another app instance committed something (poll it to refresh the sidebar)."""
-        version = self._db.data_version()
-        changed = version != self._data_version
-        self._data_version = version
-        return changed
 
     def _finish_interrupted_replies(self) -> tuple[int, ...]:
         with self._db.write("mark interrupted replies") as conn:
@@ -345,16 +340,13 @@ class Store:
             path = tree.load_messages(conn, skeleton.path_to(message_id), self._blobs)
         return Conversation(turns=to_turns(path), system=system)
 
-    def active_turns(self, conversation_id: int) -> tuple[Turn, ...]:
-        return to_turns(self.active_path(conversation_id))
-
     # -- canvases and refinement history -----------------------------------------------------------
 
     def canvases(self, message_id: int) -> list[StoredCanvas]:
         with self._db.read() as conn:
             return history.canvases(conn, message_id)
 
-    def replay(self, message_id: int, block: int | None = None) -> list[Frame]:
+    def replay(self, message_id: int, block: int | None = None) -> list[Step]:
         """Every denoising step of a reply (or one block) as stored: drafts exact, entropy quantised."""
         with self._db.read() as conn:
             return history.replay(conn, message_id, block)

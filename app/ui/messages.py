@@ -487,7 +487,6 @@ class AssistantMessage(QWidget):
         self.actions.setVisible(False)
         layout.addWidget(self.actions)
         self._user_opened_thought = False
-        self._thought_seconds: float | None = None
         self.frames = 0
         self.state: ReplyState | None = None
 

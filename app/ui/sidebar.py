@@ -173,7 +173,7 @@ class Sidebar(QFrame):
         self.list.viewport().installEventFilter(self)
         self._extending_selection = False  # a Ctrl/Shift click or key is being handled
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
+        self.list.customContextMenuRequested.connect(self._on_list_custom_context_menu_requested)
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
         self.list.itemClicked.connect(self._on_list_item_clicked)
         self.list.itemChanged.connect(self._on_list_item_changed)
@@ -446,7 +446,7 @@ class Sidebar(QFrame):
 
     # --- slots ---------------------------------------------------------------------
 
-    def _on_list_context_menu_requested(self, pos) -> None:
+    def _on_list_custom_context_menu_requested(self, pos) -> None:
         item = self.list.itemAt(pos)
         if item is not None and item.data(ID_ROLE) is not None:
             self.context_menu(int(item.data(ID_ROLE))).popup(self.list.viewport().mapToGlobal(pos))

@@ -10,8 +10,8 @@ rendering path as a live reply.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+import dataclasses
+from collections.abc import Iterable
 
 from engine.errors import EngineError
 from engine.events import Step
@@ -22,19 +22,9 @@ class ForeignHistoryError(EngineError):
     """The stored ids are not tokens of the loaded model's vocabulary: another model wrote them."""
 
 
-class StoredStep(Protocol):
-    """What the store gives back per step (``app.store.Frame`` has these fields)."""
-
-    block: int
-    step: int
-    max_steps: int
-    draft: Sequence[int]
-    accepted: Sequence[bool]
-    entropy: Sequence[float]
-
-
-def decode_steps(frames: Iterable[StoredStep], codec: TokenCodec, *, with_pieces: bool = True) -> list[Step]:
-    """Stored frames as Step events: text up to the first end-of-turn token, token pieces for the grid.
+def decode_steps(frames: Iterable[Step], codec: TokenCodec, *, with_pieces: bool = True) -> list[Step]:
+    """Stored steps (ids, mask, entropy; no text) as the loop emitted them: text up to the first
+    end-of-turn token, token pieces for the grid.
 
     The last frame of each block is marked ``finished`` (the block was committed
     after it, or the reply stopped there).
@@ -50,19 +40,15 @@ def decode_steps(frames: Iterable[StoredStep], codec: TokenCodec, *, with_pieces
         ) from error
 
 
-def _decode(frames: list[StoredStep], codec: TokenCodec, with_pieces: bool) -> list[Step]:
+def _decode(frames: list[Step], codec: TokenCodec, with_pieces: bool) -> list[Step]:
     steps: list[Step] = []
     for index, frame in enumerate(frames):
         draft = [int(t) for t in frame.draft]
         last_of_block = index + 1 == len(frames) or frames[index + 1].block != frame.block
         steps.append(
-            Step(
-                block=frame.block,
-                step=frame.step,
-                max_steps=frame.max_steps,
+            dataclasses.replace(
+                frame,
                 draft=tuple(draft),
-                accepted=tuple(bool(a) for a in frame.accepted),
-                entropy=tuple(float(e) for e in frame.entropy),
                 text=codec.decode(codec.until_eos(draft)),
                 pieces=tuple(codec.pieces(draft)) if with_pieces else (),
                 finished=last_of_block,

@@ -14,7 +14,7 @@ start again from zero.  This module streams each file into
 HTTP ``Range`` request, verifies it, renames it to ``blobs/<etag>`` and then
 calls ``hf_hub_download``, which finds the blob and creates the snapshot link
 exactly as for its own downloads.  The result is an ordinary cache entry that
-``hf``, transformers and :func:`engine.model.loader.resolve_source` all use.
+``hf``, transformers and :func:`engine.model.checkpoint.resolve_source` all use.
 
 Verification: every file's size must match the Hub's; LFS files (the weight
 shards) must match the sha256 the Hub lists for them, and plain git files the
@@ -700,8 +700,6 @@ def download(
     A lost connection is retried (resuming) a few times, then raises
     ModelAccessError naming the files still missing; those resume too.
     """
-    from huggingface_hub.errors import HfHubHTTPError
-
     if isinstance(plan, str):
         plan = plan_download(plan, token=token)
     cancel = cancel or CancelToken()
@@ -713,6 +711,23 @@ def download(
             reporter.file_cached(f)
         reporter.emit(force=True)
         return DownloadResult(plan, snapshot, complete=True, cancelled=False, transferred_bytes=0)
+    _check_free_space(plan)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    _write_tree_listing(folder, plan)
+    pending = [f for f in plan.files if not (snapshot / f.name).is_file()]
+    for f in plan.files:
+        if f not in pending:
+            reporter.file_cached(f)
+    if not _fetch_all(plan, pending, token, reporter, cancel):
+        log.info("download of %s cancelled; it resumes on the next start", plan.repo)
+        return DownloadResult(plan, snapshot, False, True, reporter.transferred)
+    _write_ref(folder, plan.ref, plan.revision)
+    reporter.emit(force=True)
+    return DownloadResult(plan, snapshot, True, False, reporter.transferred)
+
+
+def _check_free_space(plan: DownloadPlan) -> None:
+    """Refuse before the first byte when the cache's disk cannot hold what is left to fetch."""
     free = free_disk_bytes(hub_cache_dir())
     if free < plan.remaining_bytes:
         raise DiskSpaceError(
@@ -722,12 +737,18 @@ def download(
             "and restart the app",
             path=hub_cache_dir(),
         )
-    snapshot.mkdir(parents=True, exist_ok=True)
-    _write_tree_listing(folder, plan)
-    pending = [f for f in plan.files if not (snapshot / f.name).is_file()]
-    for f in plan.files:
-        if f not in pending:
-            reporter.file_cached(f)
+
+
+def _fetch_all(
+    plan: DownloadPlan,
+    pending: list[PlannedFile],
+    token: str | bool | None,
+    reporter: _Progress,
+    cancel: CancelToken,
+) -> bool:
+    """Fetch each pending file; False when cancelled.  Failures become errors that name the fix."""
+    from huggingface_hub.errors import HfHubHTTPError
+
     try:
         for f in pending:
             if cancel.cancelled:
@@ -736,9 +757,10 @@ def download(
             _fetch_file(plan, f, token, reporter, cancel)
             reporter.finish_file(f)
     except _CancelledError:
-        log.info("download of %s cancelled; it resumes on the next start", plan.repo)
-        return DownloadResult(plan, snapshot, False, True, reporter.transferred)
+        return False
     except _network_errors() as error:
+        folder = repo_cache_folder(plan.repo)
+        snapshot = folder / "snapshots" / plan.revision
         still = [f for f in plan.files if not (snapshot / f.name).is_file()]
         described = _describe_missing(folder, [(f.name, f.size, f.sha256) for f in still])
         raise ModelAccessError(
@@ -756,9 +778,7 @@ def download(
             fix="Free up space and start the download again: it resumes where it stopped",
             path=hub_cache_dir(),
         ) from None
-    _write_ref(folder, plan.ref, plan.revision)
-    reporter.emit(force=True)
-    return DownloadResult(plan, snapshot, True, False, reporter.transferred)
+    return True
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -796,13 +816,3 @@ def save_token(token: str) -> str:
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         log.warning("HF_TOKEN is set in the environment and is used instead of the token just saved")
     return str(name)
-
-
-def retry_with_token(token: str, repo_id: str = DEFAULT_MODEL, *, revision: str = "main") -> DownloadPlan:
-    """After an access error: store the token the user entered, then plan again.
-
-    Raises ModelAccessError again (with the licence URL) if the account still
-    has no access, e.g. the licence was not accepted yet.
-    """
-    save_token(token)
-    return plan_download(repo_id, revision=revision)

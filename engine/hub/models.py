@@ -5,7 +5,7 @@ The app keeps no catalogue of its own.  Downloads go to the standard HF cache
 from a scan of that cache each time: whatever another tool downloaded or
 deleted shows up correctly.  Folders the user added are passed in by the GUI,
 which persists them.  Completeness is decided by the same check the loader
-runs (:func:`engine.model.loader.check_checkpoint`), so "complete" in the list means
+runs (:func:`engine.model.checkpoint.check_checkpoint`), so "complete" in the list means
 "will load"; ``missing_files`` says what a resumed download still has to fetch.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import ModelFilesError
-from engine.model.loader import DEFAULT_MODEL, REQUIRED_FILES, TOKENIZER_FILES, check_checkpoint
+from engine.model.checkpoint import REQUIRED_FILES, TOKENIZER_FILES, check_checkpoint, safetensors_truncated
+from engine.model.loader import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +163,9 @@ def missing_files(folder: Path, expected: Iterable[str] = ()) -> tuple[str, ...]
     else those a loadable checkpoint needs; plus the shards its weights index names.
 
     Truncated safetensors shards are listed as ``"<name> (incomplete)"``.  This
-    mirrors :func:`engine.model.loader.check_checkpoint` but returns the names instead
+    mirrors :func:`engine.model.checkpoint.check_checkpoint` but returns the names instead
     of one sentence, for the model list and for resume.
     """
-    from engine.model.loader import _safetensors_truncated
-
     expected = list(expected)
     found: list[str] = [name for name in expected if not (folder / name).is_file()]
     # With the commit's file list the names above are exact; without it, name what the loader needs.
@@ -190,7 +189,7 @@ def missing_files(folder: Path, expected: Iterable[str] = ()) -> tuple[str, ...]
         path = folder / shard
         if not path.is_file():
             found.append(shard)
-        elif _safetensors_truncated(path):
+        elif safetensors_truncated(path):
             found.append(f"{shard} (incomplete)")
     return tuple(dict.fromkeys(found))
 

@@ -29,14 +29,6 @@ class Attachment:
     def display_name(self) -> str:
         return self.name or self.path.name
 
-    @staticmethod
-    def from_path(path: str | Path) -> Attachment:
-        """Guess the kind from the file name; the media loader validates the content."""
-        from engine.inputs.media import guess_kind
-
-        p = Path(path)
-        return Attachment(path=p, kind=guess_kind(p))
-
 
 @dataclass(frozen=True, slots=True)
 class Turn:

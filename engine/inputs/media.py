@@ -32,8 +32,6 @@ from engine.inputs.documents import is_document_name, sniff_document
 if TYPE_CHECKING:
     import av
 
-    from engine.inputs.conversation import Attachment, MediaOptions
-
 MediaKind = Literal["image", "video", "document"]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -76,7 +74,7 @@ there, while 60 frames of 4K video would otherwise hold ~1.5 GB of RGB.
 """
 
 THUMBNAIL_SIDE = 512
-"""Longer side of :attr:`VideoInfo.thumbnail`, enough for a chat-bubble preview."""
+"""Longer side of a probe's thumbnail unless the caller asks for another, enough for a chat-bubble preview."""
 
 _WHITE = (255, 255, 255)
 
@@ -199,14 +197,43 @@ def load_image(
     first frame only for animations.  Raises :class:`AttachmentError` for
     anything that cannot become such an image.
     """
-    path = Path(path)
+    image, _size = _read_image(Path(path), max_side, max_pixels)
+    return image
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the GUI shows for an attached image: its upright size (EXIF orientation applied), a thumbnail."""
+
+    width: int
+    height: int
+    thumbnail: Image.Image
+
+
+def probe_image(path: str | Path, *, thumbnail_side: int = THUMBNAIL_SIDE) -> ImageInfo:
+    """The image's upright full size and a small RGB thumbnail, by the same rules as :func:`load_image`.
+
+    A phone photo stored sideways with an EXIF orientation is probed as the
+    user sees it (portrait), and any file the model could not read fails here,
+    at attach time, with the message it would get at send time.
+    """
+    thumbnail, (width, height) = _read_image(Path(path), thumbnail_side, MAX_IMAGE_PIXELS)
+    return ImageInfo(width, height, thumbnail)
+
+
+def _read_image(path: Path, max_side: int, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded upright RGB image (at most ``max_side``) and the upright size of the full picture."""
     head = _read_head(path)
     try:
         with path.open("rb") as file:
             image = _open_image(file, path, max_pixels, head)
             with image:
+                width, height = image.size
                 _decode_image(image, path, max_side)
+                decoded = image.size
                 _apply_exif_orientation(image)
+                if image.size != decoded:  # a quarter turn: the full picture is upright the other way
+                    width, height = height, width
                 rgb = _to_rgb(_shrink(_expand_palette(image), max_side), path)
                 if rgb is image:
                     rgb = image.copy()  # detach from the ImageFile and its (closed) file
@@ -223,7 +250,7 @@ def load_image(
             path=path,
         ) from exc
     rgb.info.clear()  # EXIF, ICC, XMP: nothing downstream should act on the original's metadata
-    return rgb
+    return rgb, (width, height)
 
 
 def _open_image(file: BinaryIO, path: Path, max_pixels: int, file_head: bytes) -> ImageFile.ImageFile:
@@ -450,15 +477,16 @@ def load_video_frames(
     return frames
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Duration, display size, frame rate and a thumbnail (the first decodable frame)."""
+def probe_video(path: str | Path, *, thumbnail_side: int = THUMBNAIL_SIDE) -> VideoInfo:
+    """Duration, display size, frame rate and a thumbnail (the first decodable frame), all as a player shows
+    them: a phone's portrait video (stored landscape with a display rotation) is probed as portrait."""
     path = Path(path)
     with _open_video(path) as (container, stream):
         first = next((frame for _, frame in _timed_frames(container, stream)), None)
         if first is None:
             raise _no_frames(path)
         width, height = _display_size(first, stream)
-        thumbnail = _frame_image(first, stream, THUMBNAIL_SIDE)
+        thumbnail = _frame_image(first, stream, thumbnail_side)
         duration: float | None = None
         if container.duration is not None and container.duration > 0:
             duration = container.duration / _av().time_base
@@ -602,26 +630,3 @@ def _no_frames(path: Path) -> AttachmentError:
         fix=_REENCODE_FIX,
         path=path,
     )
-
-
-# --------------------------------------------------------------------------- prompt input
-
-
-@dataclass(frozen=True)
-class AttachmentImage:
-    """One image for the prompt: the picture, its "mm:ss" label (video frames only) and token budget."""
-
-    image: Image.Image
-    label: str | None
-    tokens: int
-
-
-def load_attachment_images(attachment: Attachment, options: MediaOptions) -> list[AttachmentImage]:
-    """What an attachment puts in front of the model: one image, or one labelled image per sampled frame."""
-    if attachment.kind == "image":
-        return [AttachmentImage(load_image(attachment.path), None, options.image_tokens)]
-    frames = load_video_frames(attachment.path, fps=options.video_fps, max_frames=options.video_max_frames)
-    return [
-        AttachmentImage(frame.image, format_timestamp(frame.timestamp), options.video_frame_tokens)
-        for frame in frames
-    ]

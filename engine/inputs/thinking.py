@@ -133,71 +133,85 @@ def split_thinking(text: str, *, final: bool = True) -> SplitText:
     """
     if not final:
         text = _withhold_partial_marker(text)
-    answers: list[str] = []
-    thoughts: list[str] = []
-    chunks: list[str] = []  # raw text of the part being read
-    state = _ANSWER
-    answer_started = False  # non-whitespace answer text seen: <think> is plain text from here on
+    scanner = _Scanner(final)
+    pos = 0
     ended = False
+    for match in _MARKER_RE.finditer(text):
+        scanner.read(text[pos : match.start()])
+        pos = match.end()
+        if match.group() in _END_TOKENS:
+            ended = True
+            break
+        scanner.marker(match.group())
+    if not ended:
+        scanner.read(text[pos:])
+    scanner.close_part(last=not ended)
+    thought = _SEPARATOR.join(scanner.thoughts)
+    return SplitText(
+        thought=thought,
+        answer=_SEPARATOR.join(scanner.answers),
+        thinking=scanner.state != _ANSWER,
+        has_thought=bool(thought),
+    )
 
-    def close_part(last: bool) -> None:
-        content = "".join(chunks)
-        chunks.clear()
-        if state == _CHANNEL:
+
+class _Scanner:
+    """The state of one :func:`split_thinking` pass: the finished parts and the one being read."""
+
+    def __init__(self, final: bool) -> None:
+        self.final = final
+        self.answers: list[str] = []
+        self.thoughts: list[str] = []
+        self.chunks: list[str] = []  # raw text of the part being read
+        self.state = _ANSWER
+        self.answer_started = False  # non-whitespace answer text seen: <think> is plain text from here on
+
+    def read(self, chunk: str) -> None:
+        """Text between markers belongs to the part being read."""
+        if chunk:
+            self.chunks.append(chunk)
+            if self.state == _ANSWER and not self.answer_started and not chunk.isspace():
+                self.answer_started = True
+
+    def marker(self, token: str) -> None:
+        """Open or close a thought, or keep a <think> tag that is only text; other tokens are dropped."""
+        if token == _OPEN_CHANNEL:
+            self._switch(_CHANNEL)
+        elif token == _CLOSE_CHANNEL:
+            if self.state != _ANSWER:
+                self._switch(_ANSWER)
+        elif token == _OPEN_THINK:
+            if self.state == _ANSWER and not self.answer_started:
+                self._switch(_THINK)
+            else:
+                self._keep_as_text(token)
+        elif token == _CLOSE_THINK:
+            if self.state == _THINK:
+                self._switch(_ANSWER)
+            else:
+                self._keep_as_text(token)
+
+    def _switch(self, state: int) -> None:
+        self.close_part(last=False)
+        self.state = state
+
+    def _keep_as_text(self, token: str) -> None:
+        self.chunks.append(token)
+        self.answer_started = self.answer_started or self.state == _ANSWER
+
+    def close_part(self, last: bool) -> None:
+        """File the part read so far as answer or thought (a channel's name line removed)."""
+        content = "".join(self.chunks)
+        self.chunks.clear()
+        if self.state == _CHANNEL:
             name = _CHANNEL_NAME_RE.match(content)
             if name:
                 content = content[name.end() :]
-            elif last and not final and _PARTIAL_CHANNEL_NAME_RE.fullmatch(content):
+            elif last and not self.final and _PARTIAL_CHANNEL_NAME_RE.fullmatch(content):
                 content = ""
         content = content.strip()
         if content:
-            (answers if state == _ANSWER else thoughts).append(content)
-
-    pos = 0
-    for match in _MARKER_RE.finditer(text):
-        chunk = text[pos : match.start()]
-        pos = match.end()
-        if chunk:
-            chunks.append(chunk)
-            if state == _ANSWER and not answer_started and not chunk.isspace():
-                answer_started = True
-        token = match.group()
-        if token in _END_TOKENS:
-            ended = True
-            break
-        if token == _OPEN_CHANNEL:
-            close_part(last=False)
-            state = _CHANNEL
-        elif token == _CLOSE_CHANNEL:
-            if state != _ANSWER:
-                close_part(last=False)
-                state = _ANSWER
-        elif token == _OPEN_THINK:
-            if state == _ANSWER and not answer_started:
-                close_part(last=False)
-                state = _THINK
-            else:
-                chunks.append(token)
-                answer_started = answer_started or state == _ANSWER
-        elif token == _CLOSE_THINK:
-            if state == _THINK:
-                close_part(last=False)
-                state = _ANSWER
-            else:
-                chunks.append(token)
-                answer_started = answer_started or state == _ANSWER
-        # any other special token is simply dropped
-    if not ended:
-        chunks.append(text[pos:])
-    close_part(last=not ended)
-
-    thought = _SEPARATOR.join(thoughts)
-    return SplitText(
-        thought=thought,
-        answer=_SEPARATOR.join(answers),
-        thinking=state != _ANSWER,
-        has_thought=bool(thought),
-    )
+            (self.answers if self.state == _ANSWER else self.thoughts).append(content)
 
 
 def strip_special_tokens(text: str) -> str:

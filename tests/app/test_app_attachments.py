@@ -118,7 +118,7 @@ def test_a_corrupt_image_is_named_inline_with_a_fix(qtbot, make_window, tmp_path
     drop_files(window, [bad])
     qtbot.waitUntil(lambda: bool(window._notices()), timeout=5000)
     message = window._notices()[-1].message
-    assert "broken.png" in message and "not a readable image" in message and "PNG or JPEG" in message
+    assert "broken.png" in message and "not an image that can be read" in message and "PNG or JPEG" in message
     assert window.composer.attachments() == []
 
 
@@ -178,6 +178,31 @@ def test_probe_reads_video_duration_and_thumbnail(tmp_path):
     info = probe(write_mp4(tmp_path / "v.mp4", seconds=2.0, fps=10))
     assert info.kind == "video" and abs(info.duration_s - 2.0) < 0.3
     assert info.thumbnail.size[0] <= 160 and (info.width, info.height) == (64, 48)
+
+
+def test_a_portrait_phone_video_is_probed_upright(tmp_path):
+    # Phones store portrait video as landscape pixels plus a display rotation: probed as the player shows it.
+    info = probe(write_mp4(tmp_path / "phone.mp4", seconds=0.5, size=(64, 48), rotation=90))
+    assert (info.width, info.height) == (48, 64)
+    assert info.thumbnail.size[1] > info.thumbnail.size[0]
+
+
+def test_a_dropped_portrait_video_is_described_upright(qtbot, make_window, tmp_path):
+    window = loaded_window(qtbot, make_window)
+    clip = write_mp4(tmp_path / "phone.mp4", seconds=0.5, size=(64, 48), rotation=270)
+    chips = dropped_chips(qtbot, window, [clip])
+    assert chips["phone.mp4"].accessibleName().endswith("48×64")
+
+
+def test_a_sideways_stored_photo_is_probed_upright(tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, "rotate 90° clockwise to display"
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(photo, exif=exif.tobytes())
+    info = probe(photo)
+    assert (info.width, info.height) == (20, 40) and info.thumbnail.size == (20, 40)
 
 
 def test_pasting_a_copied_video_file_attaches_it(qtbot, make_window, tmp_path):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from app.chat import ChatAttachment, ChatSession, Message
+from app.chat import ChatAttachment, ChatSession, Message, usable_turns
 from app.reply_state import ReplyState, format_stats
+from app.store.titles import auto_title
 from app.token_states import TokenState, classify, entropy_level
 from engine.events import Canvas, PromptEncoded, Step
+from engine.inputs.conversation import Attachment, Turn
 
 
 def step(
@@ -75,15 +77,26 @@ def test_format_stats():
     )
 
 
-def test_conversation_skips_failed_exchanges_and_thoughts(tmp_path):
-    chat = ChatSession()
-    chat.add(Message("user", "q1"))
-    chat.add(Message("assistant", "a1", thought="hidden"))
-    chat.add(Message("user", "q2"))
-    chat.add(Message("assistant", "", error="OOM"))
-    picture = ChatAttachment(tmp_path / "p.png", "image")
-    chat.add(Message("user", "q3", (picture,)))
-    turns = chat.conversation("sys").turns
+def test_history_skips_failed_exchanges(tmp_path):
+    picture = Attachment(tmp_path / "p.png", "image")
+    stored = (
+        Turn("user", "q1"),
+        Turn("assistant", "a1"),
+        Turn("user", "q2"),
+        Turn("assistant", ""),  # failed: the question goes with it, so "try again" never doubles it
+        Turn("user", "q3", (picture,)),
+    )
+    turns = usable_turns(stored)
     assert [(t.role, t.text) for t in turns] == [("user", "q1"), ("assistant", "a1"), ("user", "q3")]
-    assert turns[-1].attachments[0].path == picture.path
-    assert chat.title == "q1"
+    assert turns[-1].attachments == (picture,)
+
+
+def test_a_chat_is_titled_like_the_store_titles_it(tmp_path):
+    long = "Explain how the block diffusion sampler accepts tokens at each denoising step, please"
+    chat = ChatSession()
+    chat.add(Message("user", long))
+    assert chat.title == auto_title(long) and chat.title.endswith("…") and len(chat.title) <= 61
+    attached = ChatSession()
+    copy = ChatAttachment(tmp_path / "3f9a0c", "image", name="holiday.png")  # the store's copy, by hash
+    attached.add(Message("user", "", (copy,)))
+    assert attached.title == "holiday.png"

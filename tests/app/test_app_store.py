@@ -14,7 +14,7 @@ from app_fakes import FakeEngine, fake_loader
 
 from app.config import AppConfig
 from app.qt import QLineEdit, QMessageBox, Qt
-from app.store import Store, StoreError
+from app.store import Store, StoreError, to_turns
 from app.ui.messages import AssistantMessage, UserMessage
 from app.worker import load_engine
 from engine.settings import GenerationSettings
@@ -72,7 +72,7 @@ def test_follow_ups_send_the_stored_history_without_thoughts_even_after_a_restar
         ("assistant", "Second answer."),
         ("user", "three"),
     ]
-    assert window.store.active_turns(cid)[-1].text == "Second answer."
+    assert to_turns(window.store.active_path(cid))[-1].text == "Second answer."
 
 
 def test_a_failed_exchange_is_kept_but_not_sent_back(qtbot, make_window):

@@ -1,15 +1,16 @@
-"""Structure rules: one Qt import module, naming conventions, the icon and desktop files."""
+"""Structure rules: one Qt import module, names (every signal, every slot), the icon and desktop files."""
 
 from __future__ import annotations
 
 import ast
 import configparser
 import mimetypes
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from app.icon import icon_path
-from app.qt import QIcon, QSize, QtCore
+from app.qt import QIcon, QSize
 from app.worker import EngineWorker
 from engine.inputs.documents import is_document_name
 from engine.inputs.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -47,18 +48,90 @@ def test_engine_never_imports_the_app():
     assert not offenders, offenders
 
 
-def test_worker_signals_are_past_tense_and_slots_are_on_signal():
-    signals = [name for name, value in vars(EngineWorker).items() if isinstance(value, QtCore.Signal)]
-    assert {
-        "step_ready",
-        "canvas_committed",
-        "reply_finished",
-        "reply_failed",
-        "model_loaded",
-        "load_progressed",
-    } <= set(signals)
-    slots = [name for name in vars(EngineWorker) if name.startswith("on_")]
-    assert slots and all(name.endswith("_requested") for name in slots)
+# Past participles that do not end in -ed, and "ready" (the house style's own example, ``step_ready``:
+# a state reached).  Keep it short: a new word here should be a real participle.
+IRREGULAR_PARTICIPLES = frozenset({"built", "chosen", "drawn", "hidden", "ready", "sent", "shown", "written"})
+
+
+def declared_signals() -> dict[str, str]:
+    """Every ``name = Signal(...)`` in a class body under app/: name → where."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for statement in node.body:
+                value = getattr(statement, "value", None)
+                if (
+                    isinstance(statement, ast.Assign)
+                    and isinstance(value, ast.Call)
+                    and getattr(value.func, "id", getattr(value.func, "attr", None)) == "Signal"
+                ):
+                    for target in statement.targets:
+                        found[target.id] = f"{path.relative_to(ROOT)}:{statement.lineno} ({node.name})"
+    return found
+
+
+def is_past_participle(word: str) -> bool:
+    return word.endswith("ed") or word in IRREGULAR_PARTICIPLES
+
+
+def test_every_signal_in_the_app_is_named_in_the_past_tense():
+    signals = declared_signals()
+    assert {"step_ready", "canvas_committed", "reply_finished", "model_loaded", "probed"} <= set(signals)
+    assert len(signals) > 60  # the scan sees every module's signals, not only the worker's
+    offenders = [
+        f"{name} at {where}" for name, where in signals.items() if not is_past_participle(name.split("_")[-1])
+    ]
+    assert not offenders, "signals say what happened (…_clicked, …_failed, …_chosen):\n" + "\n".join(
+        offenders
+    )
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _connections() -> list[tuple[str, str, str]]:
+    """``(signal, slot, where)`` for each ``<expr>.<signal>.connect(self.<slot>)`` under app/."""
+    found = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr != "connect" or not isinstance(node.func.value, ast.Attribute) or not node.args:
+                continue
+            slot = node.args[0]
+            if (
+                isinstance(slot, ast.Attribute)
+                and isinstance(slot.value, ast.Name)
+                and slot.value.id == "self"
+            ):
+                found.append(
+                    (_snake(node.func.value.attr), slot.attr, f"{path.relative_to(ROOT)}:{node.lineno}")
+                )
+    return found
+
+
+def test_slots_are_named_on_the_signal_they_handle():
+    connections = _connections()
+    signals_of: dict[str, set[str]] = {}
+    for signal, slot, _where in connections:
+        signals_of.setdefault(slot, set()).add(signal)
+    checked = [
+        (signal, slot, where)
+        for signal, slot, where in connections
+        if slot.lstrip("_").startswith("on_")
+        and len(signals_of[slot]) == 1  # one handler for two: named for both
+    ]
+    assert len(checked) > 40
+    offenders = [
+        f"{slot} handles {signal} at {where}" for signal, slot, where in checked if not slot.endswith(signal)
+    ]
+    assert not offenders, "a slot is on_<signal> (or _on_<sender>_<signal>):\n" + "\n".join(offenders)
+    # The worker's slots are the ``…_requested`` signals the window emits to it.
+    requested = [name for name in vars(EngineWorker) if name.startswith("on_")]
+    assert requested and all(name.endswith("_requested") for name in requested)
 
 
 def test_no_module_calls_qthread_terminate():

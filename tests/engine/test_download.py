@@ -218,7 +218,8 @@ def test_saved_token_unlocks_the_gated_download_and_never_leaves_huggingface_fil
         dl.save_token("hf_wrong")
 
     with caplog.at_level(logging.DEBUG):
-        plan = dl.retry_with_token("  hf_granted\n")
+        dl.save_token("  hf_granted\n")
+        plan = dl.plan_download(REPO)
         result = dl.download(plan)
 
     assert result.complete

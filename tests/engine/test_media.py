@@ -15,13 +15,10 @@ from PIL import Image, JpegImagePlugin
 
 from engine.errors import AttachmentError, SettingsError
 from engine.inputs import media
-from engine.inputs.conversation import Attachment, MediaOptions
 from engine.inputs.media import (
-    AttachmentImage,
     VideoFrame,
     format_timestamp,
     guess_kind,
-    load_attachment_images,
     load_image,
     load_video_frames,
     probe_video,
@@ -74,7 +71,6 @@ def test_guess_kind_sniffs_files_without_a_known_extension(tmp_path: Path):
     renamed = clip.rename(tmp_path / "clip.bin")
     assert guess_kind(png) == "image"
     assert guess_kind(renamed) == "video"
-    assert Attachment.from_path(png).kind == "image"
 
 
 def test_guess_kind_rejects_other_files_naming_the_supported_types(tmp_path: Path):
@@ -464,15 +460,14 @@ def test_frames_are_scaled_to_the_side_cap(clip: Path):
     assert frames[0].image.size == (32, 24)
 
 
-def test_probe_video(clip: Path, monkeypatch):
+def test_probe_video(clip: Path):
     info = probe_video(clip)
     assert info.duration_s == pytest.approx(3.5, abs=0.05)
     assert (info.width, info.height) == (64, 48)
     assert info.fps == pytest.approx(10.0)
     assert info.thumbnail.mode == "RGB" and info.thumbnail.size == (64, 48)
     assert _close(info.thumbnail.getpixel((32, 24)), (_level(0),) * 3, 4)
-    monkeypatch.setattr(media, "THUMBNAIL_SIDE", 32)
-    assert probe_video(clip).thumbnail.size == (32, 24)
+    assert probe_video(clip, thumbnail_side=32).thumbnail.size == (32, 24)
 
 
 def test_invalid_sampling_settings(clip: Path):
@@ -561,21 +556,3 @@ def test_empty_or_missing_video(tmp_path: Path, name: str, match: str):
 )
 def test_format_timestamp_matches_gemma4(seconds: float, label: str):
     assert format_timestamp(seconds) == label
-
-
-# --------------------------------------------------------------------------- prompt input
-
-
-def test_load_attachment_images(tmp_path: Path, clip: Path):
-    png = tmp_path / "photo.png"
-    Image.new("RGB", (30, 20), RED).save(png)
-    options = MediaOptions(image_tokens=560, video_fps=1.0, video_max_frames=3, video_frame_tokens=70)
-
-    (photo,) = load_attachment_images(Attachment.from_path(png), options)
-    assert isinstance(photo, AttachmentImage)
-    assert photo.label is None and photo.tokens == 560 and photo.image.size == (30, 20)
-
-    frames = load_attachment_images(Attachment.from_path(clip), options)
-    assert [item.label for item in frames] == ["00:00", "00:01", "00:02"]
-    assert {item.tokens for item in frames} == {70}
-    assert all(item.image.mode == "RGB" for item in frames)

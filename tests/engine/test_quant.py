@@ -174,16 +174,16 @@ def test_experts_in_bf16_match_transformers(twelve_experts):
 
 def test_experts_without_a_grouped_kernel_loop_over_experts(twelve_experts, monkeypatch):
     """Devices without grouped_mm (CUDA before compute capability 8.0) run one matmul per expert."""
-    from engine.model.quant import modules
+    from engine.model.quant import grouped
 
     _hf, quant = twelve_experts
     quant.experts_per_group = 5
     hidden = torch.randn(300, 128)
     index, weights = _routing(300, 12, 4)
     with torch.no_grad():
-        grouped = quant(hidden, index, weights)
-        monkeypatch.setattr(modules, "_has_grouped_mm", lambda inputs: False)
-        assert torch.allclose(quant(hidden, index, weights), grouped, rtol=1e-6, atol=1e-7)
+        with_kernel = quant(hidden, index, weights)
+        monkeypatch.setattr(grouped, "_has_grouped_mm", lambda inputs: False)
+        assert torch.allclose(quant(hidden, index, weights), with_kernel, rtol=1e-6, atol=1e-7)
 
 
 def test_experts_hold_at_most_one_dense_group_at_a_time(monkeypatch):

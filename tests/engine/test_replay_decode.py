@@ -1,10 +1,10 @@
-"""engine.generation.replay: stored frames decode back into the Step events the live view drew."""
+"""engine.generation.replay: stored steps decode back into the Step events the live view drew."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.store.history_codec import Frame
+from engine.events import Step
 from engine.generation.loop import TokenCodec
 from engine.generation.replay import ForeignHistoryError, decode_steps
 
@@ -17,8 +17,9 @@ CODEC = TokenCodec(
 )
 
 
-def frame(block: int, step: int, draft: tuple[int, ...]) -> Frame:
-    return Frame(block, step, 2, draft, (True,) * len(draft), (0.5,) * len(draft))
+def frame(block: int, step: int, draft: tuple[int, ...]) -> Step:
+    """A step as the store gives it back: ids, mask and entropy, no text or pieces."""
+    return Step(block, step, 2, draft, (True,) * len(draft), (0.5,) * len(draft), text="")
 
 
 def test_text_stops_at_the_first_end_of_turn_and_pieces_cover_the_whole_canvas():

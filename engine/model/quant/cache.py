@@ -36,7 +36,9 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from engine.errors import ModelAccessError
 from engine.events import LoadProgress
+from engine.model.checkpoint import check_checkpoint, resolve_source
 from engine.model.quant.apply import install_empty, mark_quantized
 from engine.model.quant.packed import QuantizedWeight
 from engine.model.quant.settings import FORMAT_VERSION, QuantSettings
@@ -357,9 +359,6 @@ def verify_weights(cache_dir: Path) -> None:
 
 def _source_folder(source: str | Path) -> tuple[Path | None, Exception | None]:
     """The local folder of ``source``, or (None, why) for a repo id that is not downloaded."""
-    from engine.errors import ModelAccessError
-    from engine.model.loader import resolve_source
-
     try:
         return resolve_source(source), None
     except ModelAccessError as error:
@@ -367,8 +366,6 @@ def _source_folder(source: str | Path) -> tuple[Path | None, Exception | None]:
 
 
 def _build(folder: Path, settings: QuantSettings, target: Path, device, dtype, progress) -> nn.Module:
-    from engine.model.loader import check_checkpoint
-
     check_checkpoint(folder)
     model = stream_quantize(folder, settings, device=device, dtype=dtype, progress=progress)
     needed = sum(m.nbytes() for m in model.modules() if isinstance(m, QuantizedWeight)) * 1.3

@@ -36,7 +36,9 @@ import torch
 import triton
 import triton.language as tl
 
+from engine.model.quant.grouped import grouped_linear
 from engine.model.quant.packed import NESTED_BLOCKSIZE, QuantizedWeight
+from engine.model.quant.settings import QuantSettings
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +220,6 @@ def fused_available(device: torch.device) -> bool:
 @torch.no_grad()
 def self_check(device: torch.device, dtype: torch.dtype | None = None) -> float:
     """Relative error of the kernel against dequantize + matmul on a random 4-expert problem."""
-    from engine.model.quant.modules import grouped_linear
-    from engine.model.quant.settings import QuantSettings
-
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     generator = torch.Generator(device="cpu").manual_seed(0)
     experts, n, k = 4, 96, 256

@@ -21,6 +21,7 @@ import logging
 import torch
 from torch import nn
 
+from engine.model.quant.grouped import grouped_linear
 from engine.model.quant.packed import QuantizedWeight
 from engine.model.quant.settings import QuantSettings
 
@@ -37,45 +38,17 @@ def experts_per_group_on(device: torch.device) -> int:
     return EXPERTS_PER_GROUP.get(device.type, DEFAULT_EXPERTS_PER_GROUP)
 
 
-def grouped_linear(inputs: torch.Tensor, weights: torch.Tensor, ends: torch.Tensor, counts: list[int]):
-    """``linear(inputs[rows of e], weights[e])`` for every expert ``e`` of a group, rows sorted by expert.
-
-    ``ends`` (int32, on the device) and ``counts`` (on the host) both give the
-    row boundaries.  One ``torch.nn.functional.grouped_mm`` call where the
-    device has the kernel (the CPU, and CUDA from compute capability 8.0 in
-    bf16), else one ``linear`` per expert with rows.
-    """
-    if _has_grouped_mm(inputs):
-        return nn.functional.grouped_mm(inputs, weights.transpose(-2, -1), offs=ends)
-    parts, start = [], 0
-    for expert, count in enumerate(counts):
-        if count:
-            parts.append(nn.functional.linear(inputs[start : start + count], weights[expert]))
-            start += count
-    return torch.cat(parts)
-
-
 @functools.cache
 def fused_kernel():
     """engine.model.quant.fused, or None without Triton (it ships with CUDA torch on Linux)."""
     try:
-        from engine.model.quant import fused
+        import engine.model.quant.fused as fused
     except ImportError:
         return None
     except Exception:  # a broken Triton install must cost the fast path, never the model
         logging.getLogger(__name__).warning("Triton could not be imported", exc_info=True)
         return None
     return fused
-
-
-def _has_grouped_mm(inputs: torch.Tensor) -> bool:
-    if not hasattr(nn.functional, "grouped_mm"):
-        return False
-    if inputs.device.type == "cpu":
-        return True
-    if inputs.device.type == "cuda":
-        return inputs.dtype == torch.bfloat16 and torch.cuda.get_device_capability(inputs.device) >= (8, 0)
-    return False
 
 
 class QuantLinear(nn.Module):

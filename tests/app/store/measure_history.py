@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from history_samples import converging_block
 
-from app.store.history import frames_from_steps
 from app.store.history_codec import decode_block, encode_block
 from engine.events import Step
 
@@ -31,7 +30,7 @@ from engine.events import Step
 def describe(name: str, blocks: list[list[Step]]) -> None:
     sizes, raws, jsons, enc, dec = [], [], [], [], []
     for steps in blocks:
-        frames = frames_from_steps(steps)
+        frames = steps
         start = time.perf_counter()
         data = encode_block(frames)
         enc.append(time.perf_counter() - start)

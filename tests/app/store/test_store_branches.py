@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from history_samples import fake_reply
 
-from app.store import StoreError
+from app.store import StoreError, to_turns
 from app.store.titles import auto_title
 from engine.events import Done
 from engine.inputs.conversation import Conversation, Turn
@@ -79,7 +79,7 @@ def test_engine_conversation_gives_answers_only_and_the_stores_attachment_copies
     assert stored_image != image and stored_image.read_bytes() == b"not really a png"
     image.unlink()  # the user's original goes away; the conversation does not care
     assert store.engine_conversation(u2.id).turns[0].attachments[0].path.read_bytes() == b"not really a png"
-    assert store.active_turns(cid) == conversation.turns
+    assert to_turns(store.active_path(cid)) == conversation.turns
 
 
 def test_attachments_are_stored_once_by_content_and_kept_on_edit(store, tmp_path):

@@ -8,12 +8,10 @@ import random
 import pytest
 from history_samples import converging_block
 
-from app.store.history import frames_from_steps
 from app.store.history_codec import (
     ENTROPY_CEIL,
     ENTROPY_FLOOR,
     ENTROPY_MAX_RELATIVE_ERROR,
-    Frame,
     HistoryFormatError,
     decode_block,
     decode_tokens,
@@ -22,22 +20,24 @@ from app.store.history_codec import (
     encode_tokens,
     quantize_entropy,
 )
+from engine.events import Step
 
 
-def random_frames(seed: int, *, length: int, count: int, vocab: int, change: float) -> list[Frame]:
+def random_frames(seed: int, *, length: int, count: int, vocab: int, change: float) -> list[Step]:
     rng = random.Random(seed)
     draft = [rng.randrange(vocab) for _ in range(length)]
     frames = []
     for k in range(count):
         draft = [rng.randrange(vocab) if rng.random() < change else t for t in draft]
         frames.append(
-            Frame(
+            Step(
                 block=3,
                 step=k + 1,
                 max_steps=48,
                 draft=tuple(draft),
                 accepted=tuple(rng.random() < 0.3 for _ in range(length)),
                 entropy=tuple(rng.choice([0.0, 1e-7, rng.uniform(0, 12.4)]) for _ in range(length)),
+                text="",  # the store keeps no text: replay decodes it with the loaded tokenizer
             )
         )
     return frames
@@ -84,7 +84,7 @@ def test_quantisation_bins_are_monotonic_and_documented_bounds_hold():
 
 
 def test_synthetic_converging_block_is_compact():
-    frames = frames_from_steps(converging_block(0))
+    frames = converging_block(0)
     data = encode_block(frames)
     raw = len(frames) * 256 * (4 + 1 + 4)  # int32 id + bool + float32 entropy
     assert len(data) < 8_000
@@ -110,7 +110,7 @@ def test_encoder_rejects_inconsistent_frames():
     with pytest.raises(ValueError, match="increase"):
         encode_block([b, a])
     with pytest.raises(ValueError, match="length"):
-        encode_block([Frame(0, 1, 48, (1, 2), (True,), (0.1, 0.2))])
+        encode_block([Step(0, 1, 48, (1, 2), (True,), (0.1, 0.2), "")])
 
 
 def test_token_codec_round_trips():
