@@ -42,7 +42,6 @@ from app.qt import (
     QUrl,
     QVBoxLayout,
     QWidget,
-    Signal,
 )
 from app.tasks import Tasks, UnexpectedError
 from app.ui.media_widgets import pil_to_qimage
@@ -199,12 +198,6 @@ class AttachmentViewer(QObject):
     user through :mod:`app.notices`, and shown in the viewer when one is open.
     """
 
-<<<<<<< HEAD
-    opened_externally = Signal(object)  # the Path handed to the desktop
-=======
-    failed = Signal(str)  # a sentence for the user: the file is gone, or the desktop cannot open it
->>>>>>> rules
-
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self._window = parent
@@ -261,34 +254,8 @@ class AttachmentViewer(QObject):
     def shutdown(self) -> None:
         self._tasks.shutdown()
 
-<<<<<<< HEAD
     def _on_named_copy_done(self, copy: Path, name: str) -> None:
-        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(copy))):
-            self.opened_externally.emit(copy)
-=======
-    def _start(self, kind: str, path: Path, name: str, fn, *args) -> str:
-        tag = f"{kind}:{next(self._numbers)}"
-        self._sources[tag] = (path, name)
-        self._calls.call(tag, fn, *args)
-        return tag
-
-    def _on_calls_succeeded(self, tag: str, result) -> None:
-        _path, name = self._sources.pop(tag)
-        if tag.startswith("preview"):
-            dialog = self._dialogs.pop(tag, None)
-            if dialog is not None:
-                dialog.show_preview(result)
-        elif tag.startswith("external") and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(result))):
-            self.failed.emit(f"No app on this computer opens “{name}”. Save a copy and open that.")
-
-    def _on_calls_failed(self, tag: str, error: BaseException) -> None:
-        path, name = self._sources.pop(tag)
-        if isinstance(error, FileNotFoundError) or not path.exists():
-            message = f"“{name}” is no longer there: it was moved or deleted."
-        elif tag.startswith("save"):
-            message = f"A copy of “{name}” could not be saved: {error}"
->>>>>>> rules
-        else:
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(copy))):
             notices.error(f"No app on this computer opens “{name}”.", "Save a copy and open that.")
 
     @staticmethod
