@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class ChatNavigation(QObject):
-    chat_shown = Signal(object)  # the ChatPage shown now
+    chat_shown = Signal()  # another chat is shown now
     failed = Signal(str, object)  # what could not be done, the StoreError saying why
 
     def __init__(
@@ -95,7 +95,7 @@ class ChatNavigation(QObject):
         self.pages.setCurrentWidget(page.transcript)
         self.chat_list.mark_rows()
         self.chat_list.refresh()
-        self.chat_shown.emit(page)  # the context use, the instructions and Revise follow the chat shown
+        self.chat_shown.emit()  # the context use, the instructions and Revise follow the chat shown
         return page
 
     def step_chat(self, step: int) -> int | None:

@@ -22,6 +22,8 @@ from app.ui.find_bar import FindBar
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.model_switcher import ModelSwitcher
 from app.ui.revise_offer import ReviseOffer
+from app.ui.sidebar import Sidebar
+from app.ui.trash_dialog import Trash
 from app.ui.view_controls import ViewControls
 from engine.model.demo import DEMO
 from engine.model.loader import DEFAULT_MODEL
@@ -34,6 +36,7 @@ class MenuCommands(Protocol):
     """What the menus ask of the window (the main window is one)."""
 
     find_bar: FindBar
+    sidebar: Sidebar
     splitter: ChatSplitter
     model_switcher: ModelSwitcher
     revise_offer: ReviseOffer
@@ -41,6 +44,7 @@ class MenuCommands(Protocol):
     navigation: ChatNavigation
     view: ViewControls
     chat_list: ChatList
+    trash: Trash
     config: AppConfig
 
     @property
@@ -53,12 +57,10 @@ class MenuCommands(Protocol):
     def focus_composer(self) -> None: ...
     def current_page(self) -> ChatPage | None: ...
     def stop(self) -> None: ...
-    def focus_search(self) -> None: ...
     def load_model(self, source: str) -> None: ...
     def open_models(self) -> object: ...
     def export_chats(self, chat_ids: list[int] | None) -> object: ...
     def import_chats(self) -> object: ...
-    def open_trash(self) -> object: ...
 
 
 class WindowMenus:
@@ -69,6 +71,7 @@ class WindowMenus:
         self._parent: QWidget = window  # type: ignore[assignment]  # the window is a QWidget
         self._chat_actions(window)
         self._view_actions(window)
+        window.view.token_view_toggled.connect(self.token_action.setChecked)
         menu = window.menuBar()
         self._chat_menu(menu)
         self._model_menu(menu)
@@ -91,7 +94,7 @@ class WindowMenus:
         self.new_chat_action = self._action("&New chat", "Ctrl+N", w.new_chat)
         self.stop_action = self._action("&Stop reply", "Esc", self.escape)
         self.focus_action = self._action("&Focus the message box", "Ctrl+L", w.focus_composer)
-        self.search_action = self._action("&Search chats", "Ctrl+K", w.focus_search)
+        self.search_action = self._action("&Search chats", "Ctrl+K", self.focus_search)
         self.find_action = self._action(
             "&Find in this chat", QKeySequence.StandardKey.Find, w.find_bar.open_bar
         )
@@ -115,7 +118,7 @@ class WindowMenus:
         )
         self.export_all_action = self._action("Export &all chats…", None, lambda: w.export_chats(None))
         self.import_action = self._action("&Import chats…", None, lambda: w.import_chats())
-        self.trash_action = self._action("&Recently deleted…", None, w.open_trash)
+        self.trash_action = self._action("&Recently deleted…", None, w.trash.open)
         self.copy_reply_action = self._action("&Copy the last reply", "Ctrl+Shift+C", w.view.copy_last_reply)
         self.delete_chat_action = self._action(
             "&Delete this chat", "Ctrl+Shift+Backspace", self.delete_this_chat
@@ -190,6 +193,12 @@ class WindowMenus:
         page = self._window.current_page()
         if page is not None and page.session.messages:
             self._window.chat_list.delete([page.session.id])
+
+    def focus_search(self) -> None:
+        """Ctrl+K, as in other chat apps: type to find a chat (the chat list is shown if it was hidden)."""
+        self._window.splitter.set_sidebar_visible(True)
+        self._window.sidebar.search.setFocus()
+        self._window.sidebar.search.selectAll()
 
     def show_shortcuts(self) -> QMessageBox:
         return show_shortcuts(self._parent, self._window.actions(), self._window.config.send_key)

@@ -55,6 +55,12 @@ class ReplyActions(QObject):
         self.composer = composer
         self.revise_offer = revise_offer
         self.chat_list = chat_list
+        messages.edit_submitted.connect(self.edit_message)
+        messages.version_selected.connect(self.select_version)
+        messages.branch_clicked.connect(self.branch_chat)
+        messages.regenerate_clicked.connect(self.regenerate)
+        messages.continue_clicked.connect(self.continue_reply)
+        messages.rewrite_requested.connect(self.rewrite_part)
 
     @property
     def active(self) -> ActiveReply | None:

@@ -16,6 +16,7 @@ from app.ui.appearance import Appearance
 from app.ui.chat_pages import ChatPages
 from app.ui.composer import Composer
 from app.ui.live_reply import LiveReply
+from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status import StatusBar
@@ -32,6 +33,7 @@ class ViewControls(QObject):
         defaults: Callable[[], GenerationSettings | None],
         appearance: Appearance,
         composer: Composer,
+        messages: MessageFactory,
         pages: ChatPages,
         live: LiveReply,
         status: StatusBar,
@@ -52,6 +54,7 @@ class ViewControls(QObject):
         composer.think_button.setChecked(config().thinking)
         composer.edit.set_send_key(config().send_key)
         composer.think_button.toggled.connect(self._on_think_button_toggled)
+        messages.token_view_toggled.connect(self.on_token_view_toggled)
 
     @property
     def config(self) -> AppConfig:

@@ -24,10 +24,8 @@ from app.config import AppConfig, save_config
 from app.drafts import FILE_NAME as DRAFTS_FILE
 from app.qt import (
     QApplication,
-    QByteArray,
     QIcon,
     QMainWindow,
-    QMessageBox,
     Qt,
     QTimer,
     QWidget,
@@ -51,11 +49,11 @@ from app.ui.download_dialog import DownloadDialog
 from app.ui.download_tracker import DownloadTracker
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.find_bar import FindInChat
-from app.ui.help_menu import APP_TITLE
+from app.ui.help_menu import APP_TITLE, show_error
 from app.ui.live_reply import ActiveReply, LiveReply
 from app.ui.menus import WindowMenus
 from app.ui.message_factory import MessageFactory
-from app.ui.messages import Notice
+from app.ui.messages import AssistantMessage, Notice
 from app.ui.model_switcher import ModelSwitcher
 from app.ui.models_dialog import ModelsDialog
 from app.ui.replay_recorder import ReplayExport
@@ -66,10 +64,9 @@ from app.ui.sidebar import NEW_CHAT_TITLE, Sidebar
 from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Transcript
-from app.ui.trash_dialog import Trash, TrashDialog
+from app.ui.trash_dialog import Trash
 from app.ui.view_controls import ViewControls
-from app.window_state import FILE_NAME as STATE_FILE
-from app.window_state import WindowState, load_window_state, save_window_state
+from app.ui.window_layout import layout_path, restore_layout, save_layout
 from app.worker import EngineHost
 from engine.events import Done
 from engine.settings import GenerationSettings
@@ -119,8 +116,10 @@ class MainWindow(QMainWindow):
         self._build_reply_actions()
         self._connect_worker()
         self.menus = WindowMenus(self)
-        self.view.token_view_toggled.connect(self.menus.token_action.setChecked)
-        self._restore_state()
+        self._layout_path = layout_path(config_path.parent if config_path else paths.config_dir())
+        restore_layout(self, self.splitter, self._layout_path)
+        self.menus.sidebar_action.setChecked(self.splitter.sidebar_visible())
+        self.splitter.sidebar_toggled.connect(self.menus.sidebar_action.setChecked)
         self.error_reported.connect(self._on_error_reported)
         self.new_chat()
         for message in startup_notices:
@@ -140,16 +139,9 @@ class MainWindow(QMainWindow):
             lambda: self.view.token_view,
             self,
         )
-        self.messages.copied.connect(self._on_messages_copied)
+        self.messages.copied.connect(lambda: self.status.showMessage("Copied to the clipboard", 2000))
         self.thumbnails = StoredThumbnails(self)
-        self.pages = ChatPages(
-            self.store,
-            self.messages,
-            self.thumbnails,
-            lambda page, failed: self.replies.retry(page, failed),
-            self,
-        )
-        self.pages.older_built.connect(self._on_pages_older_built)
+        self.pages = ChatPages(self.store, self.messages, self.thumbnails, self._retry, self)
         self.composer = Composer(self)
         self.composer.send_clicked.connect(self.send)
         self.composer.stop_clicked.connect(self.stop)
@@ -159,6 +151,7 @@ class MainWindow(QMainWindow):
         self.find_bar = right.find_bar
         self.find_bar.closed.connect(self.focus_composer)
         self._find = FindInChat(self.find_bar, self._find_target, lambda: self.appearance.colors)
+        self.pages.older_built.connect(self._find.refresh)  # the chat's older messages count too
         self.splitter = ChatSplitter(self.sidebar, right, self)
         self.setCentralWidget(self.splitter)
 
@@ -187,7 +180,7 @@ class MainWindow(QMainWindow):
             self.pages,
             self.messages,
             lambda: self.config,
-            lambda page, failed: self.replies.retry(page, failed),
+            self._retry,
             self,
         )
         self.live.reply_started.connect(self._on_live_reply_started)
@@ -202,12 +195,12 @@ class MainWindow(QMainWindow):
             lambda: self.model_switcher.defaults,
             self.appearance,
             self.composer,
+            self.messages,
             self.pages,
             self.live,
             self.status,
             self,
         )
-        self.messages.token_view_toggled.connect(self.view.on_token_view_toggled)
         self.instructions = ChatInstructions(
             self.store, self.pages, self.composer, self.status, lambda: self.config.system_prompt, self
         )
@@ -277,7 +270,7 @@ class MainWindow(QMainWindow):
             self.focus_composer,
             self,
         )
-        self.navigation.chat_shown.connect(self._on_navigation_chat_shown)
+        self.navigation.chat_shown.connect(self._show_chat_state)
         self.navigation.failed.connect(self._store_failed)
         self.composer.edit.edit_last_requested.connect(self.navigation.edit_last_message)
 
@@ -296,13 +289,7 @@ class MainWindow(QMainWindow):
         self.replies.failed.connect(self._store_failed)
         self.replies.refused.connect(self.show_notice)
         self.replies.branched.connect(self._on_replies_branched)
-        self.replies.branch_switched.connect(self._on_replies_branch_switched)
-        self.messages.edit_submitted.connect(self.replies.edit_message)
-        self.messages.version_selected.connect(self.replies.select_version)
-        self.messages.branch_clicked.connect(self.replies.branch_chat)
-        self.messages.regenerate_clicked.connect(self.replies.regenerate)
-        self.messages.continue_clicked.connect(self.replies.continue_reply)
-        self.messages.rewrite_requested.connect(self.replies.rewrite_part)
+        self.replies.branch_switched.connect(self._show_chat_state)
 
     def _connect_worker(self) -> None:
         """The engine host's model events; its reply events go to the live reply."""
@@ -310,32 +297,6 @@ class MainWindow(QMainWindow):
         worker.load_progressed.connect(self.status.load_progressed)
         worker.model_loaded.connect(self.on_model_loaded)
         worker.vram_measured.connect(self.status.set_vram)
-
-    def _restore_state(self) -> None:
-        """Size, position and the chat list as the user left them (app/window_state.py)."""
-        self._window_state_path = (
-            self._config_path.parent if self._config_path else paths.config_dir()
-        ) / STATE_FILE
-        state = load_window_state(self._window_state_path)
-        if not self._restore_geometry(state.geometry):
-            self.resize(1180, 820)
-        self.splitter.restore(state)
-        self.menus.sidebar_action.setChecked(self.splitter.sidebar_visible())
-        self.splitter.sidebar_toggled.connect(self.menus.sidebar_action.setChecked)
-
-    def _restore_geometry(self, geometry: bytes) -> bool:
-        """Size and place the window as it was saved; False (and no change) when it cannot be.
-
-        Qt accepts a cut-off blob and reads zeros for the rest, giving a 1 × 1 window, so a
-        restored size too small to use counts as unreadable.
-        """
-        if not geometry:
-            return False
-        if self.restoreGeometry(QByteArray(geometry)) and self.width() >= 400 and self.height() >= 300:
-            return True
-        log.warning("the saved window size is unusable; using the default size")
-        self.setWindowState(Qt.WindowState.WindowNoState)
-        return False
 
     # --- model -----------------------------------------------------------------
 
@@ -380,12 +341,6 @@ class MainWindow(QMainWindow):
         """Show ``dialog``'s download in the status bar, so the dialog can be closed while it runs."""
         self.downloads.track(dialog)
 
-    # --- store -------------------------------------------------------------------
-
-    def _store_failed(self, what: str, error: StoreError) -> None:
-        log.warning("%s: %s", what, error)
-        self.show_notice(f"{what}. {error}")
-
     # --- chats (which one is shown: app/ui/chat_navigation.py) ----------------------
 
     def new_chat(self) -> ChatSession:
@@ -396,7 +351,8 @@ class MainWindow(QMainWindow):
         """Show a stored conversation (built from its active path the first time)."""
         return self.navigation.open_chat(chat_id)
 
-    def _on_navigation_chat_shown(self, _page: ChatPage) -> None:
+    def _show_chat_state(self) -> None:
+        """What follows the chat and branch shown: the context use, the instructions button, Revise."""
         self._show_context_use()
         self.instructions.show_state()
         self.revise_offer.show()
@@ -405,22 +361,9 @@ class MainWindow(QMainWindow):
         return self.pages.current()
 
     def _show_context_use(self, used: int | None = None) -> None:
-        """The status bar's "context 12.3K / 58.1K" for the chat shown, against the loaded model's limit
-        (``used``: a reply's prompt, known before its stats)."""
-        info, page = self.model_info, self.current_page()
-        if info is None or page is None:
-            self.status.set_context(None, 0, 0, by_memory=False)
-            return
-        self.status.set_context(
-            used if used is not None else page.session.context_used(),
-            info.context_length,
-            info.model_context_length or info.context_length,
-            by_memory=info.context_limited_by_memory,
-        )
-
-    def _on_pages_older_built(self) -> None:
-        if self.find_bar.isVisible():
-            self._find.refresh()  # the chat's older messages are all there now: count them too
+        """The status bar's context use for the chat shown (``used``: a reply's prompt, before its stats)."""
+        page = self.current_page()
+        self.status.show_context_use(self.model_info, page.session if page is not None else None, used)
 
     def _show_title(self) -> None:
         """The window's title names the chat shown, for the taskbar and window switchers."""
@@ -437,12 +380,6 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         return (page.transcript, page.text_views()) if page is not None else None
 
-    def focus_search(self) -> None:
-        """Ctrl+K, as in other chat apps: type to find a chat (the chat list is shown if it was hidden)."""
-        self.splitter.set_sidebar_visible(True)
-        self.sidebar.search.setFocus()
-        self.sidebar.search.selectAll()
-
     def search_chats(self, query: str) -> list[int]:
         """Type ``query`` into the search box; returns the ids listed."""
         return self.chat_list.search(query)
@@ -450,17 +387,13 @@ class MainWindow(QMainWindow):
     # --- export and import --------------------------------------------------------------
 
     def export_chats(self, chat_ids: list[int] | None, path: Path | None = None) -> Path | None:
-        """Write chats (None: all) to ``path`` or a file the user picks, off the GUI thread.
-
-        Returns the file; ``chats_exported`` says when it is written.
-        """
+        """Write chats (None: all) to ``path`` or a file the user picks, off the GUI thread; returns
+        the file (``chats_exported`` says when it is written)."""
         return self.chat_transfer.export_chats(chat_ids, path)
 
     def import_chats(self, path: Path | None = None) -> Path | None:
-        """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first.
-
-        Read and stored off the GUI thread; ``chats_imported`` gives the new chats' ids.
-        """
+        """Add the chats of a JSON export as new chats (nothing is overwritten) and show the first; read
+        and stored off the GUI thread (``chats_imported`` gives the new chats' ids)."""
         return self.chat_transfer.import_chats(path)
 
     def _on_chat_transfer_imported(self, _path: Path, ids: list[int]) -> None:
@@ -468,10 +401,6 @@ class MainWindow(QMainWindow):
             self.chat_list.refresh()
             self.open_chat(ids[0])
         self.chats_imported.emit(ids)
-
-    def open_trash(self) -> TrashDialog:
-        """Chat ▸ Recently deleted…: the chats in the trash, to restore or delete for good."""
-        return self.trash.open()
 
     def _on_trash_restored(self, chat_ids: list[int]) -> None:
         self.chat_list.refresh()
@@ -489,6 +418,9 @@ class MainWindow(QMainWindow):
     def send(self) -> int | None:
         """Send the composer's text and attachments; returns the reply id (None if nothing was sent)."""
         return self.replies.send()
+
+    def _retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
+        return self.replies.retry(page, failed)  # a failed reply's Retry (the live one's, or a stored one's)
 
     def stop(self) -> None:
         """Stop the reply being written (it is saved as stopped)."""
@@ -517,10 +449,6 @@ class MainWindow(QMainWindow):
         self.open_chat(chat_id)
         self.status.showMessage("A new chat goes on from that reply; the original is unchanged", 6000)
 
-    def _on_replies_branch_switched(self) -> None:
-        self._show_context_use()
-        self.revise_offer.show()
-
     # --- attachments -------------------------------------------------------------
 
     def add_files(self, files: list[Path]) -> None:
@@ -540,6 +468,10 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.focus_composer()
 
+    def _store_failed(self, what: str, error: StoreError) -> None:
+        log.warning("%s: %s", what, error)
+        self.show_notice(f"{what}. {error}")
+
     def _notices(self) -> list[Notice]:
         page = self.current_page()
         return page.notices() if page else []
@@ -556,9 +488,6 @@ class MainWindow(QMainWindow):
     def focus_composer(self) -> None:
         self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
-    def _on_messages_copied(self) -> None:
-        self.status.showMessage("Copied to the clipboard", 2000)
-
     def _save(self, config: AppConfig) -> None:
         self.config = config
         try:
@@ -570,12 +499,7 @@ class MainWindow(QMainWindow):
     # --- errors and shutdown ---------------------------------------------------------
 
     def _on_error_reported(self, message: str, log_path: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Critical, "DiffusionGemma Chat", message, parent=self)
-        box.setInformativeText(f"Details were written to {log_path}")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setAccessibleName("Unexpected error")
-        box.open()
-        self._dialogs = [*self._dialogs[-4:], box]
+        self._dialogs = [*self._dialogs[-4:], show_error(self, message, log_path)]
 
     def report_error(self, message: str, log_path: Path) -> None:
         """Callable from any thread (the excepthook): shows a dialog on the GUI thread."""
@@ -583,8 +507,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.drafts.save()
-        state = WindowState(geometry=bytes(self.saveGeometry().data()))
-        save_window_state(self.splitter.layout_state(state), self._window_state_path)
+        save_layout(self, self.splitter, self._layout_path)
         self.hide()
         self.live.shutdown()
         self.pages.stop_backfill()

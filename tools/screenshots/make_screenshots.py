@@ -303,11 +303,23 @@ def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     shooter = Shooter(out)
+    for scene in (
+        shoot_empty_then_refining,
+        shoot_finished,
+        shoot_versions_and_replay,
+        shoot_math,
+        shoot_long_chat,
+        shoot_rewrite_part,
+        shoot_media_and_errors,
+    ):
+        scene(shooter)
 
+
+def shoot_empty_then_refining(shooter: Shooter) -> None:
+    """The empty window; then mid-refinement: first canvas committed, second canvas at step 14/48,
+    token view on."""
     window = shooter.window("light")
     shooter.save(window, "01-empty")
-
-    # Mid-refinement: first canvas committed, second canvas at step 14/48, token view on.
     reply_id = shooter.ask(window, QUESTION)
     first, second = canvases_of(f"<|channel>thought\n{THOUGHT}<channel|>{ANSWER}")
     for step in scripted_steps(first, 0, 48, 20, seed=3):
@@ -323,6 +335,8 @@ def main() -> None:
     window.view.set_token_view(False)
     window.close()
 
+
+def shoot_finished(shooter: Shooter) -> None:
     for theme, name in (("light", "04-finished-light"), ("dark", "05-finished-dark")):
         window = shooter.window(theme)
         reply_id = shooter.ask(window, QUESTION)
@@ -332,7 +346,9 @@ def main() -> None:
         shooter.save(window, name, top=True)
         window.close()
 
-    # Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block.
+
+def shoot_versions_and_replay(shooter: Shooter) -> None:
+    """Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block."""
     window = shooter.window("light", thinking=False)
     shooter.play_finished(window, shooter.ask(window, QUESTION))
     reply = window.view.last_assistant_widget()
@@ -345,7 +361,9 @@ def main() -> None:
     shooter.save(window, "07-versions-and-replay")
     window.close()
 
-    # Math: inline and display TeX drawn by mathtext; dollar amounts stay text.
+
+def shoot_math(shooter: Shooter) -> None:
+    """Math: inline and display TeX drawn by mathtext; dollar amounts stay text."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(window, "What is the area under x² from 0 to 1, and what else is like it?")
     stats = Stats(58, 0, 180, 1, 19, 48, (19,), 180 / 19, 0.04, 0.21, 180 / 0.21, int(17.7 * 1024**3))
@@ -356,7 +374,9 @@ def main() -> None:
     shooter.save(window, "08-math", top=True)
     window.close()
 
-    # A chat longer than the context: the reply says which messages the model did not see.
+
+def shoot_long_chat(shooter: Shooter) -> None:
+    """A chat longer than the context: the reply says which messages the model did not see."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(
         window,
@@ -370,7 +390,9 @@ def main() -> None:
     shooter.save(window, "09-long-chat", top=True)
     window.close()
 
-    # Rewrite this part: only the selected words refine again; every other token stays accepted.
+
+def shoot_rewrite_part(shooter: Shooter) -> None:
+    """Rewrite this part: only the selected words refine again; every other token stays accepted."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(window, "How should I water a small vegetable garden?")
     stats = Stats(58, 0, 64, 1, 18, 48, (18,), 64 / 18, 0.04, 0.2, 320, int(17.7 * 1024**3))
@@ -392,7 +414,9 @@ def main() -> None:
     shooter.save(window, "10-rewrite-part", top=True)
     window.close()
 
-    # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
+
+def shoot_media_and_errors(shooter: Shooter) -> None:
+    """Media and errors: a photo and a video attached, a sent message with both, an OOM reply."""
     window = shooter.window("light", thinking=False)
     photo, video = write_media(_scratch)
     notes = _scratch / "garden_plan.py"
