@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         self.model_switcher.config_changed.connect(self._save)
 
     def _build_reply_parts(self) -> None:
-        """The live reply, and what a message's buttons ask for: instructions, Revise, replays, the trash."""
+        """The live reply, the view controls, and what messages ask for: instructions, Revise, replays."""
         self.live = LiveReply(
             self.host,
             self.store,
