@@ -85,8 +85,19 @@ def style_sheet(c: Colors, font_pt: int, chevron: Path | None = None) -> str:
         if chevron is not None
         else ""
     )
-    return f"""
-QMainWindow, QDialog {{ background: {c.window}; }}
+    return "\n" + "".join(
+        (
+            _window_rules(c, font_pt, small),
+            _composer_rules(c, small),
+            _button_rules(c, font_pt, small, raised),
+            _form_rules(c, small, arrow),
+        )
+    )
+
+
+def _window_rules(c: Colors, font_pt: int, small: int) -> str:
+    """The window, the chat list, the trash and the messages."""
+    return f"""QMainWindow, QDialog {{ background: {c.window}; }}
 QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.border}; padding: 4px 6px; }}
 #sidebar {{ background: {c.sidebar}; border: none; border-right: 1px solid {c.border}; }}
 #sidebarTitle {{ color: {c.text}; font-weight: 600; font-size: {font_pt + 1}pt; }}
@@ -110,7 +121,12 @@ QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.borde
 #infoNotice {{ background: {c.code_bg}; border: 1px solid {c.border}; border-radius: 10px; }}
 #emptyTitle {{ color: {c.text}; font-size: {font_pt + 12}pt; font-weight: 600; }}
 #emptyHint {{ color: {c.muted}; font-size: {font_pt + 1}pt; }}
-#findBar {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 10px; }}
+"""
+
+
+def _composer_rules(c: Colors, small: int) -> str:
+    """The find bar, the composer and its attachment chips."""
+    return f"""#findBar {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 10px; }}
 #findBar QLineEdit {{ border: none; background: transparent; color: {c.text}; padding: 3px; }}
 #composer {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 16px; }}
 #composerEdit {{ background: transparent; border: none; color: {c.text};
@@ -122,7 +138,12 @@ QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.borde
     min-width: 18px; max-width: 18px; min-height: 18px; max-height: 18px; font-weight: 700; }}
 #chipRemove:hover {{ background: {c.error_border}; }}
 #messageThumb {{ border: 1px solid {c.border}; border-radius: 8px; }}
-QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c.border};
+"""
+
+
+def _button_rules(c: Colors, font_pt: int, small: int, raised: str) -> str:
+    """Buttons: push, tool (the jump-to-latest one floats), a message's own actions."""
+    return f"""QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c.border};
     background: {c.surface}; color: {c.text}; }}
 QPushButton:hover {{ border-color: {c.faint}; }}
 QPushButton:focus {{ border-color: {c.accent}; }}
@@ -146,7 +167,12 @@ QToolButton#messageAction, QToolButton#versionArrow {{
 QToolButton#messageAction:hover, QToolButton#versionArrow:hover {{ color: {c.text}; }}
 QToolButton#versionArrow:disabled {{ color: {c.border}; }}
 #versionLabel {{ color: {c.muted}; font-size: {small}pt; padding: 0 2px; }}
-#replayBar {{ background: {c.code_bg}; border: 1px solid {c.border}; border-radius: 10px; }}
+"""
+
+
+def _form_rules(c: Colors, small: int, arrow: str) -> str:
+    """The replay bar, the status bar, scroll bars and form fields."""
+    return f"""#replayBar {{ background: {c.code_bg}; border: 1px solid {c.border}; border-radius: 10px; }}
 #replayPosition, #replayMessage {{ color: {c.muted}; font-size: {small}pt; }}
 #thoughtToggle {{ color: {c.muted}; font-weight: 600; padding: 4px 6px; }}
 QStatusBar {{ background: {c.window}; color: {c.muted}; border-top: 1px solid {c.border}; }}

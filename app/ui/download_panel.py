@@ -72,7 +72,25 @@ class DownloadPanel(QWidget):
         self.task.finished.connect(self.on_task_finished)
         self.task.cancelled.connect(self.on_task_cancelled)
         self.task.failed.connect(self.on_task_failed)
+        self._build_progress()
+        self._build_access_box(repo)
+        buttons = self._build_buttons()
 
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.file)
+        layout.addWidget(self.message)
+        layout.addWidget(self.access_box)
+        layout.addLayout(buttons)
+        self._show_progress(False)
+        self._set_state("idle")
+
+    def _build_progress(self) -> None:
+        """The size, the progress bar, the bytes so far, the file being fetched, a message."""
         self.summary = _label("", "Download size")
         self.progress = QProgressBar(self)
         self.progress.setAccessibleName("Download progress")
@@ -84,7 +102,8 @@ class DownloadPanel(QWidget):
         self.message = _label("", "Download message")
         self.message.setVisible(False)
 
-        # --- gated access: explanation, licence link, token ---------------------------------
+    def _build_access_box(self, repo: str) -> None:
+        """Gated access: why the Hub refused, the licence link, and a token to retry with."""
         self.access_box = QFrame(self)
         self.access_box.setObjectName("notice")
         self.access_text = _label("", "Why the download was refused")
@@ -123,7 +142,7 @@ class DownloadPanel(QWidget):
         access.addWidget(token_note)
         self.access_box.setVisible(False)
 
-        # --- buttons ---------------------------------------------------------------------------
+    def _build_buttons(self) -> QHBoxLayout:
         self.download_button = QPushButton("Download", self)
         self.download_button.setObjectName("primary")
         self.download_button.setAccessibleName("Download the model")
@@ -135,19 +154,7 @@ class DownloadPanel(QWidget):
         buttons.addWidget(self.download_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.detail)
-        layout.addWidget(self.file)
-        layout.addWidget(self.message)
-        layout.addWidget(self.access_box)
-        layout.addLayout(buttons)
-        self._show_progress(False)
-        self._set_state("idle")
+        return buttons
 
     # --- actions -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 
 from app.logs import log_file
-from app.qt import QT_VERSION, QAction, QDesktopServices, QKeySequence, QMessageBox, QUrl, QWidget
+from app.qt import QT_VERSION, QAction, QDesktopServices, QKeySequence, QMessageBox, Qt, QUrl, QWidget
 from app.version import app_version
 
 APP_TITLE = "DiffusionGemma Chat"
@@ -74,6 +74,16 @@ def show_about(parent: QWidget, model: str | None) -> QMessageBox:
     )
     box.setText(about_text(model))
     box.setIconPixmap(parent.windowIcon().pixmap(64, 64))
+    box.open()
+    return box
+
+
+def show_error(parent: QWidget, message: str, log_path: str) -> QMessageBox:
+    """An unexpected error, said plainly; the traceback is in the log file it names."""
+    box = QMessageBox(QMessageBox.Icon.Critical, APP_TITLE, message, parent=parent)
+    box.setInformativeText(f"Details were written to {log_path}")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setAccessibleName("Unexpected error")
     box.open()
     return box
 

@@ -114,6 +114,16 @@ class UserMessage(QWidget):
         if attachments:
             self.tiles = AttachmentTiles(list(attachments), self, align_right=True)
             layout.addWidget(self.tiles)
+        layout.addLayout(self._build_bubble(text))
+        lines = text.splitlines()
+        self._collapsible = len(lines) > COLLAPSE_OVER_LINES or len(text) > COLLAPSE_OVER_CHARS
+        self._expanded = False
+        layout.addWidget(self._build_editor())
+        layout.addLayout(self._build_actions(text, store_id))
+        self.rerender()
+
+    def _build_bubble(self, text: str) -> QHBoxLayout:
+        """The message's text, in a bubble on the right (hidden for a message of attachments only)."""
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addStretch(1)
@@ -126,11 +136,10 @@ class UserMessage(QWidget):
         bubble_layout.addWidget(self.view)
         row.addWidget(self.bubble)
         self.bubble.setVisible(bool(text.strip()))
-        layout.addLayout(row)
-        lines = text.splitlines()
-        self._collapsible = len(lines) > COLLAPSE_OVER_LINES or len(text) > COLLAPSE_OVER_CHARS
-        self._expanded = False
+        return row
 
+    def _build_editor(self) -> QFrame:
+        """Edit's editor, hidden until Edit is clicked: its Send adds a new version of the message."""
         self.editor = QFrame(self)
         self.editor.setObjectName("messageEditor")
         editor_layout = QVBoxLayout(self.editor)
@@ -158,8 +167,10 @@ class UserMessage(QWidget):
         editor_buttons.addWidget(self.send_edit_button)
         editor_layout.addLayout(editor_buttons)
         self.editor.setVisible(False)
-        layout.addWidget(self.editor)
+        return self.editor
 
+    def _build_actions(self, text: str, store_id: int | None) -> QHBoxLayout:
+        """The row under the bubble: versions, Show all, Copy, Edit."""
         actions = QHBoxLayout()
         actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(2)
@@ -178,8 +189,7 @@ class UserMessage(QWidget):
         self.edit_button.clicked.connect(self.start_edit)
         self.edit_button.setVisible(store_id is not None)
         actions.addWidget(self.edit_button)
-        layout.addLayout(actions)
-        self.rerender()
+        return actions
 
     def start_edit(self) -> None:
         self.edit_box.setPlainText(self.text)
@@ -368,7 +378,35 @@ class AssistantMessage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 10)
         layout.setSpacing(6)
+        layout.addLayout(self._build_header())
+        layout.addWidget(self._build_context_note())
+        self._build_thought(layout, renderer, colors)
+        self.answer = MarkdownStack(renderer, self, accessible_name="Reply text")
+        self.answer.set_menu_actions(self._answer_menu_actions)
+        self.answer.code_copied.connect(self.code_copied)
+        self.thought.code_copied.connect(self.code_copied)
+        layout.addWidget(self.answer)
+        layout.addWidget(self._build_token_panel(colors))
 
+        self.notice: Notice | None = None
+        self.stats = QLabel("", self)
+        self.stats.setObjectName("replyStats")
+        self.stats.setAccessibleName("Reply statistics")
+        self.stats.setWordWrap(True)
+        self.stats.setVisible(False)
+        layout.addWidget(self.stats)
+
+        self.replay_bar: ReplayBar | None = None
+        self.replay: Replay | None = None
+        self._final: tuple[str, str, float | None, str] | None = None
+        self._final_state: ReplyState | None = None
+        layout.addWidget(self._build_actions())
+        self._user_opened_thought = False
+        self.frames = 0
+        self.state: ReplyState | None = None
+
+    def _build_header(self) -> QHBoxLayout:
+        """The name, the live step indicator and the Tokens switch."""
         header = QHBoxLayout()
         header.setSpacing(8)
         self.name = QLabel("DiffusionGemma", self)
@@ -386,8 +424,9 @@ class AssistantMessage(QWidget):
         self.token_button.setAccessibleName("Token-state view")
         self.token_button.toggled.connect(self._on_token_button_toggled)
         header.addWidget(self.token_button)
-        layout.addLayout(header)
+        return header
 
+    def _build_context_note(self) -> QLabel:
         # Said on the reply itself: the answer may miss facts from messages the model never saw.
         self.context_note = QLabel("", self)
         self.context_note.setObjectName("contextNote")
@@ -398,8 +437,12 @@ class AssistantMessage(QWidget):
             "'Chat longer than the context' chooses what happens then."
         )
         self.context_note.setVisible(False)
-        layout.addWidget(self.context_note)
+        return self.context_note
 
+    def _build_thought(
+        self, layout: QVBoxLayout, renderer: Callable[[], MarkdownRenderer], colors: Colors
+    ) -> None:
+        """The model's reasoning, folded behind a toggle (shown while it is being written)."""
         self.thought_toggle = QToolButton(self)
         self.thought_toggle.setObjectName("thoughtToggle")
         self.thought_toggle.setCheckable(True)
@@ -419,12 +462,8 @@ class AssistantMessage(QWidget):
         self.thought_box.setVisible(False)
         layout.addWidget(self.thought_box)
 
-        self.answer = MarkdownStack(renderer, self, accessible_name="Reply text")
-        self.answer.set_menu_actions(self._answer_menu_actions)
-        self.answer.code_copied.connect(self.code_copied)
-        self.thought.code_copied.connect(self.code_copied)
-        layout.addWidget(self.answer)
-
+    def _build_token_panel(self, colors: Colors) -> QWidget:
+        """The token view: the canvas as a grid of tokens and its legend (hidden until asked for)."""
         self.token_panel = QWidget(self)
         panel_layout = QVBoxLayout(self.token_panel)
         panel_layout.setContentsMargins(0, 4, 0, 0)
@@ -434,21 +473,10 @@ class AssistantMessage(QWidget):
         panel_layout.addWidget(self.grid)
         panel_layout.addWidget(self.legend)
         self.token_panel.setVisible(False)
-        layout.addWidget(self.token_panel)
+        return self.token_panel
 
-        self.notice: Notice | None = None
-        self.stats = QLabel("", self)
-        self.stats.setObjectName("replyStats")
-        self.stats.setAccessibleName("Reply statistics")
-        self.stats.setWordWrap(True)
-        self.stats.setVisible(False)
-        layout.addWidget(self.stats)
-
-        self.replay_bar: ReplayBar | None = None
-        self.replay: Replay | None = None
-        self._final: tuple[str, str, float | None, str] | None = None
-        self._final_state: ReplyState | None = None
-
+    def _build_actions(self) -> QWidget:
+        """The row under a finished reply: versions, Copy, Continue, Regenerate, Replay, Revise, Branch."""
         actions = QHBoxLayout()
         actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(2)
@@ -485,10 +513,7 @@ class AssistantMessage(QWidget):
         self.actions = QWidget(self)
         self.actions.setLayout(actions)
         self.actions.setVisible(False)
-        layout.addWidget(self.actions)
-        self._user_opened_thought = False
-        self.frames = 0
-        self.state: ReplyState | None = None
+        return self.actions
 
     # --- live ----------------------------------------------------------------
 

@@ -88,7 +88,17 @@ class SettingsDialog(QDialog):
         self._config = config
         self._defaults = model_defaults
         self._result: AppConfig | None = None
+        self._make_generation_fields()
+        self._make_prompt_fields()
+        self._make_media_and_appearance_fields()
+        form_widget = self._build_form()
+        self._build_layout(form_widget, self._build_buttons())
+        self._load(config)
+        self._watch_fields()
 
+    # --- the form: each field made, then laid out in its section -----------------------
+
+    def _make_generation_fields(self) -> None:
         self.max_new_tokens = _spin(1, 262_144, 256, "Max new tokens")
         self.max_steps = _spin(1, 1024, 1, "Max denoising steps per block")
         self.entropy_bound = _double(0.001, 100.0, 3, 0.05, "Entropy bound")
@@ -103,6 +113,8 @@ class SettingsDialog(QDialog):
         self.seed_value = QLineEdit()
         self.seed_value.setAccessibleName("Seed value")
         self.seed_value.setPlaceholderText("e.g. 1234")
+
+    def _make_prompt_fields(self) -> None:
         self.thinking = QCheckBox("Let the model think before answering")
         self.thinking.setAccessibleName("Thinking")
         self.system_prompt = QPlainTextEdit()
@@ -118,6 +130,8 @@ class SettingsDialog(QDialog):
         )
         for label, value in OVERFLOW_CHOICES:
             self.overflow.addItem(label, value)
+
+    def _make_media_and_appearance_fields(self) -> None:
         self.image_tokens = QComboBox()
         self.image_tokens.setAccessibleName("Image token budget")
         for budget in IMAGE_TOKEN_BUDGETS:
@@ -135,6 +149,7 @@ class SettingsDialog(QDialog):
             self.theme.addItem(label, value)
         self.font_size = _spin(min(FONT_SIZES) - 3, max(FONT_SIZES) + 12, 1, "Font size")
 
+    def _build_form(self) -> QWidget:
         form_widget = QWidget(self)
         form = QFormLayout(form_widget)
         form.setContentsMargins(0, 0, 0, 0)
@@ -169,7 +184,10 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Appearance"))
         form.addRow("Theme", self.theme)
         form.addRow("Font size (pt)", self.font_size)
+        return form_widget
 
+    def _build_buttons(self) -> QHBoxLayout:
+        """The error line under the form, Reset, Save and Cancel."""
         self.error = QLabel("", self)
         self.error.setObjectName("fieldError")
         self.error.setWordWrap(True)
@@ -188,7 +206,9 @@ class SettingsDialog(QDialog):
         bottom.addWidget(self.reset_button)
         bottom.addStretch(1)
         bottom.addWidget(self.buttons)
+        return bottom
 
+    def _build_layout(self, form_widget: QWidget, bottom: QHBoxLayout) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 16)
         # The form scrolls when the screen is short (a 768 px laptop): Save stays in view.
@@ -204,7 +224,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addLayout(bottom)
 
-        self._load(config)
+    def _watch_fields(self) -> None:
+        """Every edit is checked at once: Save is enabled only while every field holds a valid value."""
         for spin in (
             self.max_new_tokens,
             self.max_steps,

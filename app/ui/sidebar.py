@@ -161,6 +161,17 @@ class Sidebar(QFrame):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search_text_changed)
         layout.addWidget(self.search)
+        layout.addWidget(self._build_list(), 1)
+        layout.addWidget(self._build_undo_bar())
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.timeout.connect(self.hide_undo)
+        self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
+        self._pinned: set[int] = set()  # from the last set_groups; search results keep it
+        self._marks: dict[int, RowMark] = {}  # chats whose rows carry a mark
+        self.list.setItemDelegate(_RowDelegate(self.list))
+
+    def _build_list(self) -> QListWidget:
         self.list = QListWidget(self)
         self.list.setObjectName("chatList")
         self.list.setAccessibleName("Chat list")
@@ -177,9 +188,10 @@ class Sidebar(QFrame):
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
         self.list.itemClicked.connect(self._on_list_item_clicked)
         self.list.itemChanged.connect(self._on_list_item_changed)
-        layout.addWidget(self.list, 1)
+        return self.list
 
-        # The transient "Deleted … Undo" bar.
+    def _build_undo_bar(self) -> QFrame:
+        """The transient "Deleted … Undo" bar."""
         self.undo_bar = QFrame(self)
         self.undo_bar.setObjectName("undoBar")
         self.undo_bar.setAccessibleName("Undo bar")
@@ -193,14 +205,7 @@ class Sidebar(QFrame):
         self.undo_button.clicked.connect(self._on_undo_button_clicked)
         bar.addWidget(self.undo_button)
         self.undo_bar.hide()
-        layout.addWidget(self.undo_bar)
-        self._undo_timer = QTimer(self)
-        self._undo_timer.setSingleShot(True)
-        self._undo_timer.timeout.connect(self.hide_undo)
-        self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
-        self._pinned: set[int] = set()  # from the last set_groups; search results keep it
-        self._marks: dict[int, RowMark] = {}  # chats whose rows carry a mark
-        self.list.setItemDelegate(_RowDelegate(self.list))
+        return self.undo_bar
 
     # --- rows ------------------------------------------------------------------
 

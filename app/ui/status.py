@@ -6,8 +6,14 @@ Load progress appears only if loading takes longer than ``SHOW_AFTER_MS``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from app.chat import ChatSession
 from app.qt import QLabel, QProgressBar, QStatusBar, Qt, QTimer, Signal
 from engine.events import LoadProgress
+
+if TYPE_CHECKING:
+    from engine.engine import ModelInfo  # imports torch: never at run time on the GUI thread
 
 SHOW_AFTER_MS = 400
 
@@ -131,6 +137,21 @@ class StatusBar(QStatusBar):
             f"This chat's last reply used {used:,} tokens of context (its prompt and its reply) "
             f"of {limit:,}, {why}. A longer chat leaves out its oldest messages, or stops, as "
             "Settings ▸ Prompt says."
+        )
+
+    def show_context_use(
+        self, info: ModelInfo | None, chat: ChatSession | None, used: int | None = None
+    ) -> None:
+        """The context use of ``chat`` against the loaded model's limit (``used``: a reply's prompt, known
+        before its stats; None: what the chat's last reply used)."""
+        if info is None or chat is None:
+            self.set_context(None, 0, 0, by_memory=False)
+            return
+        self.set_context(
+            used if used is not None else chat.context_used(),
+            info.context_length,
+            info.model_context_length or info.context_length,
+            by_memory=info.context_limited_by_memory,
         )
 
     def set_speed(self, tokens_per_second: float) -> None:

@@ -85,7 +85,7 @@ def test_the_choice_is_a_setting_that_reaches_the_engine(qtbot, make_window):
     qtbot.addWidget(dialog)
     dialog.overflow.setCurrentIndex(dialog.overflow.findData("stop"))
     assert dialog.config().context_overflow == "stop"
-    window._on_settings_accepted(dialog.config())
+    window.view._on_settings_accepted(dialog.config())
     assert load_config().context_overflow == "stop"
     say(qtbot, window, "hello")
     _conversation, _settings, options = engine.calls[-1]
@@ -97,5 +97,5 @@ def test_the_context_use_shows_the_prompt_as_soon_as_it_is_encoded(qtbot, make_w
     window.host.generate = lambda *_args, **_kw: 1  # the reply's events are played in below
     window.composer.edit.setPlainText("hello")
     reply_id = window.send()
-    window.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=6_150, seconds=0.1))
+    window.live.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=6_150, seconds=0.1))
     assert window.status.context_label.text() == "context 6.2K / 8.2K"  # before any step

@@ -78,7 +78,7 @@ def test_only_the_last_reply_of_the_branch_can_be_continued(qtbot, make_window):
     qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
     first = replies(window)[0]
     assert not first.continue_button.isVisible()
-    assert window.continue_reply(mid) is None
+    assert window.replies.continue_reply(mid) is None
 
 
 def step(block: int, text: str) -> Step:

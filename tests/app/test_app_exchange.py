@@ -31,7 +31,7 @@ def test_export_this_chat_as_markdown_from_the_chat_menu(qtbot, make_window, tmp
     say(qtbot, window, "What: is/this?")
     calls = choose_save(monkeypatch, tmp_path / "mine.md")
     with qtbot.waitSignal(window.chats_exported, timeout=10_000):
-        window.export_action.trigger()
+        window.menus.export_action.trigger()
     suggested = calls[0][2]
     assert suggested.endswith("What- is-this-.md"), "the suggested name is the title, made safe"
     text = (tmp_path / "mine.md").read_text(encoding="utf-8")
@@ -44,7 +44,7 @@ def test_a_name_without_extension_gets_the_chosen_format(qtbot, make_window, tmp
     say(qtbot, window, "hello")
     choose_save(monkeypatch, tmp_path / "backup", EXPORT_JSON)
     with qtbot.waitSignal(window.chats_exported, timeout=10_000) as exported:
-        window.export_all_action.trigger()
+        window.menus.export_all_action.trigger()
     assert exported.args == [tmp_path / "backup.json"]
     document = json.loads((tmp_path / "backup.json").read_text(encoding="utf-8"))
     assert len(document["conversations"]) == 1
@@ -55,7 +55,7 @@ def test_json_export_then_import_keeps_branches(qtbot, make_window, tmp_path):
     window = loaded(qtbot, make_window, engine)
     say(qtbot, window, "question")
     engine.reply = "Second."
-    window.regenerate(replies(window)[0].store_id)
+    window.replies.regenerate(replies(window)[0].store_id)
     qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
     original = window.current_page().session.id
     with qtbot.waitSignal(window.chats_exported, timeout=10_000):

@@ -112,7 +112,7 @@ def test_events_of_a_stopped_reply_are_ignored(qtbot, make_window):
     window.stop()
     qtbot.waitUntil(lambda: window.active is None, timeout=5000)
     frames = reply.frames
-    window.on_step_ready(first_id, reply.state.step)  # a straggler
+    window.live.on_step_ready(first_id, reply.state.step)  # a straggler
     qtbot.wait(50)
     assert reply.frames == frames
 

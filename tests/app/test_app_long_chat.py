@@ -74,7 +74,7 @@ def test_a_search_hit_in_a_message_not_built_yet_is_shown(qtbot, make_window):
     first_question = window.store.active_path(chat)[0].id
     page = window.open_chat(chat)
     window.pages.stop_backfill()
-    window.show_message(page, first_question)
+    window.navigation.show_message(page, first_question)
     assert not page.backlog
     assert shown_ids(page)[0] == first_question
 

@@ -179,10 +179,10 @@ def test_the_window_integration_saves_folders_and_closing_the_window_stops_the_d
     from app.config import load_config
 
     window = make_window(fake_loader(FakeEngine()))
-    window.models_action.trigger()
+    window.menus.models_action.trigger()
     dialog = window.model_switcher.dialog
     assert isinstance(dialog, ModelsDialog) and dialog.isVisible()
-    window.models_action.trigger()
+    window.menus.models_action.trigger()
     assert window.model_switcher.dialog is dialog, "a second Models… raises the open dialog"
     qtbot.waitUntil(lambda: dialog.list.count() > 0, timeout=WAIT_MS)
     monkeypatch.setattr(

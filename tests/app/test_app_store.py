@@ -342,8 +342,8 @@ def test_recently_deleted_brings_back_a_chat_after_the_undo_is_gone(qtbot, make_
     window.sidebar.hide_undo()  # the ten seconds of Undo are over
     assert window.sidebar.chat_ids() == [keep]
 
-    dialog = window.open_trash()
-    assert window.trash_action.text() == "&Recently deleted…"
+    dialog = window.trash.open()
+    assert window.menus.trash_action.text() == "&Recently deleted…"
     assert dialog.chat_ids() == [second, first]  # most recently deleted first
     assert "deleted today at" in dialog.list.item(0).text()
     assert not dialog.restore_button.isEnabled()  # nothing selected yet

@@ -161,8 +161,8 @@ def test_versions_cannot_change_while_a_reply_is_written(qtbot, make_window):
     window.send()
     first_user, first_reply = users(window)[0], replies(window)[0]
     assert not first_user.edit_button.isEnabled() and not first_reply.regenerate_button.isEnabled()
-    assert window.regenerate(first_reply.store_id) is None
-    assert window.edit_message(first_user.store_id, "changed") is None
+    assert window.replies.regenerate(first_reply.store_id) is None
+    assert window.replies.edit_message(first_user.store_id, "changed") is None
     window.stop()
     wait_idle(qtbot, window)
     assert users(window)[0].edit_button.isEnabled() and replies(window)[0].regenerate_button.isEnabled()
@@ -173,10 +173,10 @@ def test_versions_survive_a_restart(qtbot, make_window):
     window = loaded(qtbot, make_window, engine)
     say(qtbot, window, "q")
     engine.reply = "Two."
-    window.regenerate(replies(window)[0].store_id)
+    window.replies.regenerate(replies(window)[0].store_id)
     wait_idle(qtbot, window)
     engine.reply = "Three."
-    window.regenerate(replies(window)[0].store_id)
+    window.replies.regenerate(replies(window)[0].store_id)
     wait_idle(qtbot, window)
     replies(window)[0].versions.select(1)
     cid = window.current_page().session.id
@@ -225,7 +225,7 @@ def test_a_search_hit_on_another_version_shows_that_version(qtbot, make_window):
     say(qtbot, window, "fruit?")
     cid = window.current_page().session.id
     engine.reply = "Pears are sweeter."
-    window.regenerate(replies(window)[0].store_id)
+    window.replies.regenerate(replies(window)[0].store_id)
     wait_idle(qtbot, window)
     window.new_chat()
     say(qtbot, window, "something else")
@@ -280,9 +280,9 @@ def test_revise_starts_the_next_reply_from_the_last_one(qtbot, make_window):
     assert not revise.isEnabled()  # an empty chat has no reply to revise
     say(qtbot, window, "Tell me about rivers")
     assert revise.isEnabled() and not revise.isChecked()
-    assert window.revise_action.shortcut().toString() == "Ctrl+R"
+    assert window.menus.revise_action.shortcut().toString() == "Ctrl+R"
 
-    window.revise_action.trigger()
+    window.menus.revise_action.trigger()
     assert window.composer.revising()
     assert window.composer.edit.placeholderText().startswith("How should the last reply change?")
     say(qtbot, window, "Shorter, please")
@@ -444,7 +444,7 @@ def test_rewrite_is_not_offered_without_a_selection_or_while_a_reply_is_written(
     menu.close()
     window.stop()
     wait_idle(qtbot, window)
-    assert window.rewrite_part(reply.store_id, "not in the reply at all") is None
+    assert window.replies.rewrite_part(reply.store_id, "not in the reply at all") is None
     assert "not in this reply" in window._notices()[-1].message
 
 

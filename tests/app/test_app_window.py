@@ -231,7 +231,7 @@ def test_ctrl_t_toggles_the_token_view(qtbot, make_window):
     reply = send(qtbot, window)
     qtbot.waitUntil(lambda: reply.state.steps_received >= 2, timeout=5000)
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    assert window.token_view and reply.token_panel.isVisible() and not reply.answer.isVisible()
+    assert window.view.token_view and reply.token_panel.isVisible() and not reply.answer.isVisible()
     qtbot.waitUntil(lambda: reply.grid.frames >= 3, timeout=5000)
     assert reply.token_button.isChecked()
     assert "accepted this step" in reply.grid.accessibleDescription() or reply.grid.states()
@@ -286,7 +286,7 @@ def test_settings_changes_are_persisted_and_used(qtbot, make_window):
     window = make_window(fake_loader(engine), AppConfig())
     window.load_model("fake")
     wait_loaded(qtbot, window)
-    dialog = window.open_settings()
+    dialog = window.view.open_settings()
     dialog.max_steps.setValue(7)
     dialog.system_prompt.setPlainText("Be brief.")
     dialog.seed_fixed.setChecked(True)
@@ -395,7 +395,7 @@ def test_ctrl_plus_minus_and_zero_change_the_text_size_and_save_it(qtbot, make_w
     window.composer.edit.setPlainText("hi")
     window.send()
     qtbot.waitUntil(lambda: window.active is None, timeout=5000)
-    reply = window._last_assistant_widget()
+    reply = window.view.last_assistant_widget()
     before = reply.height()
 
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
@@ -408,7 +408,7 @@ def test_ctrl_plus_minus_and_zero_change_the_text_size_and_save_it(qtbot, make_w
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert window.config.font_size == 11 and load_config().font_size == 11
     for _ in range(30):
-        window.zoom(1)
+        window.view.zoom(1)
     assert window.config.font_size == 32  # the largest the settings allow
 
 
@@ -465,12 +465,12 @@ def test_the_help_menu_lists_the_real_shortcuts_the_version_and_the_log_folder(
         "Show the &log folder",
         "&About DiffusionGemma Chat",
     ]
-    box = window.show_shortcuts()
+    box = window.menus.show_shortcuts()
     text = box.text()
     box.close()
     assert "Find in this chat</td><td><b>Ctrl+F" in text and "New chat</td><td><b>Ctrl+N" in text
     assert "Larger text</td><td><b>Ctrl++ or Ctrl+=" in text
-    about = window.show_about()
+    about = window.menus.show_about()
     text = about.text()
     about.close()
     assert "DiffusionGemma Chat 0.1.0" in text and "Model: Fake model" in text and "dgchat.log" in text
@@ -505,7 +505,7 @@ def test_ctrl_enter_can_be_chosen_to_send_so_enter_writes_a_new_line(qtbot, make
     window.load_model("fake")
     wait_loaded(qtbot, window)
     box = window.composer.edit
-    dialog = window.open_settings()
+    dialog = window.view.open_settings()
     dialog.send_key.setCurrentIndex(dialog.send_key.findData("ctrl+enter"))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert window.config.send_key == "ctrl+enter" and "Ctrl+Enter" in box.placeholderText()
@@ -518,7 +518,7 @@ def test_ctrl_enter_can_be_chosen_to_send_so_enter_writes_a_new_line(qtbot, make
     qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     wait_idle(qtbot, window)
     assert engine.calls and engine.calls[-1][0].turns[-1].text == "line one\nline two"
-    shortcuts = window.show_shortcuts()
+    shortcuts = window.menus.show_shortcuts()
     assert "Ctrl+Enter / Enter" in shortcuts.text()
     shortcuts.close()
 

@@ -71,25 +71,25 @@ def test_size_and_chat_list_width_come_back_after_a_restart(qtbot, make_window, 
     again = window(make_window)
     assert again.size() == QSize(790, 600)
     qtbot.waitUntil(lambda: again.splitter.sizes()[0] == widened)
-    assert again.sidebar.isVisible() and again.sidebar_action.isChecked()
+    assert again.sidebar.isVisible() and again.menus.sidebar_action.isChecked()
 
 
 def test_a_hidden_chat_list_stays_hidden_and_keeps_its_width(qtbot, make_window, app_dirs):
     first = window(make_window)
     first.splitter.moveSplitter(300, 1)
     qtbot.waitUntil(lambda: first.splitter.sizes()[0] == 300)
-    assert first.sidebar_action.shortcut() == QKeySequence("Ctrl+B")
-    first.sidebar_action.trigger()  # View ▸ Show the chat list, Ctrl+B
-    assert not first.sidebar.isVisible() and not first.sidebar_action.isChecked()
+    assert first.menus.sidebar_action.shortcut() == QKeySequence("Ctrl+B")
+    first.menus.sidebar_action.trigger()  # View ▸ Show the chat list, Ctrl+B
+    assert not first.sidebar.isVisible() and not first.menus.sidebar_action.isChecked()
     # the conversation takes the room
     qtbot.waitUntil(lambda: first.pages.width() == first.centralWidget().width())
     first.close()
 
     again = window(make_window)
-    assert not again.sidebar.isVisible() and not again.sidebar_action.isChecked()
+    assert not again.sidebar.isVisible() and not again.menus.sidebar_action.isChecked()
     qtbot.waitUntil(again.composer.edit.hasFocus)  # the window focuses the composer once shown
-    again.search_action.trigger()  # Ctrl+K needs the list: it comes back, at the width it had
-    assert again.sidebar.isVisible() and again.sidebar_action.isChecked()
+    again.menus.search_action.trigger()  # Ctrl+K needs the list: it comes back, at the width it had
+    assert again.sidebar.isVisible() and again.menus.sidebar_action.isChecked()
     assert again.sidebar.search.hasFocus()
     # The restored window fits the 800 px offscreen screen, which may leave less than 300 px: the list
     # is as wide as it was, or as the layout allows, and it remembers 300 for a wider window.

@@ -228,7 +228,7 @@ class Shooter:
             context_limited_by_memory=True,
         )
         window.on_model_loaded(info, GenerationSettings())
-        window.on_vram_measured(int(17.6 * 1024**3))
+        window.status.set_vram(int(17.6 * 1024**3))
         window.host.generate = lambda *_args, **_kw: 1  # replies are played, not generated
         self.settle()
         return window
@@ -260,7 +260,7 @@ class Shooter:
         window.composer.edit.setPlainText(text)
         reply_id = window.send()
         encoded = PromptEncoded(prompt_tokens=prompt_tokens, seconds=0.04, omitted_turns=omitted_turns)
-        window.on_prompt_encoded(reply_id, encoded)
+        window.live.on_prompt_encoded(reply_id, encoded)
         return reply_id
 
     def play_finished(self, window: MainWindow, reply_id: int) -> list[Step]:
@@ -273,9 +273,9 @@ class Shooter:
             steps = scripted_steps(block_text, b, 48, 22 + 4 * b, seed=b + 3)
             played += steps
             for step in steps:
-                window.on_step_ready(reply_id, step)
+                window.live.on_step_ready(reply_id, step)
             steps_per.append(len(steps))
-            window.on_canvas_committed(
+            window.live.on_canvas_committed(
                 reply_id, Canvas(b, (0,) * CANVAS, block_text, len(steps), b == len(blocks) - 1)
             )
         split = split_thinking(text)
@@ -295,7 +295,7 @@ class Shooter:
             int(17.9 * 1024**3),
         )
         window.active.state.thought_seconds = 2.4
-        window.on_reply_finished(reply_id, Done((), (), text, split.thought, split.answer, stats))
+        window.live.on_reply_finished(reply_id, Done((), (), text, split.thought, split.answer, stats))
         return played
 
 
@@ -303,60 +303,80 @@ def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     shooter = Shooter(out)
+    for scene in (
+        shoot_empty_then_refining,
+        shoot_finished,
+        shoot_versions_and_replay,
+        shoot_math,
+        shoot_long_chat,
+        shoot_rewrite_part,
+        shoot_media_and_errors,
+    ):
+        scene(shooter)
 
+
+def shoot_empty_then_refining(shooter: Shooter) -> None:
+    """The empty window; then mid-refinement: first canvas committed, second canvas at step 14/48,
+    token view on."""
     window = shooter.window("light")
     shooter.save(window, "01-empty")
-
-    # Mid-refinement: first canvas committed, second canvas at step 14/48, token view on.
     reply_id = shooter.ask(window, QUESTION)
     first, second = canvases_of(f"<|channel>thought\n{THOUGHT}<channel|>{ANSWER}")
     for step in scripted_steps(first, 0, 48, 20, seed=3):
-        window.on_step_ready(reply_id, step)
-    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, first, 20, False))
+        window.live.on_step_ready(reply_id, step)
+    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, first, 20, False))
     for step in scripted_steps(second, 1, 48, 14, seed=4):
-        window.on_step_ready(reply_id, step)
-    window._frame.flush()
+        window.live.on_step_ready(reply_id, step)
+    window.live.flush()
     shooter.save(window, "02-refining-markdown")
-    window.set_token_view(True)
-    window._frame.flush()
+    window.view.set_token_view(True)
+    window.live.flush()
     shooter.save(window, "03-refining-token-view")
-    window.set_token_view(False)
+    window.view.set_token_view(False)
     window.close()
 
+
+def shoot_finished(shooter: Shooter) -> None:
     for theme, name in (("light", "04-finished-light"), ("dark", "05-finished-dark")):
         window = shooter.window(theme)
         reply_id = shooter.ask(window, QUESTION)
         shooter.play_finished(window, reply_id)
-        reply = window.active or window._last_assistant_widget()
+        reply = window.active or window.view.last_assistant_widget()
         reply.thought_toggle.setChecked(True)
         shooter.save(window, name, top=True)
         window.close()
 
-    # Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block.
+
+def shoot_versions_and_replay(shooter: Shooter) -> None:
+    """Versions and replay: a regenerated reply (‹ 2/2 ›) replaying its second block."""
     window = shooter.window("light", thinking=False)
     shooter.play_finished(window, shooter.ask(window, QUESTION))
-    reply = window._last_assistant_widget()
-    window.regenerate(reply.store_id)
+    reply = window.view.last_assistant_widget()
+    window.replies.regenerate(reply.store_id)
     played = shooter.play_finished(window, window.active.reply_id)
-    reply = window._last_assistant_widget()
+    reply = window.view.last_assistant_widget()
     finals = [s.text for i, s in enumerate(played) if i + 1 == len(played) or played[i + 1].block != s.block]
     reply.start_replay(Replay.build(played, finals, None))
     reply.replay_bar.seek(next(i for i, s in enumerate(played) if s.block == 1) + 9)
     shooter.save(window, "07-versions-and-replay")
     window.close()
 
-    # Math: inline and display TeX drawn by mathtext; dollar amounts stay text.
+
+def shoot_math(shooter: Shooter) -> None:
+    """Math: inline and display TeX drawn by mathtext; dollar amounts stay text."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(window, "What is the area under x² from 0 to 1, and what else is like it?")
     stats = Stats(58, 0, 180, 1, 19, 48, (19,), 180 / 19, 0.04, 0.21, 180 / 0.21, int(17.7 * 1024**3))
-    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, MATH_ANSWER, 19, True))
-    window.on_reply_finished(reply_id, Done((), (), MATH_ANSWER, "", MATH_ANSWER, stats))
+    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, MATH_ANSWER, 19, True))
+    window.live.on_reply_finished(reply_id, Done((), (), MATH_ANSWER, "", MATH_ANSWER, stats))
     while window._math_pool.busy:  # formulas are drawn on a background thread
         shooter.settle()
     shooter.save(window, "08-math", top=True)
     window.close()
 
-    # A chat longer than the context: the reply says which messages the model did not see.
+
+def shoot_long_chat(shooter: Shooter) -> None:
+    """A chat longer than the context: the reply says which messages the model did not see."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(
         window,
@@ -365,12 +385,14 @@ def main() -> None:
         omitted_turns=14,
     )
     stats = Stats(41_230, 39_870, 120, 1, 17, 48, (17,), 120 / 17, 0.05, 0.2, 600, int(17.8 * 1024**3), 14)
-    window.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, LONG_CHAT_ANSWER, 17, True))
-    window.on_reply_finished(reply_id, Done((), (), LONG_CHAT_ANSWER, "", LONG_CHAT_ANSWER, stats))
+    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, LONG_CHAT_ANSWER, 17, True))
+    window.live.on_reply_finished(reply_id, Done((), (), LONG_CHAT_ANSWER, "", LONG_CHAT_ANSWER, stats))
     shooter.save(window, "09-long-chat", top=True)
     window.close()
 
-    # Rewrite this part: only the selected words refine again; every other token stays accepted.
+
+def shoot_rewrite_part(shooter: Shooter) -> None:
+    """Rewrite this part: only the selected words refine again; every other token stays accepted."""
     window = shooter.window("light", thinking=False)
     reply_id = shooter.ask(window, "How should I water a small vegetable garden?")
     stats = Stats(58, 0, 64, 1, 18, 48, (18,), 64 / 18, 0.04, 0.2, 320, int(17.7 * 1024**3))
@@ -378,21 +400,23 @@ def main() -> None:
     done = Done((), (), REWRITE_ANSWER, "", REWRITE_ANSWER, stats)
     for event in (canvas, done):  # saved as the engine thread would (a rewrite reads the stored reply)
         window.active.writer.on_event(event)
-    window.on_canvas_committed(reply_id, canvas)
-    window.on_reply_finished(reply_id, done)
+    window.live.on_canvas_committed(reply_id, canvas)
+    window.live.on_reply_finished(reply_id, done)
     shooter.settle()
     stored = window.current_page().session.messages[-1].store_id
-    rewrite_id = window.rewrite_part(stored, REWRITE_SPAN)
+    rewrite_id = window.replies.rewrite_part(stored, REWRITE_SPAN)
     for step in rewrite_steps(REWRITE_ANSWER, REWRITE_SPAN, REWRITE_NEW, until=5):
-        window.on_step_ready(rewrite_id, step)
-    window._frame.flush()
-    window.set_token_view(True)
+        window.live.on_step_ready(rewrite_id, step)
+    window.live.flush()
+    window.view.set_token_view(True)
     shooter.save(window, "10-rewrite-part-tokens", top=True)
-    window.set_token_view(False)
+    window.view.set_token_view(False)
     shooter.save(window, "10-rewrite-part", top=True)
     window.close()
 
-    # Media and errors: a photo and a video attached, a sent message with both, an OOM reply.
+
+def shoot_media_and_errors(shooter: Shooter) -> None:
+    """Media and errors: a photo and a video attached, a sent message with both, an OOM reply."""
     window = shooter.window("light", thinking=False)
     photo, video = write_media(_scratch)
     notes = _scratch / "garden_plan.py"
@@ -404,7 +428,7 @@ def main() -> None:
     window.prober.wait()
     shooter.settle()
     reply_id = shooter.ask(window, "What changes between the photo and the clip? And does my plan fit?")
-    window.on_reply_failed(
+    window.live.on_reply_failed(
         reply_id,
         "The GPU ran out of memory while writing this reply. Start a new chat or remove attachments "
         "(shorter context), lower the image token budget, or close other programs using the GPU; "
