@@ -7,8 +7,12 @@ import time
 
 from app_fakes import FakeEngine, fake_loader
 
+from app.markdown import MarkdownRenderer
+from app.markdown_split import split_blocks
+from app.palette import LIGHT
 from app.qt import QApplication, QWidget
 from app.throttle import Throttle
+from app.ui.markdown_stack import MarkdownStack
 from app.ui.messages import AssistantMessage
 
 FRAME_SPACING_S = 0.015  # the 16 ms throttle, less the timers' 1 ms granularity
@@ -79,7 +83,7 @@ def test_thousand_events_per_second_repaint_at_screen_rate_and_end_exact(qtbot, 
     qtbot.waitUntil(lambda: window.active is None, timeout=60_000)
     events = state.steps_received
     assert events == 1200  # three canvases of 400 steps: none lost
-    times = [t for t, _ in frames]
+    times = [t for t, _ in frames[1:]]  # (the first is drawn as the reply starts, not by the throttle)
     steps = [n for _, n in frames]
     assert min(b - a for a, b in itertools.pairwise(times)) >= FRAME_SPACING_S, "never above screen rate"
     assert steps == sorted(steps), "frames show the reply in order"
@@ -158,3 +162,21 @@ def test_adaptive_throttle_counts_the_paint_that_follows_a_frame_and_backs_off(q
     throttle.cancel()
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(calls) >= 2 and min(gaps) >= 0.055, "the next frame waits twice the last frame's cost"
+
+
+def test_the_live_tail_is_parsed_block_by_block_and_an_unchanged_block_not_again(qtbot):
+    renderer = MarkdownRenderer(LIGHT, 11)
+    live, final = MarkdownStack(lambda: renderer), MarkdownStack(lambda: renderer)
+    qtbot.addWidget(live)
+    qtbot.addWidget(final)
+    text = long_markdown()
+    live.set_text(text, 0)  # nothing committed: all of it is the live tail
+    blocks = len(split_blocks(text))
+    assert blocks > 30 and live.block_renders == blocks
+    final.set_final(text)
+    assert live.plain_text() == final.plain_text(), "block by block renders as the whole does"
+    changed = text.replace("number 29,", "number twenty-nine,")  # the draft changed in one block
+    live.set_text(changed, 0)
+    assert live.block_renders == blocks + 1
+    final.set_final(changed)
+    assert live.plain_text() == final.plain_text()
