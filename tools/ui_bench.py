@@ -4,6 +4,7 @@ Usage: python tools/ui_bench.py [--engine fake|demo|both] [--chats 20] [--exchan
 
 Each part runs in a fresh process (a start-up must import torch for the first time):
 
+* ``grid``: the token-state grid alone, a step shown and painted at once, per frame.
 * ``refine``: a reply refines at full speed, in the markdown view and then in the token
   view, on a scripted fast engine (tests/app/app_fakes.py's FakeEngine, ~1,000 steps/s) and
   on the bundled demo model.  The heartbeat's gaps (p50/p99/max) are the GUI thread's stalls;
@@ -240,6 +241,34 @@ def startup(seconds: float) -> None:
     collector.stop()
 
 
+def grid_frames(frames: int = 150) -> None:
+    """The token grid alone: one step shown and painted (``repaint``: at once), per frame."""
+    from app_fakes import FakeEngine
+
+    from app.palette import LIGHT
+    from app.qt import QApplication
+    from app.ui.token_grid import TokenGrid
+    from engine.events import Step
+    from engine.inputs.conversation import Conversation
+
+    app = QApplication([])
+    grid = TokenGrid(LIGHT)
+    grid.resize(760, 420)
+    grid.show()
+    _wait(app, lambda: False, 0.2)
+    text = " ".join(f"word{i} with `code` and **bold**\n" for i in range(300))
+    events = FakeEngine(text, steps=frames).generate(Conversation(turns=()))
+    steps = [e for e in events if isinstance(e, Step)][:frames]
+    times, previous = [], None
+    for step in steps:
+        started = time.perf_counter()
+        grid.show_step(step, previous)
+        grid.repaint()
+        times.append((time.perf_counter() - started) * 1000)
+        previous = step
+    print(f"token grid, a step shown and painted: {_percentiles(times)}", flush=True)
+
+
 def _rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -319,7 +348,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=20)
     parser.add_argument("--exchanges", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=6.0, help="longest time a reply is measured")
-    parser.add_argument("--only", choices=("refine", "startup", "open"), action="append")
+    parser.add_argument("--only", choices=("grid", "refine", "startup", "open"), action="append")
     parser.add_argument("--part", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
@@ -328,13 +357,17 @@ def main() -> None:
             refine(rest[0], args.seconds)
         elif kind == "startup":
             startup(1.0)
+        elif kind == "grid":
+            grid_frames()
         else:
             open_chats(args.chats, args.exchanges)
         return
-    only = set(args.only or ("refine", "startup", "open"))
+    only = set(args.only or ("grid", "refine", "startup", "open"))
     print(json.dumps({"platform": os.environ.get("QT_QPA_PLATFORM", "offscreen"), "cpus": os.cpu_count()}))
     engines = ("fake", "demo") if args.engine == "both" else (args.engine,)
     common = ["--seconds", str(args.seconds), "--chats", str(args.chats), "--exchanges", str(args.exchanges)]
+    if "grid" in only:
+        _part(["grid", *common])
     if "refine" in only:
         for engine in engines:
             _part(["refine", engine, *common])
