@@ -24,7 +24,9 @@ modules) 95–375 ms (issue #18).  So:
 * a generation larger than :data:`SCAN_LIMIT` objects is frozen instead of
   scanned.  That is a burst of objects that live on (an import, a model being
   built, a chat being opened); freezing them is O(1).  The price: a cycle among
-  them that dies later is not freed; it is small next to what was frozen.
+  them that dies later is not freed; it is small next to what was frozen (a
+  model's weights do not wait for the collector: ``Engine.close()`` moves them to
+  the meta device).  :meth:`stop` unfreezes everything.
 """
 
 from __future__ import annotations
