@@ -295,6 +295,18 @@ def _built(window, page) -> bool:
     return not page.backlog and not getattr(page.transcript, "relayout_pending", 0)
 
 
+def _paint_watcher(painted: list[float]):
+    from app.qt import QEvent, QObject
+
+    class PaintWatcher(QObject):
+        def eventFilter(self, _watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint and not painted:
+                painted.append(time.perf_counter())
+            return False
+
+    return PaintWatcher()
+
+
 def open_chats(chats: int, exchanges: int) -> None:
     from app.gc_guard import GuiThreadGarbageCollector
     from app.qt import QApplication
@@ -307,10 +319,13 @@ def open_chats(chats: int, exchanges: int) -> None:
     _wait(app, lambda: False, 0.3)
     beat = Heartbeat()
     beat.start()
+    painted: list[float] = []
     start = time.perf_counter()
     page = window.open_chat(ids[0])
-    app.processEvents()  # the turn that paints the first frame
-    first = time.perf_counter() - start
+    watcher = _paint_watcher(painted)
+    page.transcript.viewport().installEventFilter(watcher)
+    _wait(app, lambda: bool(painted), 10)  # the first frame: the chat's viewport painted
+    first = painted[0] - start
     _wait(app, lambda: _built(window, page), 60)
     complete = time.perf_counter() - start
     gaps = beat.stop()
