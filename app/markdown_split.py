@@ -10,6 +10,7 @@ the cut renders the same alone as in the whole text.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -19,7 +20,23 @@ _CONTINUES_RE = re.compile(r"^(?:\s|>|\|)")  # indented, quote or table continua
 
 def stable_prefix_length(text: str) -> int:
     """Length of the longest prefix of ``text`` that ends at a safe block boundary (0 if none)."""
-    best = 0
+    cuts = safe_cuts(text)
+    return cuts[-1] if cuts else 0
+
+
+def split_blocks(text: str) -> list[str]:
+    """``text`` cut at every safe block boundary: each piece renders alone as it does in the whole.
+
+    The live tail of a reply changes every frame, but mostly in a few places: rendered piece by
+    piece, the pieces that did not change need not be parsed again (MarkdownStack).
+    """
+    cuts = [0, *safe_cuts(text), len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def safe_cuts(text: str) -> list[int]:
+    """Every position in ``text`` after which a cut is safe (see the module's docstring), in order."""
+    cuts: list[int] = []
     fence: str | None = None
     position = 0
     lines = text.splitlines(keepends=True)
@@ -37,7 +54,7 @@ def stable_prefix_length(text: str) -> int:
                     and not _CONTINUES_RE.match(following)
                     and not _LIST_ITEM_RE.match(following)
                 ):
-                    best = position + len(line)
+                    cuts.append(position + len(line))
         elif (
             match
             and match.group(1)[0] == fence[0]
@@ -46,4 +63,4 @@ def stable_prefix_length(text: str) -> int:
         ):
             fence = None
         position += len(line)
-    return best
+    return cuts

@@ -7,9 +7,15 @@ a quiet period runs at once (no added latency), calls inside the interval are
 collapsed into one trailing call at the end of it, so the last state is always
 shown and nothing runs more often than ``interval_ms``.
 
-With ``adaptive`` the interval also stretches to twice the callee's last run
-time, so a frame that got expensive (a very long code block still being
-written) can never take more than half of the GUI thread's time.
+With ``adaptive`` the interval also stretches to twice what the last frame
+cost, so a frame that got expensive (a very long code block still being
+written, the token grid) can never take more than half of the GUI thread's
+time.  A frame's cost is not only the call: the layout and the paint it asks
+for run after it, on the event loop (timing the call alone saw 1–3 ms while the
+token grid's paint took 15–73 ms, so the throttle never backed off; issue #18).
+So the cost is measured from the call's start to a zero-delay timer started
+after it, which Qt runs only once the events posted meanwhile (the layout and
+paint requests) were handled.
 """
 
 from __future__ import annotations
@@ -37,8 +43,14 @@ class Throttle(QObject):
         self._func = func
         self._interval_ms = interval_ms
         self._adaptive = adaptive
-        self.last_duration_ms = 0.0
+        self.last_duration_ms = 0.0  # the last frame: the call, its layout and paint
+        self.last_call_ms = 0.0  # the call alone
         self._pending = False
+        self._started = 0.0
+        self._settled = QTimer(self)  # fires once the last frame's layout and paint are done
+        self._settled.setSingleShot(True)
+        self._settled.setInterval(0)
+        self._settled.timeout.connect(self._on_settled_timeout)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -73,13 +85,24 @@ class Throttle(QObject):
 
     def _fire(self) -> None:
         self._pending = False
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         try:
             self._func()
         finally:
-            self.last_duration_ms = (time.perf_counter() - started) * 1000
-            interval = self._interval_ms
-            if self._adaptive:
-                interval = max(interval, round(2 * self.last_duration_ms))
+            self.last_call_ms = (time.perf_counter() - self._started) * 1000
+            self.last_duration_ms = max(self.last_duration_ms, self.last_call_ms)
             # Keep the interval closed for the next caller even if no call is pending.
-            self._timer.start(interval)
+            self._timer.start(self._interval_for(self.last_duration_ms))
+            self._settled.start()
+
+    def _on_settled_timeout(self) -> None:
+        """The frame is on screen: its real cost is known, and the interval after it stretches to match."""
+        self.last_duration_ms = (time.perf_counter() - self._started) * 1000
+        if self._adaptive and self._timer.isActive():
+            spent_ms = self.last_duration_ms
+            self._timer.start(max(0, self._interval_for(self.last_duration_ms) - round(spent_ms)))
+
+    def _interval_for(self, cost_ms: float) -> int:
+        if self._adaptive:
+            return max(self._interval_ms, round(2 * cost_ms))
+        return self._interval_ms

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from app.logs import log_file
 from app.qt import QObject, QThread, Signal, Slot
 from app.replay import Replay, ReplayError
+from app.torch_preload import preload_torch
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Step
@@ -86,6 +87,7 @@ Loader = Callable[[str, Callable[[LoadProgress], None]], EngineLike]
 
 def load_engine(source: str, progress: Callable[[LoadProgress], None]) -> EngineLike:
     """The real loader; torch and transformers are imported here, on the worker thread."""
+    preload_torch()  # the import would hold the GIL (and freeze the window) while opening them
     from engine.engine import Engine
 
     return Engine.load(source, progress=progress)

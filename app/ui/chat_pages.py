@@ -5,9 +5,14 @@ gets every message of the chat's active path at once (follow-ups need the whole
 history) but builds the widgets of only the newest :data:`EAGER_MESSAGES` (about a
 screenful); the older ones are built on the event loop, newest first, in slices
 of at most :data:`BACKFILL_SLICE_S`, above what is shown, so a 200-exchange chat
-opens in ~30 ms instead of ~1.7 s (docs/benchmarks.md).  Pages stay built when
-another chat is shown, so switching back is instant and a reply being written
-in one chat goes on while the user reads another.
+opens in ~30 ms instead of ~1.7 s (docs/benchmarks.md).
+
+The :data:`KEEP_PAGES` chats shown last stay built, so switching between them
+is instant; an older page is released (a 200-message page holds ~145 MiB of
+widgets and documents, and twenty opened in a row took 2.6 GiB; issue #18) and
+built again from the store if it is shown again.  A page whose reply is being
+written is never released: the reply goes on while the user reads other chats,
+and showing the chat again shows the same page, still live.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from engine.events import Done
 
 EAGER_MESSAGES = 6
 BACKFILL_SLICE_S = 0.008
+KEEP_PAGES = 3  # the chats shown last (the one shown among them) whose pages stay built
 
 
 @dataclass(slots=True)
@@ -40,6 +46,11 @@ class ChatPage:
     # first: a long chat shows its newest messages at once and the rest arrive above them.
     backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
+
+    @property
+    def writing(self) -> bool:
+        """A reply is being written in this chat (its actions are off until it ends)."""
+        return not self.actions_enabled
 
     def set_actions_enabled(self, on: bool) -> None:
         """Edit, Regenerate, … on or off, for the messages built and those still to be built."""
@@ -80,7 +91,9 @@ class ChatPages(QStackedWidget):
         self._messages = messages
         self._thumbnails = thumbnails
         self._retry = retry
-        self._pages: dict[int, ChatPage] = {}
+        self._pages: dict[int, ChatPage] = {}  # least recently shown first
+        self.released = 0  # pages released so far
+        self.currentChanged.connect(self._on_current_changed)
         self._backfill_timer = QTimer(self)
         self._backfill_timer.setSingleShot(True)
         self._backfill_timer.setInterval(0)
@@ -101,6 +114,34 @@ class ChatPages(QStackedWidget):
 
     def all(self) -> list[ChatPage]:
         return list(self._pages.values())
+
+    def _on_current_changed(self, _index: int) -> None:
+        page = self.current()
+        if page is not None:  # the most recently shown from now on
+            self._pages[page.session.id] = self._pages.pop(page.session.id)
+        self.release_unused()
+
+    def release_unused(self) -> list[int]:
+        """Release the pages shown longest ago, beyond the :data:`KEEP_PAGES` last; returns their chats.
+
+        Never the page shown, nor one whose reply is being written.
+        """
+        shown = self.currentWidget()
+        kept = 0
+        released = []
+        for chat_id, page in reversed(list(self._pages.items())):
+            if page.writing:
+                continue
+            kept += 1
+            if kept > KEEP_PAGES and page.transcript is not shown:
+                released.append(chat_id)
+        for chat_id in released:
+            page = self._pages.pop(chat_id)
+            page.backlog.clear()
+            self.removeWidget(page.transcript)
+            page.transcript.deleteLater()
+        self.released += len(released)
+        return released
 
     def message_widgets(self) -> Iterator[QWidget]:
         """Every message and notice built, on every page."""

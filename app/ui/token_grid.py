@@ -1,27 +1,41 @@
 """The token-state view: the canvas's positions as a painted grid, one cell per token.
 
-Painted by hand (one ``paintEvent``, no child widgets) because it changes up to
-60 times a second and has 256 cells.  The fill is the position's entropy
-(cool = certain, warm = unsure); the state is drawn on top: faint italic for
-random noise, plain for a draft, a bold accent outline for "accepted this
-step", a solid underline for stable.  A draft cell whose token changed since
-the previous frame gets a small corner mark (the model changed its mind), so
-refinement is visible frame to frame; noise changes every frame by nature.
+Painted by hand (no child widgets) because it changes up to 60 times a second
+and has 256 cells.  The fill is the position's entropy (cool = certain, warm =
+unsure); the state is drawn on top: faint italic for random noise, plain for a
+draft, a bold accent outline for "accepted this step", a solid underline for
+stable.  A draft cell whose token changed since the previous frame gets a small
+corner mark (the model changed its mind), so refinement is visible frame to
+frame; noise changes every frame by nature.
+
+Drawing all 256 cells in Python took 15–73 ms a frame (issue #18), most of it
+laying out the same few pieces again.  So the grid is kept in a pixmap: a step
+redraws into it only the cells whose look changed (:class:`Cell` compares
+equal when a cell would be drawn the same), each piece's elided text is laid
+out once (:class:`QStaticText`, cached per piece, font and width), and
+``paintEvent`` only copies the exposed part of the pixmap.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from app.palette import Colors
 from app.qt import (
     QColor,
+    QEvent,
     QFont,
     QFontMetrics,
     QPainter,
     QPen,
+    QPixmap,
     QPointF,
+    QRect,
     QRectF,
     QSize,
     QSizePolicy,
+    QStaticText,
     Qt,
     QWidget,
 )
@@ -31,6 +45,8 @@ from engine.events import Step
 COLUMNS = 16
 CELL_HEIGHT = 24
 GAP = 2
+ENTROPY_SHADES = 32  # fills are drawn from this many shades: close entropies look the same anyway
+TEXT_CACHE_LIMIT = 4096  # laid-out pieces kept (a canvas has 256; noise pieces come and go)
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -43,7 +59,12 @@ def _mix(a: QColor, b: QColor, t: float) -> QColor:
 
 def entropy_color(colors: Colors, level: float) -> QColor:
     """Certain (0) → teal, middle → amber, unsure (1) → rose; pale on light, deep on dark."""
-    if colors.name == "dark":
+    return entropy_color_named(colors.name, level)
+
+
+def entropy_color_named(name: str, level: float) -> QColor:
+    """:func:`entropy_color` for a theme by name (all the fill depends on)."""
+    if name == "dark":
         stops = [QColor("#1d4d4a"), QColor("#5a4a1c"), QColor("#5b2430")]
     else:
         stops = [QColor("#d3f0ea"), QColor("#fbeac2"), QColor("#f8d3d8")]
@@ -55,6 +76,7 @@ def entropy_color(colors: Colors, level: float) -> QColor:
 PAD_PIECES = frozenset({"<pad>", ""})
 
 
+@lru_cache(maxsize=TEXT_CACHE_LIMIT)
 def display_piece(piece: str) -> str:
     if piece in PAD_PIECES or piece is None:
         return "·"
@@ -62,6 +84,39 @@ def display_piece(piece: str) -> str:
     if not shown.strip():
         return "␣" * min(len(shown), 3)
     return shown
+
+
+class Cell(NamedTuple):
+    """What one cell shows; two equal cells are drawn identically (so an unchanged one is not redrawn)."""
+
+    text: str
+    state: TokenState | None  # None: a position past the step's canvas (an empty cell)
+    shade: int  # the entropy fill, 0 … ENTROPY_SHADES - 1
+    marked: bool  # a draft whose token changed since the previous frame
+    faint: bool  # noise or padding: drawn in the faint colour
+
+
+EMPTY_CELL = Cell("", None, 0, False, False)
+
+
+def cells_of(step: Step | None, states: list[TokenState], changed: set[int], positions: int) -> list[Cell]:
+    """The look of every cell for ``step`` (its ``states``, the positions whose draft ``changed``)."""
+    if step is None:
+        return [EMPTY_CELL] * positions
+    cells = []
+    pieces, draft, entropy = step.pieces, step.draft, step.entropy
+    top = ENTROPY_SHADES - 1
+    for index in range(positions):
+        if index >= len(draft):
+            cells.append(EMPTY_CELL)
+            continue
+        state = states[index]
+        has_piece = index < len(pieces)
+        text = display_piece(pieces[index]) if has_piece else str(draft[index])
+        faint = state == TokenState.NOISE or (has_piece and pieces[index] in PAD_PIECES)
+        shade = round(entropy_level(entropy[index]) * top)
+        cells.append(Cell(text, state, shade, index in changed and state == TokenState.DRAFT, faint))
+    return cells
 
 
 class TokenGrid(QWidget):
@@ -78,19 +133,25 @@ class TokenGrid(QWidget):
         self._states: list[TokenState] = []
         self._changed: set[int] = set()
         self.frames = 0
+        self.cells_drawn = 0  # cells drawn into the pixmap so far (an unchanged cell is not)
         self._positions = 256
+        self._cells: list[Cell] = [EMPTY_CELL] * self._positions
+        self._pixmap: QPixmap | None = None  # the grid as drawn; None: to draw whole at the next paint
+        self._dirty: set[int] = set()  # cells whose look changed since the pixmap was drawn
+        self._texts: dict[tuple[str, int, int], QStaticText] = {}
+        self._fonts: tuple[QFont, QFont, QFont] | None = None  # plain, bold, italic
         self.setMinimumHeight(self._height_for(self._positions))
 
     def set_colors(self, colors: Colors) -> None:
         self._colors = colors
-        self.update()
+        self._invalidate()
 
     def clear(self) -> None:
         self._step = self._previous = None
         self._shown_draft = ()
         self._states = []
         self._changed = set()
-        self.update()
+        self._show_cells(cells_of(None, [], set(), self._positions))
 
     def show_step(self, step: Step, previous: Step | None) -> None:
         """Draw ``step`` (``previous`` is the step before it, if the caller kept it)."""
@@ -109,8 +170,9 @@ class TokenGrid(QWidget):
             self._positions = len(step.draft)
             self.setMinimumHeight(self._height_for(self._positions))
             self.updateGeometry()
+            self._pixmap = None
         self.frames += 1
-        self.update()
+        self._show_cells(cells_of(step, self._states, self._changed, self._positions))
 
     def states(self) -> list[TokenState]:
         return list(self._states)
@@ -128,53 +190,139 @@ class TokenGrid(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(COLUMNS * 46, self._height_for(self._positions))
 
-    def paintEvent(self, _event) -> None:
+    # --- drawing -------------------------------------------------------------------
+
+    def _show_cells(self, cells: list[Cell]) -> None:
+        """Mark the cells whose look changed and ask Qt to repaint just those."""
+        old = self._cells
+        changed = [i for i, cell in enumerate(cells) if i >= len(old) or old[i] != cell]
+        self._cells = cells
+        if self._pixmap is None or len(changed) > len(cells) // 2:
+            self._dirty.update(changed)
+            self.update()
+            return
+        self._dirty.update(changed)
+        for index in changed:
+            self.update(self._cell_rect(index))
+
+    def _invalidate(self) -> None:
+        """Colours, font or size changed: everything is drawn again at the next paint."""
+        self._pixmap = None
+        self._fonts = None
+        self._texts.clear()
+        self.update()
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
+            self._invalidate()
+        super().changeEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        self._pixmap = None
+        super().resizeEvent(event)
+
+    def _cell_rect(self, index: int) -> QRect:
+        """Whole pixels, so a cell is cleared and redrawn without touching its neighbours."""
+        row, col = divmod(index, COLUMNS)
+        step = (self.width() + GAP) / COLUMNS
+        left = round(col * step)
+        right = round((col + 1) * step) - GAP
+        return QRect(left, row * (CELL_HEIGHT + GAP), max(1, right - left), CELL_HEIGHT)
+
+    def paintEvent(self, event) -> None:
+        ratio = self.devicePixelRatioF()
+        pixmap = self._pixmap
+        if pixmap is None or pixmap.size() != self.size() * ratio:
+            pixmap = QPixmap(self.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            self._pixmap = pixmap
+            self._dirty = set(range(len(self._cells)))
+        if self._dirty:
+            self._draw_cells(pixmap, sorted(self._dirty))
+            self._dirty.clear()
         painter = QPainter(self)
+        exposed = event.rect()
+        source = QRectF(
+            exposed.x() * ratio, exposed.y() * ratio, exposed.width() * ratio, exposed.height() * ratio
+        )
+        painter.drawPixmap(QRectF(exposed), pixmap, source)
+        painter.end()
+
+    def _draw_cells(self, pixmap: QPixmap, indexes: list[int]) -> None:
+        painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         c = self._colors
-        cell_w = (self.width() - GAP * (COLUMNS - 1)) / COLUMNS
-        font = QFont(self.font())
-        font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Noto Sans Mono", "monospace"])
-        font.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.72))
-        bold = QFont(font)
-        bold.setBold(True)
-        italic = QFont(font)
-        italic.setItalic(True)
-        metrics = QFontMetrics(font)
-        step = self._step
-        text_color = QColor(c.text)
-        faint = QColor(c.faint)
+        fonts = self._fonts_now()
+        pens = (QColor(c.text), QColor(c.faint))
         accent = QColor(c.accent)
-        for index in range(self._positions):
-            row, col = divmod(index, COLUMNS)
-            rect = QRectF(col * (cell_w + GAP), row * (CELL_HEIGHT + GAP), cell_w, CELL_HEIGHT)
-            if step is None or index >= len(step.draft):
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(QColor(c.code_bg))
-                painter.drawRoundedRect(rect, 4, 4)
-                continue
-            state = self._states[index]
+        empty = QColor(c.code_bg)
+        shades = _shades(c.name)
+        for index in indexes:
+            cell = self._cells[index]
+            rect = self._cell_rect(index)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+            painter.fillRect(rect, Qt.GlobalColor.transparent)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+            area = QRectF(rect)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(entropy_color(c, entropy_level(step.entropy[index])))
-            painter.drawRoundedRect(rect, 4, 4)
-            if state == TokenState.ACCEPTED:
+            painter.setBrush(empty if cell.state is None else shades[cell.shade])
+            painter.drawRoundedRect(area, 4, 4)
+            if cell.state is None:
+                continue
+            if cell.state == TokenState.ACCEPTED:
                 painter.setPen(QPen(accent, 2))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
-            elif state == TokenState.STABLE:
+                painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+            elif cell.state == TokenState.STABLE:
                 painter.setPen(QPen(QColor(c.muted), 2))
-                painter.drawLine(rect.bottomLeft() + _offset(3, -1.5), rect.bottomRight() + _offset(-3, -1.5))
-            if index in self._changed and state == TokenState.DRAFT:
+                painter.drawLine(area.bottomLeft() + _offset(3, -1.5), area.bottomRight() + _offset(-3, -1.5))
+            if cell.marked:
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(accent)
-                painter.drawEllipse(rect.topRight() + _offset(-4, 4), 2, 2)
-            piece = display_piece(step.pieces[index]) if index < len(step.pieces) else str(step.draft[index])
-            painter.setFont({TokenState.NOISE: italic, TokenState.ACCEPTED: bold}.get(state, font))
-            is_pad = index < len(step.pieces) and step.pieces[index] in PAD_PIECES
-            painter.setPen(faint if state == TokenState.NOISE or is_pad else text_color)
-            elided = metrics.elidedText(piece, Qt.TextElideMode.ElideRight, int(rect.width()) - 6)
-            painter.drawText(rect.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignCenter, elided)
+                painter.drawEllipse(area.topRight() + _offset(-4, 4), 2, 2)
+            kind = {TokenState.NOISE: 2, TokenState.ACCEPTED: 1}.get(cell.state, 0)
+            text = self._laid_out(cell.text, kind, rect.width() - 6, fonts)
+            size = text.size()
+            painter.setFont(fonts[kind])
+            painter.setPen(pens[cell.faint])
+            painter.drawStaticText(
+                QPointF(area.center().x() - size.width() / 2, area.center().y() - size.height() / 2), text
+            )
         painter.end()
+        self.cells_drawn += len(indexes)
+
+    def _fonts_now(self) -> tuple[QFont, QFont, QFont]:
+        if self._fonts is None:
+            font = QFont(self.font())
+            font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Noto Sans Mono", "monospace"])
+            font.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.72))
+            bold = QFont(font)
+            bold.setBold(True)
+            italic = QFont(font)
+            italic.setItalic(True)
+            self._fonts = (font, bold, italic)
+        return self._fonts
+
+    def _laid_out(self, text: str, kind: int, width: int, fonts: tuple[QFont, QFont, QFont]) -> QStaticText:
+        """``text`` elided to ``width`` in font ``kind``, laid out once and kept."""
+        key = (text, kind, width)
+        laid = self._texts.get(key)
+        if laid is None:
+            if len(self._texts) >= TEXT_CACHE_LIMIT:
+                self._texts.clear()
+            elided = QFontMetrics(fonts[0]).elidedText(text, Qt.TextElideMode.ElideRight, width)
+            laid = QStaticText(elided)
+            laid.setTextFormat(Qt.TextFormat.PlainText)
+            laid.prepare(font=fonts[kind])
+            self._texts[key] = laid
+        return laid
+
+
+@lru_cache(maxsize=4)
+def _shades(theme: str) -> tuple[QColor, ...]:
+    """The fills of a theme, one per entropy shade."""
+    return tuple(entropy_color_named(theme, i / (ENTROPY_SHADES - 1)) for i in range(ENTROPY_SHADES))
 
 
 def _offset(x: float, y: float) -> QPointF:

@@ -1,55 +1,14 @@
-"""Measuring helpers for the live-rendering tests."""
+"""Helpers for the live-rendering tests: which thread ran what.
+
+How long the GUI thread stalls is measured by tools/ui_bench.py, not asserted in tests:
+wall-clock limits fail on a loaded machine and pass on a fast one whatever the code does.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 
-from app.qt import QCoreApplication, QObject, QThread, QTimer
-
-
-class StallProbe(QObject):
-    """A 5 ms timer on the GUI thread; the largest gap between its ticks is the worst stall."""
-
-    def __init__(self, interval_ms: int = 5) -> None:
-        super().__init__()
-        self.ticks: list[float] = []
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self._on_timer_timeout)
-
-    def start(self) -> None:
-        self.ticks = [time.perf_counter()]
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.ticks.append(time.perf_counter())
-
-    def worst_gap_ms(self) -> float:
-        return max((b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)), default=0.0) * 1000
-
-    def _on_timer_timeout(self) -> None:
-        self.ticks.append(time.perf_counter())
-
-
-STALL_LIMIT_MS = 50
-ATTEMPTS = 3
-
-
-def stall_free(measure) -> tuple[float, list[float]]:
-    """Run ``measure()`` (returns a worst gap in ms) until one run stays under the limit.
-
-    Two CPU cores are shared with other jobs here, so the OS can pre-empt the
-    GUI thread for a moment; a stall the app causes shows up in every run,
-    that noise does not.  Returns the best and all gaps.
-    """
-    gaps: list[float] = []
-    for _ in range(ATTEMPTS):
-        gaps.append(measure())
-        if gaps[-1] < STALL_LIMIT_MS:
-            break
-    return min(gaps), gaps
+from app.qt import QCoreApplication, QThread
 
 
 class ThreadRecorder:

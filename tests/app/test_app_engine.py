@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_probes import STALL_LIMIT_MS, StallProbe, ThreadRecorder, stall_free
+from app_probes import ThreadRecorder
 
 from app.config import AppConfig
 from app.reply_state import ReplyState
@@ -11,6 +11,7 @@ from app.ui.messages import AssistantMessage
 from app.ui.status import StatusBar
 from app.ui.window import MainWindow
 from app.worker import load_engine
+from engine.engine import Engine
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,6 +40,8 @@ def test_send_streams_steps_and_shows_the_engines_final_text(
         recorder.wrap(monkeypatch, ReplyState, name)
     recorder.wrap(monkeypatch, AssistantMessage, "render_frame")
     recorder.wrap(monkeypatch, StatusBar, "set_model")  # called by ModelSwitcher.on_model_loaded
+    recorder.wrap(monkeypatch, Engine, "load")  # torch's work: the GUI thread must never wait for it
+    recorder.wrap(monkeypatch, Engine, "generate")
     indicators: list[str] = []
     original_indicator = ReplyState.indicator
     monkeypatch.setattr(
@@ -49,28 +52,24 @@ def test_send_streams_steps_and_shows_the_engines_final_text(
     assert window.status.model_label.text() == tiny_checkpoint.name
     assert window.status.device_label.text() == "cpu · float32"
 
-    def one_reply() -> float:
-        probe = StallProbe()
-        probe.start()
+    def one_reply() -> None:
         window.composer.edit.setPlainText("Hello, tiny model")
         window.send()
         reply = window.active.widget
         state = window.active.state
         qtbot.waitUntil(lambda: window.active is None, timeout=60_000)
-        probe.stop()
         done = state.done
         assert done is not None and not done.incomplete, reply.notice and reply.notice.message
         assert state.steps_received >= 1 and len(state.canvases) == done.stats.canvases >= 1
         assert reply.answer.text == done.answer
         assert f"{done.stats.generated_tokens} tokens" in reply.stats.text()
         assert window.current_page().session.messages[-1].text == done.answer
-        return probe.worst_gap_ms()
 
-    best, gaps = stall_free(one_reply)
+    one_reply()
     assert any(s.startswith("block 1 · step ") and s.endswith("/8") for s in indicators), indicators
     assert {"on_step", "on_canvas", "on_done", "render_frame", "set_model"} <= recorder.names()
-    assert recorder.off_gui() == [], "every slot runs on the GUI thread"
-    assert best < STALL_LIMIT_MS, f"GUI thread stalled in every run: {gaps} ms"
+    # The model's work runs off the GUI thread, every slot on it.
+    assert set(recorder.off_gui()) == {"load", "generate"}, recorder.off_gui()
 
 
 def test_stop_mid_reply_with_the_real_engine(qtbot, make_window, tiny_checkpoint):

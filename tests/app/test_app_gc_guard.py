@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from app.gc_guard import GuiThreadGarbageCollector
+from app.gc_guard import FROZEN, SCAN_LIMIT, GuiThreadGarbageCollector
 
 
 class _Witness:
@@ -26,7 +26,7 @@ def test_cycles_dropped_on_a_worker_are_collected_on_the_gui_thread(qtbot, gui_t
 
     def worker() -> None:
         _Witness(seen)  # unreachable at once, but only the cycle collector can free it
-        kept.append([[i] for i in range(50_000)])  # far past every threshold: a collection would run here
+        kept.append([[i] for i in range(5_000)])  # past the youngest threshold: a collection would run here
 
     thread = threading.Thread(target=worker, name="worker")
     thread.start()
@@ -42,6 +42,7 @@ def test_start_and_stop_restore_automatic_collection(qapp):
     assert not gc.isenabled()
     collector.stop()
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0, "what start froze can be collected again"
     gc.disable()  # this test module runs under the autouse collector too
     collector.deleteLater()
 
@@ -52,3 +53,30 @@ def test_the_timer_collects_only_past_a_threshold(gui_thread_gc):
     junk = [[i] for i in range(5_000)]  # 5,000 new containers, past the youngest generation's 700
     assert gui_thread_gc.on_timer_timeout() >= 0
     del junk
+
+
+def test_start_freezes_what_exists_so_no_pass_scans_it_again(qapp):
+    gc.unfreeze()
+    collector = GuiThreadGarbageCollector().start()
+    try:
+        assert gc.get_freeze_count() > 0
+        assert sum(gc.get_count()) == 0  # every generation starts empty
+    finally:
+        collector.stop()
+        gc.disable()  # this test module runs under the autouse collector too
+        collector.deleteLater()
+
+
+def test_a_burst_too_large_to_scan_at_once_is_frozen_and_smaller_ones_collected(gui_thread_gc):
+    gc.collect()
+    frozen_before = gc.get_freeze_count()
+    burst = [[i] for i in range(SCAN_LIMIT + 5_000)]  # a model being built, a chat being opened
+    assert gui_thread_gc.on_timer_timeout() == FROZEN
+    assert gc.get_freeze_count() >= frozen_before + len(burst)
+    assert gc.get_count()[0] < 700  # the youngest generation is empty again
+    seen: list[str] = []
+    _Witness(seen)  # a cycle dropped after the burst is collected as usual
+    junk = [[i] for i in range(1_000)]
+    assert gui_thread_gc.on_timer_timeout() == 0
+    assert seen == [threading.main_thread().name]
+    del burst, junk
