@@ -118,7 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.theme:
         config = config.with_changes(theme=args.theme)
     host = EngineHost()
-    window = MainWindow(config, host, icon=icon)
+    try:
+        window = MainWindow(config, host, icon=icon)
+    except BaseException:
+        # Its engine thread is running: left to the garbage collector, Qt would abort the
+        # process (SIGABRT) and hide this error.
+        host.shutdown(timeout_ms=CLOSE_WAIT_MS)
+        raise
     hook = ExceptHook(window.report_error).install()
     instances.launched.connect(lambda launch: _on_launched_again(window, launch))
     window.show()

@@ -12,26 +12,30 @@ as notices in its first chat.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
-from app.store import Store, StoreError
+from app.store import DiskFullError, Store, StoreError, default_db_path
+from engine.hub.names import format_bytes
 
 log = logging.getLogger(__name__)
 
 
 def open_store() -> tuple[Store, list[str]]:
-    """The conversation store (a temporary one if it cannot be opened) and the notices for the user."""
+    """The conversation store (a temporary one if it cannot be opened) and the notices for the user.
+
+    Never raises: a window must open even when no disk can take a database (then this
+    session's chats are kept in memory), and the notice says why and what to do.
+    """
     notices: list[str] = []
     try:
         store = Store.open()
     except StoreError as error:
         log.exception("cannot open the conversation store")
-        folder = tempfile.mkdtemp(prefix="dgchat-unsaved-")
-        notices.append(
-            f"Your conversations could not be opened, so this session's chats will not be saved. {error}"
-        )
-        return Store.open(Path(folder) / "conversations.db"), notices
+        notices.append(unsaved_notice(error))
+        return unsaved_store(), notices
     if store.recovery is not None:
         notices.append(store.recovery.message)
     if store.interrupted:
@@ -46,3 +50,26 @@ def open_store() -> tuple[Store, list[str]]:
     except StoreError:
         log.exception("cannot empty the trash")
     return store, notices
+
+
+def unsaved_notice(error: StoreError) -> str:
+    """What the user is told when their conversations cannot be opened: the cause first, then the fix."""
+    if isinstance(error, DiskFullError):
+        return (
+            f"The disk is full ({format_bytes(error.free)} free in {error.folder}): free some space "
+            "and restart the app. Until then this session's chats will not be saved."
+        )
+    return f"Your conversations could not be opened, so this session's chats will not be saved. {error}"
+
+
+def unsaved_store() -> Store:
+    """A store for this session only: in a temporary folder, else in memory when no disk takes one."""
+    folder: str | None = None
+    try:
+        folder = tempfile.mkdtemp(prefix="dgchat-unsaved-")
+        return Store.open(Path(folder) / default_db_path().name)
+    except (OSError, StoreError):
+        log.exception("cannot open a temporary store either; this session's chats stay in memory")
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Store.in_memory(default_db_path().parent / f"unsaved-{os.getpid()}")

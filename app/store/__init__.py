@@ -6,7 +6,13 @@ docs/storage.md for the API, the schema and the guarantees.
 """
 
 from app.store.database import Recovery
-from app.store.errors import DatabaseCorruptError, ImportFormatError, NewerDatabaseError, StoreError
+from app.store.errors import (
+    DatabaseCorruptError,
+    DiskFullError,
+    ImportFormatError,
+    NewerDatabaseError,
+    StoreError,
+)
 from app.store.history_codec import Frame
 from app.store.models import (
     ConversationGroup,
@@ -26,6 +32,7 @@ __all__ = [
     "ConversationGroup",
     "ConversationInfo",
     "DatabaseCorruptError",
+    "DiskFullError",
     "Frame",
     "ImportFormatError",
     "Message",

@@ -115,6 +115,17 @@ class Database:
         except _CorruptError as damage:  # pragma: no cover - a fresh file cannot be damaged
             raise DatabaseCorruptError(f"A new database could not be created ({damage})", path=path) from None
 
+    @classmethod
+    def open_in_memory(cls, path: Path) -> Database:
+        """A database that lives only as long as this process: the last resort when no disk takes a file.
+
+        ``path`` is where it would have been; it names the folder for this session's other files.
+        """
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, path)
+        return cls(conn, path)
+
     def close(self) -> None:
         with self._lock:
             self.conn.close()

@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.hub.download import free_disk_bytes
+from engine.hub.names import format_bytes
 
 # SQLite primary result codes (the low byte of an extended code).
 SQLITE_BUSY = 5
@@ -24,6 +26,11 @@ SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
+
+# SQLite reports a write that found no space as SQLITE_FULL only for the database file itself; a full
+# disk met while growing the -wal or -shm file comes back as a plain I/O error.  With less than this
+# free on the disk, such an I/O error is the disk running full, and the user is told so.
+LOW_SPACE_BYTES = 16 * 1024 * 1024
 
 
 class StoreError(EngineError):
@@ -40,6 +47,20 @@ class DatabaseCorruptError(StoreError):
 
 class NewerDatabaseError(StoreError):
     """The database was written by a newer version of the app; it is left untouched."""
+
+
+class DiskFullError(StoreError):
+    """No space is left on the disk the store writes to; says how much is free, and where."""
+
+    def __init__(self, doing: str, path: Path | str | None, *, all_or_nothing: bool = False) -> None:
+        self.folder = _folder_of(path)
+        self.free = free_disk_bytes(self.folder)
+        note = "; nothing was half-saved" if all_or_nothing else ""
+        super().__init__(
+            f"The disk is full ({format_bytes(self.free)} free in {self.folder}): could not {doing}{note}",
+            fix="Free some disk space and try again",
+            path=path,
+        )
 
 
 class ImportFormatError(StoreError):
@@ -60,12 +81,8 @@ def is_corruption(error: sqlite3.Error) -> bool:
 def from_sqlite(error: sqlite3.Error, path: Path | str | None, doing: str) -> StoreError:
     """Translate a sqlite3 exception into a StoreError that says what happened and what to do."""
     code = primary_code(error)
-    if code == SQLITE_FULL:
-        return StoreError(
-            f"The disk is full: could not {doing}; nothing was half-saved",
-            fix="Free some disk space and try again",
-            path=path,
-        )
+    if code == SQLITE_FULL or (code == SQLITE_IOERR and _low_on_space(path)):
+        return DiskFullError(doing, path, all_or_nothing=True)
     if code in (SQLITE_READONLY, SQLITE_CANTOPEN):
         return StoreError(
             f"The conversation database is read-only or cannot be opened: could not {doing}",
@@ -93,9 +110,7 @@ def from_sqlite(error: sqlite3.Error, path: Path | str | None, doing: str) -> St
 def from_os_error(error: OSError, path: Path | str | None, doing: str) -> StoreError:
     """Translate a file-system error (blob writes, folder creation) into a StoreError."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreError(
-            f"The disk is full: could not {doing}", fix="Free some disk space and try again", path=path
-        )
+        return DiskFullError(doing, path)
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StoreError(
             f"No permission to write: could not {doing}",
@@ -103,3 +118,15 @@ def from_os_error(error: OSError, path: Path | str | None, doing: str) -> StoreE
             path=path,
         )
     return StoreError(f"Could not {doing} ({error.strerror or error})", path=path)
+
+
+def _folder_of(path: Path | str | None) -> Path:
+    """The folder whose disk a file lives on (the current folder when no file is named)."""
+    if path is None:
+        return Path.cwd()
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def _low_on_space(path: Path | str | None) -> bool:
+    return free_disk_bytes(_folder_of(path)) < LOW_SPACE_BYTES

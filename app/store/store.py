@@ -83,6 +83,16 @@ class Store:
         return store
 
     @classmethod
+    def in_memory(cls, folder: Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """A store kept in memory only, for a session whose disk cannot take even a temporary database.
+
+        Its attachments (and the window's drafts) would go to ``folder``, which is created only when
+        something is written there.
+        """
+        db_path = folder / default_db_path().name
+        return cls(Database.open_in_memory(db_path), BlobStore(blobs_dir_for(db_path)), clock=clock)
+
+    @classmethod
     def open_for_thread(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
         """Another connection to a store that is already open, for a background thread (export, import).
 

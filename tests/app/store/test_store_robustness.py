@@ -210,6 +210,23 @@ def test_a_full_disk_fails_the_write_cleanly(store):
     assert integrity(store.path) == "ok"
 
 
+def test_an_io_error_on_a_nearly_full_disk_is_named_disk_full(tmp_path, monkeypatch):
+    """A full disk met while growing the -wal/-shm file reaches SQLite as an I/O error, not SQLITE_FULL."""
+    from app.store.errors import DiskFullError, from_sqlite
+
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorcode = 10 | (3 << 8)  # SQLITE_IOERR_WRITE
+    db = tmp_path / "conversations.db"
+    monkeypatch.setattr("app.store.errors.free_disk_bytes", lambda folder: 12_000)
+    full = from_sqlite(error, db, "open the conversation database")
+    assert isinstance(full, DiskFullError)
+    assert (full.free, full.folder) == (12_000, tmp_path)
+    assert str(full).startswith(f"The disk is full (12.0 kB free in {tmp_path}): could not open")
+    monkeypatch.setattr("app.store.errors.free_disk_bytes", lambda folder: 50 * 10**9)
+    plenty = from_sqlite(error, db, "open the conversation database")
+    assert str(plenty).startswith("The disk reported an error")
+
+
 def test_a_failed_attachment_copy_leaves_nothing_behind(store, tmp_path, monkeypatch):
     cid = store.create_conversation()
     image = tmp_path / "photo.png"
