@@ -3,9 +3,10 @@
 A window without its conversations must still be usable: when the store
 cannot be opened the session runs on a temporary one, and the user is told
 that this session's chats will not be saved.  Opening is also when the store
-reports what happened last time (a database recovered from a backup, replies
-that were being written when the app closed) and when the trash (chats deleted
-last session, past Undo) is emptied.  Qt-free: the window shows the messages
+reports what happened last time (a damaged database moved aside, now or
+earlier by the command-line tools; replies that were being written when the
+app closed) and when the trash (chats deleted last session, past Undo) is
+emptied.  Qt-free: the window shows the messages
 as notices in its first chat.
 """
 
@@ -18,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from app.store import DiskFullError, Store, StoreError, default_db_path
+from app.store.recoveries import take_remembered
 from engine.hub.names import format_bytes
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,10 @@ def open_store() -> tuple[Store, list[str]]:
         log.exception("cannot open the conversation store")
         notices.append(unsaved_notice(error))
         return unsaved_store(), notices
-    if store.recovery is not None:
-        notices.append(store.recovery.message)
+    recovered = take_remembered(store.path)  # also those the command-line tools made
+    if store.recovery is not None and store.recovery not in recovered:
+        recovered.append(store.recovery)  # (its note could not be written)
+    notices.extend(recovery.message for recovery in recovered)
     if store.interrupted:
         count = len(store.interrupted)
         notices.append(

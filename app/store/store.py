@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from app.store import conversations, exchange, history, tree
+from app.store import conversations, exchange, history, recoveries, tree
 from app.store import search as search_module
 from app.store.blobs import BlobStore
 from app.store.database import Database, Recovery
@@ -74,6 +74,8 @@ class Store:
         """
         db_path = Path(path) if path is not None else default_db_path()
         db, recovery = Database.open(db_path, recover=recover)
+        if recovery is not None:
+            recoveries.remember(db_path, recovery)  # the window tells the user, whoever moved it
         store = cls(db, BlobStore(blobs_dir_for(db_path)), clock=clock, recovery=recovery)
         try:
             store.interrupted = store._finish_interrupted_replies()

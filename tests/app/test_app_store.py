@@ -6,7 +6,11 @@ window opens a fresh ``conversations.db`` in the test's folder.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from app_chat import choose, loaded, say
@@ -15,11 +19,14 @@ from app_fakes import FakeEngine, fake_loader
 from app.config import AppConfig
 from app.qt import QLineEdit, QMessageBox, Qt
 from app.store import Store, StoreError
+from app.store.exchange import FORMAT, VERSION
 from app.ui.messages import AssistantMessage, UserMessage
 from app.worker import load_engine
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def widgets(window, kind):
@@ -367,3 +374,34 @@ def test_recently_deleted_brings_back_a_chat_after_the_undo_is_gone(qtbot, make_
     with pytest.raises(StoreError):
         window.store.conversation(second)
     dialog.close()
+
+
+@pytest.mark.parametrize("command", [["export", "--format", "md"], ["import", "-"]])
+def test_the_cli_says_it_moved_a_damaged_database_and_the_next_window_says_once(qtbot, make_window, command):
+    data = Path(os.environ["DGCHAT_DATA_DIR"])
+    data.mkdir()
+    (data / "conversations.db").write_bytes(b"overwritten by something else " * 200)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *command],
+        input=json.dumps({"format": FORMAT, "version": VERSION, "conversations": []}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    (moved,) = data.glob("conversations-corrupt-*.db")
+    assert str(moved) in done.stderr
+    if command[0] == "export":  # the chats were in the damaged file: nothing to export is a failure
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr.startswith("error: Nothing was exported. The conversation database was damaged")
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("note: The conversation database was damaged")
+
+    first = make_window(fake_loader(FakeEngine("Hi.", steps=1)))
+    told = [n.message for n in first._notices() if "was damaged" in n.message]
+    assert len(told) == 1 and str(moved) in told[0]
+    first.close()
+    again = make_window(fake_loader(FakeEngine("Hi.", steps=1)))
+    assert not [n for n in again._notices() if "was damaged" in n.message]  # once, not at every start
