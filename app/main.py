@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.version import app_version
+
+if TYPE_CHECKING:
+    from app.single_instance import Claim, ProfileLock
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,25 @@ def _on_launched_again(window, argv: list[str]) -> None:
         window.add_files([Path(f) for f in known.files])
 
 
+def _explain_claim(claimed: Claim, profile: ProfileLock, argv: list[str]) -> int:
+    """Say what became of a launch that found a window already open on its data folder; the exit status."""
+    from app.single_instance import Claim  # at run time too: the app's imports are lazy
+
+    if claimed is Claim.HANDED_OVER:
+        log.info("another window is open; handed it %s and exiting", argv)
+        print("DiffusionGemma Chat is already open: its window was brought to the front.")
+        return 0
+    owner = profile.owner_pid()
+    log.warning("the window of process %s holds %s but did not answer; exiting", owner, profile.path)
+    print(
+        "error: DiffusionGemma Chat is already open on these conversations"
+        f"{f' (process {owner})' if owner else ''} but did not answer: it may be busy. "
+        "Wait a moment and try again, or close that window first.",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     status = _subcommand(argv)
@@ -90,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.icon import app_icon
     from app.logs import ExceptHook, setup_logging
     from app.qt import QApplication, QGuiApplication
-    from app.single_instance import InstanceServer, hand_over, server_name
+    from app.single_instance import Claim, InstanceServer, ProfileLock, claim, server_name
     from app.store.paths import data_dir
     from app.ui.first_run import maybe_show_first_run
     from app.ui.window import MainWindow
@@ -105,10 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("diffusiongemma-chat")
     # One window per user and conversation store: a second launch brings the first forward.
     instance_name = server_name(data_dir())
-    if hand_over(instance_name, _launch_arguments(args)):
-        log.info("another window is open; handed it %s and exiting", argv)
-        print("DiffusionGemma Chat is already open: its window was brought to the front.")
-        return 0
+    profile = ProfileLock(data_dir())
+    claimed = claim(profile, instance_name, _launch_arguments(args))
+    if claimed is not Claim.FIRST:
+        return _explain_claim(claimed, profile, argv)
     instances = InstanceServer(instance_name, app)
     instances.listen()
     icon = app_icon()
@@ -140,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hook.uninstall()
         instances.close()  # later launches start a window of their own from now on
         instances.deleteLater()
+        profile.release()
         if first_run is not None:
             first_run.shutdown()  # a download in progress stops; its partial files resume next time
         if not host.shutdown(timeout_ms=CLOSE_WAIT_MS):

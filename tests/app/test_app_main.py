@@ -150,7 +150,9 @@ def test_a_full_disk_at_launch_opens_the_window_and_says_the_disk_is_full(qtbot,
     seen: dict[str, object] = {}
 
     def fake_exec() -> int:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
         seen["notices"] = [n.message for n in window._notices()]
         window.store.create_conversation("kept in memory")  # the session still works
         seen["titles"] = [c.title for c in window.store.list_conversations()]
