@@ -10,6 +10,7 @@ the GUI needs exactly one ``except StoreError``.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -84,10 +85,15 @@ def from_sqlite(error: sqlite3.Error, path: Path | str | None, doing: str) -> St
     if code == SQLITE_FULL or (code == SQLITE_IOERR and _low_on_space(path)):
         return DiskFullError(doing, path, all_or_nothing=True)
     if code in (SQLITE_READONLY, SQLITE_CANTOPEN):
+        blocked = unwritable_files(path)
+        fix = (
+            f"Allow yourself to write to {', '.join(map(str, blocked))}"
+            if blocked
+            else "Check that the data folder exists and that you may write to it"
+        )
         return StoreError(
             f"The conversation database is read-only or cannot be opened: could not {doing}",
-            fix="Check that the data folder exists and that you may write to it, "
-            "or set DGCHAT_DATA_DIR to a writable folder",
+            fix=f"{fix}, or set DGCHAT_DATA_DIR to a writable folder",
             path=path,
         )
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
@@ -118,6 +124,17 @@ def from_os_error(error: OSError, path: Path | str | None, doing: str) -> StoreE
             path=path,
         )
     return StoreError(f"Could not {doing} ({error.strerror or error})", path=path)
+
+
+def unwritable_files(path: Path | str | None) -> list[Path]:
+    """What keeps a database at ``path`` read-only: its folder, the file and its -wal/-shm, each that
+    exists and this user may not write.  All of them, so that fixing what the message names is enough.
+    """
+    if path is None:
+        return []
+    db = Path(path)
+    candidates = (db.parent, db, Path(f"{db}-wal"), Path(f"{db}-shm"))
+    return [p for p in candidates if p.exists() and not os.access(p, os.W_OK)]
 
 
 def _folder_of(path: Path | str | None) -> Path:

@@ -305,6 +305,32 @@ def test_a_read_only_folder_gives_a_clear_error(shared_dir, clock):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_read_only_database_names_every_file_and_works_again_once_the_database_is_fixed(shared_dir):
+    db = shared_dir / "conversations.db"
+    shared_dir.chmod(0o777)
+
+    def open_titles():
+        with Store.open(db) as store:
+            modes = sorted({oct(Path(f"{db}{end}").stat().st_mode & 0o777) for end in ("-wal", "-shm")})
+            return [c.title for c in store.list_conversations()], modes
+
+    def make():
+        with Store.open(db) as store:
+            store.create_conversation("precious")
+
+    assert run_unprivileged(make)[0] == "ok"
+    db.chmod(0o444)  # read-only: opening it now leaves its -wal and -shm read-only too
+    result = run_unprivileged(open_titles)
+    assert result[:2] == ["raised", "StoreError"], result
+    for name in ("conversations.db", "conversations.db-wal", "conversations.db-shm"):
+        assert str(shared_dir / name) + ("," if name != "conversations.db-shm" else ", or") in result[2]
+    assert oct(Path(f"{db}-shm").stat().st_mode & 0o777) == "0o444"
+
+    db.chmod(0o644)  # the user fixes the database; the app repairs the files it made
+    assert run_unprivileged(open_titles) == ["ok", [["precious"], ["0o644"]]]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_a_read_only_blob_folder_fails_the_send_and_saves_nothing(shared_dir, clock):
     db = shared_dir / "data" / "conversations.db"
     with Store.open(db, clock=clock) as store:
