@@ -647,7 +647,7 @@ class MainWindow(QMainWindow):
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
             log.exception("cannot read the chat's title")
-        self.chat_list.refresh()
+        self.chat_list.chat_touched(page.session.id)
         return reply_id
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
@@ -681,7 +681,7 @@ class MainWindow(QMainWindow):
             self._store_failed("The edited message could not be saved", error)
             return None
         self.pages.fill(page, path)
-        self.chat_list.refresh()
+        self.chat_list.chat_touched(page.session.id)
         return self._start_reply(page, edited.id)
 
     def regenerate(self, assistant_message_id: int) -> int | None:

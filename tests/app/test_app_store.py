@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -405,3 +406,32 @@ def test_the_cli_says_it_moved_a_damaged_database_and_the_next_window_says_once(
     first.close()
     again = make_window(fake_loader(FakeEngine("Hi.", steps=1)))
     assert not [n for n in again._notices() if "was damaged" in n.message]  # once, not at every start
+
+
+def test_a_message_moves_only_its_chats_row_and_the_list_still_matches_the_store(qtbot, make_window):
+    """With 100 K imported chats, filling the whole list again after each message froze the window."""
+    db = os.path.join(os.environ["DGCHAT_DATA_DIR"], "conversations.db")
+    month_ago = time.time() - 40 * 86400
+    with Store.open(db, clock=lambda: month_ago) as store:
+        old = [store.create_conversation(f"old chat {n}") for n in range(40)]
+        pinned = store.create_conversation("pinned chat")
+        store.set_pinned(pinned, True)
+    window = loaded(qtbot, make_window, FakeEngine("Fine.", steps=1))
+    assert window.sidebar.headings() == ["Pinned", "Older"]
+    window.open_chat(old[5])
+    rows_before = {cid: window.sidebar._item(cid) for cid in window.sidebar.chat_ids()}
+    say(qtbot, window, "back to this one")
+    say(qtbot, window, "and again")
+
+    listed = (window.sidebar.headings(), window.sidebar.chat_ids())
+    assert listed[0] == ["Pinned", "Today", "Older"] and listed[1][:2] == [pinned, old[5]]
+    assert window.sidebar.list.currentItem() is window.sidebar._item(old[5])
+    assert all(window.sidebar._item(cid) is item for cid, item in rows_before.items()), "no row was rebuilt"
+    window.chat_list.refresh()  # what the store says, listed from scratch
+    assert (window.sidebar.headings(), window.sidebar.chat_ids()) == listed
+
+    window.sidebar.set_marks({old[7]: "unread"})  # a mark touches only its row
+    assert window.sidebar.mark_of(old[7]) == "unread" and window.sidebar.mark_of(old[8]) is None
+    window.sidebar.set_marks({})
+    assert window.sidebar.mark_of(old[7]) is None
+    assert window.sidebar._item(old[7]).toolTip() == "old chat 7"
