@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -58,14 +57,9 @@ class LogFile(logging.handlers.RotatingFileHandler):
 def setup_logging(level: int = logging.INFO) -> Path:
     """Send the app's and the engine's log records to a rotating file; return its path.
 
-    A log folder that cannot be created (full disk, no permission) leaves logging to stderr.
+    A log file that cannot be written (full disk, no permission) is said once on stderr.
     """
-    try:
-        path = log_file()
-    except OSError as error:
-        path = Path(os.environ.get("DGCHAT_LOG_DIR") or ".") / LOG_FILE
-        sys.stderr.write(f"dgchat: cannot create the log folder for {path} ({error})\n")
-        return path
+    path = log_file()
     root = logging.getLogger()
     if not any(getattr(h, "dgchat", False) for h in root.handlers):
         handler = LogFile(path)

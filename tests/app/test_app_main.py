@@ -170,3 +170,30 @@ def test_a_full_disk_at_launch_opens_the_window_and_says_the_disk_is_full(qtbot,
         "Until then this session's chats will not be saved."
     ]
     assert "kept in memory" in seen["titles"]
+
+
+def test_folders_that_cannot_be_created_do_not_stop_the_window(qtbot, monkeypatch, tmp_path, capsys):
+    """Settings, log and cache folders refused (a full disk, a file in the way): the window opens."""
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("", encoding="utf-8")
+    for name in ("CONFIG", "LOG", "CACHE"):
+        monkeypatch.setenv(f"DGCHAT_{name}_DIR", str(in_the_way / name.lower()))
+    shown: list[bool] = []
+
+    def fake_exec() -> int:
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
+        shown.append(True)
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    try:
+        assert app_main.main(["--model", "demo"]) == 0
+    finally:
+        _remove_log_handlers()
+    assert shown == [True]
+    err = capsys.readouterr().err
+    assert f"dgchat: cannot write the log file {in_the_way / 'log' / 'dgchat.log'}" in err
+    assert "Traceback" not in err
