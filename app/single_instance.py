@@ -60,9 +60,9 @@ def server_name(data_dir: Path) -> str:
 class ProfileLock:
     """A lock file in the data folder, held by its one window for as long as the process lives.
 
-    ``QLockFile`` records the owner's process id, so a lock left by a crashed window is
-    taken over; its age-based staleness is switched off, because a window open for days
-    still owns its folder.
+    ``QLockFile`` records the owner's process id, program name and boot id, so a lock left
+    by a crashed window (or from before a reboot) is taken over; its age-based staleness is
+    switched off, because a window open for days still owns its folder.
     """
 
     def __init__(self, data_dir: Path) -> None:
