@@ -299,7 +299,7 @@ class Sidebar(QFrame):
             self._mark_rows({chat_id: self._marks.get(chat_id)})
             selected = item if current or shown is item else shown
             if selected is not None:
-                self.list.setCurrentItem(selected)
+                self._make_current(selected)
         finally:
             self.list.blockSignals(blocked)
 
@@ -414,6 +414,25 @@ class Sidebar(QFrame):
         item = self._item(chat_id)
         if item is not None and self.list.currentItem() is not item:
             self.list.setCurrentItem(item)
+
+    def show_current(self, chat_id: int) -> bool:
+        """Make ``chat_id``'s row current, quietly (the chat is shown already); False when it is not listed.
+
+        A selection of several chats that holds it stays, as when the list is filled again.
+        """
+        item = self._items.get(chat_id)
+        if item is None:
+            return False
+        if self.list.currentItem() is not item:
+            blocked = self.list.blockSignals(True)
+            self._make_current(item)
+            self.list.blockSignals(blocked)
+        return True
+
+    def _make_current(self, item: QListWidgetItem) -> None:
+        """The one row selected and current (on its own, Qt would keep the old row selected too)."""
+        self.list.clearSelection()
+        self.list.setCurrentItem(item)
 
     def _item(self, chat_id: int) -> QListWidgetItem | None:
         return self._items.get(chat_id)

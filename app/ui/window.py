@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
         self.chat_list.mark_rows()
-        self.chat_list.refresh()
+        self.chat_list.show_chat(chat_id)
         self._show_context_use()
         self.instructions.show_state()
         self.revise_offer.show()

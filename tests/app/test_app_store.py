@@ -418,14 +418,18 @@ def test_a_message_moves_only_its_chats_row_and_the_list_still_matches_the_store
         store.set_pinned(pinned, True)
     window = loaded(qtbot, make_window, FakeEngine("Fine.", steps=1))
     assert window.sidebar.headings() == ["Pinned", "Older"]
-    window.open_chat(old[5])
     rows_before = {cid: window.sidebar._item(cid) for cid in window.sidebar.chat_ids()}
+    window.open_chat(old[5])
+    assert window.sidebar.list.currentItem() is rows_before[old[5]]  # selected, nothing listed again
     say(qtbot, window, "back to this one")
     say(qtbot, window, "and again")
 
     listed = (window.sidebar.headings(), window.sidebar.chat_ids())
     assert listed[0] == ["Pinned", "Today", "Older"] and listed[1][:2] == [pinned, old[5]]
     assert window.sidebar.list.currentItem() is window.sidebar._item(old[5])
+    assert window.sidebar.selected_chat_ids() == [old[5]]
+    window.open_chat(old[9])
+    assert window.sidebar.selected_chat_ids() == [old[9]]
     assert all(window.sidebar._item(cid) is item for cid, item in rows_before.items()), "no row was rebuilt"
     window.chat_list.refresh()  # what the store says, listed from scratch
     assert (window.sidebar.headings(), window.sidebar.chat_ids()) == listed
