@@ -152,8 +152,8 @@ def config_path() -> Path:
 
 def load_config(path: Path | None = None) -> AppConfig:
     """The saved config, or defaults when there is none or it cannot be read (a bad file is kept aside)."""
-    path = path or config_path()
     try:
+        path = path or config_path()  # creates the folder: a full disk or a file in the way refuses
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return AppConfig()

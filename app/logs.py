@@ -8,6 +8,7 @@ the hook logs it and asks the window to show a dialog instead of exiting.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import sys
@@ -29,14 +30,39 @@ def log_file() -> Path:
     return paths.log_dir() / LOG_FILE
 
 
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file; a disk that refuses a record (full, gone) is said once, not per record.
+
+    logging's default prints a traceback to stderr for every record it cannot write, which
+    buries what matters on a full disk.  The file is opened at the first record, so a log
+    folder that cannot be written never stops the app from starting.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True)
+        self.failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        sys.stderr.write(f"dgchat: cannot write the log file {self.baseFilename} ({error})\n")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the last records it could not flush are lost with the disk
+            super().close()
+
+
 def setup_logging(level: int = logging.INFO) -> Path:
-    """Send the app's and the engine's log records to a rotating file; return its path."""
+    """Send the app's and the engine's log records to a rotating file; return its path.
+
+    A log file that cannot be written (full disk, no permission) is said once on stderr.
+    """
     path = log_file()
     root = logging.getLogger()
     if not any(getattr(h, "dgchat", False) for h in root.handlers):
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-        )
+        handler = LogFile(path)
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
         )

@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.version import app_version
+
+if TYPE_CHECKING:
+    from app.single_instance import Claim, ProfileLock
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,25 @@ def _on_launched_again(window, argv: list[str]) -> None:
         window.add_files([Path(f) for f in known.files])
 
 
+def _explain_claim(claimed: Claim, profile: ProfileLock, argv: list[str]) -> int:
+    """Say what became of a launch that found a window already open on its data folder; the exit status."""
+    from app.single_instance import Claim  # at run time too: the app's imports are lazy
+
+    if claimed is Claim.HANDED_OVER:
+        log.info("another window is open; handed it %s and exiting", argv)
+        print("DiffusionGemma Chat is already open: its window was brought to the front.")
+        return 0
+    owner = profile.owner_pid()
+    log.warning("the window of process %s holds %s but did not answer; exiting", owner, profile.path)
+    print(
+        "error: DiffusionGemma Chat is already open on these conversations"
+        f"{f' (process {owner})' if owner else ''} but did not answer: it may be busy. "
+        "Wait a moment and try again, or close that window first.",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     status = _subcommand(argv)
@@ -92,14 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)
     app = _application(argv)
-    instances = _single_instance(app, args, argv)
-    if instances is None:
-        return 0
+    claimed = _single_instance(app, args, argv)
+    if isinstance(claimed, int):  # a window is already open on these chats: the exit status
+        return claimed
+    instances, profile = claimed
     icon = app_icon()
     app.setWindowIcon(icon)
     collector = GuiThreadGarbageCollector(app).start()  # before any worker thread exists
     session = _open_window(args, instances, icon)
-    status = _run(app, instances, *session)
+    status = _run(app, instances, profile, *session)
     collector.stop()
     return status
 
@@ -116,19 +140,20 @@ def _application(argv: list[str]):
 
 
 def _single_instance(app, args: argparse.Namespace, argv: list[str]):
-    """Listen for later launches; None when a window is already open (it was handed this launch)."""
-    from app.single_instance import InstanceServer, hand_over, server_name
+    """Hold the data folder's lock and listen for later launches: (server, lock); or, when a window is
+    already open on these chats, the exit status after handing it this launch (or failing to)."""
+    from app.single_instance import Claim, InstanceServer, ProfileLock, claim, server_name
     from app.store.paths import data_dir
 
     # One window per user and conversation store: a second launch brings the first forward.
     instance_name = server_name(data_dir())
-    if hand_over(instance_name, _launch_arguments(args)):
-        log.info("another window is open; handed it %s and exiting", argv)
-        print("DiffusionGemma Chat is already open: its window was brought to the front.")
-        return None
+    profile = ProfileLock(data_dir())
+    claimed = claim(profile, instance_name, _launch_arguments(args))
+    if claimed is not Claim.FIRST:
+        return _explain_claim(claimed, profile, argv)
     instances = InstanceServer(instance_name, app)
     instances.listen()
-    return instances
+    return instances, profile
 
 
 def _open_window(args: argparse.Namespace, instances, icon) -> tuple:
@@ -147,7 +172,13 @@ def _open_window(args: argparse.Namespace, instances, icon) -> tuple:
     if args.theme:
         config = config.with_changes(theme=args.theme)
     host = EngineHost()
-    window = MainWindow(config, host, icon=icon)
+    try:
+        window = MainWindow(config, host, icon=icon)
+    except BaseException:
+        # Its engine thread is running: left to the garbage collector, Qt would abort the
+        # process (SIGABRT) and hide this error.
+        host.shutdown(timeout_ms=CLOSE_WAIT_MS)
+        raise
     hook = ExceptHook(window.report_error).install()
     instances.launched.connect(lambda launch: _on_launched_again(window, launch))
     window.show()
@@ -159,7 +190,7 @@ def _open_window(args: argparse.Namespace, instances, icon) -> tuple:
     return host, hook, first_run
 
 
-def _run(app, instances, host, hook, first_run) -> int:
+def _run(app, instances, profile, host, hook, first_run) -> int:
     """Run the event loop; then stop what outlives the window (a download, the engine thread)."""
     status = 1
     try:
@@ -168,6 +199,7 @@ def _run(app, instances, host, hook, first_run) -> int:
         hook.uninstall()
         instances.close()  # later launches start a window of their own from now on
         instances.deleteLater()
+        profile.release()
         if first_run is not None:
             first_run.shutdown()  # a download in progress stops; its partial files resume next time
         if not host.shutdown(timeout_ms=CLOSE_WAIT_MS):

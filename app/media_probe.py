@@ -20,6 +20,7 @@ from PIL import Image
 from app.document_preview import document_thumbnail
 from engine.errors import AttachmentError
 from engine.inputs.documents import load_document
+from engine.inputs.file_checks import check_attachable
 from engine.inputs.media import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -80,18 +81,7 @@ def probe(path: str | Path, name: str = "") -> MediaInfo:
             fix=error.fix,
             path=path,
         ) from None
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise AttachmentError(
-            f"“{path.name}” does not exist", fix="Choose the file again", path=path
-        ) from None
-    except OSError as error:
-        raise AttachmentError(
-            f"“{path.name}” cannot be read ({error.strerror})", fix="Check its permissions", path=path
-        ) from None
-    if size == 0:
-        raise AttachmentError(f"“{path.name}” is empty", fix="Choose another file", path=path)
+    size = check_attachable(path).st_size  # a pipe, a link loop, a folder, an empty file: each named
     if size > MAX_BYTES:
         raise AttachmentError(
             f"“{path.name}” is larger than 2 GB", fix="Trim or compress it first", path=path

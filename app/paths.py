@@ -7,6 +7,7 @@ installs) never touch the real home folder.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,11 +15,18 @@ import platformdirs
 
 APP_NAME = "diffusiongemma-chat"
 
+log = logging.getLogger(__name__)
+
 
 def _folder(env: str, default: str) -> Path:
+    """The folder, created when missing.  One that cannot be (a full disk, a file in the way) is
+    only logged: the window must still start, and each save there then says what failed."""
     override = os.environ.get(env)
     path = Path(override) if override else Path(default)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.warning("cannot create the folder %s (%s)", path, error)
     return path
 
 

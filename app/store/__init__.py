@@ -6,7 +6,13 @@ docs/storage.md for the API, the schema and the guarantees.
 """
 
 from app.store.database import Recovery
-from app.store.errors import DatabaseCorruptError, ImportFormatError, NewerDatabaseError, StoreError
+from app.store.errors import (
+    DatabaseCorruptError,
+    DiskFullError,
+    ImportFormatError,
+    NewerDatabaseError,
+    StoreError,
+)
 from app.store.models import (
     ConversationGroup,
     ConversationInfo,
@@ -25,6 +31,7 @@ __all__ = [
     "ConversationGroup",
     "ConversationInfo",
     "DatabaseCorruptError",
+    "DiskFullError",
     "ImportFormatError",
     "Message",
     "NewerDatabaseError",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.atomic_file import write_text_atomically
-from app.store.errors import ImportFormatError, from_os_error
+from app.store.errors import ImportFormatError, StoreError, from_os_error
 from app.store.store import Store
 
 
@@ -106,6 +106,8 @@ def read_export_file(path: str | Path) -> Any:
 
 def run_export(args: argparse.Namespace) -> int:
     with Store.open(args.db) as store:
+        if store.recovery is not None:  # the chats were in the damaged file: an empty export would lie
+            raise StoreError(f"Nothing was exported. {store.recovery.message}")
         text = export_text(
             store,
             args.format,
@@ -124,9 +126,16 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     document = read_export(sys.stdin.read(), "-") if args.path == "-" else read_export_file(args.path)
     with Store.open(args.db) as store:
+        say_recovery(store)
         ids = store.import_json(document)
     print(f"imported {len(ids)} conversation(s): {' '.join(map(str, ids))}".rstrip())
     return 0
+
+
+def say_recovery(store: Store) -> None:
+    """Tell the terminal when opening moved a damaged database aside: never a silent surprise."""
+    if store.recovery is not None:
+        print(f"note: {store.recovery.message}", file=sys.stderr)
 
 
 def write_atomically(path: Path, text: str) -> None:

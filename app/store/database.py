@@ -115,6 +115,17 @@ class Database:
         except _CorruptError as damage:  # pragma: no cover - a fresh file cannot be damaged
             raise DatabaseCorruptError(f"A new database could not be created ({damage})", path=path) from None
 
+    @classmethod
+    def open_in_memory(cls, path: Path) -> Database:
+        """A database that lives only as long as this process: the last resort when no disk takes a file.
+
+        ``path`` is where it would have been; it names the folder for this session's other files.
+        """
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, path)
+        return cls(conn, path)
+
     def close(self) -> None:
         with self._lock:
             self.conn.close()
@@ -207,6 +218,7 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
 def _connect_once(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     """One attempt of :func:`_connect`; raise _CorruptError for a damaged file, StoreError otherwise."""
     _check_header(path)
+    repair_sidecars(path)
     try:
         conn = sqlite3.connect(
             str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
@@ -250,6 +262,24 @@ def _check_header(path: Path) -> None:
         raise from_os_error(error, path, "read the conversation database") from error
     if head and head != SQLITE_HEADER:
         raise _CorruptError("not an SQLite database")
+
+
+def repair_sidecars(path: Path) -> None:
+    """Make this user's ``-wal``/``-shm`` writable again when the database itself is.
+
+    SQLite creates them with the database's permissions: opened once while the file was
+    read-only, they stay read-only after the user makes the database writable again, and
+    keep the store failing.  Files of another user are left alone (the error names them).
+    """
+    try:
+        if not os.access(path, os.W_OK):
+            return
+        mode = path.stat().st_mode & 0o777
+        for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if sidecar.exists() and not os.access(sidecar, os.W_OK) and sidecar.stat().st_uid == os.getuid():
+                sidecar.chmod(mode)
+    except OSError:  # what cannot be repaired is named by the error that follows
+        return
 
 
 def move_aside(path: Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import app.store.conversations as conversations
 import app.store.exchange as exchange
 import app.store.history as history
+import app.store.recoveries as recoveries
 import app.store.search as search_module
 import app.store.tree as tree
 from app.store.blobs import BlobStore
@@ -76,6 +77,8 @@ class Store:
         """
         db_path = Path(path) if path is not None else default_db_path()
         db, recovery = Database.open(db_path, recover=recover)
+        if recovery is not None:
+            recoveries.remember(db_path, recovery)  # the window tells the user, whoever moved it
         store = cls(db, BlobStore(blobs_dir_for(db_path)), clock=clock, recovery=recovery)
         try:
             store.interrupted = store._finish_interrupted_replies()
@@ -83,6 +86,16 @@ class Store:
             db.close()
             raise
         return store
+
+    @classmethod
+    def in_memory(cls, folder: Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """A store kept in memory only, for a session whose disk cannot take even a temporary database.
+
+        Its attachments (and the window's drafts) would go to ``folder``, which is created only when
+        something is written there.
+        """
+        db_path = folder / default_db_path().name
+        return cls(Database.open_in_memory(db_path), BlobStore(blobs_dir_for(db_path)), clock=clock)
 
     @classmethod
     def open_for_thread(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:

@@ -91,13 +91,25 @@ def load_preview(path: Path, max_side: int = PREVIEW_MAX_SIDE) -> Preview:
     return Preview(pil_to_qimage(upright, alpha=True), width, height, fmt, path.stat().st_size)
 
 
+def file_name_of(name: str, fallback: str) -> str:
+    """An attachment's stored name as a plain file name, safe to offer in a dialog or write under.
+
+    An imported chat can name its attachment anything (``/home/you/.bashrc``,
+    ``..\\..\\x.png``, a control character): only the last part is kept, without the
+    characters no desktop OS allows in a file name; ``fallback`` when nothing is left.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in base if c not in '<>:"|?*' and ord(c) >= 32).strip(" .")
+    return cleaned[:200] or fallback
+
+
 def named_copy(path: Path, name: str, root: Path | None = None) -> Path:
     """``path`` under its own ``name``, so the desktop opens it by type (pool thread).
 
     A file that already has that name is used as it is.  Others get a hard link (or a
     copy) in ``root/<hash of the path>/<name>``, made once and reused while unchanged.
     """
-    name = Path(name).name or path.name
+    name = file_name_of(name, path.name)
     source = path.stat()  # FileNotFoundError when it is gone: nothing to hand to the desktop
     if path.name == name:
         return path
@@ -237,7 +249,8 @@ class AttachmentViewer(QObject):
     def save_copy(self, path: Path, name: str, target: Path | None = None) -> None:
         """Copy the file where the user chooses (asked when ``target`` is None)."""
         if target is None:
-            chosen, _ = QFileDialog.getSaveFileName(self._window, "Save a copy", str(Path.home() / name))
+            suggested = Path.home() / file_name_of(name, path.name)
+            chosen, _ = QFileDialog.getSaveFileName(self._window, "Save a copy", str(suggested))
             if not chosen:
                 return
             target = Path(chosen)

@@ -94,7 +94,7 @@ class ChatNavigation(QObject):
         self.drafts.switch_to(chat_id)
         self.pages.setCurrentWidget(page.transcript)
         self.chat_list.mark_rows()
-        self.chat_list.refresh()
+        self.chat_list.show_chat(chat_id)  # selects its row; the list is not rebuilt
         self.chat_shown.emit()  # the context use, the instructions and Revise follow the chat shown
         return page
 

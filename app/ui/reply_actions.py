@@ -102,7 +102,7 @@ class ReplyActions(QObject):
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
         except StoreError:
             log.exception("cannot read the chat's title")
-        self.chat_list.refresh()
+        self.chat_list.chat_touched(page.session.id)  # only its row moves up: 100 K chats stay still
         return reply_id
 
     def retry(self, page: ChatPage, failed: AssistantMessage) -> int | None:
@@ -136,7 +136,7 @@ class ReplyActions(QObject):
             notices.failed("The edited message could not be saved", error)
             return None
         self.pages.fill(page, path)
-        self.chat_list.refresh()
+        self.chat_list.chat_touched(page.session.id)
         return self.live.start(page, edited.id)
 
     def regenerate(self, assistant_message_id: int) -> int | None:

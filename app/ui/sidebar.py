@@ -38,7 +38,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.store.dates import PINNED_LABEL
+from app.store.dates import GROUP_ORDER, PINNED_LABEL
 
 SIDEBAR_WIDTH = 240
 UNDO_VISIBLE_MS = 10_000
@@ -167,6 +167,8 @@ class Sidebar(QFrame):
         self._undo_timer.setSingleShot(True)
         self._undo_timer.timeout.connect(self.hide_undo)
         self._titles: dict[int, str] = {}  # what each row showed before an in-place rename
+        # Each chat's row, so that one row is found, moved or marked without walking 100 K of them.
+        self._items: dict[int, QListWidgetItem] = {}
         self._pinned: set[int] = set()  # from the last set_groups; search results keep it
         self._marks: dict[int, RowMark] = {}  # chats whose rows carry a mark
         self.list.setItemDelegate(_RowDelegate(self.list))
@@ -242,30 +244,95 @@ class Sidebar(QFrame):
         try:
             self.list.clear()
             self._titles.clear()
+            self._items.clear()
             for cid, text, title in rows:
-                item = QListWidgetItem(text)
-                if cid is None:  # a heading
-                    item.setFlags(Qt.ItemFlag.NoItemFlags)
-                    font = QFont(item.font())
-                    font.setBold(True)
-                    font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
-                    item.setFont(font)
-                else:
-                    item.setData(ID_ROLE, cid)
-                    item.setToolTip(text)
-                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                    self._titles[cid] = title
+                item = self._heading_item(text) if cid is None else self._chat_item(cid, text, title)
                 self.list.addItem(item)
                 if cid is not None and cid == current:
                     self.list.setCurrentItem(item)
-            for row in range(self.list.count()):
-                item = self.list.item(row)
-                if item.data(ID_ROLE) in keep:
-                    item.setSelected(True)
+            for cid in keep:
+                if cid in self._items:
+                    self._items[cid].setSelected(True)
             self._mark_pinned_heading()
-            self._mark_rows()
+            self._mark_rows(self._marks)
         finally:
             self.list.blockSignals(blocked)
+
+    def _heading_item(self, label: str) -> QListWidgetItem:
+        item = QListWidgetItem(label)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        font = QFont(item.font())
+        font.setBold(True)
+        font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
+        item.setFont(font)
+        return item
+
+    def _chat_item(self, cid: int, text: str, title: str) -> QListWidgetItem:
+        item = QListWidgetItem(text)
+        item.setData(ID_ROLE, cid)
+        item.setToolTip(text)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        self._titles[cid] = title
+        self._items[cid] = item
+        return item
+
+    def put_first(self, chat_id: int, title: str, heading: str, *, current: bool = False) -> None:
+        """Show ``chat_id`` first under ``heading`` (added, in date order, if missing): it was just active.
+
+        One row moves; the other rows stay as they are (filling the list again took seconds with
+        100 K chats).  An emptied heading goes; the selection stays where it was, or on this chat
+        when it is the ``current`` one.
+        """
+        title = title or NEW_CHAT_TITLE
+        item = self._items.get(chat_id)
+        above = self.list.item(self.list.row(item) - 1) if item is not None else None
+        if above is not None and above.data(ID_ROLE) is None and above.text() == heading:
+            self.set_title(chat_id, title)  # first under its heading already: nothing moves
+            return
+        blocked = self.list.blockSignals(True)
+        try:
+            shown = self.list.currentItem()
+            if item is not None:
+                old_row = self.list.row(item)
+                self.list.takeItem(old_row)
+                self._drop_empty_heading(old_row - 1)
+            else:
+                item = self._chat_item(chat_id, title, title)
+            item.setText(title)
+            self._titles[chat_id] = title
+            self.list.insertItem(self._heading_row(heading) + 1, item)
+            self._mark_rows({chat_id: self._marks.get(chat_id)})
+            selected = item if current or shown is item else shown
+            if selected is not None:
+                self._make_current(selected)
+        finally:
+            self.list.blockSignals(blocked)
+
+    def _heading_row(self, heading: str) -> int:
+        """The row of ``heading``, inserted where the date order puts it when it is not listed."""
+        later = GROUP_ORDER[GROUP_ORDER.index(heading) + 1 :] if heading in GROUP_ORDER else ()
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(ID_ROLE) is not None:
+                continue
+            if item.text() == heading:
+                return row
+            if item.text() in later:
+                self.list.insertItem(row, self._heading_item(heading))
+                return row
+        self.list.addItem(self._heading_item(heading))
+        return self.list.count() - 1
+
+    def _drop_empty_heading(self, row: int) -> None:
+        """Remove the heading at ``row`` when no chat follows it any more."""
+        heading = self.list.item(row) if row >= 0 else None
+        after = self.list.item(row + 1)
+        if (
+            heading is not None
+            and heading.data(ID_ROLE) is None
+            and (after is None or after.data(ID_ROLE) is None)
+        ):
+            self.list.takeItem(row)
 
     def set_marks(self, marks: dict[int, RowMark]) -> None:
         """Mark chats' rows: an unsent draft, a reply being written, or a new reply not seen yet.
@@ -273,9 +340,14 @@ class Sidebar(QFrame):
         The window leaves the chat shown out: what it would say is on screen already.
         """
         if marks != self._marks:
+            changed = {
+                cid: marks.get(cid)
+                for cid in {*marks, *self._marks}
+                if marks.get(cid) != self._marks.get(cid)
+            }
             self._marks = dict(marks)
             blocked = self.list.blockSignals(True)
-            self._mark_rows()
+            self._mark_rows(changed)
             self.list.blockSignals(blocked)
 
     def mark_of(self, chat_id: int) -> RowMark | None:
@@ -283,14 +355,13 @@ class Sidebar(QFrame):
         item = self._item(chat_id)
         return None if item is None or item.icon().isNull() else self._marks.get(chat_id)
 
-    def _mark_rows(self) -> None:
-        icons = {kind: mark_icon(self.list, kind) for kind in set(self._marks.values())}
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            cid = item.data(ID_ROLE)
-            if cid is None:
+    def _mark_rows(self, marks: dict[int, RowMark | None]) -> None:
+        """Show ``marks`` (None: no mark) on those chats' rows; the other rows are left alone."""
+        icons = {kind: mark_icon(self.list, kind) for kind in set(marks.values()) if kind is not None}
+        for cid, kind in marks.items():
+            item = self._items.get(cid)
+            if item is None:
                 continue
-            kind = self._marks.get(int(cid))
             if kind is None:
                 item.setIcon(QIcon())
                 item.setToolTip(item.text())
@@ -314,7 +385,7 @@ class Sidebar(QFrame):
         if event.type() == QEvent.Type.PaletteChange:
             blocked = self.list.blockSignals(True)
             self._mark_pinned_heading()
-            self._mark_rows()
+            self._mark_rows(self._marks)
             self.list.blockSignals(blocked)
 
     def chat_ids(self) -> list[int]:
@@ -349,12 +420,27 @@ class Sidebar(QFrame):
         if item is not None and self.list.currentItem() is not item:
             self.list.setCurrentItem(item)
 
+    def show_current(self, chat_id: int) -> bool:
+        """Make ``chat_id``'s row current, quietly (the chat is shown already); False when it is not listed.
+
+        A selection of several chats that holds it stays, as when the list is filled again.
+        """
+        item = self._items.get(chat_id)
+        if item is None:
+            return False
+        if self.list.currentItem() is not item:
+            blocked = self.list.blockSignals(True)
+            self._make_current(item)
+            self.list.blockSignals(blocked)
+        return True
+
+    def _make_current(self, item: QListWidgetItem) -> None:
+        """The one row selected and current (on its own, Qt would keep the old row selected too)."""
+        self.list.clearSelection()
+        self.list.setCurrentItem(item)
+
     def _item(self, chat_id: int) -> QListWidgetItem | None:
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            if item.data(ID_ROLE) == chat_id:
-                return item
-        return None
+        return self._items.get(chat_id)
 
     # --- rename, pin, delete, undo -------------------------------------------------
 

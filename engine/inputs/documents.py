@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.errors import AttachmentError
+from engine.inputs.file_checks import check_attachable
 
 log = logging.getLogger(__name__)
 
@@ -147,26 +148,7 @@ def sniff_document(head: bytes) -> bool:
 def load_document(path: str | Path) -> Document:
     """Read ``path`` as a document; AttachmentError when it cannot be used."""
     path = Path(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise AttachmentError(
-            "The attached file was not found",
-            fix="Check that it still exists; attach it again if it was moved or renamed",
-            path=path,
-        ) from None
-    except OSError as error:
-        raise AttachmentError(
-            f"The attached file cannot be read ({error.strerror or error})",
-            fix="Check its permissions",
-            path=path,
-        ) from None
-    if stat.st_size == 0:
-        raise AttachmentError(
-            "The attached file is empty (0 bytes)",
-            fix="It may still be downloading or syncing: wait for it to finish, or save it again",
-            path=path,
-        )
+    stat = check_attachable(path, folder_fix=f"Attach one of the supported {SUPPORTED_DOCUMENTS}")
     return _load(str(path), stat.st_size, stat.st_mtime_ns)
 
 

@@ -28,6 +28,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from engine.errors import AttachmentError, SettingsError
 from engine.inputs.documents import is_document_name, sniff_document
+from engine.inputs.file_checks import check_attachable
 
 if TYPE_CHECKING:
     import av
@@ -145,28 +146,13 @@ def _sniff_kind(head: bytes) -> MediaKind | None:
 
 
 def _read_head(path: Path, size: int = 32) -> bytes:
-    """The first bytes of ``path``, after checking it is a readable, non-empty file.
+    """The first bytes of ``path``, after checking it is a readable, non-empty regular file.
 
-    Doing these checks ourselves gives one clear message per cause instead of
-    whatever Pillow or FFmpeg makes of a folder, an empty file or a permission error.
+    Doing these checks ourselves gives one clear message per cause instead of whatever
+    Pillow or FFmpeg makes of a folder, a pipe, an empty file or a permission error.
     """
+    check_attachable(path, folder_fix="Attach an image or a video file")
     try:
-        if not path.exists():
-            raise AttachmentError(
-                "The attached file was not found",
-                fix="Check that it still exists; attach it again if it was moved or renamed",
-                path=path,
-            )
-        if path.is_dir():
-            raise AttachmentError(
-                "The attachment is a folder, not a file", fix="Attach an image or a video file", path=path
-            )
-        if path.stat().st_size == 0:
-            raise AttachmentError(
-                "The attached file is empty (0 bytes)",
-                fix="It may still be downloading or syncing: wait for it to finish, or save it again",
-                path=path,
-            )
         with path.open("rb") as file:
             return file.read(size)
     except PermissionError as exc:

@@ -119,6 +119,35 @@ def test_save_a_copy(qtbot, make_window, tmp_path):
     assert (tmp_path / "copy.png").read_bytes() == original.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("name", "suggested"),
+    [
+        ("/home/someone/.bashrc", "bashrc"),
+        ("..\\..\\Windows\\evil\x07.png", "evil.png"),
+        ("photo.png", "photo.png"),
+        ("..", None),  # nothing left: the file's own name
+    ],
+)
+def test_save_a_copy_offers_only_a_plain_file_name(
+    qtbot, make_window, tmp_path, monkeypatch, name, suggested
+):
+    """An imported chat names its attachments as it likes: never an absolute path or a way out."""
+    window = loaded_window(qtbot, make_window)
+    original = write_png(tmp_path / "keep.png")
+    offered: list[str] = []
+
+    def ask(_parent, _caption, directory):
+        offered.append(directory)
+        return "", ""  # the user cancels
+
+    monkeypatch.setattr("app.ui.attachment_viewer.QFileDialog.getSaveFileName", ask)
+    window.viewer.save_copy(original, name)
+    assert offered == [str(Path.home() / (suggested or "keep.png"))]
+    linked = named_copy(original, name, tmp_path / "opened")
+    assert linked.name == (suggested or "keep.png")
+    assert linked == original if suggested is None else linked.parent.parent == tmp_path / "opened"
+
+
 def test_a_large_photo_is_scaled_down_and_turned_upright(tmp_path):
     path = tmp_path / "portrait.jpg"
     exif = Image.Exif()

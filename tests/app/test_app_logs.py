@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from pathlib import Path
 
+import pytest
 from app_fakes import FakeEngine, fake_loader
 
 from app.logs import ExceptHook, log_file, setup_logging
@@ -53,3 +55,20 @@ def test_excepthook_logs_the_traceback_and_shows_a_dialog(qtbot, make_window, ap
     for handler in [h for h in root.handlers if getattr(h, "dgchat", False)]:
         root.removeHandler(handler)
         handler.close()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: ENOSPC)")
+def test_a_log_file_on_a_full_disk_says_so_once_and_logs_on(capsys):
+    from app.logs import LogFile
+
+    handler = LogFile(Path("/dev/full"))
+    logger = logging.getLogger("test.full_disk")
+    logger.addHandler(handler)
+    try:
+        for n in range(3):
+            logger.warning("record %d", n)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    err = capsys.readouterr().err
+    assert err == "dgchat: cannot write the log file /dev/full ([Errno 28] No space left on device)\n"

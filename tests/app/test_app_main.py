@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +118,82 @@ def test_dgchat_version_prints_the_installed_version(capsys):
         app_main.main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == "dgchat 0.1.0"
+
+
+def _remove_log_handlers() -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "dgchat", False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def test_a_full_disk_at_launch_opens_the_window_and_says_the_disk_is_full(qtbot, monkeypatch, app_dirs):
+    """No room for the database nor a temporary one: the window opens anyway, chats kept in memory.
+
+    The faults are the ones a full disk gives, injected where they happen: SQLite answers
+    SQLITE_FULL on the first page it writes, and no temporary folder can be made.
+    """
+    connect = sqlite3.connect
+
+    def connect_on_a_full_disk(database, *args, **kwargs):
+        conn = connect(database, *args, **kwargs)
+        if database != ":memory:":
+            conn.execute("PRAGMA max_page_count = 1")  # the next page SQLite writes: SQLITE_FULL
+        return conn
+
+    def no_temporary_folder(*_args, **_kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found")
+
+    monkeypatch.setattr("app.store.database.sqlite3.connect", connect_on_a_full_disk)
+    monkeypatch.setattr("app.store_startup.tempfile.mkdtemp", no_temporary_folder)
+    monkeypatch.setattr("app.store.errors.free_disk_bytes", lambda folder: 4096)
+    seen: dict[str, object] = {}
+
+    def fake_exec() -> int:
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
+        seen["notices"] = [n.message for n in window._notices()]
+        window.store.create_conversation("kept in memory")  # the session still works
+        seen["titles"] = [c.title for c in window.store.list_conversations()]
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    try:
+        assert app_main.main(["--model", "demo"]) == 0
+    finally:
+        _remove_log_handlers()
+    data = app_dirs / "data"
+    assert seen["notices"] == [
+        f"The disk is full (4.1 kB free in {data}): free some space and restart the app. "
+        "Until then this session's chats will not be saved."
+    ]
+    assert "kept in memory" in seen["titles"]
+
+
+def test_folders_that_cannot_be_created_do_not_stop_the_window(qtbot, monkeypatch, tmp_path, capsys):
+    """Settings, log and cache folders refused (a full disk, a file in the way): the window opens."""
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("", encoding="utf-8")
+    for name in ("CONFIG", "LOG", "CACHE"):
+        monkeypatch.setenv(f"DGCHAT_{name}_DIR", str(in_the_way / name.lower()))
+    shown: list[bool] = []
+
+    def fake_exec() -> int:
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
+        shown.append(True)
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    try:
+        assert app_main.main(["--model", "demo"]) == 0
+    finally:
+        _remove_log_handlers()
+    assert shown == [True]
+    err = capsys.readouterr().err
+    assert f"dgchat: cannot write the log file {in_the_way / 'log' / 'dgchat.log'}" in err
+    assert "Traceback" not in err

@@ -6,7 +6,12 @@ window opens a fresh ``conversations.db`` in the test's folder.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from app_chat import choose, loaded, say
@@ -15,11 +20,14 @@ from app_fakes import FakeEngine, fake_loader
 from app.config import AppConfig
 from app.qt import QLineEdit, QMessageBox, Qt
 from app.store import Store, StoreError, to_turns
+from app.store.exchange import FORMAT, VERSION
 from app.ui.messages import AssistantMessage, UserMessage
 from app.worker import load_engine
 from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def widgets(window, kind):
@@ -367,3 +375,67 @@ def test_recently_deleted_brings_back_a_chat_after_the_undo_is_gone(qtbot, make_
     with pytest.raises(StoreError):
         window.store.conversation(second)
     dialog.close()
+
+
+@pytest.mark.parametrize("command", [["export", "--format", "md"], ["import", "-"]])
+def test_the_cli_says_it_moved_a_damaged_database_and_the_next_window_says_once(qtbot, make_window, command):
+    data = Path(os.environ["DGCHAT_DATA_DIR"])
+    data.mkdir()
+    (data / "conversations.db").write_bytes(b"overwritten by something else " * 200)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *command],
+        input=json.dumps({"format": FORMAT, "version": VERSION, "conversations": []}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    (moved,) = data.glob("conversations-corrupt-*.db")
+    assert str(moved) in done.stderr
+    if command[0] == "export":  # the chats were in the damaged file: nothing to export is a failure
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr.startswith("error: Nothing was exported. The conversation database was damaged")
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("note: The conversation database was damaged")
+
+    first = make_window(fake_loader(FakeEngine("Hi.", steps=1)))
+    told = [n.message for n in first._notices() if "was damaged" in n.message]
+    assert len(told) == 1 and str(moved) in told[0]
+    first.close()
+    again = make_window(fake_loader(FakeEngine("Hi.", steps=1)))
+    assert not [n for n in again._notices() if "was damaged" in n.message]  # once, not at every start
+
+
+def test_a_message_moves_only_its_chats_row_and_the_list_still_matches_the_store(qtbot, make_window):
+    """With 100 K imported chats, filling the whole list again after each message froze the window."""
+    db = os.path.join(os.environ["DGCHAT_DATA_DIR"], "conversations.db")
+    month_ago = time.time() - 40 * 86400
+    with Store.open(db, clock=lambda: month_ago) as store:
+        old = [store.create_conversation(f"old chat {n}") for n in range(40)]
+        pinned = store.create_conversation("pinned chat")
+        store.set_pinned(pinned, True)
+    window = loaded(qtbot, make_window, FakeEngine("Fine.", steps=1))
+    assert window.sidebar.headings() == ["Pinned", "Older"]
+    rows_before = {cid: window.sidebar._item(cid) for cid in window.sidebar.chat_ids()}
+    window.open_chat(old[5])
+    assert window.sidebar.list.currentItem() is rows_before[old[5]]  # selected, nothing listed again
+    say(qtbot, window, "back to this one")
+    say(qtbot, window, "and again")
+
+    listed = (window.sidebar.headings(), window.sidebar.chat_ids())
+    assert listed[0] == ["Pinned", "Today", "Older"] and listed[1][:2] == [pinned, old[5]]
+    assert window.sidebar.list.currentItem() is window.sidebar._item(old[5])
+    assert window.sidebar.selected_chat_ids() == [old[5]]
+    window.open_chat(old[9])
+    assert window.sidebar.selected_chat_ids() == [old[9]]
+    assert all(window.sidebar._item(cid) is item for cid, item in rows_before.items()), "no row was rebuilt"
+    window.chat_list.refresh()  # what the store says, listed from scratch
+    assert (window.sidebar.headings(), window.sidebar.chat_ids()) == listed
+
+    window.sidebar.set_marks({old[7]: "unread"})  # a mark touches only its row
+    assert window.sidebar.mark_of(old[7]) == "unread" and window.sidebar.mark_of(old[8]) is None
+    window.sidebar.set_marks({})
+    assert window.sidebar.mark_of(old[7]) is None
+    assert window.sidebar._item(old[7]).toolTip() == "old chat 7"

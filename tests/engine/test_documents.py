@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,22 @@ def test_an_empty_or_missing_document_is_named(tmp_path: Path):
         load_document(empty)
     with pytest.raises(AttachmentError, match="not found"):
         load_document(tmp_path / "gone.txt")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes and symbolic links")
+def test_a_pipe_a_link_loop_and_a_folder_are_named_as_such(tmp_path: Path):
+    pipe = tmp_path / "notes.txt"
+    os.mkfifo(pipe)  # opening it would block until someone writes
+    with pytest.raises(AttachmentError, match=r"not a regular file \(a named pipe\)"):
+        load_document(pipe)
+    loop = tmp_path / "loop.md"
+    loop.symlink_to(loop)
+    with pytest.raises(AttachmentError, match="symbolic link loop"):
+        load_document(loop)
+    folder = tmp_path / "x.txt"
+    folder.mkdir()
+    with pytest.raises(AttachmentError, match="a folder, not a file"):
+        load_document(folder)
 
 
 def test_a_pdf_becomes_the_text_of_its_pages(tmp_path: Path):

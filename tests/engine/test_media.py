@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 import zlib
@@ -305,6 +306,28 @@ def test_missing_image(tmp_path: Path):
     with pytest.raises(AttachmentError, match="not found") as error:
         load_image(path)
     _assert_clear(error, path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes and symbolic links")
+@pytest.mark.parametrize(
+    ("load", "suffix"), [(load_image, ".png"), (guess_kind, "")], ids=["image", "sniffed"]
+)
+def test_a_pipe_and_a_link_loop_are_named_as_such(tmp_path: Path, load, suffix: str):
+    pipe = tmp_path / f"stream{suffix}"
+    os.mkfifo(pipe)  # opening it would block until someone writes: it must never be opened
+    with pytest.raises(AttachmentError, match=r"not a regular file \(a named pipe\)") as error:
+        load(pipe)
+    _assert_clear(error, pipe)
+    loop, back = tmp_path / f"loop{suffix}", tmp_path / f"back{suffix}"
+    loop.symlink_to(back)
+    back.symlink_to(loop)
+    with pytest.raises(AttachmentError, match="symbolic link loop") as error:
+        load(loop)
+    _assert_clear(error, loop)
+    dangling = tmp_path / f"moved{suffix}"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(AttachmentError, match="symbolic link to a file that does not exist"):
+        load(dangling)
 
 
 def test_directory_as_image(tmp_path: Path):

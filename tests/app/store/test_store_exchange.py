@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from history_samples import fake_reply
@@ -10,6 +14,8 @@ from history_samples import fake_reply
 from app.cli import main
 from app.store import ImportFormatError, Store
 from engine.events import Done
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def build(store, tmp_path):
@@ -183,3 +189,41 @@ def test_cli_export_to_stdout_and_file_and_import(store, tmp_path, data_dir, cap
     assert "error: The file is not valid JSON" in capsys.readouterr().err
     assert main(["export", "--conversation", "999"]) == 2
     assert "Conversation 999 does not exist" in capsys.readouterr().err
+
+
+KILLED_MID_EXPORT = """
+import os, sys, time
+def stuck(fd):  # the export's text is in its temporary file, not yet renamed over the target
+    print("writing", flush=True)
+    time.sleep(60)
+os.fsync = stuck
+from app.cli import main
+main(["export", "--out", sys.argv[1]])
+"""
+
+
+def test_an_export_killed_mid_write_leaves_no_hidden_file_after_the_next_one(store, tmp_path, data_dir):
+    store.create_conversation("Kept")
+    target = tmp_path / "all.json"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_EXPORT, str(target)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout.readline() == "writing\n"
+    finally:
+        child.kill()  # kill -9, mid-write
+        child.wait()
+        child.stdout.close()
+    (left,) = [p.name for p in tmp_path.iterdir() if p.name.startswith(".all.json.")]
+    assert not target.exists()
+    alive = tmp_path / f".all.json.dgchat-{os.getpid()}-x"  # this process's own, maybe being written
+    alive.write_text("", encoding="utf-8")
+
+    assert main(["export", "--out", str(target)]) == 0
+    assert [c["title"] for c in json.loads(target.read_text(encoding="utf-8"))["conversations"]] == ["Kept"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".all.json.")) == [alive.name]
+    assert left != alive.name

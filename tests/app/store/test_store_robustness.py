@@ -207,6 +207,23 @@ def test_a_full_disk_fails_the_write_cleanly(store):
     assert integrity(store.path) == "ok"
 
 
+def test_an_io_error_on_a_nearly_full_disk_is_named_disk_full(tmp_path, monkeypatch):
+    """A full disk met while growing the -wal/-shm file reaches SQLite as an I/O error, not SQLITE_FULL."""
+    from app.store.errors import DiskFullError, from_sqlite
+
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorcode = 10 | (3 << 8)  # SQLITE_IOERR_WRITE
+    db = tmp_path / "conversations.db"
+    monkeypatch.setattr("app.store.errors.free_disk_bytes", lambda folder: 12_000)
+    full = from_sqlite(error, db, "open the conversation database")
+    assert isinstance(full, DiskFullError)
+    assert (full.free, full.folder) == (12_000, tmp_path)
+    assert str(full).startswith(f"The disk is full (12.0 kB free in {tmp_path}): could not open")
+    monkeypatch.setattr("app.store.errors.free_disk_bytes", lambda folder: 50 * 10**9)
+    plenty = from_sqlite(error, db, "open the conversation database")
+    assert str(plenty).startswith("The disk reported an error")
+
+
 def test_a_failed_attachment_copy_leaves_nothing_behind(store, tmp_path, monkeypatch):
     cid = store.create_conversation()
     image = tmp_path / "photo.png"
@@ -282,6 +299,32 @@ def test_a_read_only_folder_gives_a_clear_error(shared_dir, clock):
     )
     assert result[:2] == ["raised", "StoreError"], result
     assert (existing / "conversations.db").read_bytes() == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_read_only_database_names_every_file_and_works_again_once_the_database_is_fixed(shared_dir):
+    db = shared_dir / "conversations.db"
+    shared_dir.chmod(0o777)
+
+    def open_titles():
+        with Store.open(db) as store:
+            modes = sorted({oct(Path(f"{db}{end}").stat().st_mode & 0o777) for end in ("-wal", "-shm")})
+            return [c.title for c in store.list_conversations()], modes
+
+    def make():
+        with Store.open(db) as store:
+            store.create_conversation("precious")
+
+    assert run_unprivileged(make)[0] == "ok"
+    db.chmod(0o444)  # read-only: opening it now leaves its -wal and -shm read-only too
+    result = run_unprivileged(open_titles)
+    assert result[:2] == ["raised", "StoreError"], result
+    for name in ("conversations.db", "conversations.db-wal", "conversations.db-shm"):
+        assert str(shared_dir / name) + ("," if name != "conversations.db-shm" else ", or") in result[2]
+    assert oct(Path(f"{db}-shm").stat().st_mode & 0o777) == "0o444"
+
+    db.chmod(0o644)  # the user fixes the database; the app repairs the files it made
+    assert run_unprivileged(open_titles) == ["ok", [["precious"], ["0o644"]]]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
