@@ -17,6 +17,7 @@ from app.media_probe import MediaInfo, attach_dialog_filter
 from app.qt import QFileDialog, QImage, QMimeData, QObject, QWidget, Signal
 from app.ui.composer import Composer, local_files
 from app.ui.media_prober import MediaProber
+from engine.inputs.documents import stop_reading
 
 
 class AttachmentIntake(QObject):
@@ -69,6 +70,7 @@ class AttachmentIntake(QObject):
             self.add_image(mime.imageData())
 
     def shutdown(self) -> None:
+        stop_reading()  # a hostile PDF being read must not keep the process alive after the window
         self.prober.shutdown()
 
     def _on_prober_probed(self, path: Path, info: MediaInfo) -> None:
