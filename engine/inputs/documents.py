@@ -171,6 +171,12 @@ def load_document(path: str | Path) -> Document:
             fix="Check its permissions",
             path=path,
         ) from None
+    if path.is_dir():
+        raise AttachmentError(
+            "The attachment is a folder, not a file",
+            fix=f"Attach one of the supported {SUPPORTED_DOCUMENTS}",
+            path=path,
+        )
     if stat.st_size == 0:
         raise AttachmentError(
             "The attached file is empty (0 bytes)",
