@@ -96,7 +96,7 @@ MAX_PDF_PAGES = 2000
 """A PDF's text is extracted page by page (~5–50 ms a page); beyond this it would take minutes."""
 MAX_PDF_CHARS = 4_000_000
 """Most text taken from one PDF: ~1 M tokens, several times the model's context."""
-MAX_PDF_PAGE_BYTES = 8 * 1024**2
+MAX_PDF_PAGE_BYTES = 4 * 1024**2
 """Largest decoded content of one page: text pages hold kilobytes; pypdf needs minutes and gigabytes
 for a page of tens of MB."""
 MAX_PDF_SECONDS = 60.0
