@@ -92,6 +92,8 @@ def read_export(raw: str, path: str | Path) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as error:
         raise ImportFormatError(f"The file is not valid JSON ({error})", path=path) from None
+    except ValueError as error:  # a number of thousands of digits
+        raise ImportFormatError(f"The file holds a value that cannot be read ({error})", path=path) from None
     except RecursionError:
         raise ImportFormatError(
             "The file nests its data too deeply to be an export",

@@ -225,12 +225,21 @@ def test_imported_fields_out_of_range_are_refused_naming_the_field(store, tmp_pa
     assert store.list_conversations() == before
 
 
-def test_json_nested_thousands_deep_is_refused_with_an_error_line(store, tmp_path, capsys):
-    deep = tmp_path / "deep.json"
-    deep.write_text('{"format": "diffusiongemma-chat", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    assert main(["import", str(deep)]) == 2
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nests its data too deeply"),
+        ("9" * 5_000, "holds a value that cannot be read"),
+    ],
+)
+def test_json_nested_thousands_deep_or_with_huge_numbers_is_refused_with_an_error_line(
+    store, tmp_path, capsys, value, message
+):
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text('{"format": "diffusiongemma-chat", "x": ' + value + "}")
+    assert main(["import", str(hostile)]) == 2
     err = capsys.readouterr().err
-    assert "error: The file nests its data too deeply" in err and "Traceback" not in err
+    assert f"error: The file {message}" in err and "Traceback" not in err
 
 
 def hostile_rows(store) -> int:
