@@ -161,16 +161,18 @@ def _export_refinements(conn: sqlite3.Connection, mid: int) -> list[dict[str, An
 
 
 def import_data(conn: sqlite3.Connection, blobs: BlobStore, document: Any, now: float) -> list[int]:
-    """Add the document's conversations; return their new ids.  Blobs are written by the caller first."""
+    """Add the document's conversations; return their new ids.  Blobs are written by the caller first.
+
+    Every field is checked (``import_fields``) before it is stored: a value the app never
+    writes would otherwise break the window at every start.  A missing key or a wrong
+    container is reported as a malformed conversation.
+    """
     _check_header(document)
     new_ids = []
     for index, conv in enumerate(document["conversations"]):
+        field = f"conversations[{index}]"
         try:
-            new_ids.append(
-                _import_conversation(
-                    conn, blobs, check.record(conv, f"conversations[{index}]"), now, f"conversations[{index}]"
-                )
-            )
+            new_ids.append(_import_conversation(conn, blobs, check.record(conv, field), now, field))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ImportFormatError(
                 f"The file has a malformed conversation ({type(error).__name__}: {error})"
@@ -273,18 +275,21 @@ def _import_message(
         ),
     )
     mid = int(cursor.lastrowid)
-    attachments = check.items(msg.get("attachments", []), f"{field}.attachments")
-    for position, att in enumerate(attachments):
-        where = f"{field}.attachments[{position}]"
-        _import_attachment(conn, blobs, mid, position, check.record(att, where), where)
-    for index, canvas in enumerate(check.items(msg.get("canvases", []), f"{field}.canvases")):
-        _import_canvas(
-            conn, mid, check.record(canvas, f"{field}.canvases[{index}]"), f"{field}.canvases[{index}]"
-        )
-    for index, item in enumerate(check.items(msg.get("refinements", []), f"{field}.refinements")):
-        where = f"{field}.refinements[{index}]"
-        _import_refinement(conn, mid, check.record(item, where), where)
+    for position, (where, att) in enumerate(_records(msg, "attachments", field)):
+        _import_attachment(conn, blobs, mid, position, att, where)
+    for where, canvas in _records(msg, "canvases", field):
+        _import_canvas(conn, mid, canvas, where)
+    for where, record in _records(msg, "refinements", field):
+        _import_refinement(conn, mid, record, where)
     return mid
+
+
+def _records(msg: dict[str, Any], key: str, field: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects listed under ``msg[key]`` (none when absent), each with its field name."""
+    listed = check.items(msg.get(key, []), f"{field}.{key}")
+    return [
+        (f"{field}.{key}[{i}]", check.record(item, f"{field}.{key}[{i}]")) for i, item in enumerate(listed)
+    ]
 
 
 def _role(value: Any, field: str) -> str:
