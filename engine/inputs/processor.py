@@ -9,11 +9,15 @@ processor, read from the checkpoint's own files, and reuses everything else of
 ``Gemma4Processor``: the chat template, placeholder expansion and
 ``mm_token_type_ids``.
 
-It adds one thing: a token budget per image.  Video frames use 70 soft tokens
+It adds a token budget per image.  Video frames use 70 soft tokens
 while a photo in the same message may use 280; Gemma's image processor takes
 one budget per call, so images are processed one budget at a time and their
 patches padded to a common length with ``(-1, -1)`` positions, which the
 vision tower drops (checked by a test: padded and unpadded features are equal).
+
+And it tokenizes what users and files supply as text: :meth:`encode` takes the
+templated prompt as template and user pieces (``engine.inputs.user_text``), so
+only the chat template produces control tokens.
 """
 
 from __future__ import annotations
@@ -121,7 +125,10 @@ class DiffusionGemmaProcessor(Gemma4Processor):
                 run.append(piece.text[position : match.start()])
                 flush()
                 if match.group() == self.image_token:
-                    ids.extend(next(images))
+                    expansion = next(images, None)
+                    if expansion is None:
+                        raise ValueError("the template wrote more image placeholders than there are images")
+                    ids.extend(expansion)
                 else:
                     ids.append(tokenizer.convert_tokens_to_ids(match.group()))
                 position = match.end()
