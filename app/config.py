@@ -18,7 +18,7 @@ from typing import Any, Literal
 from app import paths
 from app.atomic_file import write_text_atomically
 from engine.errors import SettingsError
-from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MediaOptions, PromptOptions
+from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MAX_VIDEO_FRAMES, MediaOptions, PromptOptions
 from engine.inputs.overflow import OVERFLOW_POLICIES
 from engine.settings import GenerationSettings
 
@@ -73,9 +73,9 @@ class AppConfig:
             raise SettingsError(
                 "Video frames per second must be between 0.1 and 10", fix="Use 1 for most videos"
             )
-        if not 1 <= self.video_max_frames <= 600:
+        if not 1 <= self.video_max_frames <= MAX_VIDEO_FRAMES:
             raise SettingsError(
-                "Video frame cap must be between 1 and 600", fix="60 covers a minute at 1 fps"
+                f"Video frame cap must be between 1 and {MAX_VIDEO_FRAMES}", fix="60 covers a minute at 1 fps"
             )
         if self.context_overflow not in OVERFLOW_POLICIES:
             raise SettingsError(

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 from mdit_py_plugins.texmath import texmath_plugin
@@ -49,6 +50,10 @@ COPY_SCHEME = "dgchat-copy"
 MATH_SCHEME = "dgmath"
 WARM_LANGUAGES = ("python", "bash", "javascript", "json", "text")
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
+# Quote and list levels shown nested; deeper ones are flattened (see flatten_deep_nesting).
+MAX_NESTING = 6
+_CONTAINER_OPEN = frozenset({"blockquote_open", "bullet_list_open", "ordered_list_open"})
+_CONTAINER_CLOSE = frozenset({"blockquote_close", "bullet_list_close", "ordered_list_close"})
 MONO_FAMILIES = "'JetBrains Mono', 'Cascadia Mono', 'SF Mono', Menlo, Consolas, 'DejaVu Sans Mono', monospace"
 
 
@@ -73,6 +78,61 @@ def _lexer(language: str):
 @lru_cache(maxsize=8)
 def _formatter(style: str) -> HtmlFormatter:
     return HtmlFormatter(noclasses=True, nowrap=True, style=style)
+
+
+def flatten_deep_nesting(tokens: list[Token], limit: int = MAX_NESTING) -> list[Token]:
+    """``tokens`` with quotes and lists deeper than ``limit`` flattened into their parent.
+
+    Qt lays out nested tables (a quote is one, a code block or table inside it more) in
+    time that doubles per level: 20 quote levels froze the window for over a minute.  So
+    the containers past ``limit`` are left out and their content shown at that level: the
+    text stays, list items keep their marker as text and their own paragraph.
+    """
+    out: list[Token] = []
+    kept: list[bool] = []  # one per open container: rendered, or flattened
+    for token in tokens:
+        if token.type in _CONTAINER_OPEN:
+            keep = kept.count(True) < limit and False not in kept
+            kept.append(keep)
+            if keep:
+                out.append(token)
+            continue
+        if token.type in _CONTAINER_CLOSE:
+            if kept.pop():
+                out.append(token)
+            continue
+        if False in kept:
+            if token.type in ("list_item_open", "list_item_close"):
+                if token.type == "list_item_open":
+                    out.append(_item_marker(token))
+                continue
+            if token.type in ("paragraph_open", "paragraph_close"):
+                token.hidden = False  # a tight list's items would otherwise run together
+        out.append(token)
+    return _join_markers(out)
+
+
+def _item_marker(token: Token) -> Token:
+    marker = Token("dg_item_marker", "", 0)
+    marker.content = f"{token.info}{token.markup} " if token.info else "• "
+    return marker
+
+
+def _join_markers(tokens: list[Token]) -> list[Token]:
+    """Put each flattened list item's marker at the start of its first paragraph's text."""
+    out: list[Token] = []
+    pending: Token | None = None
+    for token in tokens:
+        if token.type == "dg_item_marker":
+            pending = token
+            continue
+        if pending is not None and token.type == "inline":
+            text = Token("text", "", 0)
+            text.content = pending.content
+            token.children = [text, *(token.children or [])]
+            pending = None
+        out.append(token)
+    return out
 
 
 def code_key(code: str) -> str:
@@ -128,7 +188,8 @@ class MarkdownRenderer:
     def render(self, text: str, *, math: bool = True) -> Rendered:
         """``math=False`` shows formulas as their TeX source (cheap: for text that changes every frame)."""
         env: dict[str, Any] = {"code": {}, "images": {}, "math": math}
-        html_text = self._md.render(text, env)
+        tokens = flatten_deep_nesting(self._md.parse(text, env))
+        html_text = self._md.renderer.render(tokens, self._md.options, env)
         return Rendered(html_text, env["code"], env["images"], pending_math=bool(env.get("pending")))
 
     def warm_up(self) -> None:

@@ -92,6 +92,18 @@ def read_export(raw: str, path: str | Path) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as error:
         raise ImportFormatError(f"The file is not valid JSON ({error})", path=path) from None
+    except ValueError:  # an integer of thousands of digits (Python's int-from-text limit)
+        raise ImportFormatError(
+            "The file holds a value that cannot be read (a number thousands of digits long)",
+            fix="Choose a .json file exported by the app",
+            path=path,
+        ) from None
+    except RecursionError:
+        raise ImportFormatError(
+            "The file nests its data too deeply to be an export",
+            fix="Choose a .json file exported by the app",
+            path=path,
+        ) from None
 
 
 def read_export_file(path: str | Path) -> Any:

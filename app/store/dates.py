@@ -10,6 +10,7 @@ coming back to stay at the top however old they are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,12 +20,31 @@ PINNED_LABEL = "Pinned"
 GROUP_ORDER: tuple[str, ...] = ("Today", "Yesterday", "This week", "This month", "Older")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The times every platform's datetime can show: 1970 to the end of year 9998.
+LATEST = 253_370_764_800.0
+
+
+def shown_time(timestamp: float) -> float:
+    """``timestamp`` moved into the range a datetime can show (NaN as 1970).
+
+    The database may hold any number (a hand edit, an import from an older
+    version that checked nothing); a date that cannot be shown must not stop
+    the window from starting or an export from being written.
+    """
+    if not isinstance(timestamp, int | float) or math.isnan(timestamp):
+        return 0.0
+    return min(max(float(timestamp), 0.0), LATEST)
+
+
+def local_datetime(timestamp: float) -> datetime:
+    """The local date and time of ``timestamp``, whatever number it is."""
+    return datetime.fromtimestamp(shown_time(timestamp))
 
 
 def _local_date(timestamp: float, tz_offset: Callable[[float], float] | None) -> date:
     if tz_offset is None:
-        return datetime.fromtimestamp(timestamp).date()
-    return datetime.fromtimestamp(timestamp + tz_offset(timestamp), tz=UTC).date()
+        return local_datetime(timestamp).date()
+    return datetime.fromtimestamp(shown_time(timestamp + tz_offset(timestamp)), tz=UTC).date()
 
 
 def group_label(timestamp: float, now: float, *, tz_offset: Callable[[float], float] | None = None) -> str:
@@ -76,14 +96,14 @@ def group_conversations(
 def format_moment(timestamp: float, now: float | None = None) -> str:
     """When a message was written, for a tooltip: "today at 08:45", "yesterday at 22:10",
     "Mon 23 Nov at 09:02", or with the year when it is another year (local time)."""
-    moment = datetime.fromtimestamp(timestamp)
+    moment = local_datetime(timestamp)
     label = group_label(timestamp, now if now is not None else datetime.now().timestamp())
     clock = moment.strftime("%H:%M")
     if label == "Today":
         return f"today at {clock}"
     if label == "Yesterday":
         return f"yesterday at {clock}"
-    current_year = datetime.fromtimestamp(now).year if now is not None else datetime.now().year
+    current_year = local_datetime(now).year if now is not None else datetime.now().year
     day = f"{WEEKDAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"  # not the C locale's
     if moment.year != current_year:
         day += f" {moment.year}"

@@ -26,14 +26,16 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Collection, Sequence
-from datetime import datetime
 from typing import Any
 
 import app.store.conversations as conversations
 import app.store.history as history
+import app.store.import_fields as check
 from app.store.blobs import BlobStore
+from app.store.dates import local_datetime
 from app.store.errors import ImportFormatError
 from app.store.history_codec import encode_tokens
 from app.store.tree import load_messages, load_skeleton
@@ -63,77 +65,7 @@ def export_data(
     """
     if conversation_ids is None:
         conversation_ids = [c.id for c in reversed(conversations.list_all(conn))]
-    shas: set[str] = set()
-    out = []
-    for cid in conversation_ids:
-        info = conversations.get(conn, cid)
-        title_auto = conn.execute("SELECT title_auto FROM conversations WHERE id = ?", (cid,)).fetchone()[0]
-        messages = []
-        for row in conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (cid,)
-        ):
-            mid = row[0]
-            if only_messages is not None and mid not in only_messages:
-                continue
-            attachments = [
-                {"sha256": sha, "kind": kind, "name": name, "size": size}
-                for sha, kind, name, size in conn.execute(
-                    "SELECT sha256, kind, name, size FROM attachments WHERE message_id = ? ORDER BY position",
-                    (mid,),
-                )
-            ]
-            shas.update(a["sha256"] for a in attachments)
-            message: dict[str, Any] = {
-                "id": mid,
-                "parent_id": row[1],
-                "role": row[2],
-                "text": row[3],
-                "thought": row[4],
-                "status": row[5],
-                "stop_reason": row[6],
-                "stats": json.loads(row[7]) if row[7] else None,
-                "created_at": row[8],
-                "updated_at": row[9],
-                "selected_seq": row[10],
-                "attachments": attachments,
-            }
-            if include_history:
-                message["canvases"] = [
-                    {
-                        "block": c.block,
-                        "tokens": list(c.tokens),
-                        "text": c.text,
-                        "steps": c.steps,
-                        "ended": c.ended,
-                    }
-                    for c in history.canvases(conn, mid)
-                ]
-                message["refinements"] = [
-                    {
-                        "block": b,
-                        "frames": n,
-                        "committed": bool(k),
-                        "data": base64.b64encode(d).decode("ascii"),
-                    }
-                    for b, n, k, d in conn.execute(
-                        "SELECT block, frames, committed, data FROM refinements"
-                        " WHERE message_id = ? ORDER BY block",
-                        (mid,),
-                    )
-                ]
-            messages.append(message)
-        out.append(
-            {
-                "id": cid,
-                "title": info.title,
-                "title_auto": bool(title_auto),
-                "system": info.system,
-                "created_at": info.created_at,
-                "updated_at": info.updated_at,
-                "pinned": info.pinned,
-                "messages": messages,
-            }
-        )
+    out = [_export_conversation(conn, cid, include_history, only_messages) for cid in conversation_ids]
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -142,19 +74,106 @@ def export_data(
         "conversations": out,
     }
     if embed_attachments:
+        shas = {a["sha256"] for conv in out for m in conv["messages"] for a in m["attachments"]}
         document["blobs"] = {
             sha: base64.b64encode(blobs.read_bytes(sha)).decode("ascii") for sha in sorted(shas)
         }
     return document
 
 
+def _export_conversation(
+    conn: sqlite3.Connection, cid: int, include_history: bool, only_messages: Collection[int] | None
+) -> dict[str, Any]:
+    info = conversations.get(conn, cid)
+    title_auto = conn.execute("SELECT title_auto FROM conversations WHERE id = ?", (cid,)).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (cid,)
+    ).fetchall()
+    messages = [
+        _export_message(conn, row, include_history)
+        for row in rows
+        if only_messages is None or row[0] in only_messages
+    ]
+    return {
+        "id": cid,
+        "title": info.title,
+        "title_auto": bool(title_auto),
+        "system": info.system,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "pinned": info.pinned,
+        "messages": messages,
+    }
+
+
+def _export_message(conn: sqlite3.Connection, row: tuple, include_history: bool) -> dict[str, Any]:
+    mid = row[0]
+    message: dict[str, Any] = {
+        "id": mid,
+        "parent_id": row[1],
+        "role": row[2],
+        "text": row[3],
+        "thought": row[4],
+        "status": row[5],
+        "stop_reason": row[6],
+        "stats": _stored_stats(row[7]),
+        "created_at": row[8],
+        "updated_at": row[9],
+        "selected_seq": row[10],
+        "attachments": [
+            {"sha256": sha, "kind": kind, "name": name, "size": size}
+            for sha, kind, name, size in conn.execute(
+                "SELECT sha256, kind, name, size FROM attachments WHERE message_id = ? ORDER BY position",
+                (mid,),
+            )
+        ],
+    }
+    if include_history:
+        message["canvases"] = _export_canvases(conn, mid)
+        message["refinements"] = _export_refinements(conn, mid)
+    return message
+
+
+def _stored_stats(raw: str | None) -> Any:
+    """The stats column as data; None when it is not JSON (a database written by hand or damaged)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _export_canvases(conn: sqlite3.Connection, mid: int) -> list[dict[str, Any]]:
+    return [
+        {"block": c.block, "tokens": list(c.tokens), "text": c.text, "steps": c.steps, "ended": c.ended}
+        for c in history.canvases(conn, mid)
+    ]
+
+
+def _export_refinements(conn: sqlite3.Connection, mid: int) -> list[dict[str, Any]]:
+    return [
+        {"block": b, "frames": n, "committed": bool(k), "data": base64.b64encode(d).decode("ascii")}
+        for b, n, k, d in conn.execute(
+            "SELECT block, frames, committed, data FROM refinements WHERE message_id = ? ORDER BY block",
+            (mid,),
+        )
+    ]
+
+
 def import_data(conn: sqlite3.Connection, blobs: BlobStore, document: Any, now: float) -> list[int]:
-    """Add the document's conversations; return their new ids.  Blobs are written by the caller first."""
+    """Add the document's conversations; return their new ids.  Blobs are written by the caller first.
+
+    Every field is checked (``import_fields``) before it is stored: a value the app never
+    writes would otherwise break the window at every start.  A missing key or a wrong
+    container is reported as a malformed conversation.
+    """
     _check_header(document)
     new_ids = []
-    for conv in document["conversations"]:
+    for index, conv in enumerate(document["conversations"]):
+        field = f"conversations[{index}]"
         try:
-            new_ids.append(_import_conversation(conn, blobs, conv, now))
+            new_ids.append(_import_conversation(conn, blobs, check.record(conv, field), now, field))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ImportFormatError(
                 f"The file has a malformed conversation ({type(error).__name__}: {error})"
@@ -192,103 +211,160 @@ def store_embedded_blobs(blobs: BlobStore, document: Any) -> None:
         blobs.put_bytes(data)
 
 
-def _import_conversation(conn: sqlite3.Connection, blobs: BlobStore, conv: dict[str, Any], now: float) -> int:
+def _import_conversation(
+    conn: sqlite3.Connection, blobs: BlobStore, conv: dict[str, Any], now: float, field: str
+) -> int:
     # A pin is kept as a flag, not a time: an imported pinned chat counts as pinned now.
     cursor = conn.execute(
         "INSERT INTO conversations (title, system, created_at, updated_at, title_auto, pinned_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (
-            str(conv.get("title", "")),
-            str(conv.get("system", "")),
-            float(conv["created_at"]),
-            float(conv["updated_at"]),
+            _optional_text(conv, "title", field),
+            _optional_text(conv, "system", field),
+            check.timestamp(conv["created_at"], f"{field}.created_at"),
+            check.timestamp(conv["updated_at"], f"{field}.updated_at"),
             int(bool(conv.get("title_auto", False))),
             now if conv.get("pinned", False) is True else None,
         ),
     )
     cid = int(cursor.lastrowid)
-    pending = list(conv["messages"])
+    pending = list(enumerate(check.items(conv["messages"], f"{field}.messages")))
     mapped: dict[int, int] = {}
     while pending:
-        progressed = False
         later = []
-        for msg in pending:
+        for index, msg in pending:
+            where = f"{field}.messages[{index}]"
+            msg = check.record(msg, where)
             parent = msg.get("parent_id")
             if parent is not None and parent not in mapped:
-                later.append(msg)
+                later.append((index, msg))
                 continue
-            mapped[int(msg["id"])] = _import_message(conn, blobs, cid, mapped.get(parent), msg)
-            progressed = True
-        if not progressed:
+            mid = check.count(msg["id"], f"{where}.id")
+            mapped[mid] = _import_message(conn, blobs, cid, mapped.get(parent), msg, where)
+        if len(later) == len(pending):
             raise ImportFormatError("The export has messages whose parent is missing")
         pending = later
     return cid
 
 
+def _optional_text(data: dict[str, Any], key: str, field: str) -> str:
+    """A text field that older exports may leave out or hold as null."""
+    value = data.get(key)
+    return "" if value is None else check.text(value, f"{field}.{key}")
+
+
 def _import_message(
-    conn: sqlite3.Connection, blobs: BlobStore, cid: int, parent: int | None, msg: dict
+    conn: sqlite3.Connection, blobs: BlobStore, cid: int, parent: int | None, msg: dict, field: str
 ) -> int:
-    status = msg.get("status", "complete")
-    if status == "streaming":
-        status = "incomplete"
-    role = msg["role"]
-    if role not in ("user", "assistant") or status not in ("complete", "incomplete"):
-        raise ValueError(f"role {role!r} / status {status!r}")
-    stats = msg.get("stats")
+    created = check.timestamp(msg["created_at"], f"{field}.created_at")
+    updated = msg.get("updated_at")
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, parent_id, role, text, thought, status, stop_reason, stats,"
         " created_at, updated_at, selected_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             cid,
             parent,
-            role,
-            str(msg.get("text", "")),
-            str(msg.get("thought", "")),
-            status,
-            str(msg.get("stop_reason", "")),
-            None if stats is None else json.dumps(stats),
-            float(msg["created_at"]),
-            float(msg.get("updated_at") or msg["created_at"]),
-            int(msg.get("selected_seq", 0)),
+            _role(msg.get("role"), f"{field}.role"),
+            _optional_text(msg, "text", field),
+            _optional_text(msg, "thought", field),
+            _status(msg.get("status", "complete"), f"{field}.status"),
+            _optional_text(msg, "stop_reason", field),
+            check.stats_json(msg.get("stats"), f"{field}.stats"),
+            created,
+            created if not updated else check.timestamp(updated, f"{field}.updated_at"),
+            check.count(msg.get("selected_seq", 0), f"{field}.selected_seq"),
         ),
     )
     mid = int(cursor.lastrowid)
-    for position, att in enumerate(msg.get("attachments", [])):
-        sha = str(att["sha256"])
-        if not blobs.has(sha):
-            raise ImportFormatError(
-                f"Attachment {att.get('name', sha)!r} is not in the export and not on this computer",
-                fix="Export again with attachments embedded",
-            )
-        conn.execute(
-            "INSERT INTO attachments (message_id, position, sha256, kind, name, size)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (mid, position, sha, att["kind"], str(att.get("name", "")), int(att["size"])),
-        )
-    for canvas in msg.get("canvases", []):
-        conn.execute(
-            "INSERT INTO canvases (message_id, block, tokens, text, steps, ended) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                mid,
-                int(canvas["block"]),
-                encode_tokens([int(t) for t in canvas["tokens"]]),
-                str(canvas["text"]),
-                int(canvas["steps"]),
-                int(bool(canvas["ended"])),
-            ),
-        )
-    for record in msg.get("refinements", []):
-        conn.execute(
-            "INSERT INTO refinements (message_id, block, frames, committed, data) VALUES (?, ?, ?, ?, ?)",
-            (
-                mid,
-                int(record["block"]),
-                int(record["frames"]),
-                int(bool(record["committed"])),
-                base64.b64decode(record["data"]),
-            ),
-        )
+    for position, (where, att) in enumerate(_records(msg, "attachments", field)):
+        _import_attachment(conn, blobs, mid, position, att, where)
+    for where, canvas in _records(msg, "canvases", field):
+        _import_canvas(conn, mid, canvas, where)
+    for where, record in _records(msg, "refinements", field):
+        _import_refinement(conn, mid, record, where)
     return mid
+
+
+def _records(msg: dict[str, Any], key: str, field: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects listed under ``msg[key]`` (none when absent), each with its field name."""
+    listed = check.items(msg.get(key, []), f"{field}.{key}")
+    return [
+        (f"{field}.{key}[{i}]", check.record(item, f"{field}.{key}[{i}]")) for i, item in enumerate(listed)
+    ]
+
+
+def _role(value: Any, field: str) -> str:
+    if value not in ("user", "assistant"):
+        raise check.refuse(field, value, "'user' or 'assistant'")
+    return value
+
+
+def _status(value: Any, field: str) -> str:
+    if value == "streaming":
+        return "incomplete"  # the export was taken while a reply was being written
+    if value not in ("complete", "incomplete"):
+        raise check.refuse(field, value, "'complete' or 'incomplete'")
+    return value
+
+
+def _import_attachment(
+    conn: sqlite3.Connection, blobs: BlobStore, mid: int, position: int, att: dict[str, Any], field: str
+) -> None:
+    """One attachment row; its blob must be here already and its claimed size must be its real size."""
+    sha = check.text(att.get("sha256"), f"{field}.sha256")
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise check.refuse(f"{field}.sha256", sha, "a sha256 digest")
+    if not blobs.has(sha):
+        raise ImportFormatError(
+            f"Attachment {att.get('name', sha)!r} is not in the export and not on this computer",
+            fix="Export again with attachments embedded",
+        )
+    kind = att.get("kind")
+    if kind not in ("image", "video", "document"):
+        raise check.refuse(f"{field}.kind", kind, "'image', 'video' or 'document'")
+    size = check.count(att.get("size"), f"{field}.size")
+    actual = blobs.path_for(sha).stat().st_size
+    if size != actual:
+        raise check.refuse(f"{field}.size", size, f"{actual}, the size of its bytes")
+    conn.execute(
+        "INSERT INTO attachments (message_id, position, sha256, kind, name, size) VALUES (?, ?, ?, ?, ?, ?)",
+        (mid, position, sha, kind, _optional_text(att, "name", field), size),
+    )
+
+
+def _import_canvas(conn: sqlite3.Connection, mid: int, canvas: dict[str, Any], field: str) -> None:
+    tokens = [
+        check.count(t, f"{field}.tokens", check.MAX_TOKEN_ID)
+        for t in check.items(canvas["tokens"], f"{field}.tokens")
+    ]
+    conn.execute(
+        "INSERT INTO canvases (message_id, block, tokens, text, steps, ended) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            mid,
+            check.count(canvas["block"], f"{field}.block"),
+            encode_tokens(tokens),
+            check.text(canvas["text"], f"{field}.text"),
+            check.count(canvas["steps"], f"{field}.steps"),
+            int(bool(canvas["ended"])),
+        ),
+    )
+
+
+def _import_refinement(conn: sqlite3.Connection, mid: int, record: dict[str, Any], field: str) -> None:
+    try:
+        data = base64.b64decode(check.text(record["data"], f"{field}.data"), validate=True)
+    except (binascii.Error, ValueError):
+        raise check.refuse(f"{field}.data", record["data"], "base64 data") from None
+    conn.execute(
+        "INSERT INTO refinements (message_id, block, frames, committed, data) VALUES (?, ?, ?, ?, ?)",
+        (
+            mid,
+            check.count(record["block"], f"{field}.block"),
+            check.count(record["frames"], f"{field}.frames"),
+            int(bool(record["committed"])),
+            data,
+        ),
+    )
 
 
 # -- Markdown --------------------------------------------------------------------------------------
@@ -305,7 +381,22 @@ def export_markdown(
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+    return local_datetime(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _code_span(text: str) -> str:
+    """``text`` as one inline code span, whatever it holds (names come from other people's files).
+
+    Line breaks and other control characters become spaces (a blank line would end the
+    list item), and the fence is one backtick longer than the longest run inside, so a
+    name cannot close the span early and inject Markdown of its own.
+    """
+    flat = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    if "`" not in flat:
+        return f"`{flat}`"
+    longest = max(len(run) for run in re.findall("`+", flat))
+    fence = "`" * (longest + 1)
+    return f"{fence} {flat} {fence}"
 
 
 def _conversation_markdown(conn: sqlite3.Connection, blobs: BlobStore, cid: int) -> str:
@@ -322,7 +413,9 @@ def _conversation_markdown(conn: sqlite3.Connection, blobs: BlobStore, cid: int)
         version = f" (version {m.sibling_index + 1} of {m.sibling_count})" if m.sibling_count > 1 else ""
         lines += [f"## {heading}{version}", ""]
         for a in m.attachments:
-            lines.append(f"- Attachment: `{a.name}` ({a.kind}, {a.size:,} bytes, sha256 {a.sha256[:12]}…)")
+            lines.append(
+                f"- Attachment: {_code_span(a.name)} ({a.kind}, {a.size:,} bytes, sha256 {a.sha256[:12]}…)"
+            )
         if m.attachments:
             lines.append("")
         if m.thought:

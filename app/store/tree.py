@@ -10,6 +10,7 @@ sibling brings back the branch below it as it was last seen.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -150,14 +151,32 @@ def stats_from_json(text: str | None) -> Stats | None:
     """Tolerant of fields added or removed since the row was written."""
     if not text:
         return None
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None  # a string or list stored by an import that checked nothing
     known = {f.name for f in fields(Stats)}
     values = {k: v for k, v in data.items() if k in known}
-    values["steps_per_canvas"] = tuple(values.get("steps_per_canvas", ()))
+    steps = values.get("steps_per_canvas", ())
+    if not isinstance(steps, list | tuple) or not all(_is_number(v) for v in (*steps, *_numbers(values))):
+        return None
+    values["steps_per_canvas"] = tuple(steps)
     try:
         return Stats(**values)
     except TypeError:
         return None
+
+
+def _numbers(values: dict) -> list:
+    return [
+        v for k, v in values.items() if k != "steps_per_canvas" and not (k == "peak_vram_bytes" and v is None)
+    ]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def load_messages(conn: sqlite3.Connection, ids: Iterable[int], blobs: BlobStore) -> list[Message]:

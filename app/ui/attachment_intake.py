@@ -18,6 +18,7 @@ from app.qt import QFileDialog, QImage, QMimeData, QObject, QWidget, Signal
 from app.tasks import Tasks, UnexpectedError
 from app.ui.composer import Composer, local_files
 from engine.errors import EngineError
+from engine.inputs.documents import stop_reading
 
 
 class AttachmentIntake(QObject):
@@ -72,6 +73,7 @@ class AttachmentIntake(QObject):
             self.add_image(mime.imageData())
 
     def shutdown(self) -> None:
+        stop_reading()  # a hostile PDF being read must not keep the process alive after the window
         self.prober.shutdown(10_000)
 
     def _refuse(self, path: Path, error: EngineError) -> None:

@@ -34,7 +34,7 @@ from app.qt import (
     QWidget,
 )
 from engine.errors import SettingsError
-from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS
+from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MAX_VIDEO_FRAMES
 from engine.settings import GenerationSettings
 
 THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
@@ -138,7 +138,7 @@ class SettingsDialog(QDialog):
             hint = {70: " (fast)", 280: " (default)", 1120: " (OCR, small text)"}.get(budget, "")
             self.image_tokens.addItem(f"{budget} tokens{hint}", budget)
         self.video_fps = _double(0.1, 10.0, 1, 0.5, "Video frames per second")
-        self.video_frames = _spin(1, 600, 1, "Video frame cap")
+        self.video_frames = _spin(1, MAX_VIDEO_FRAMES, 1, "Video frame cap")
         self.send_key = QComboBox()
         self.send_key.setAccessibleName("Send messages with")
         for label, value in SEND_KEY_CHOICES:

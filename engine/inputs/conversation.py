@@ -61,6 +61,9 @@ class MediaOptions:
 
 
 IMAGE_TOKEN_BUDGETS: tuple[int, ...] = (70, 140, 280, 560, 1120)
+MAX_VIDEO_FRAMES = 600
+"""Most frames taken from one video (10 minutes at 1 fps, ~42 K tokens): a 3-hour video at a cap of
+100,000 ran out of memory at 10.9 GB before the prompt was built."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from engine.errors import AttachmentError
 from engine.inputs.file_checks import check_attachable
@@ -92,6 +95,13 @@ MAX_TEXT_BYTES = 8 * 1024**2
 MAX_PDF_BYTES = 100 * 1024**2
 MAX_PDF_PAGES = 2000
 """A PDF's text is extracted page by page (~5–50 ms a page); beyond this it would take minutes."""
+MAX_PDF_CHARS = 4_000_000
+"""Most text taken from one PDF: ~1 M tokens, several times the model's context."""
+MAX_PDF_PAGE_BYTES = 4 * 1024**2
+"""Largest decoded content of one page: text pages hold kilobytes; pypdf needs minutes and gigabytes
+for a page of tens of MB."""
+MAX_PDF_SECONDS = 60.0
+"""Longest a PDF's text extraction may run (2,000 ordinary pages take well under this)."""
 
 SUPPORTED_DOCUMENTS = "text files (TXT, Markdown, CSV, JSON, source code …) and PDFs"
 
@@ -204,14 +214,16 @@ def decode_text(data: bytes) -> str | None:
 
 def _load_pdf(path: Path, size: int) -> Document:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     if size > MAX_PDF_BYTES:
         raise AttachmentError(
             f"The PDF is {size / 1024**2:.0f} MB; PDFs up to {MAX_PDF_BYTES // 1024**2} MB can be attached",
-            fix="Attach the pages you want to ask about (print them to a new PDF)",
+            fix=_PDF_PAGES_FIX,
             path=path,
         )
+    _quiet_pypdf()
+    reading = _PdfReading(path)
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -224,14 +236,21 @@ def _load_pdf(path: Path, size: int) -> Document:
         if count > MAX_PDF_PAGES:
             raise AttachmentError(
                 f"This PDF has {count:,} pages; up to {MAX_PDF_PAGES:,} can be attached",
-                fix="Attach the pages you want to ask about (print them to a new PDF)",
+                fix=_PDF_PAGES_FIX,
                 path=path,
             )
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [reading.page_text(number, page) for number, page in enumerate(reader.pages, 1)]
     except AttachmentError:
         raise
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        log.warning("PDF %s could not be read", path, exc_info=True)
+    except LimitReachedError:
+        log.info("PDF %s holds more data than pypdf reads", path, exc_info=True)
+        raise AttachmentError(
+            "This PDF holds more data than can be read (a stream decompresses to hundreds of MB)",
+            fix=_PDF_PAGES_FIX,
+            path=path,
+        ) from None
+    except (PyPdfError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        log.info("PDF %s could not be read", path, exc_info=True)  # info: the log, never the terminal
         raise AttachmentError(
             f"This PDF could not be read ({type(error).__name__})",
             fix="Open it in a PDF viewer and save a new copy (Print ▸ Save as PDF), then attach that",
@@ -245,6 +264,90 @@ def _load_pdf(path: Path, size: int) -> Document:
         )
     text = "\n\n".join(f"--- Page {i} ---\n{page}" for i, page in enumerate(pages, 1))
     return Document(path.name, text, pages=count)
+
+
+_PDF_PAGES_FIX = "Attach the pages you want to ask about (print them to a new PDF)"
+
+
+@lru_cache(maxsize=1)
+def _quiet_pypdf() -> None:
+    """pypdf's warnings about damaged files go to our log (when there is one), never to the terminal.
+
+    A NullHandler on its logger stops Python's last-resort handler from printing them;
+    records still propagate to the app's log file.
+    """
+    from pypdf.errors import PdfReadWarning
+
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())
+    warnings.filterwarnings("ignore", category=PdfReadWarning)
+
+
+def stop_reading() -> None:
+    """Stop every document being read now (the window is closing); later reads run as usual."""
+    global _generation
+    _generation += 1
+
+
+_generation = 0  # stop_reading() moves it on; a read started before then stops
+
+
+class _PdfReading:
+    """One PDF's extraction, bounded: content per page, text in all, time, and stop_reading().
+
+    pypdf's text extraction is slow on hostile files (quadratic in a page's lines, gigabytes
+    for one huge string), and a pool thread cannot be killed, so every page's content size is
+    checked before it is parsed, and pypdf calls :meth:`check` for every operator it reads.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.generation = _generation
+        self.deadline = time.monotonic() + MAX_PDF_SECONDS
+        self.chars = 0
+
+    def check(self, *_operator: object) -> None:
+        if _generation != self.generation:
+            raise AttachmentError("Reading the PDF was stopped", fix="Attach it again", path=self.path)
+        if time.monotonic() > self.deadline:
+            raise AttachmentError(
+                f"Reading this PDF's text took longer than {MAX_PDF_SECONDS:.0f} seconds",
+                fix=_PDF_PAGES_FIX,
+                path=self.path,
+            )
+
+    def page_text(self, number: int, page: Any) -> str:
+        self.check()
+        content = _content_bytes(page)
+        if content > MAX_PDF_PAGE_BYTES:
+            raise AttachmentError(
+                f"Page {number} of this PDF holds {content / 1024**2:.0f} MB of drawing instructions; "
+                f"pages up to {MAX_PDF_PAGE_BYTES // 1024**2} MB can be read",
+                fix=_PDF_PAGES_FIX + ", or attach that page as an image",
+                path=self.path,
+            )
+        text = (page.extract_text(visitor_operand_before=self.check) or "").strip()
+        self.chars += len(text)
+        if self.chars > MAX_PDF_CHARS:
+            raise AttachmentError(
+                f"This PDF holds more than {MAX_PDF_CHARS:,} characters of text, far more than the model "
+                "can read at once",
+                fix=_PDF_PAGES_FIX,
+                path=self.path,
+            )
+        return text
+
+
+def _content_bytes(page: Any) -> int:
+    """The decoded size of a page's content streams and of the forms it draws (what pypdf will parse)."""
+    contents = page.get("/Contents")
+    streams = [] if contents is None else contents.get_object()
+    if not isinstance(streams, list):
+        streams = [streams]
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    if xobjects is not None:
+        streams += [x for x in xobjects.get_object().values() if x.get_object().get("/Subtype") == "/Form"]
+    return sum(len(stream.get_object().get_data()) for stream in streams)
 
 
 def document_prompt_text(document: Document) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from engine.errors import AttachmentError, SettingsError
+from engine.inputs.conversation import MAX_VIDEO_FRAMES
 from engine.inputs.documents import is_document_name, sniff_document
 from engine.inputs.file_checks import check_attachable
 
@@ -440,10 +441,10 @@ def load_video_frames(
         raise SettingsError(
             f"Video sampling rate {fps} fps is not valid", fix="Use a rate above 0, e.g. 1 fps"
         )
-    if max_frames < 1:
+    if not 1 <= max_frames <= MAX_VIDEO_FRAMES:
         raise SettingsError(
             f"Video frame cap {max_frames} is not valid",
-            fix="Use at least 1 frame (60 covers a minute at 1 fps)",
+            fix=f"Use 1 to {MAX_VIDEO_FRAMES} frames (60 covers a minute at 1 fps)",
         )
     path = Path(path)
     step = 1 / Fraction(fps)

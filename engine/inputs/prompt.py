@@ -17,6 +17,7 @@ from engine.inputs.documents import document_prompt_text, load_document
 from engine.inputs.media import format_timestamp, load_image, load_video_frames
 from engine.inputs.overflow import OVERFLOW_POLICIES, Cut, fit_conversation, without_oldest
 from engine.inputs.thinking import split_thinking
+from engine.inputs.user_text import UserTexts, joined
 
 if TYPE_CHECKING:
     from engine.model.fit import ContextLimit
@@ -58,8 +59,15 @@ class PromptMedia:
     num_frames: int = 0
 
 
-def build_messages(conversation: Conversation, options: PromptOptions) -> PromptMedia:
-    """Turn the conversation into chat-template messages, loading every attachment."""
+def build_messages(
+    conversation: Conversation, options: PromptOptions, user_texts: UserTexts | None = None
+) -> PromptMedia:
+    """Turn the conversation into chat-template messages, loading every attachment.
+
+    With ``user_texts``, every string a user or file supplied goes into the messages as a
+    marker, so that it is tokenized as text (``engine.inputs.user_text``).
+    """
+    mark = user_texts.mark if user_texts is not None else str
     media = options.media
     if media.image_tokens not in IMAGE_TOKEN_BUDGETS:
         raise SettingsError(
@@ -69,13 +77,13 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
     out = PromptMedia(messages=[], images=[], budgets=[])
     messages, images, budgets = out.messages, out.images, out.budgets
     if conversation.system.strip():
-        messages.append({"role": "system", "content": conversation.system.strip()})
+        messages.append({"role": "system", "content": mark(conversation.system.strip())})
     for turn in conversation.turns:
         parts: list[dict] = []
         for attachment in turn.attachments:
             if attachment.kind == "document":
                 document = replace(load_document(attachment.path), name=attachment.display_name)
-                parts.append({"type": "text", "text": document_prompt_text(document)})
+                parts.append({"type": "text", "text": mark(document_prompt_text(document))})
             elif attachment.kind == "image":
                 images.append(load_image(attachment.path))
                 budgets.append(media.image_tokens)
@@ -91,22 +99,26 @@ def build_messages(conversation: Conversation, options: PromptOptions) -> Prompt
                     images.append(frame.image)
                     budgets.append(media.video_frame_tokens)
                     out.num_frames += 1
-        parts.append({"type": "text", "text": _history_text(turn)})
+        parts.append({"type": "text", "text": mark(_history_text(turn))})
         messages.append({"role": turn.role, "content": parts})
     return out
 
 
 def encode_prompt(processor: Any, conversation: Conversation, options: PromptOptions) -> PromptInputs:
     """Template and tokenize ``conversation`` (loading its attachments), whatever its length."""
-    media = build_messages(conversation, options)
-    text = processor.apply_chat_template(
+    user_texts = UserTexts()
+    media = build_messages(conversation, options, user_texts)
+    rendered = processor.apply_chat_template(
         media.messages,
         tokenize=False,
         add_generation_prompt=True,
         enable_thinking=options.enable_thinking,
     )
-    tensors = dict(processor.encode(text, media.images, media.budgets))
-    return PromptInputs(tensors=tensors, text=text, num_images=media.num_images, num_frames=media.num_frames)
+    pieces = user_texts.pieces(rendered)
+    tensors = dict(processor.encode(pieces, media.images, media.budgets))
+    return PromptInputs(
+        tensors=tensors, text=joined(pieces), num_images=media.num_images, num_frames=media.num_frames
+    )
 
 
 def build_prompt(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from app_chat import loaded, replies, say
-from app_fakes import FakeEngine
+from app_fakes import FakeEngine, fake_loader
 
 from app.qt import QFileDialog
 from app.ui.chat_transfer import EXPORT_JSON, EXPORT_MARKDOWN, safe_file_name
@@ -209,3 +209,24 @@ def test_overlapping_exports_each_report_their_own_file(qtbot, make_window, tmp_
     gate.set()
     qtbot.waitUntil(lambda: len(written) == 3, timeout=10_000)
     assert sorted(written) == [tmp_path / "a.md", tmp_path / "b.md", tmp_path / "c.md"]
+
+
+def test_the_window_starts_and_opens_a_chat_whatever_times_and_stats_the_database_holds(
+    qtbot, make_window, tmp_path
+):
+    from app.store import Store
+
+    with Store.open() as store:  # values no import lets in any more, as an older version stored them
+        cid = store.create_conversation("Hostile")
+        user = store.send_user_message(cid, "hello")
+        conn = store._db.conn
+        conn.execute("UPDATE conversations SET created_at = 1e300, updated_at = 9e999 WHERE id = ?", (cid,))
+        conn.execute("UPDATE messages SET created_at = -1e15, stats = '\"fast\"' WHERE id = ?", (user.id,))
+        conn.commit()
+    window = make_window(fake_loader(FakeEngine("ok", steps=2)))
+    assert cid in window.sidebar.chat_ids()
+    page = window.open_chat(cid)
+    assert page is not None and page.session.messages[0].text == "hello"
+    with qtbot.waitSignal(window.chats_exported, timeout=10_000):
+        window.export_chats([cid], tmp_path / "hostile.md")
+    assert (tmp_path / "hostile.md").read_text(encoding="utf-8").startswith("# Hostile")

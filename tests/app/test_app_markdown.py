@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
-from app.markdown import MarkdownRenderer
+from app.markdown import MAX_NESTING, MarkdownRenderer
 from app.markdown_split import stable_prefix_length
 from app.palette import DARK, LIGHT
 
@@ -107,3 +108,42 @@ def test_markdown_stack_freezes_committed_blocks_once_and_rerenders_only_the_tai
     # Text that is not a continuation (the final text differs) resets the frozen part.
     stack.set_text("Something else entirely.", 0)
     assert stack.views() == [stack.views()[-1]] and stack.text == "Something else entirely."
+
+
+def table_depth(html_text: str) -> int:
+    """How deep tables nest in ``html_text`` (Qt's layout time doubles per level)."""
+    depth = deepest = 0
+    for match in re.finditer(r"<(/?)table\b", html_text):
+        depth += -1 if match.group(1) else 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "> " * 17 + "deep words",  # markdown-it drops what is deeper than 20 levels
+        ">" * 18 + " ```python\ndeep words\n```",
+        "- > " * 5 + "| deep | words |\n|---|---|\n| 1 | 2 |",
+        "1. > " * 5 + "deep words",
+    ],
+)
+def test_deep_quotes_lists_and_tables_nest_only_a_few_levels(renderer, text):
+    html_text = renderer.render(text).html
+    assert table_depth(html_text) <= MAX_NESTING + 2  # quotes, then a code block's own two tables
+    assert html_text.count("<ul") + html_text.count("<ol") <= MAX_NESTING
+    assert "deep" in html_text and "words" in html_text
+
+
+def test_ten_thousand_quote_levels_render_a_few_tables(renderer):
+    assert table_depth(renderer.render("> " * 10_000 + "x").html) <= MAX_NESTING
+
+
+def test_flattened_list_items_keep_their_text_markers_and_lines(renderer):
+    nested = "".join("  " * level + f"- item{level}\n" for level in range(9))
+    html_text = renderer.render(nested).html
+    assert html_text.count("<ul") == MAX_NESTING
+    for level in range(MAX_NESTING, 9):
+        assert f"• item{level}</p>" in html_text
+    shallow = "> quote\n\n- a\n  - b\n"
+    assert renderer.render(shallow).html == MarkdownRenderer(LIGHT, 11)._md.render(shallow, {})

@@ -110,3 +110,46 @@ def test_generate_can_start_from_a_text_to_revise(tiny_checkpoint: Path, tmp_pat
     assert plain.returncode == 0 and revised.returncode == 0, revised.stderr
     first = [json.loads(r.stdout.splitlines()[0])["draft"] for r in (plain, revised)]
     assert first[0] != first[1], "the first step reads the text instead of noise"
+
+
+def _folder_named_like_a_file(tmp_path: Path) -> list[str]:
+    (tmp_path / "x.txt").mkdir()
+    return ["--file", str(tmp_path / "x.txt")]
+
+
+def _corrupt_pdf(tmp_path: Path) -> list[str]:
+    from hostile_pdfs import lines, write_pdf_content
+
+    bad = write_pdf_content(tmp_path / "bad.pdf", [lines(3)])
+    bad.write_bytes(bad.read_bytes().replace(b"/Filter /FlateDecode", b"/Filter /FlateDecode /Broken ["))
+    return ["--file", str(bad)]
+
+
+def _too_many_frames(tmp_path: Path) -> list[str]:
+    from media_files import write_mp4
+
+    return [
+        "--video",
+        str(write_mp4(tmp_path / "clip.mp4", seconds=1.0, fps=5)),
+        "--video-max-frames",
+        "100000",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "expected"),
+    [
+        (_folder_named_like_a_file, "is a folder, not a file"),
+        (_corrupt_pdf, "This PDF could not be read"),
+        (_too_many_frames, "Use 1 to 600 frames"),
+    ],
+)
+def test_hostile_attachments_give_one_error_line_and_nothing_else(
+    tiny_checkpoint, tmp_path, make_args, expected
+):
+    result = _run(
+        "generate", "--jsonl", "--model", str(tiny_checkpoint), "--prompt", "Hi", *make_args(tmp_path)
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr

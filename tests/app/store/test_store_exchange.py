@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from history_samples import fake_reply
 
 from app.cli import main
 from app.store import ImportFormatError, Store
+from app.store.dates import format_moment
 from engine.events import Done
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -227,3 +229,102 @@ def test_an_export_killed_mid_write_leaves_no_hidden_file_after_the_next_one(sto
     assert [c["title"] for c in json.loads(target.read_text(encoding="utf-8"))["conversations"]] == ["Kept"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".all.json.")) == [alive.name]
     assert left != alive.name
+
+
+def first_message(document):
+    return document["conversations"][0]["messages"][0]
+
+
+def first_attachment(document):
+    return first_message(document)["attachments"][0]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["conversations"][0].update(created_at=1e300), "conversations[0].created_at"),
+        (lambda d: d["conversations"][0].update(updated_at=float("inf")), "conversations[0].updated_at"),
+        (lambda d: d["conversations"][0].update(created_at=-1e15), "conversations[0].created_at"),
+        (lambda d: first_message(d).update(created_at=float("nan")), "messages[0].created_at"),
+        (lambda d: first_message(d).update(updated_at="yesterday"), "messages[0].updated_at"),
+        (lambda d: first_message(d).update(stats="fast"), "messages[0].stats"),
+        (lambda d: d["conversations"][0]["messages"][1].update(stats={"seconds": "long"}), "stats.seconds"),
+        (lambda d: first_message(d).update(selected_seq=2**63), "messages[0].selected_seq"),
+        (lambda d: first_message(d).update(id=2**64), "messages[0].id"),
+        (lambda d: first_message(d).update(text={"nested": ["x"]}), "messages[0].text"),
+        (lambda d: first_attachment(d).update(size=2**63), "attachments[0].size"),
+        (lambda d: first_attachment(d).update(size=5), "attachments[0].size"),
+        (lambda d: first_attachment(d).update(kind="program"), "attachments[0].kind"),
+        (lambda d: d["conversations"][0].update(title=["a"]), "conversations[0].title"),
+    ],
+)
+def test_imported_fields_out_of_range_are_refused_naming_the_field(store, tmp_path, mutate, field):
+    cid = build(store, tmp_path)
+    document = store.export_json([cid], include_history=True)
+    mutate(document)
+    before = store.list_conversations()
+    with pytest.raises(ImportFormatError, match=re.escape(field)) as refused:
+        store.import_json(document)
+    assert "Export the chat again from the app" in str(refused.value)
+    assert store.list_conversations() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nests its data too deeply"),
+        ("9" * 5_000, "holds a value that cannot be read"),
+    ],
+)
+def test_json_nested_thousands_deep_or_with_huge_numbers_is_refused_with_an_error_line(
+    store, tmp_path, capsys, value, message
+):
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text('{"format": "diffusiongemma-chat", "x": ' + value + "}")
+    assert main(["import", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: The file {message}" in err and "Traceback" not in err
+
+
+def hostile_rows(store) -> int:
+    """A conversation whose stored values no import of this version lets in (written by hand, or older)."""
+    cid = store.create_conversation("Hostile")
+    user = store.send_user_message(cid, "hello")
+    with store.begin_reply(user.id) as writer:
+        for event in fake_reply(1, words="hi"):
+            writer.on_event(event)
+    conn = store._db.conn
+    conn.execute("UPDATE conversations SET created_at = 1e300, updated_at = 9e999 WHERE id = ?", (cid,))
+    conn.execute("UPDATE messages SET created_at = -1e15, stats = '\"fast\"' WHERE id = ?", (user.id,))
+    conn.execute(
+        'UPDATE messages SET created_at = 1e300, stats = \'{"seconds": "long"}\' WHERE id = ?',
+        (writer.message_id,),
+    )
+    conn.commit()
+    return cid
+
+
+def test_whatever_the_database_holds_the_sidebar_and_exports_still_work(store, clock):
+    cid = hostile_rows(store)
+    groups = store.grouped_conversations()
+    assert [g.label for g in groups] == ["Today"] and groups[0].conversations[0].id == cid
+    assert [m.stats for m in store.active_path(cid)] == [None, None]
+    text = store.export_markdown([cid])
+    assert text.startswith("# Hostile") and "hello" in text and "hi" in text
+    assert format_moment(-1e15, clock()).endswith("1970 at " + format_moment(0, clock())[-5:])
+    document = store.export_json([cid])
+    assert first_message(document)["stats"] == "fast"  # exported as stored, refused if imported back
+
+
+def test_an_attachment_name_cannot_break_out_of_its_markdown_code_span(store, tmp_path):
+    image = tmp_path / "chart.png"
+    image.write_bytes(bytes(range(256)))
+    cid = store.create_conversation()
+    store.send_user_message(cid, "look", [image])
+    name = "a`b\n\n# Forged heading ``` <img src=x>"
+    store._db.conn.execute("UPDATE attachments SET name = ?", (name,))
+    store._db.conn.commit()
+    text = store.export_markdown([cid])
+    (line,) = [line for line in text.splitlines() if line.startswith("- Attachment:")]
+    assert "\n# Forged" not in text
+    assert line.startswith("- Attachment: ```` a`b  # Forged heading ``` <img src=x> ```` (image, 256 bytes")
