@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.config = config
         self._config_path = config_path
         self.host = host
+        host.set_threads(config.engine_threads)
         self.active: ActiveReply | None = None
         self.token_view = False
         self._dialogs: list[QWidget] = []
@@ -1039,6 +1040,8 @@ class MainWindow(QMainWindow):
         if config is None:
             return
         restyle = (config.theme, config.font_size) != (self.config.theme, self.config.font_size)
+        if config.engine_threads != self.config.engine_threads:
+            self.host.set_threads(config.engine_threads)
         self._save(config)
         self.composer.think_button.setChecked(config.thinking)
         self.composer.edit.set_send_key(config.send_key)
