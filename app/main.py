@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.version import app_version
+from engine.identity import APP_ID, APP_NAME
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log_path = setup_logging()
     log.info("starting; log file %s", log_path)
-    QGuiApplication.setDesktopFileName("dgchat")
+    QGuiApplication.setDesktopFileName(APP_ID)  # = the desktop file ID and AppStream ID
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("DiffusionGemma Chat")
-    app.setOrganizationName("diffusiongemma-chat")
+    app.setOrganizationName(APP_NAME)
     # One window per user and conversation store: a second launch brings the first forward.
     instance_name = server_name(data_dir())
     if hand_over(instance_name, _launch_arguments(args)):

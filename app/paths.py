@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-APP_NAME = "diffusiongemma-chat"
+from engine.identity import APP_NAME
 
 
 def _folder(env: str, default: str) -> Path:

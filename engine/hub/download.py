@@ -47,7 +47,7 @@ import httpx2 as _httpx  # huggingface_hub (>= 2.4) speaks HTTP through httpx2
 from engine.cancel import CancelToken
 from engine.errors import EngineError, ModelAccessError, ModelFilesError
 from engine.hub.models import cached_listing, hub_cache_dir, missing_files, partial_bytes, repo_cache_folder
-from engine.hub.names import TOKENS_URL, format_bytes, licence_url
+from engine.hub.names import format_bytes, licence_url, tokens_url
 from engine.hub.tree_listing import ListedFile, read_listing, write_listing
 from engine.model.loader import DEFAULT_MODEL
 
@@ -190,7 +190,7 @@ def access_error(repo_id: str, error: Exception, token: str | bool | None = None
     status = getattr(response, "status_code", None)
     url = licence_url(repo_id)
     how_token = (
-        f"create a read token at {TOKENS_URL} and enter it in the app (or run `hf auth login`, "
+        f"create a read token at {tokens_url()} and enter it in the app (or run `hf auth login`, "
         "or set the HF_TOKEN environment variable)"
     )
     if isinstance(error, RevisionNotFoundError):
@@ -764,7 +764,7 @@ def save_token(token: str) -> str:
 
     token = token.strip()
     if not token:
-        raise ModelAccessError("The access token is empty", fix=f"Paste a read token from {TOKENS_URL}")
+        raise ModelAccessError("The access token is empty", fix=f"Paste a read token from {tokens_url()}")
     try:
         name = HfApi().whoami(token=token)["name"]
         login(token=token, add_to_git_credential=False)
@@ -776,10 +776,10 @@ def save_token(token: str) -> str:
     except HfHubHTTPError:
         raise ModelAccessError(
             "The Hugging Face Hub did not accept this access token",
-            fix=f"Copy a read token from {TOKENS_URL} (it starts with hf_) and try again",
+            fix=f"Copy a read token from {tokens_url()} (it starts with hf_) and try again",
         ) from None
     except ValueError as error:  # an organisation token
-        raise ModelAccessError(str(error), fix=f"Use a personal read token from {TOKENS_URL}") from None
+        raise ModelAccessError(str(error), fix=f"Use a personal read token from {tokens_url()}") from None
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         log.warning("HF_TOKEN is set in the environment and is used instead of the token just saved")
     return str(name)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import DeviceError, ModelAccessError, ModelFilesError, OutOfMemoryError
 from engine.events import LoadProgress
+from engine.hub.names import licence_url
 from engine.model.demo import DEMO
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
-LICENCE_URL = f"https://huggingface.co/{DEFAULT_MODEL}"
 
 # Files every checkpoint needs besides its weights.
 REQUIRED_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
@@ -90,7 +90,7 @@ def _resolve_repo(repo_id: str, *, allow_download: bool, token: str | None) -> P
     except GatedRepoError:
         raise ModelAccessError(
             f"The model {repo_id} is gated: its licence must be accepted on the Hub",
-            fix=f"Accept the licence at https://huggingface.co/{repo_id}, then log in with `hf auth login` "
+            fix=f"Accept the licence at {licence_url(repo_id)}, then log in with `hf auth login` "
             "(or set HF_TOKEN) and try again",
         ) from None
     except RepositoryNotFoundError:

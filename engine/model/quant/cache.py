@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from engine.events import LoadProgress
+from engine.identity import APP_NAME
 from engine.model.quant.apply import install_empty, mark_quantized
 from engine.model.quant.packed import QuantizedWeight
 from engine.model.quant.settings import FORMAT_VERSION, QuantSettings
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CACHE_ENV = "DGCHAT_CACHE_DIR"
-APP_NAME = "diffusiongemma-chat"
 FORMAT_NAME = "diffusiongemma-chat/nf4"
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -81,7 +81,7 @@ def cache_root() -> Path:
         return Path(override).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir(APP_NAME))
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))  # the app's own cache root
 
 
 def hub_identity(folder: Path) -> tuple[str | None, str | None]:
