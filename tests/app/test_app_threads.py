@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import AppConfig
+from app.qt import QDialogButtonBox
 from app.worker import load_engine
 from engine.engine import Engine
 from engine.settings import GenerationSettings
@@ -36,6 +37,9 @@ def test_engine_threads_apply_on_the_engine_thread_at_load_and_when_changed(
         qtbot.waitUntil(lambda: window.active is None, timeout=60_000)
 
     reply()
-    window._on_settings_accepted(window.config.with_changes(engine_threads=2))
+    dialog = window.open_settings()  # as a person changes it: Settings, the field, Save
+    dialog.threads.setValue(2)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert window.config.engine_threads == 2
     reply()
     assert seen == [3, 2]
