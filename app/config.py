@@ -21,6 +21,7 @@ from engine.errors import SettingsError
 from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MAX_VIDEO_FRAMES, MediaOptions, PromptOptions
 from engine.inputs.overflow import OVERFLOW_POLICIES
 from engine.settings import GenerationSettings
+from engine.threads import MAX_THREADS
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class AppConfig:
     model_folders: tuple[str, ...] = field(default_factory=tuple)
     # The first-run dialog was shown once; it never comes back on its own.
     first_run_done: bool = False
+    # CPU threads the engine computes with; 0: automatic (the cores less one, engine.threads).
+    engine_threads: int = 0
 
     def validate(self) -> AppConfig:
         """Raise SettingsError naming the first bad value (generation settings included)."""
@@ -95,6 +98,11 @@ class AppConfig:
             raise SettingsError(
                 "A model folder in the settings is not a folder path",
                 fix="Remove it in Model ▸ Models…, or delete the settings file",
+            )
+        if not isinstance(self.engine_threads, int) or not 0 <= self.engine_threads <= MAX_THREADS:
+            raise SettingsError(
+                f"Engine threads must be between 0 (automatic) and {MAX_THREADS}",
+                fix="Use 0 to let the engine choose",
             )
         if not isinstance(self.first_run_done, bool):
             raise SettingsError("first_run_done must be true or false", fix="Delete the settings file")

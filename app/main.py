@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.version import app_version
+from engine.identity import APP_ID, APP_NAME
 
 if TYPE_CHECKING:
     from app.single_instance import Claim, ProfileLock
@@ -132,10 +133,10 @@ def _application(argv: list[str]):
     """The QApplication (the one a test made, else a new one), named for the desktop and settings."""
     from app.qt import QApplication, QGuiApplication
 
-    QGuiApplication.setDesktopFileName("dgchat")
+    QGuiApplication.setDesktopFileName(APP_ID)  # = the desktop file ID and AppStream ID
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("DiffusionGemma Chat")
-    app.setOrganizationName("diffusiongemma-chat")
+    app.setOrganizationName(APP_NAME)
     return app
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-APP_NAME = "diffusiongemma-chat"
+from engine.identity import APP_NAME
 
 log = logging.getLogger(__name__)
 

@@ -147,6 +147,20 @@ class EngineWorker(QObject):
         self._load_cancel = load_cancel
         self._engine: EngineLike | None = None
         self._save_failed = False
+        self._threads = 0  # the Settings value: 0 is automatic (engine.threads)
+
+    @Slot(int)
+    def on_threads_requested(self, threads: int) -> None:
+        """Keep the setting and apply it now if a model is loaded (else when one is)."""
+        self._threads = threads
+        if self._engine is not None:
+            self._use_threads()
+
+    def _use_threads(self) -> None:
+        """Set torch's threads here, on the engine thread (torch keeps the count per thread)."""
+        from engine.threads import use_threads
+
+        use_threads(self._threads)
 
     @Slot(str)
     def on_load_requested(self, source: str) -> None:
@@ -171,6 +185,7 @@ class EngineWorker(QObject):
             self.model_load_failed.emit(source, unexpected_error_message(error))
             return
         self._engine = engine
+        self._use_threads()  # after the load, which sets the automatic count for itself
         self.model_loaded.emit(engine.info, engine.default_settings)
         self._measure_vram()
 
@@ -290,6 +305,7 @@ class EngineHost(QObject):
     forget_requested = Signal()
     unload_requested = Signal()
     replay_requested = Signal(object)
+    threads_requested = Signal(int)
 
     def __init__(self, loader: Loader = load_engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -305,12 +321,17 @@ class EngineHost(QObject):
         self.forget_requested.connect(self.worker.on_forget_requested)
         self.unload_requested.connect(self.worker.on_unload_requested)
         self.replay_requested.connect(self.worker.on_replay_requested)
+        self.threads_requested.connect(self.worker.on_threads_requested)
         self.engine_thread.finished.connect(self.worker.deleteLater)
         ENGINE_THREADS.add(self.engine_thread)
         self.engine_thread.start()
 
     def load(self, source: str) -> None:
         self.load_requested.emit(source)
+
+    def set_threads(self, threads: int) -> None:
+        """Use ``threads`` CPU threads (0: automatic) from the next reply on (queued after one running)."""
+        self.threads_requested.emit(threads)
 
     def generate(
         self,

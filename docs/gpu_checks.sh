@@ -70,5 +70,15 @@ step generate
 timeout 60 "$PY" -m engine make-tiny /tmp/tiny >>"$LOG" 2>&1
 timeout 90 "$PY" -m engine generate --model /tmp/tiny --device cuda --prompt "Hello" --seed 1 --jsonl \
     >"$OUT/generate-tiny-cuda.jsonl" 2>>"$LOG"
+# 5. What deterministic CUDA kernels cost (engine/threads.py) and whether a seed repeats across processes:
+#    the demo model, seed 1, twice with them and once without; one line each (seconds, canvases, token hash).
+step deterministic
+for mode in 1 1 0; do
+    DGCHAT_DETERMINISTIC=$mode timeout 90 "$PY" -m engine generate --model demo --device cuda --seed 1 \
+        --prompt "Write a poem about the sea." --jsonl 2>>"$LOG" | tail -n 1 | "$PY" -c "import json, sys, \
+hashlib; d = json.loads(sys.stdin.read()); print(json.dumps({'deterministic': $mode, 'seconds': d['seconds'], \
+'canvases': d['canvases'], 'tokens': hashlib.sha1(str(d['token_ids']).encode()).hexdigest()[:12]}))" \
+        >>"$OUT/deterministic.jsonl" 2>>"$LOG"
+done
 step done
 echo "done: results in $OUT"

@@ -37,6 +37,7 @@ from engine.model.loader import (
     resolve_source,
 )
 from engine.settings import DEFAULT_MAX_NEW_TOKENS, PREFILL_CHUNK, GenerationSettings
+from engine.threads import make_reproducible, use_threads
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +130,16 @@ class Engine:
         allow_download: bool = False,
         quantize: bool | None = None,
         progress: Callable[[LoadProgress], None] | None = None,
+        threads: int | None = None,
     ) -> Engine:
         """Find, check and load a checkpoint. Blocking: call it off the GUI thread.
 
         ``quantize`` (default: on CUDA only) loads 4-bit weights through
         ``engine.model.quant``; see :func:`engine.model.loader.load_model`.
+        ``threads`` (None: automatic) is set for the calling thread, which must be the one that
+        generates; a seed reproduces a reply for a given thread count (engine.threads).
         """
+        use_threads(threads)
         source = str(model)
         if source == AUTO:
             source = preferred_model()
@@ -142,6 +147,7 @@ class Engine:
         folder = demo_model_path() if is_demo else resolve_source(source, allow_download=allow_download)
         check_checkpoint(folder)
         choice = choose_device(device, require_cuda=require_cuda)
+        make_reproducible(choice.device.type)
         if quantize is None:
             quantize = choice.device.type == "cuda"  # the 26B model only fits a consumer GPU in 4 bits
         # Refuse a model that cannot fit before minutes of loading, and find the context that fits.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-APP_NAME = "diffusiongemma-chat"
+from engine.identity import APP_NAME
+
 DATA_DIR_ENV = "DGCHAT_DATA_DIR"
 DB_NAME = "conversations.db"
 BLOBS_DIR = "blobs"

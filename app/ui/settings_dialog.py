@@ -36,6 +36,7 @@ from app.qt import (
 from engine.errors import SettingsError
 from engine.inputs.conversation import IMAGE_TOKEN_BUDGETS, MAX_VIDEO_FRAMES
 from engine.settings import GenerationSettings
+from engine.threads import MAX_THREADS, default_threads
 
 THEME_CHOICES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
 SEND_KEY_CHOICES = (
@@ -113,6 +114,8 @@ class SettingsDialog(QDialog):
         self.seed_value = QLineEdit()
         self.seed_value.setAccessibleName("Seed value")
         self.seed_value.setPlaceholderText("e.g. 1234")
+        self.threads = _spin(0, MAX_THREADS, 1, "Engine threads")
+        self.threads.setSpecialValueText(f"Automatic ({default_threads()})")  # 0: the cores less one
 
     def _make_prompt_fields(self) -> None:
         self.thinking = QCheckBox("Let the model think before answering")
@@ -171,6 +174,7 @@ class SettingsDialog(QDialog):
         seed.addWidget(self.seed_fixed)
         seed.addWidget(self.seed_value, 1)
         form.addRow("Seed", seed)
+        form.addRow("Engine threads (CPU)", self.threads)
         form.addRow(_section("Prompt"))
         form.addRow("", self.thinking)
         form.addRow("System prompt", self.system_prompt)
@@ -264,6 +268,7 @@ class SettingsDialog(QDialog):
         self.send_key.setCurrentIndex(max(0, self.send_key.findData(config.send_key)))
         self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
         self.font_size.setValue(config.font_size)
+        self.threads.setValue(config.engine_threads)
 
     def _set_generation(self, g: GenerationSettings) -> None:
         self.max_new_tokens.setValue(g.max_new_tokens)
@@ -316,6 +321,7 @@ class SettingsDialog(QDialog):
             send_key=self.send_key.currentData(),
             theme=self.theme.currentData(),
             font_size=self.font_size.value(),
+            engine_threads=self.threads.value(),
         ).validate()
 
     def result_config(self) -> AppConfig | None:

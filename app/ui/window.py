@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.config = config
         self._config_path = config_path
         self.host = host
+        host.set_threads(config.engine_threads)
         self._dialogs: list[QWidget] = []
         self._owns_store = store is None
         startup_notices: list[str] = []
@@ -475,6 +476,8 @@ class MainWindow(QMainWindow):
         self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _save(self, config: AppConfig) -> None:
+        if config.engine_threads != self.config.engine_threads:
+            self.host.set_threads(config.engine_threads)  # applied on the engine thread
         self.config = config
         try:
             save_config(config, self._config_path)

@@ -29,6 +29,7 @@ from engine.hub.download import (
     plan_download,
 )
 from engine.hub.models import hub_cache_dir
+from engine.hub.names import tokens_url
 from engine.model.loader import DEFAULT_MODEL
 
 
@@ -74,7 +75,7 @@ def _token_from_env() -> str:
     if not token:
         raise ModelAccessError(
             "--token-from-env was given but the HF_TOKEN environment variable is empty",
-            fix="Set HF_TOKEN to a read token from https://huggingface.co/settings/tokens",
+            fix=f"Set HF_TOKEN to a read token from {tokens_url()}",
         )
     return token
 

@@ -44,6 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video-fps", type=float, default=1.0)
     p.add_argument("--video-max-frames", type=int, default=60)
     p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (default: the cores less one, at most 8); part of what --seed reproduces",
+    )
     p.add_argument("--download", action="store_true", help="download the model if it is not cached")
     p.add_argument(
         "--quantize",
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         allow_download=args.download,
         quantize=args.quantize,
         progress=progress,
+        threads=args.threads,
     )
     changes = {
         k: v

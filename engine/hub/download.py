@@ -42,16 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import httpx2 as _httpx  # huggingface_hub (>= 2.4) speaks HTTP through httpx2
+
 from engine.cancel import CancelToken
 from engine.errors import EngineError, ModelAccessError, ModelFilesError
 from engine.hub.models import cached_listing, hub_cache_dir, missing_files, partial_bytes, repo_cache_folder
-from engine.hub.names import TOKENS_URL, format_bytes, licence_url
+from engine.hub.names import format_bytes, licence_url, tokens_url
+from engine.hub.tree_listing import ListedFile, read_listing, write_listing
 from engine.model.loader import DEFAULT_MODEL
-
-try:  # huggingface_hub >= 2 speaks HTTP through httpx2, 1.x through httpx
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
-    import httpx as _httpx
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +190,7 @@ def access_error(repo_id: str, error: Exception, token: str | bool | None = None
     status = getattr(response, "status_code", None)
     url = licence_url(repo_id)
     how_token = (
-        f"create a read token at {TOKENS_URL} and enter it in the app (or run `hf auth login`, "
+        f"create a read token at {tokens_url()} and enter it in the app (or run `hf auth login`, "
         "or set the HF_TOKEN environment variable)"
     )
     if isinstance(error, RevisionNotFoundError):
@@ -656,22 +654,11 @@ def _write_tree_listing(folder: Path, plan: DownloadPlan) -> None:
     """
     if any(f.blob_id is None for f in plan.files):
         return
-    try:
-        from huggingface_hub._tree_cache import TreeCacheEntry, read_tree_cache, write_tree_cache
-    except ImportError:  # pragma: no cover - older huggingface_hub
+    if read_listing(folder, plan.revision) is not None:
         return
-    if read_tree_cache(str(folder), plan.revision) is not None:
-        return
-    entries = {
-        f.name: TreeCacheEntry(
-            size=f.size,
-            blob_id=str(f.blob_id),
-            lfs_sha256=f.sha256,
-            lfs_size=f.size if f.sha256 else None,
-        )
-        for f in plan.files
-    }
-    write_tree_cache(str(folder), plan.revision, entries)
+    write_listing(
+        folder, plan.revision, [ListedFile(f.name, f.size, f.sha256, str(f.blob_id)) for f in plan.files]
+    )
 
 
 def _write_ref(folder: Path, ref: str, commit: str) -> None:
@@ -797,7 +784,7 @@ def save_token(token: str) -> str:
 
     token = token.strip()
     if not token:
-        raise ModelAccessError("The access token is empty", fix=f"Paste a read token from {TOKENS_URL}")
+        raise ModelAccessError("The access token is empty", fix=f"Paste a read token from {tokens_url()}")
     try:
         name = HfApi().whoami(token=token)["name"]
         login(token=token, add_to_git_credential=False)
@@ -809,10 +796,10 @@ def save_token(token: str) -> str:
     except HfHubHTTPError:
         raise ModelAccessError(
             "The Hugging Face Hub did not accept this access token",
-            fix=f"Copy a read token from {TOKENS_URL} (it starts with hf_) and try again",
+            fix=f"Copy a read token from {tokens_url()} (it starts with hf_) and try again",
         ) from None
     except ValueError as error:  # an organisation token
-        raise ModelAccessError(str(error), fix=f"Use a personal read token from {TOKENS_URL}") from None
+        raise ModelAccessError(str(error), fix=f"Use a personal read token from {tokens_url()}") from None
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         log.warning("HF_TOKEN is set in the environment and is used instead of the token just saved")
     return str(name)

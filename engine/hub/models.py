@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import ModelFilesError
+from engine.hub.tree_listing import ListedFile, read_listing
 from engine.model.checkpoint import REQUIRED_FILES, TOKENIZER_FILES, check_checkpoint, safetensors_truncated
 from engine.model.loader import DEFAULT_MODEL
 
@@ -118,30 +119,13 @@ def repo_cache_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir or hub_cache_dir()) / repo_folder_name(repo_id=repo_id, repo_type="model")
 
 
-@dataclass(frozen=True, slots=True)
-class ListedFile:
-    """A file of a repo commit as the cached tree listing records it."""
-
-    name: str
-    size: int
-    sha256: str | None  # LFS files only
-
-
 def cached_listing(repo_folder: Path, commit: str) -> dict[str, ListedFile] | None:
-    """The commit's full file list, cached by huggingface_hub under ``trees/<commit>.json``.
+    """The commit's full file list (``trees/<commit>.json``, engine.hub.tree_listing), or None.
 
     It is what lets an offline check name exactly which files of a partial
-    download are missing.  None when no listing was cached (or this
-    huggingface_hub version has no tree cache).
+    download are missing.
     """
-    try:
-        from huggingface_hub._tree_cache import read_tree_cache
-    except ImportError:  # huggingface_hub < 2.x keeps no listing
-        return None
-    entries = read_tree_cache(str(repo_folder), commit)
-    if entries is None:
-        return None
-    return {name: ListedFile(name, e.size, e.lfs_sha256) for name, e in entries.items()}
+    return read_listing(repo_folder, commit)
 
 
 def partial_bytes(repo_folder: Path, sha256: str | None) -> int:

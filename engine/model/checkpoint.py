@@ -17,6 +17,7 @@ import struct
 from pathlib import Path
 
 from engine.errors import ModelAccessError, ModelFilesError
+from engine.hub.names import licence_url
 
 # Files every checkpoint needs besides its weights.
 REQUIRED_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
@@ -58,7 +59,7 @@ def _resolve_repo(repo_id: str, *, allow_download: bool, token: str | None) -> P
     except GatedRepoError:
         raise ModelAccessError(
             f"The model {repo_id} is gated: its licence must be accepted on the Hub",
-            fix=f"Accept the licence at https://huggingface.co/{repo_id}, then log in with `hf auth login` "
+            fix=f"Accept the licence at {licence_url(repo_id)}, then log in with `hf auth login` "
             "(or set HF_TOKEN) and try again",
         ) from None
     except RepositoryNotFoundError:

@@ -53,6 +53,8 @@ def test_unknown_keys_are_ignored_and_missing_ones_default(app_dirs):
         ({"video_fps": 0}, "frames per second"),
         ({"video_max_frames": 0}, "frame cap"),
         ({"send_key": "space"}, "send key"),
+        ({"engine_threads": -1}, "Engine threads"),
+        ({"engine_threads": 10_000}, "Engine threads"),
         ({"generation": GenerationSettings(t_max=0.1, t_min=0.4)}, "t_max"),
     ],
 )

@@ -7,6 +7,7 @@ checkpoints; downloads go through engine.hub.download into a temporary HF cache.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -282,7 +283,7 @@ def test_a_gated_model_asks_for_a_token_and_saving_it_retries(
         panel.start()
     assert failed.args[1] == "access"
     assert panel.state == "access" and panel.access_box.isVisible()
-    licence = f"https://huggingface.co/{REAL_MODEL}"
+    licence = f"{os.environ['HF_ENDPOINT']}/{REAL_MODEL}"  # the Hub in use (HF_ENDPOINT)
     assert licence in panel.access_text.text() and licence in panel.licence_link.text()
     assert panel.token_edit.echoMode() == QLineEdit.EchoMode.Password
     assert opened == []  # nothing opens by itself

@@ -96,3 +96,13 @@ def test_combo_boxes_get_a_drawn_arrow_in_the_themes_colour(tmp_path, monkeypatc
     assert QColor(image.pixel(10, 9)).name() == QColor(LIGHT.muted).name()  # the chevron's tip
     assert image.pixelColor(10, 1).alpha() == 0  # transparent around it
     assert f"url({path.as_posix()})" in style_sheet(LIGHT, 11, path)
+
+
+def test_engine_threads_default_to_automatic_and_round_trip(qtbot):
+    from engine.threads import default_threads
+
+    dialog = make(qtbot)
+    assert dialog.threads.value() == 0 and dialog.threads.text() == f"Automatic ({default_threads()})"
+    dialog.threads.setValue(3)
+    assert dialog.config().engine_threads == 3
+    assert make(qtbot, AppConfig(engine_threads=5)).threads.value() == 5

@@ -155,10 +155,10 @@ def test_icon_renders():
 def test_desktop_entry_and_metainfo_reference_the_icon():
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str
-    entry.read(ROOT / "packaging" / "dgchat.desktop", encoding="utf-8")
+    entry.read(ROOT / "packaging" / "io.github.diffusiongemma_chat.desktop", encoding="utf-8")
     section = entry["Desktop Entry"]
     assert section["Type"] == "Application" and section["Exec"].startswith("dgchat")
-    assert section["Icon"] == "dgchat" and "Chat" in section["Categories"]
+    assert section["Icon"] == "io.github.diffusiongemma_chat" and "Chat" in section["Categories"]
     # "Open with" passes files (%F) of these types: each must be one the app attaches.
     assert section["Exec"] == "dgchat %F"
     for mime in filter(None, section["MimeType"].split(";")):
@@ -169,7 +169,7 @@ def test_desktop_entry_and_metainfo_reference_the_icon():
     tree = ET.parse(ROOT / "packaging" / "io.github.diffusiongemma_chat.metainfo.xml")
     component = tree.getroot()
     assert component.tag == "component" and component.get("type") == "desktop-application"
-    assert component.findtext("launchable") == "dgchat.desktop"
+    assert component.findtext("launchable") == "io.github.diffusiongemma_chat.desktop"
     assert component.findtext("metadata_license") and component.findtext("project_license") == "Apache-2.0"
     icon = component.find("icon")
-    assert icon is not None and icon.text == "dgchat"
+    assert icon is not None and icon.text == "io.github.diffusiongemma_chat"

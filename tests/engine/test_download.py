@@ -26,7 +26,11 @@ from engine.errors import ModelAccessError
 from engine.hub import download as dl
 
 REPO = "google/diffusiongemma-26B-A4B-it"
-LICENCE = f"https://huggingface.co/{REPO}"
+
+
+def licence() -> str:
+    """The licence page on the Hub in use: messages follow HF_ENDPOINT (here the fake Hub's)."""
+    return f"{os.environ['HF_ENDPOINT']}/{REPO}"
 
 
 def shards(repo: FakeRepo) -> list[str]:
@@ -53,7 +57,7 @@ def test_plan_lists_every_file_with_its_size_before_downloading(hub: FakeHub, fa
         n: fake_repo.files[n].sha256 for n in shards(fake_repo)
     }
     assert plan.files[0].name != "model-00001-of-00003.safetensors"  # small files (config.json) come first
-    assert plan.licence_url == LICENCE
+    assert plan.licence_url == licence()
     assert sum(hub.sent_bytes.values()) == 0
     assert not [r for r in hub.requests if "/resolve/" in r.path]
 
@@ -188,9 +192,11 @@ def test_gated_repo_without_a_valid_token_is_a_401_with_the_licence_page(hub: Fa
         dl.plan_download(REPO, token=token)
 
     message = str(caught.value)
-    assert LICENCE in message and "accept the licence" in message
+    assert licence() in message and "accept the licence" in message
     assert (
-        "token" in message and "HF_TOKEN" in message and "https://huggingface.co/settings/tokens" in message
+        "token" in message
+        and "HF_TOKEN" in message
+        and f"{os.environ['HF_ENDPOINT']}/settings/tokens" in message
     )
     if token:
         assert "did not accept your access token" in message and token not in message
@@ -204,7 +210,7 @@ def test_gated_repo_whose_licence_was_not_accepted_is_a_403_with_the_licence_pag
         dl.plan_download(REPO, token="hf_pending")
 
     message = str(caught.value)
-    assert LICENCE in message and "accept the licence" in message and "not been given access" in message
+    assert licence() in message and "accept the licence" in message and "not been given access" in message
     assert "hf_pending" not in message
 
 

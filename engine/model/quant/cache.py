@@ -38,6 +38,7 @@ from torch import nn
 
 from engine.errors import ModelAccessError
 from engine.events import LoadProgress
+from engine.identity import APP_NAME
 from engine.model.checkpoint import check_checkpoint, resolve_source
 from engine.model.quant.apply import install_empty, mark_quantized
 from engine.model.quant.packed import QuantizedWeight
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CACHE_ENV = "DGCHAT_CACHE_DIR"
-APP_NAME = "diffusiongemma-chat"
 FORMAT_NAME = "diffusiongemma-chat/nf4"
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -83,7 +83,7 @@ def cache_root() -> Path:
         return Path(override).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir(APP_NAME))
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))  # the app's own cache root
 
 
 def hub_identity(folder: Path) -> tuple[str | None, str | None]:
