@@ -79,7 +79,7 @@ from app.window_state import FILE_NAME as STATE_FILE
 from app.window_state import WindowState, load_window_state, save_window_state
 from app.worker import FRESH, EngineHost
 from engine.errors import EngineError
-from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.events import Canvas, Done, LoadProgress, PromptEncoded, PromptProgress, Step
 from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import selected_range
 from engine.inputs.conversation import Conversation
@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         worker = host.worker
         worker.load_progressed.connect(self.on_load_progressed)
         worker.model_loaded.connect(self.on_model_loaded)
+        worker.prompt_progressed.connect(self.on_prompt_progressed)
         worker.prompt_encoded.connect(self.on_prompt_encoded)
         worker.step_ready.connect(self.on_step_ready)
         worker.canvas_committed.connect(self.on_canvas_committed)
@@ -854,6 +855,12 @@ class MainWindow(QMainWindow):
 
     def _is_active(self, reply_id: int) -> bool:
         return self.active is not None and self.active.reply_id == reply_id
+
+    @Slot(int, object)
+    def on_prompt_progressed(self, reply_id: int, event: PromptProgress) -> None:
+        if self._is_active(reply_id):
+            self.active.state.on_prompt_progressed(event)  # the indicator: tokens read, time left
+            self._frame()
 
     @Slot(int, object)
     def on_prompt_encoded(self, reply_id: int, event: PromptEncoded) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.chat import ChatAttachment, ChatSession, Message
-from app.reply_state import ReplyState, format_stats
+from app.reply_state import ReplyState, format_stats, time_left
 from app.token_states import TokenState, classify, entropy_level
-from engine.events import Canvas, PromptEncoded, Step
+from engine.events import Canvas, PromptEncoded, PromptProgress, Step
 
 
 def step(
@@ -87,3 +87,23 @@ def test_conversation_skips_failed_exchanges_and_thoughts(tmp_path):
     assert [(t.role, t.text) for t in turns] == [("user", "q1"), ("assistant", "a1"), ("user", "q3")]
     assert turns[-1].attachments[0].path == picture.path
     assert chat.title == "q1"
+
+
+def test_a_long_prompt_shows_how_much_is_read_and_the_time_left():
+    state = ReplyState()
+    state.on_prompt_progressed(PromptProgress(12_288, 95_000, seconds=10.0, seconds_left=70.0))
+    assert state.indicator() == "Reading the prompt · 12,288 / 95,000 tokens · about 1 min left"
+    state.on_prompt_progressed(PromptProgress(94_000, 95_000, seconds=100.0, seconds_left=3.4))
+    assert state.indicator() == "Reading the prompt · 94,000 / 95,000 tokens · about 3 s left"
+    state.on_prompt_progressed(PromptProgress(95_000, 95_000, seconds=101.0, seconds_left=0.0))
+    assert state.indicator() == "Reading the prompt · 95,000 / 95,000 tokens"
+    state.on_prompt_encoded(PromptEncoded(95_000, 101.0))
+    assert state.indicator() == "first canvas…"
+
+
+def test_time_left_reads_as_words():
+    assert time_left(0.4) == "almost done"
+    assert time_left(42) == "about 42 s left"
+    assert time_left(59.7) == "about 1 min left"
+    assert time_left(129) == "about 2 min left"
+    assert time_left(3900) == "about 1 h 5 min left"
