@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from engine.events import Canvas, Done, PromptEncoded, Step
+from engine.events import Canvas, Done, PromptEncoded, PromptProgress, Step
 from engine.inputs.thinking import split_thinking
 
 
@@ -39,6 +39,7 @@ class ReplyState:
     previous_step: Step | None = None  # the step before ``step`` in the same block
     steps_received: int = 0
     prompt: PromptEncoded | None = None
+    prompt_progress: PromptProgress | None = None  # how far a long prompt is read
     done: Done | None = None
     error: str | None = None
     first_step_at: float | None = None
@@ -58,6 +59,9 @@ class ReplyState:
         return state
 
     # --- events (cheap) ------------------------------------------------------
+
+    def on_prompt_progressed(self, event: PromptProgress) -> None:
+        self.prompt_progress = event
 
     def on_prompt_encoded(self, event: PromptEncoded) -> None:
         self.prompt = event
@@ -132,11 +136,36 @@ class ReplyState:
             return ""
         step = self.step
         if step is None:
-            return "encoding the prompt…" if self.prompt is None else "first canvas…"
+            if self.prompt is not None:
+                return "first canvas…"
+            progress = self.prompt_progress
+            return reading_prompt(progress) if progress is not None else "encoding the prompt…"
         block = step.block + self.block_offset
         if block < len(self.canvases):
             return f"block {block + 1} committed"
         return f"block {block + 1} · step {step.step}/{step.max_steps}"
+
+
+def reading_prompt(progress: PromptProgress) -> str:
+    """The indicator while a long prompt is read, so that minutes before the first draft are not a hang.
+
+    "Reading the prompt · 12,288 / 95,000 tokens · about 1 min left".
+    """
+    text = f"Reading the prompt · {progress.tokens_done:,} / {progress.tokens_total:,} tokens"
+    left = time_left(progress.seconds_left) if progress.tokens_done < progress.tokens_total else ""
+    return f"{text} · {left}" if left else text
+
+
+def time_left(seconds: float) -> str:
+    """A rough remaining time in words ("about 40 s left", "about 3 min left", "about 1 h 5 min left")."""
+    if seconds < 1:
+        return "almost done"
+    if seconds < 59.5:
+        return f"about {round(seconds)} s left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
 
 
 def format_stats(done: Done) -> str:

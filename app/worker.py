@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,9 +33,10 @@ from app.replay import Replay, ReplayError
 from app.torch_preload import preload_torch
 from engine.cancel import CancelToken
 from engine.errors import EngineError
-from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Step
+from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, PromptProgress, Step
 from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Conversation, PromptOptions
+from engine.interface import ChatEngine, Loader
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -44,31 +45,6 @@ FRESH = ReplyPlan.fresh()
 
 # Every engine thread ever started, so tests can assert none is left running.
 ENGINE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
-
-
-class EngineLike(Protocol):
-    """What the window needs from :class:`engine.engine.Engine` (tests pass a double)."""
-
-    info: Any
-    default_settings: GenerationSettings
-
-    def generate(
-        self,
-        conversation: Conversation,
-        settings: GenerationSettings | None = None,
-        options: PromptOptions | None = None,
-        cancel: CancelToken | None = None,
-        *,
-        plan: ReplyPlan = FRESH,
-    ) -> Iterator[Event]: ...
-
-    def vram_in_use(self) -> int | None: ...
-
-    def forget_prompt_cache(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def decode_steps(self, frames: Sequence[Step]) -> list[Step]: ...
 
 
 class ReplySink(Protocol):
@@ -82,10 +58,7 @@ class ReplySink(Protocol):
     def stop(self, reason: str = "cancelled") -> None: ...
 
 
-Loader = Callable[[str, Callable[[LoadProgress], None]], EngineLike]
-
-
-def load_engine(source: str, progress: Callable[[LoadProgress], None]) -> EngineLike:
+def load_engine(source: str, progress: Callable[[LoadProgress], None]) -> ChatEngine:
     """The real loader; torch and transformers are imported here, on the worker thread."""
     preload_torch()  # the import would hold the GIL (and freeze the window) while opening them
     from engine.engine import Engine
@@ -131,6 +104,7 @@ class EngineWorker(QObject):
     load_progressed = Signal(object)  # LoadProgress
     model_loaded = Signal(object, object)  # ModelInfo, the model's default GenerationSettings
     model_load_failed = Signal(str, str)  # source, user-facing message
+    prompt_progressed = Signal(int, object)  # reply id, PromptProgress (a long prompt is being read)
     prompt_encoded = Signal(int, object)  # reply id, PromptEncoded
     step_ready = Signal(int, object)  # reply id, Step
     canvas_committed = Signal(int, object)  # reply id, Canvas
@@ -145,7 +119,7 @@ class EngineWorker(QObject):
         super().__init__()
         self._loader = loader
         self._load_cancel = load_cancel
-        self._engine: EngineLike | None = None
+        self._engine: ChatEngine | None = None
         self._save_failed = False
         self._threads = 0  # the Settings value: 0 is automatic (engine.threads)
 
@@ -289,6 +263,8 @@ class EngineWorker(QObject):
             self.reply_finished.emit(rid, event)
         elif isinstance(event, PromptEncoded):
             self.prompt_encoded.emit(rid, event)
+        elif isinstance(event, PromptProgress):
+            self.prompt_progressed.emit(rid, event)
 
     def _measure_vram(self) -> None:
         try:

@@ -22,7 +22,7 @@ from engine.errors import (
     PromptTooLongError,
     SettingsError,
 )
-from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
+from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, PromptProgress, Stats, Step
 from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.settings import GenerationSettings
 
@@ -45,6 +45,7 @@ __all__ = [
     "OutOfMemoryError",
     "PromptEncoded",
     "PromptOptions",
+    "PromptProgress",
     "PromptTooLongError",
     "SettingsError",
     "Stats",

@@ -18,10 +18,12 @@ import torch
 from engine.cancel import CancelToken
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
-from engine.generation.loop import PrefixCache, TokenCodec, denoise
+from engine.generation import seeding as seeds
+from engine.generation.loop import TokenCodec, denoise
 from engine.generation.plan import ReplyPlan
+from engine.generation.prefill import PrefillOptions, PrefixCache
 from engine.generation.replay import decode_steps
-from engine.generation.rewrite import frozen_positions, selected_range
+from engine.generation.seeding import Seeding
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.inputs.overflow import Cut
 from engine.inputs.prompt import PromptInputs, build_prompt
@@ -66,18 +68,6 @@ class ModelInfo:
         )
 
 
-def append_tokens(tensors: dict[str, torch.Tensor], ids: Sequence[int]) -> dict[str, torch.Tensor]:
-    """The prompt's tensors with ``ids`` (plain text tokens) after it: ids, mask and token types grown."""
-    extra = torch.tensor([list(ids)], dtype=tensors["input_ids"].dtype)
-    grown = dict(tensors)
-    grown["input_ids"] = torch.cat([tensors["input_ids"], extra], dim=-1)
-    for key, fill in (("attention_mask", 1), ("mm_token_type_ids", 0), ("token_type_ids", 0)):
-        if key in tensors:
-            pad = torch.full((1, len(ids)), fill, dtype=tensors[key].dtype)
-            grown[key] = torch.cat([tensors[key], pad], dim=-1)
-    return grown
-
-
 def _with_omitted_turns(events: Iterator[Event], omitted: int) -> Iterator[Event]:
     """The events, with the number of turns the prompt left out on PromptEncoded and Done's stats."""
     for event in events:
@@ -96,7 +86,10 @@ def _split_thinking(text: str) -> tuple[str, str]:
 
 
 class Engine:
-    """A loaded DiffusionGemma model with its processor."""
+    """A loaded DiffusionGemma model with its processor (the in-process engine.interface.ChatEngine)."""
+
+    info: ModelInfo
+    default_settings: GenerationSettings
 
     def __init__(self, model, processor, info: ModelInfo) -> None:
         self.model = model
@@ -196,7 +189,7 @@ class Engine:
         plan: ReplyPlan = FRESH,
         with_pieces: bool = True,
     ) -> Iterator[Event]:
-        """Answer the conversation's last user turn: PromptEncoded, Step…, Canvas…, then Done.
+        """Answer the conversation's last user turn as events (:class:`engine.interface.ChatEngine`).
 
         A fixed ``settings.seed`` makes the reply reproducible; without one a
         fresh seed is drawn.  Raises EngineError subclasses for bad input and
@@ -209,42 +202,27 @@ class Engine:
         rewriting the selected part of a reply (every other token kept; same length).
         """
         settings = (settings or self.default_settings).validate()
-        options = options or PromptOptions()
-        prompt = self.prepare(conversation, settings, options)  # checks room for the whole reply
+        prompt = self.prepare(conversation, settings, options or PromptOptions())  # room for the reply
         self._cut = prompt.cut
-        tensors = prompt.tensors
-        if plan.kind == "continue":
-            remaining = settings.max_new_tokens - len(plan.tokens)
-            if remaining <= 0:
-                raise EngineError(
-                    f"This reply already has {len(plan.tokens):,} tokens, the 'max new tokens' limit",
-                    fix="Raise 'max new tokens' in Settings to continue it, or regenerate it",
-                )
-            settings = replace(settings, max_new_tokens=remaining)
-            tensors = append_tokens(tensors, plan.tokens)
-        start_ids: list[int] = []
-        frozen: list[bool] = []
-        if plan.kind == "revise":
-            start_ids = self.start_tokens(plan.text, settings.max_new_tokens)
-        elif plan.kind == "rewrite":
-            start_ids, frozen = self.rewrite_plan(plan.tokens, plan.text)
-            settings = replace(settings, max_new_tokens=len(start_ids))
-        seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
-        torch.manual_seed(seed)
+        seeding = self.resolve(plan, settings.max_new_tokens)
+        torch.manual_seed(
+            settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
+        )
+        reuse = self.reuse_prompt_cache
+        prefill = PrefillOptions(
+            self.prefill_chunk, self._prefix if reuse else None, self._keep if reuse else None
+        )
         try:
             events = denoise(
                 self.model,
-                tensors,
+                prompt.tensors,
                 settings,
                 self.codec,
+                seeding=seeding,
                 cancel=cancel,
                 with_pieces=with_pieces,
                 split=_split_thinking,
-                reuse=self._prefix if self.reuse_prompt_cache else None,
-                keep_prefix=self._keep_prefix if self.reuse_prompt_cache else None,
-                chunk=self.prefill_chunk,
-                start_from=start_ids,
-                frozen=frozen,
+                prefill_options=prefill,
             )
             yield from _with_omitted_turns(events, prompt.omitted_turns)
         except torch.OutOfMemoryError:
@@ -256,35 +234,26 @@ class Engine:
                 "or close other programs using the GPU; the model is still loaded",
             ) from None
 
+    def resolve(self, plan: ReplyPlan, budget: int) -> Seeding:
+        """``plan`` as the loop's starting point, with this model's tokenizer (engine.generation.seeding)."""
+        return seeds.resolve(plan, budget, self.codec, self._encode_text, self.info.canvas_length)
+
     def start_tokens(self, text: str, limit: int) -> list[int]:
         """``text`` as the ids a revision's canvases start from (no special tokens), at most ``limit``."""
-        if not text:
-            return []
-        ids = self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return list(ids[:limit])
+        return seeds.start_tokens(self._encode_text, text, limit)
 
     def rewrite_plan(self, reply_ids: Sequence[int], selection: str) -> tuple[list[int], list[bool]]:
-        """The ids a rewrite starts from (whole canvases) and which of them it keeps.
+        """The ids a rewrite starts from (whole canvases) and which of them it keeps."""
+        return seeds.rewrite_positions(self.codec, self.info.canvas_length, reply_ids, selection)
 
-        Raises EngineError when the selection is not found in the reply's text.
-        """
-        canvas = self.model.config.canvas_length
-        ids = list(reply_ids)
-        if not ids or len(ids) % canvas:
-            raise EngineError(
-                "This reply's saved canvases are incomplete, so a part of it cannot be rewritten",
-                fix="Regenerate the reply instead",
-            )
-        text_ids = self.codec.until_eos(ids)
-        start, end = selected_range(self.codec.decode(text_ids), selection)
-        keep = frozen_positions(text_ids, self.codec.decode, start, end)
-        return ids, keep + [True] * (len(ids) - len(text_ids))  # the end of the reply stays
+    def _encode_text(self, text: str) -> list[int]:
+        return self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def decode_steps(self, frames: Iterable[Step]) -> list[Step]:
         """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""
         return decode_steps(frames, self.codec)
 
-    def _keep_prefix(self, prefix: PrefixCache) -> None:
+    def _keep(self, prefix: PrefixCache) -> None:
         self._prefix = prefix
 
     def forget_prompt_cache(self) -> None:

@@ -9,7 +9,7 @@ accepted mask and the per-position entropy leave the device.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -21,6 +21,31 @@ class LoadProgress:
     done: int
     total: int
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """Part of a long prompt is encoded: sent after each encoder call when the prompt needs several.
+
+    A 95 K-token prompt takes minutes on a small GPU before the first draft;
+    this says how far the reading is and about how long it still takes
+    (``seconds_left`` extrapolates the rate so far, so it is a rough guess: later
+    chunks attend to more tokens).  ``tokens_done`` counts cached tokens as done.
+    """
+
+    tokens_done: int
+    tokens_total: int
+    seconds: float  # since the prompt started to be read
+    seconds_left: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "prompt_progress",
+            "tokens_done": self.tokens_done,
+            "tokens_total": self.tokens_total,
+            "seconds": round(self.seconds, 3),
+            "seconds_left": round(self.seconds_left, 3),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +137,6 @@ class Done:
     stats: Stats
     incomplete: bool = False
     stop_reason: str = "eos"  # "eos" | "length" | "cancelled"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         stats = asdict(self.stats)
@@ -134,4 +158,4 @@ class Done:
         }
 
 
-Event = LoadProgress | PromptEncoded | Step | Canvas | Done
+Event = LoadProgress | PromptProgress | PromptEncoded | Step | Canvas | Done

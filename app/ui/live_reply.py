@@ -33,7 +33,7 @@ from app.ui.chat_pages import ChatPage, ChatPages
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage
 from app.worker import FRESH, EngineHost
-from engine.events import Canvas, Done, PromptEncoded, Step
+from engine.events import Canvas, Done, PromptEncoded, PromptProgress, Step
 from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Conversation
 
@@ -81,6 +81,7 @@ class LiveReply(QObject):
         self.active: ActiveReply | None = None
         self._frame = Throttle(self._render_frame, parent=self, adaptive=True)
         worker = host.worker
+        worker.prompt_progressed.connect(self.on_prompt_progressed)
         worker.prompt_encoded.connect(self.on_prompt_encoded)
         worker.step_ready.connect(self.on_step_ready)
         worker.canvas_committed.connect(self.on_canvas_committed)
@@ -166,6 +167,12 @@ class LiveReply(QObject):
 
     def _is_active(self, reply_id: int) -> bool:
         return self.active is not None and self.active.reply_id == reply_id
+
+    @Slot(int, object)
+    def on_prompt_progressed(self, reply_id: int, event: PromptProgress) -> None:
+        if self._is_active(reply_id):
+            self.active.state.on_prompt_progressed(event)  # the indicator: tokens read, time left
+            self._frame()
 
     @Slot(int, object)
     def on_prompt_encoded(self, reply_id: int, event: PromptEncoded) -> None:

@@ -36,7 +36,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from engine.errors import DeviceError
-from engine.generation.loop import synchronize
+from engine.generation.prefill import synchronize
 
 # Peak memory bandwidth (GB/s) of common cards, for the floor when --bandwidth-gbs is not given.
 BANDWIDTH_GBS = {
@@ -282,6 +282,95 @@ class _ForwardTimer:
             handle.remove()
 
 
+@dataclass
+class _Run:
+    """What one benchmark run measured."""
+
+    prefill_s: float = 0.0
+    step_times: list[float] = field(default_factory=list)
+    decode_s: float = 0.0  # from the first step's start to the end
+    forward_times: list[float] = field(default_factory=list)
+    tracked_peak: int | None = None  # CPU: peak bytes of tensors allocated during the run
+    done: Any = None
+
+
+def bench_inputs(model: nn.Module, context: int, canvases: int, steps: int, seed: int) -> tuple:
+    """A random ``context``-token prompt, a codec, and settings that run every canvas ``steps`` steps."""
+    from engine.generation.loop import TokenCodec
+    from engine.settings import GenerationSettings
+
+    vocab = model.config.text_config.vocab_size
+    generator = torch.Generator().manual_seed(seed)
+    inputs = {"input_ids": torch.randint(0, vocab, (1, context), generator=generator)}
+    # No end-of-sequence id can occur and the confidence stop is unreachable.
+    codec = TokenCodec(
+        decode=lambda ids: "", pieces=lambda ids: [], eos_ids=frozenset([vocab + 1]), pad_id=None
+    )
+    settings = GenerationSettings(
+        max_new_tokens=canvases * model.config.canvas_length,
+        max_denoising_steps=steps,
+        stability_threshold=0,
+        confidence_threshold=1e-30,
+        seed=seed,
+    )
+    return inputs, codec, settings
+
+
+def timed_run(model: nn.Module, inputs, settings, codec, *, track_cpu_memory: bool) -> _Run:
+    """Drive the product's loop once, timing the prefill, every step and every forward."""
+    from engine.events import Done, PromptEncoded, Step
+    from engine.generation.loop import denoise
+
+    torch.manual_seed(settings.seed)
+    run = _Run()
+    timer = _ForwardTimer(model, model.device)
+    tracker = AllocationTracker() if model.device.type != "cuda" and track_cpu_memory else None
+    first_step_at = last = 0.0
+    try:
+        if tracker is not None:
+            tracker.__enter__()
+        for event in denoise(model, inputs, settings, codec, with_pieces=False):
+            now = time.perf_counter()
+            if isinstance(event, PromptEncoded):
+                run.prefill_s, first_step_at, last = event.seconds, now, now
+            elif isinstance(event, Step):
+                run.step_times.append(now - last)
+                last = now
+            elif isinstance(event, Done):
+                run.done = event
+        run.decode_s = time.perf_counter() - first_step_at
+    finally:
+        if tracker is not None:
+            tracker.__exit__(None, None, None)
+            run.tracked_peak = tracker.peak
+        timer.remove()
+    run.forward_times = timer.times
+    return run
+
+
+def _prepare_device(device: torch.device, vram_cap_bytes: int | None) -> None:
+    """Cap the process's VRAM (when asked) and start the peak statistics afresh."""
+    if device.type != "cuda":
+        return
+    if vram_cap_bytes is not None:
+        total = torch.cuda.get_device_properties(device).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, vram_cap_bytes / total), device)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory(model: nn.Module, run: _Run, weights: int, notes: list[str]) -> tuple[int, int | None]:
+    """(peak allocated, peak reserved or None): CUDA's statistics, or weights + tracked tensors on CPU."""
+    device = model.device
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device)), int(torch.cuda.max_memory_reserved(device))
+    if run.tracked_peak is not None:
+        notes.append("CPU: peak = weights + tracked allocations; tracking slows the timings")
+        return weights + run.tracked_peak, None
+    notes.append("CPU memory not tracked: the peak shown is the weights alone")
+    return weights, None
+
+
 def run_bench(
     model: nn.Module,
     *,
@@ -300,76 +389,17 @@ def run_bench(
     On the CPU, ``track_cpu_memory`` measures peak memory op by op, which slows
     the run: CPU timings are then indicative only.
     """
-    from engine.events import Done, PromptEncoded, Step
-    from engine.generation.loop import TokenCodec, denoise
-    from engine.settings import GenerationSettings
-
-    device = model.device
-    canvas = model.config.canvas_length
-    vocab = model.config.text_config.vocab_size
-    if device.type == "cuda":
-        if vram_cap_bytes is not None:
-            total = torch.cuda.get_device_properties(device).total_memory
-            torch.cuda.set_per_process_memory_fraction(min(1.0, vram_cap_bytes / total), device)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-    generator = torch.Generator().manual_seed(seed)
-    inputs = {"input_ids": torch.randint(0, vocab, (1, context), generator=generator)}
-    # No end-of-sequence id can occur and the confidence stop is unreachable: every canvas runs `steps` steps.
-    codec = TokenCodec(
-        decode=lambda ids: "", pieces=lambda ids: [], eos_ids=frozenset([vocab + 1]), pad_id=None
-    )
-    settings = GenerationSettings(
-        max_new_tokens=canvases * canvas,
-        max_denoising_steps=steps,
-        stability_threshold=0,
-        confidence_threshold=1e-30,
-        seed=seed,
-    )
-    torch.manual_seed(seed)
-    timer = _ForwardTimer(model, device)
-    tracker = AllocationTracker() if device.type != "cuda" and track_cpu_memory else None
-    prefill_s = 0.0
-    step_times: list[float] = []
-    first_step_at = last = 0.0
-    done = None
-    try:
-        if tracker is not None:
-            tracker.__enter__()
-        for event in denoise(model, inputs, settings, codec, with_pieces=False):
-            now = time.perf_counter()
-            if isinstance(event, PromptEncoded):
-                prefill_s = event.seconds
-                last = now
-                first_step_at = now
-            elif isinstance(event, Step):
-                step_times.append(now - last)
-                last = now
-            elif isinstance(event, Done):
-                done = event
-        end = time.perf_counter()
-    finally:
-        if tracker is not None:
-            tracker.__exit__(None, None, None)
-        timer.remove()
+    device, canvas = model.device, model.config.canvas_length
+    _prepare_device(device, vram_cap_bytes)
+    inputs, codec, settings = bench_inputs(model, context, canvases, steps, seed)
+    run = timed_run(model, inputs, settings, codec, track_cpu_memory=track_cpu_memory)
     notes: list[str] = [note] if (note := experts_path_note(model)) else []
-    forwards = done.stats.forwards if done else len(timer.times)
-    if done is not None and list(done.stats.steps_per_canvas) != [steps] * canvases:
-        notes.append(f"canvases stopped early: {list(done.stats.steps_per_canvas)}")
-    decode_s = end - first_step_at
-    forward_ms = 1000 * statistics.median(timer.times) if timer.times else float("nan")
-    weight_total = weight_bytes_of(model)
-    per_forward = bytes_per_forward(model)
-    if device.type == "cuda":
-        peak_allocated = int(torch.cuda.max_memory_allocated(device))
-        peak_reserved: int | None = int(torch.cuda.max_memory_reserved(device))
-    else:
-        peak_allocated = weight_total + (tracker.peak if tracker else 0)
-        peak_reserved = None
-        if tracker is not None:
-            notes.append("CPU: peak = weights + tracked allocations; tracking slows the timings")
-        else:
-            notes.append("CPU memory not tracked: the peak shown is the weights alone")
+    forwards = run.done.stats.forwards if run.done else len(run.forward_times)
+    if run.done is not None and list(run.done.stats.steps_per_canvas) != [steps] * canvases:
+        notes.append(f"canvases stopped early: {list(run.done.stats.steps_per_canvas)}")
+    forward_ms = 1000 * statistics.median(run.forward_times) if run.forward_times else float("nan")
+    weight_total, per_forward = weight_bytes_of(model), bytes_per_forward(model)
+    peak_allocated, peak_reserved = _peak_memory(model, run, weight_total, notes)
     bandwidth = bandwidth_gbs or device_bandwidth_gbs(device)
     floor_ms = 1000 * per_forward / (bandwidth * 1e9) if bandwidth else None
     return BenchResult(
@@ -380,10 +410,10 @@ def run_bench(
         context=context,
         canvases=canvases,
         steps=steps,
-        prefill_ms=round(1000 * prefill_s, 3),
+        prefill_ms=round(1000 * run.prefill_s, 3),
         forward_ms=round(forward_ms, 3),
-        step_ms=round(1000 * statistics.median(step_times), 3) if step_times else float("nan"),
-        decode_tok_s=round(canvases * canvas / decode_s, 2) if decode_s > 0 else float("nan"),
+        step_ms=round(1000 * statistics.median(run.step_times), 3) if run.step_times else float("nan"),
+        decode_tok_s=round(canvases * canvas / run.decode_s, 2) if run.decode_s > 0 else float("nan"),
         tokens_per_forward=round(canvases * canvas / max(forwards, 1), 3),
         weight_bytes=weight_total,
         bytes_per_forward=per_forward,

@@ -11,12 +11,14 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.cancel import CancelToken
-from engine.events import Canvas, Done, LoadProgress, PromptEncoded, Step
+from engine.events import Canvas, Done, LoadProgress, PromptEncoded, PromptProgress, Step
 from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
+from engine.interface import ChatEngine
 from engine.model.loader import DEFAULT_MODEL
 
 
@@ -69,9 +71,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def load(args: argparse.Namespace, progress: Callable[[LoadProgress], None] | None) -> ChatEngine:
+    """The engine ``--model`` names, loaded in this process."""
     from engine.engine import Engine
 
+    return Engine.load(
+        args.model,
+        device=args.device,
+        allow_download=args.download,
+        quantize=args.quantize,
+        progress=progress,
+        threads=args.threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     attachments = tuple(
         [Attachment(Path(p), "image") for p in args.image]
         + [Attachment(Path(p), "video") for p in args.video]
@@ -84,15 +98,7 @@ def run(args: argparse.Namespace) -> int:
             image_tokens=args.image_tokens, video_fps=args.video_fps, video_max_frames=args.video_max_frames
         ),
     )
-    progress = None if args.jsonl else _print_progress
-    engine = Engine.load(
-        args.model,
-        device=args.device,
-        allow_download=args.download,
-        quantize=args.quantize,
-        progress=progress,
-        threads=args.threads,
-    )
+    engine = load(args, None if args.jsonl else _print_progress)
     changes = {
         k: v
         for k, v in {
@@ -107,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     view = JsonlView() if args.jsonl else TerminalView(sys.stdout)
     try:
-        events = engine.generate(conversation, settings, options, cancel, plan=plan, with_pieces=False)
+        events = engine.generate(conversation, settings, options, cancel, plan=plan)
         for event in events:
             view.show(event)
     except KeyboardInterrupt:
@@ -121,10 +127,13 @@ def _print_progress(event: LoadProgress) -> None:
 
 
 class JsonlView:
-    """One JSON object per event; PromptEncoded is internal and not part of the format."""
+    """One JSON object per event; PromptEncoded is internal and not part of the format.
+
+    ``prompt_progress`` lines come first when a long prompt is read in several chunks.
+    """
 
     def show(self, event: object) -> None:
-        if isinstance(event, Step | Canvas | Done):
+        if isinstance(event, PromptProgress | Step | Canvas | Done):
             sys.stdout.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
@@ -146,7 +155,13 @@ class TerminalView:
     def show(self, event: object) -> None:
         from engine.inputs.thinking import split_thinking
 
-        if isinstance(event, PromptEncoded):
+        if isinstance(event, PromptProgress):
+            print(
+                f"prompt: {event.tokens_done:,}/{event.tokens_total:,} tokens read, "
+                f"about {event.seconds_left:.0f} s left",
+                file=sys.stderr,
+            )
+        elif isinstance(event, PromptEncoded):
             print(f"prompt: {event.prompt_tokens} tokens encoded in {event.seconds:.2f} s", file=sys.stderr)
         elif isinstance(event, Step) and self.live:
             width = shutil.get_terminal_size().columns

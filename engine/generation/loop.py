@@ -1,4 +1,4 @@
-"""The block-diffusion loop: prefill, then canvas after canvas, step after step, as events.
+"""The block-diffusion loop: read the prompt, then canvas after canvas, step after step, as events.
 
 It performs exactly the computation of ``DiffusionGemmaForBlockDiffusion.generate``
 (transformers 5.23+) for one sequence — same model calls, same random-number
@@ -7,89 +7,41 @@ same token ids (a test holds it to that).  What it adds is what the product
 needs: an event per denoising step carrying the draft, the accepted mask and
 the per-position entropy (256 numbers each; the 256 × vocab logits never leave
 the device), a cancel flag checked once per step, and timing statistics.
+
+Read top to bottom, in the manner of gpt-fast's ``generate.py``:
+:func:`denoise` reads the prompt (:func:`engine.generation.prefill.prefill`),
+then per canvas seeds it (:func:`engine.generation.step.seed_canvas`), refines it
+(:func:`refine`, one :func:`engine.generation.step.denoise_step` per step) and
+commits it (:func:`commit`); :func:`finish` builds the one Done.  What kind of
+reply it writes comes resolved, as a :class:`~engine.generation.seeding.Seeding`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicCache
 
 from engine.cancel import CancelToken
-from engine.events import Canvas, Done, Event, PromptEncoded, Stats, Step
-from engine.generation.sampling import (
-    EntropyBoundSamplerConfig,
-    LinearTemperatureScheduleLogitsProcessor,
-    ReportingSampler,
-    ReportingStoppingCriteria,
-    token_entropy,
+from engine.events import Canvas, Done, Event, Stats, Step
+from engine.generation.prefill import (
+    PrefillOptions,
+    Prompt,
+    append_tokens,
+    encode_canvas,
+    prefill,
+    synchronize,
 )
-from engine.settings import PREFILL_CHUNK, GenerationSettings
+from engine.generation.sampling import ReportingStoppingCriteria
+from engine.generation.seeding import Seeding
+from engine.generation.step import CanvasSeed, DecoderInputs, Denoised, Sampling, denoise_step, seed_canvas
+from engine.settings import GenerationSettings
 
-# Inputs consumed by the first (prefill) encoder call only, as in transformers' generate.
-PREFILL_ONLY_INPUTS = ("pixel_values", "image_position_ids", "mm_token_type_ids")
-
-
-@dataclass(frozen=True)
-class PrefixCache:
-    """The encoder's KV cache as it was right after a prompt was encoded, kept for the next turn.
-
-    A follow-up prompt starts with the previous prompt's exact ids (the chat
-    template only appends the answer and the new user turn), so those tokens
-    need not be encoded again.  ``image_keys`` fingerprints the images inside
-    the prefix: equal placeholder ids with different pixels must not match.
-
-    No copy of the cache is made (a copy doubled the KV memory, engine.model.planner):
-    the reply goes on growing the same cache, and :meth:`restore` takes it back
-    to the prompt.  Full-attention layers are cut back to the prompt's length;
-    sliding-window layers drop their oldest entries as the reply grows, so their
-    state at the prompt's end (at most ``window - 1`` tokens each) is kept by
-    reference — the cache's updates replace tensors rather than write into them.
-    """
-
-    ids: tuple[int, ...]
-    image_keys: tuple[str, ...]
-    cache: DynamicCache
-    sliding: tuple[tuple[int, torch.Tensor, torch.Tensor, int], ...] = ()
-
-    @classmethod
-    def capture(cls, ids: tuple[int, ...], image_keys: tuple[str, ...], cache: DynamicCache) -> PrefixCache:
-        sliding = tuple(
-            (index, layer.keys, layer.values, layer.cumulative_length)
-            for index, layer in enumerate(cache.layers)
-            if layer.is_sliding and layer.is_initialized
-        )
-        return cls(ids, image_keys, cache, sliding)
-
-    def covers(self, ids: tuple[int, ...], image_keys: tuple[str, ...]) -> bool:
-        n = len(self.ids)
-        return len(ids) > n and ids[:n] == self.ids and image_keys[: len(self.image_keys)] == self.image_keys
-
-    def restore(self) -> DynamicCache:
-        """The cache holding exactly the prompt again, whatever the reply after it appended."""
-        length = len(self.ids)
-        saved = {index: (keys, values, seen) for index, keys, values, seen in self.sliding}
-        for index, layer in enumerate(self.cache.layers):
-            if index in saved:
-                layer.keys, layer.values, layer.cumulative_length = saved[index]
-            elif layer.is_initialized:
-                layer.keys = layer.keys[..., :length, :]
-                layer.values = layer.values[..., :length, :]
-        return self.cache
-
-
-def image_fingerprints(inputs: dict[str, torch.Tensor]) -> tuple[str, ...]:
-    """A digest of each image's pixels, in prompt order."""
-    pixels = inputs.get("pixel_values")
-    if pixels is None:
-        return ()
-    return tuple(hashlib.sha1(p.detach().cpu().contiguous().numpy().tobytes()).hexdigest() for p in pixels)
+__all__ = ["TokenCodec", "denoise", "synchronize"]
 
 
 @dataclass(frozen=True)
@@ -109,10 +61,31 @@ class TokenCodec:
         return ids
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (a no-op off CUDA): timings must include it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+@dataclass
+class Reply:
+    """One reply in progress: what every part of the loop reads, and the tally Done reports."""
+
+    model: Any
+    settings: GenerationSettings
+    codec: TokenCodec
+    cancel: CancelToken
+    with_pieces: bool
+    split: Callable[[str], tuple[str, str]] | None
+    started: float = field(default_factory=time.perf_counter)
+    committed: list[int] = field(default_factory=list)
+    steps_per_canvas: list[int] = field(default_factory=list)
+    forwards: int = 0
+    cached: int = 0
+    first_draft_at: float | None = None
+    last_draft: tuple[int, ...] = ()  # the last Step's draft: what a cancelled canvas shows
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the reply ended: ``reason`` is "eos", "length" or "cancelled" (then ``tokens`` is the draft)."""
+
+    reason: str
+    tokens: tuple[int, ...] | None = None  # None: the committed canvases
 
 
 def denoise(
@@ -121,364 +94,164 @@ def denoise(
     settings: GenerationSettings,
     codec: TokenCodec,
     *,
+    seeding: Seeding | None = None,
     cancel: CancelToken | None = None,
     with_pieces: bool = True,
     split: Callable[[str], tuple[str, str]] | None = None,
-    reuse: PrefixCache | None = None,
-    keep_prefix: Callable[[PrefixCache], None] | None = None,
-    chunk: int = PREFILL_CHUNK,
-    start_from: Sequence[int] = (),
-    frozen: Sequence[bool] = (),
+    prefill_options: PrefillOptions | None = None,
 ) -> Iterator[Event]:
-    """Generate a reply for one prompt, yielding PromptEncoded, Step…, Canvas… and a final Done.
+    """Write a reply to one prompt: PromptProgress… (long prompts), PromptEncoded, Step…, Canvas…, Done.
 
     ``inputs`` is the processor's output for one sequence (``input_ids`` plus
-    optional image tensors).  ``split`` turns the final text into (thought,
-    answer); without it the whole text is the answer.
-
-    ``start_from`` revises a text in place: canvas k starts from its tokens
-    k·256 … k·256+255 instead of uniform noise (positions past its end stay
-    noise), so the first denoising step reads the old text and keeps what it is
-    confident about.  The random draws are the same as without it.
-
-    ``frozen`` (one flag per position of ``start_from``) keeps those tokens as they
-    are through every step, as if accepted from the start (entropy 0, so they use
-    none of the entropy bound); the other positions start from noise and are
-    denoised reading the kept ones around them (a "rewrite this part").
+    optional image tensors).  ``seeding`` is the resolved reply plan (default: a
+    fresh reply of ``settings.max_new_tokens``; its budget wins over the settings').
+    ``split`` turns the final text into (thought, answer); without it the whole
+    text is the answer.
     """
-    cancel = cancel or CancelToken()
     settings.validate()
-    device = model.device
-    config = model.config
-    canvas_length = config.canvas_length
-    vocab_size = config.text_config.vocab_size
-    if vocab_size >= 2**24:  # the packed per-step copy below stores ids in float32
+    if model.config.text_config.vocab_size >= 2**24:  # the per-step host copy stores ids in float32
         raise ValueError("vocabularies of 2^24 tokens or more are not supported")
-    start = time.perf_counter()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-    input_ids = inputs["input_ids"].to(device)
-    if input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        raise ValueError("denoise() handles exactly one sequence")
-    prefill_inputs = {k: inputs[k].to(device) for k in PREFILL_ONLY_INPUTS if k in inputs}
-    if "pixel_values" in prefill_inputs:
-        prefill_inputs["pixel_values"] = prefill_inputs["pixel_values"].to(model.dtype)
-    prompt_len = input_ids.shape[1]
-    max_new_canvases = math.ceil(settings.max_new_tokens / canvas_length)
-    max_length = prompt_len + settings.max_new_tokens
-
-    prompt_ids = tuple(inputs["input_ids"][0].tolist())
-    image_keys = image_fingerprints(inputs) if (reuse or keep_prefix) else ()
-    cached = 0
-    if reuse is not None and reuse.covers(prompt_ids, image_keys):
-        cache = reuse.restore()
-        cached = len(reuse.ids)
-    else:
-        cache = DynamicCache(config=config.get_text_config(decoder=True))
-    cur_len = prompt_len
-    attention_mask = torch.ones((1, cur_len), dtype=torch.bool, device=device)
-    decoder_attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
-    decoder_position_ids = torch.arange(
-        cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
-    ).unsqueeze(0)
-
-    steps = settings.max_denoising_steps
-    sampler = ReportingSampler(
-        EntropyBoundSamplerConfig(entropy_bound=float(settings.entropy_bound)),
-        canvas_length,
-        vocab_size,
-        steps,
-    )
-    temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, steps)
-    stopper = ReportingStoppingCriteria(settings.stability_threshold, float(settings.confidence_threshold))
-    eos_tensor = torch.tensor(sorted(codec.eos_ids), device=device)
-    embeddings_dtype = model.model.decoder.embed_tokens.weight.dtype
-
-    committed: list[int] = []
-    steps_per_canvas: list[int] = []
-    forwards = 0
-    first_draft_at: float | None = None
-    stop_reason = "length"
-    last_draft: list[int] = []
-
-    def finish(incomplete: bool, reason: str, token_ids: list[int]) -> Done:
-        synchronize(device)
-        seconds = time.perf_counter() - start
-        valid = [t for t in token_ids if t != codec.pad_id] if codec.pad_id is not None else token_ids
-        text = codec.decode(codec.until_eos(token_ids))
-        thought, answer = split(text) if split else ("", text)
-        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-        stats = Stats(
-            prompt_tokens=prompt_len,
-            cached_prompt_tokens=cached,
-            generated_tokens=len(valid),
-            canvases=len(steps_per_canvas),
-            forwards=forwards,
-            max_denoising_steps=steps,
-            steps_per_canvas=tuple(steps_per_canvas),
-            tokens_per_forward=(len(valid) / forwards) if forwards else 0.0,
-            time_to_first_draft=(first_draft_at - start) if first_draft_at is not None else 0.0,
-            seconds=seconds,
-            tokens_per_second=(len(valid) / seconds) if seconds > 0 else 0.0,
-            peak_vram_bytes=peak,
-        )
-        return Done(
-            prompt_ids=prompt_ids,
-            token_ids=tuple(token_ids),
-            text=text,
-            thought=thought,
-            answer=answer,
-            stats=stats,
-            incomplete=incomplete,
-            stop_reason=reason,
-        )
-
-    if cancel.cancelled:
-        yield finish(True, "cancelled", [])
-        return
-
+    seeding = seeding or Seeding(settings.max_new_tokens)
+    options = prefill_options or PrefillOptions()
+    reply = Reply(model, settings, codec, cancel or CancelToken(), with_pieces, split)
+    if model.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(model.device)
+    remember = options.reuse is not None or options.keep is not None
+    prompt = Prompt.on_device(model, append_tokens(inputs, seeding.prompt_tail), fingerprint=remember)
     with torch.no_grad():
-        for block in range(max_new_canvases):
-            # a. Encode the prompt (first block, in chunks) or the last committed canvas into the KV cache.
-            is_prefill = block == 0
-            if is_prefill:
-                media = prefill_inputs.get("mm_token_type_ids")
-                for lo, hi in prefill_chunks(media, cached, prompt_len, chunk):
-                    if lo > cached and cancel.cancelled:
-                        yield finish(True, "cancelled", [])
-                        return
-                    extra = _chunk_inputs(prefill_inputs, lo, hi)
-                    types = media[:, :hi] if media is not None else None  # absolute positions
-                    mask = attention_mask[:, :hi]
-                    cache = _encode(model, config, input_ids[:, lo:hi], mask, cache, extra, lo, types)
-            else:
-                lo = cur_len - canvas_length
-                cache = _encode(model, config, input_ids[:, lo:], attention_mask, cache, {}, lo)
-            if is_prefill:
-                if keep_prefix is not None:
-                    keep_prefix(PrefixCache.capture(prompt_ids, image_keys, cache))
-                synchronize(device)
-                yield PromptEncoded(
-                    prompt_tokens=prompt_len, seconds=time.perf_counter() - start, cached_tokens=cached
-                )
-
-            # b. A fresh canvas of uniformly random tokens, or the text being revised where it reaches.
-            canvas = sampler.initialize_canvas(batch_size=1, device=device)
-            # With ``frozen`` only the kept positions start from the old text: the freed ones are
-            # written from noise, so a rewrite is new text, not the old tokens accepted again.
-            seeded = start_from[block * canvas_length : (block + 1) * canvas_length]
-            kept = list(frozen[block * canvas_length : (block + 1) * canvas_length])[: len(seeded)]
-            keep_mask = None
-            if seeded:
-                old = torch.tensor(list(seeded), dtype=canvas.dtype, device=device)
-                if frozen:
-                    keep_mask = torch.zeros((1, canvas_length), dtype=torch.bool, device=device)
-                    keep_mask[0, : len(kept)] = torch.tensor(kept, dtype=torch.bool, device=device)
-                    canvas[0, : len(seeded)] = torch.where(
-                        keep_mask[0, : len(seeded)], old, canvas[0, : len(seeded)]
-                    )
-                    kept_tokens = canvas.clone()
-                else:
-                    canvas[0, : len(seeded)] = old
-            argmax_canvas = canvas
-            self_conditioning = None
-            mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(
-                config=config,
-                inputs_embeds=canvas.unsqueeze(-1),
-                cache=cache,
-                decoder_attention_mask=decoder_attention_mask,
-            )
-            stopper.reset()
-            block_steps = 0
-            cancelled = False
-
-            # c. Denoising steps, counted down N..1 as transformers does (temperature falls with them).
-            for cur_step in reversed(range(1, steps + 1)):
-                forwards += 1
-                block_steps += 1
-                step_tensor = torch.tensor(cur_step, device=device, dtype=torch.int32)
-                logits = model(
-                    decoder_input_ids=canvas,
-                    self_conditioning_logits=self_conditioning,
-                    decoder_attention_mask=mask_mapping,
-                    cache=cache,
-                    decoder_position_ids=decoder_position_ids,
-                ).logits
-                processed = temperature(input_ids, logits, cur_step=step_tensor)
-                del logits
-                probs = torch.softmax(processed, dim=-1, dtype=torch.float32)
-                sampled = torch.multinomial(probs.view(-1, vocab_size), num_samples=1).view(1, canvas_length)
-                del probs
-                argmax_canvas = torch.argmax(processed, dim=-1)
-                self_conditioning = processed.to(embeddings_dtype)
-                # The entropy may overwrite the logits unless the self-conditioning input is them (fp32).
-                entropy = token_entropy(processed, consume=self_conditioning is not processed)
-                del processed
-                if keep_mask is not None:  # kept positions: certain, and exactly the old tokens
-                    entropy = entropy.masked_fill(keep_mask, 0.0)
-                    argmax_canvas = torch.where(keep_mask, kept_tokens, argmax_canvas)
-                accepted_canvas = sampler.accept_with_entropy(canvas, sampled, entropy)
-                canvas = sampler.renoise_canvas(accepted_canvas, cur_step)
-                if keep_mask is not None:
-                    canvas = torch.where(keep_mask, kept_tokens, canvas)
-                finished = bool(stopper.check(argmax_canvas, entropy).all())
-
-                # Only these 3 × 256 values cross to the host, in one copy (ids < 2^24 are exact in fp32).
-                packed = torch.stack(
-                    [argmax_canvas[0].float(), sampler.accepted_token_mask[0].float(), entropy[0].float()]
-                ).tolist()
-                draft = [int(v) for v in packed[0]]
-                accepted = [v > 0.5 for v in packed[1]]
-                entropies = packed[2]
-                if first_draft_at is None:
-                    first_draft_at = time.perf_counter()
-                last_draft = draft
-                visible = codec.until_eos(draft)
-                yield Step(
-                    block=block,
-                    step=block_steps,
-                    max_steps=steps,
-                    draft=tuple(draft),
-                    accepted=tuple(accepted),
-                    entropy=tuple(entropies),
-                    text=codec.decode(visible),
-                    pieces=tuple(codec.pieces(draft)) if with_pieces else (),
-                    finished=finished,
-                )
-                if finished:
-                    break
-                if cancel.cancelled:
-                    cancelled = True
-                    break
-
-            if cancelled:
-                yield finish(True, "cancelled", committed + last_draft)
-                return
-
-            # d. Commit the argmax canvas; everything after the first EOS becomes pad.
-            steps_per_canvas.append(block_steps)
-            input_ids = torch.cat([input_ids, argmax_canvas], dim=-1)
-            new_tokens = input_ids[:, -canvas_length:]
-            is_eos = torch.isin(new_tokens, eos_tensor)
-            ended = bool(is_eos.any())
-            if ended and codec.pad_id is not None:
-                eos_cumsum = is_eos.cumsum(dim=-1)
-                pad_mask = (eos_cumsum > 0) & ~((eos_cumsum == 1) & is_eos)
-                new_tokens[pad_mask] = codec.pad_id
-            canvas_ids = new_tokens[0].tolist()
-            committed.extend(canvas_ids)
-            yield Canvas(
-                block=block,
-                tokens=tuple(canvas_ids),
-                text=codec.decode(codec.until_eos(canvas_ids)),
-                steps=block_steps,
-                ended=ended,
-            )
-            if ended:
-                stop_reason = "eos"
-                break
-            if input_ids.shape[1] >= max_length:
-                break
-            if cancel.cancelled:
-                yield finish(True, "cancelled", committed)
-                return
-
-            # e. Shift positions and masks to the next canvas.
-            cur_len += canvas_length
-            decoder_attention_mask = torch.nn.functional.pad(
-                decoder_attention_mask, (0, canvas_length), value=True
-            )
-            attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
-            decoder_position_ids = torch.arange(
-                cur_len, cur_len + canvas_length, dtype=torch.int32, device=device
-            ).unsqueeze(0)
-
-    yield finish(False, stop_reason, committed)
+        ending = yield from write(reply, prompt, seeding, options)
+    yield finish(reply, prompt, ending)
 
 
-def prefill_chunks(
-    mm_token_type_ids: torch.Tensor | None, start: int, end: int, chunk: int
-) -> list[tuple[int, int]]:
-    """Split prompt positions [start, end) into encoder calls of about ``chunk`` tokens.
+def write(
+    reply: Reply, prompt: Prompt, seeding: Seeding, options: PrefillOptions
+) -> Generator[Event, None, Ending]:
+    """Prefill, then seed, refine and commit canvas after canvas; returns how the reply ended."""
+    model, canvas = reply.model, reply.model.config.canvas_length
+    if reply.cancel.cancelled:
+        return Ending("cancelled", ())
+    prefilled = yield from prefill(model, prompt, options, reply.cancel, reply.started)
+    if prefilled is None:
+        return Ending("cancelled", ())
+    cache, reply.cached = prefilled
+    sampling = Sampling.of(model, reply.settings)
+    eos = torch.tensor(sorted(reply.codec.eos_ids), device=model.device)
+    sequence = prompt.ids
+    for block in range(math.ceil(seeding.max_new_tokens / canvas)):
+        seed = seed_canvas(*seeding.canvas_start(block, canvas), canvas, sampling.vocab_size, model.device)
+        decoder = DecoderInputs.of(model, cache, sequence, seed.canvas)
+        draft = yield from refine(reply, decoder, sampling, seed, block)
+        if draft is None:
+            return Ending("cancelled", tuple(reply.committed) + reply.last_draft)
+        steps = reply.steps_per_canvas[-1]
+        sequence, committed = commit(sequence, draft, reply.codec, eos, block, steps)
+        reply.committed.extend(committed.tokens)
+        yield committed
+        if committed.ended:
+            return Ending("eos")
+        if sequence.shape[1] >= prompt.length + seeding.max_new_tokens:
+            return Ending("length")
+        if reply.cancel.cancelled:
+            return Ending("cancelled")
+        cache = encode_canvas(model, sequence, cache, canvas)
+    return Ending("length")
 
-    A boundary never falls inside an image's soft tokens: they attend to each
-    other bidirectionally and are embedded from their pixels in one piece, so a
-    chunk that would cut one is extended to the image's end.
+
+def refine(
+    reply: Reply, decoder: DecoderInputs, sampling: Sampling, seed: CanvasSeed, block: int
+) -> Generator[Step, None, torch.Tensor | None]:
+    """Denoise one canvas, a Step event per step, until it is stable and confident or out of steps.
+
+    Steps count down N..1 as in transformers (the temperature falls with them).
+    Returns the last draft (the last step's logits die here, before the next
+    canvas), or None when a cancel arrived (the reply's last Step then holds the
+    draft).  Appends the canvas's step count when it completes.
     """
-    if end <= start:
-        return []
-    media = mm_token_type_ids[0].tolist() if mm_token_type_ids is not None else None
-    bounds: list[tuple[int, int]] = []
-    lo = start
-    while lo < end:
-        hi = min(end, lo + max(1, chunk))
-        if media is not None:
-            while hi < end and media[hi - 1] != 0 and media[hi] != 0:
-                hi += 1
-        bounds.append((lo, hi))
-        lo = hi
-    return bounds
+    settings = reply.settings
+    stopper = ReportingStoppingCriteria(settings.stability_threshold, float(settings.confidence_threshold))
+    state = Denoised.start(seed)
+    for count, cur_step in enumerate(reversed(range(1, sampling.steps + 1)), start=1):
+        state = denoise_step(reply.model, decoder, sampling, seed, state, cur_step)
+        reply.forwards += 1
+        finished = bool(stopper.check(state.draft, state.entropy).all())
+        yield step_event(reply, state, block, count, finished)
+        if finished:
+            break
+        if reply.cancel.cancelled:
+            return None
+    reply.steps_per_canvas.append(count)
+    return state.draft
 
 
-def _image_spans_before(media: torch.Tensor | None, position: int) -> int:
-    """How many images start before ``position`` (a span of non-zero media token types is one image)."""
-    if media is None or position <= 0:
-        return 0
-    types = media[0, :position] != 0
-    starts = types.clone()
-    starts[1:] &= ~types[:-1]
-    return int(starts.sum())
-
-
-def _chunk_inputs(prefill: dict[str, torch.Tensor], start: int, end: int) -> dict[str, torch.Tensor]:
-    """The prefill-only inputs of prompt positions [start, end): their token types and their images.
-
-    The whole prompt in one call gets the inputs untouched, exactly as
-    transformers' generate passes them.
-    """
-    media = prefill.get("mm_token_type_ids")
-    if start == 0 and (media is None or end == media.shape[1]):
-        return dict(prefill)
-    out = dict(prefill)
-    if media is not None:
-        out["mm_token_type_ids"] = media[:, start:end]
-    first, last = _image_spans_before(media, start), _image_spans_before(media, end)
-    for key in ("pixel_values", "image_position_ids"):
-        if key in out:
-            out[key] = out[key][first:last]
-            if out[key].shape[0] == 0:
-                del out[key]
-    return out
-
-
-def _encode(
-    model: Any,
-    config: Any,
-    ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    cache: DynamicCache,
-    extra: dict[str, torch.Tensor],
-    first_position: int,
-    mask_types: torch.Tensor | None = None,
-) -> DynamicCache:
-    """Run the encoder over ``ids`` (which follow what ``cache`` holds) and return the grown cache.
-
-    ``mask_types`` are the media token types of the whole sequence so far: the
-    bidirectional image mask looks them up by absolute position, cached ones included.
-    """
-    ids = ids.clone(memory_format=torch.contiguous_format)
-    length = ids.shape[1]
-    device = ids.device
-    positions = torch.arange(first_position, first_position + length, dtype=torch.int32, device=device)
-    positions = positions.unsqueeze(0)
-    encoder = model.model.encoder
-    mask = encoder.create_masks_for_generate(
-        config=config,
-        inputs_embeds=torch.empty((1, length, 0), dtype=model.dtype, device=device),
-        attention_mask=attention_mask,
-        cache=cache,
-        position_ids=positions,
-        mm_token_type_ids=mask_types,
+def step_event(reply: Reply, state: Denoised, block: int, step: int, finished: bool) -> Step:
+    """The step as an event: only these 3 × 256 values cross to the host, in one copy."""
+    # Ids below 2^24 are exact in float32 (checked in denoise).
+    values = (state.draft, state.accepted, state.entropy)
+    packed = torch.stack([v[0].float() for v in values]).tolist()
+    draft = [int(v) for v in packed[0]]
+    if reply.first_draft_at is None:
+        reply.first_draft_at = time.perf_counter()
+    reply.last_draft = tuple(draft)
+    codec = reply.codec
+    return Step(
+        block=block,
+        step=step,
+        max_steps=reply.settings.max_denoising_steps,
+        draft=tuple(draft),
+        accepted=tuple(v > 0.5 for v in packed[1]),
+        entropy=tuple(packed[2]),
+        text=codec.decode(codec.until_eos(draft)),
+        pieces=tuple(codec.pieces(draft)) if reply.with_pieces else (),
+        finished=finished,
     )
-    return encoder(input_ids=ids, attention_mask=mask, cache=cache, position_ids=positions, **extra).cache
+
+
+def commit(
+    sequence: torch.Tensor,
+    draft: torch.Tensor,
+    codec: TokenCodec,
+    eos: torch.Tensor,
+    block: int,
+    steps: int,
+) -> tuple[torch.Tensor, Canvas]:
+    """Append the argmax canvas to the sequence; everything after its first EOS becomes pad."""
+    sequence = torch.cat([sequence, draft], dim=-1)
+    new_tokens = sequence[:, -draft.shape[1] :]
+    is_eos = torch.isin(new_tokens, eos)
+    ended = bool(is_eos.any())
+    if ended and codec.pad_id is not None:
+        eos_cumsum = is_eos.cumsum(dim=-1)
+        pad_mask = (eos_cumsum > 0) & ~((eos_cumsum == 1) & is_eos)
+        new_tokens[pad_mask] = codec.pad_id  # writes into ``sequence``
+    ids = new_tokens[0].tolist()
+    text = codec.decode(codec.until_eos(ids))
+    return sequence, Canvas(block=block, tokens=tuple(ids), text=text, steps=steps, ended=ended)
+
+
+def finish(reply: Reply, prompt: Prompt, ending: Ending) -> Done:
+    """The one Done of a reply: its text split into thought and answer, and what it cost."""
+    device = reply.model.device
+    synchronize(device)
+    seconds = time.perf_counter() - reply.started
+    first_draft = reply.first_draft_at
+    codec = reply.codec
+    token_ids = list(ending.tokens if ending.tokens is not None else reply.committed)
+    valid = [t for t in token_ids if t != codec.pad_id] if codec.pad_id is not None else token_ids
+    text = codec.decode(codec.until_eos(token_ids))
+    thought, answer = reply.split(text) if reply.split else ("", text)
+    stats = Stats(
+        prompt_tokens=prompt.length,
+        cached_prompt_tokens=reply.cached,
+        generated_tokens=len(valid),
+        canvases=len(reply.steps_per_canvas),
+        forwards=reply.forwards,
+        max_denoising_steps=reply.settings.max_denoising_steps,
+        steps_per_canvas=tuple(reply.steps_per_canvas),
+        tokens_per_forward=(len(valid) / reply.forwards) if reply.forwards else 0.0,
+        time_to_first_draft=(first_draft - reply.started) if first_draft is not None else 0.0,
+        seconds=seconds,
+        tokens_per_second=(len(valid) / seconds) if seconds > 0 else 0.0,
+        peak_vram_bytes=torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+    )
+    cancelled = ending.reason == "cancelled"
+    return Done(prompt.token_ids, tuple(token_ids), text, thought, answer, stats, cancelled, ending.reason)

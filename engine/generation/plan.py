@@ -6,11 +6,12 @@ only a selected part of a reply again (rewrite).  Each of these used to be a
 separate argument threaded through the GUI, the worker, the engine and the
 loop; a ``ReplyPlan`` names the mode once and carries what it needs, so a new
 mode (filling gaps, forking at a step) adds a constructor here and a case in
-the engine's resolution, not a parameter at every layer.
+:func:`engine.generation.seeding.resolve`, not a parameter at every layer.
 
 The plan is what the user asked for, in the user's terms (token ids the store
-holds, text the user selected); :func:`engine.engine.Engine.generate` resolves it
-with the tokenizer into the canvases' starting tokens and kept positions.
+holds, text the user selected); :func:`engine.generation.seeding.resolve` turns it,
+with the tokenizer, into what the loop reads (the canvases' starting tokens and
+kept positions).
 """
 
 from __future__ import annotations

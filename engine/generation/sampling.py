@@ -1,9 +1,10 @@
-"""transformers' sampler pieces, extended to share one entropy computation per step.
+"""transformers' sampler pieces, as pure functions sharing one entropy computation per step.
 
 ``EntropyBoundSampler.accept_canvas`` and ``StableAndConfidentStoppingCriteria``
 each compute the entropy of the 256 × vocab temperature-scaled logits, and the
-GUI wants that same entropy per position.  These subclasses compute it once and
-keep it for the step event.  :func:`token_entropy` runs the very operations of
+GUI wants that same entropy per position.  Here it is computed once and passed
+in; :func:`accept` returns the accepted mask instead of keeping it on a sampler
+object for :func:`renoise` to read back.  :func:`token_entropy` runs the very operations of
 ``Categorical(logits=...).entropy()`` on tensors of the same shapes, so every
 decision stays bit-identical to ``model.generate``, but in place: it holds two
 canvas × vocab fp32 tensors at its peak instead of five (on the real model,
@@ -14,17 +15,16 @@ from __future__ import annotations
 
 import torch
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-    EntropyBoundSampler,
-    EntropyBoundSamplerConfig,
     LinearTemperatureScheduleLogitsProcessor,
     StableAndConfidentStoppingCriteria,
 )
 
 __all__ = [
-    "EntropyBoundSamplerConfig",
     "LinearTemperatureScheduleLogitsProcessor",
-    "ReportingSampler",
     "ReportingStoppingCriteria",
+    "accept",
+    "noise",
+    "renoise",
     "token_entropy",
 ]
 
@@ -52,24 +52,34 @@ def token_entropy(logits: torch.Tensor, *, consume: bool = False) -> torch.Tenso
     return normalized.sum(-1).neg_()
 
 
-class ReportingSampler(EntropyBoundSampler):
-    """The entropy-bound sampler, taking a precomputed entropy instead of recomputing it."""
+def noise(length: int, vocab_size: int, device: torch.device) -> torch.Tensor:
+    """A canvas of uniformly random tokens: ``EntropyBoundSampler.initialize_canvas``'s very draw."""
+    return torch.randint(low=0, high=vocab_size, size=(1, length), device=device)
 
-    def accept_with_entropy(
-        self, current_canvas: torch.LongTensor, denoiser_canvas: torch.LongTensor, entropy: torch.Tensor
-    ) -> torch.LongTensor:
-        """Accept the lowest-entropy tokens whose entropy sum minus max stays under the bound.
 
-        Same arithmetic as ``EntropyBoundSampler.accept_canvas``; sets ``accepted_token_mask``,
-        which ``renoise_canvas`` then uses to re-randomise every other position.
-        """
-        sorted_entropy, sorted_indices = torch.sort(entropy, dim=-1, descending=False)
-        cumulative = torch.cumsum(sorted_entropy, dim=-1)
-        sorted_selection = cumulative - sorted_entropy <= self.entropy_bound
-        self.accepted_token_mask = torch.scatter(
-            input=torch.zeros_like(sorted_selection), dim=-1, index=sorted_indices, src=sorted_selection
-        )
-        return torch.where(self.accepted_token_mask, denoiser_canvas, current_canvas)
+def accept(entropy: torch.Tensor, entropy_bound: float) -> torch.Tensor:
+    """The accepted mask: the lowest-entropy positions whose entropy sum minus max stays under the bound.
+
+    The arithmetic of ``EntropyBoundSampler.accept_canvas``, on a precomputed
+    entropy, returning the mask that transformers keeps on the sampler object.
+    """
+    sorted_entropy, sorted_indices = torch.sort(entropy, dim=-1, descending=False)
+    cumulative = torch.cumsum(sorted_entropy, dim=-1)
+    sorted_selection = cumulative - sorted_entropy <= entropy_bound
+    return torch.scatter(
+        input=torch.zeros_like(sorted_selection), dim=-1, index=sorted_indices, src=sorted_selection
+    )
+
+
+def renoise(
+    canvas: torch.Tensor, sampled: torch.Tensor, accepted: torch.Tensor, vocab_size: int
+) -> torch.Tensor:
+    """The next canvas: accepted positions take the sampled token, every other one fresh noise.
+
+    ``EntropyBoundSampler.accept_canvas`` then ``renoise_canvas``, with the same random draw.
+    """
+    kept = torch.where(accepted, sampled, canvas)
+    return torch.where(~accepted, noise(canvas.shape[1], vocab_size, canvas.device), kept)
 
 
 class ReportingStoppingCriteria(StableAndConfidentStoppingCriteria):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from engine.cancel import CancelToken
 from engine.errors import EngineError
-from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, Stats, Step
+from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, PromptProgress, Stats, Step
 from engine.generation.loop import TokenCodec
 from engine.generation.plan import ReplyPlan
 from engine.generation.replay import decode_steps
@@ -50,6 +50,11 @@ FRESH = ReplyPlan.fresh()
 
 
 class FakeEngine:
+    """An :class:`engine.interface.ChatEngine` (tests/app/test_app_engine_interface.py holds it to that)."""
+
+    info: FakeInfo
+    default_settings: GenerationSettings
+
     def __init__(
         self,
         reply: str = "Hello **world**.",
@@ -59,6 +64,7 @@ class FakeEngine:
         fail: EngineError | Exception | None = None,
         fail_after_steps: int = 0,
         on_step: Callable[[], None] | None = None,
+        prompt_chunks: int = 0,
     ) -> None:
         self.reply = reply
         self.steps = steps
@@ -66,6 +72,7 @@ class FakeEngine:
         self.fail = fail
         self.fail_after_steps = fail_after_steps
         self.on_step = on_step
+        self.prompt_chunks = prompt_chunks  # > 1: report reading a long prompt, chunk by chunk
         self.info = FakeInfo()
         self.default_settings = GenerationSettings(max_denoising_steps=steps)
         self.calls: list[tuple[Conversation, GenerationSettings | None, PromptOptions | None]] = []
@@ -114,6 +121,15 @@ class FakeEngine:
         cancel = cancel or CancelToken()
         rng = random.Random(0)
         start = time.perf_counter()
+        for chunk in range(1, self.prompt_chunks + 1 if self.prompt_chunks > 1 else 1):
+            yield PromptProgress(
+                2048 * chunk, 2048 * self.prompt_chunks, 0.01 * chunk, 0.01 * (self.prompt_chunks - chunk)
+            )
+            if self.step_delay:
+                time.sleep(self.step_delay)
+            if cancel.cancelled:
+                yield self._done("", start, None, 0, [], incomplete=True)
+                return
         yield PromptEncoded(prompt_tokens=12, seconds=0.001)
         pieces = pieces_of(self.reply)
         blocks = [pieces[i : i + CANVAS] for i in range(0, max(1, len(pieces)), CANVAS)] or [[]]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from app.chat import ChatAttachment, ChatSession, Message, usable_turns
-from app.reply_state import ReplyState, format_stats
+from app.reply_state import ReplyState, format_stats, time_left
 from app.store.titles import auto_title
 from app.token_states import TokenState, classify, entropy_level
-from engine.events import Canvas, PromptEncoded, Step
+from engine.events import Canvas, PromptEncoded, PromptProgress, Step
 from engine.inputs.conversation import Attachment, Turn
 
 
@@ -100,3 +100,23 @@ def test_a_chat_is_titled_like_the_store_titles_it(tmp_path):
     copy = ChatAttachment(tmp_path / "3f9a0c", "image", name="holiday.png")  # the store's copy, by hash
     attached.add(Message("user", "", (copy,)))
     assert attached.title == "holiday.png"
+
+
+def test_a_long_prompt_shows_how_much_is_read_and_the_time_left():
+    state = ReplyState()
+    state.on_prompt_progressed(PromptProgress(12_288, 95_000, seconds=10.0, seconds_left=70.0))
+    assert state.indicator() == "Reading the prompt · 12,288 / 95,000 tokens · about 1 min left"
+    state.on_prompt_progressed(PromptProgress(94_000, 95_000, seconds=100.0, seconds_left=3.4))
+    assert state.indicator() == "Reading the prompt · 94,000 / 95,000 tokens · about 3 s left"
+    state.on_prompt_progressed(PromptProgress(95_000, 95_000, seconds=101.0, seconds_left=0.0))
+    assert state.indicator() == "Reading the prompt · 95,000 / 95,000 tokens"
+    state.on_prompt_encoded(PromptEncoded(95_000, 101.0))
+    assert state.indicator() == "first canvas…"
+
+
+def test_time_left_reads_as_words():
+    assert time_left(0.4) == "almost done"
+    assert time_left(42) == "about 42 s left"
+    assert time_left(59.7) == "about 1 min left"
+    assert time_left(129) == "about 2 min left"
+    assert time_left(3900) == "about 1 h 5 min left"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.engine import append_tokens
 from engine.errors import EngineError
 from engine.events import Canvas, Done, PromptEncoded
 from engine.generation.plan import ReplyPlan
+from engine.generation.prefill import append_tokens
 from engine.inputs.conversation import Conversation, PromptOptions, Turn
 
 CONVERSATION = Conversation(turns=(Turn("user", "Write two paragraphs about rivers."),))

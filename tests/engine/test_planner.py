@@ -233,7 +233,7 @@ def test_prefill_transient_matches_the_measured_peak_of_the_real_encoder(context
     from transformers.cache_utils import DynamicCache
 
     from engine.benchmarks.forward import AllocationTracker
-    from engine.generation.loop import _encode
+    from engine.generation.prefill import _encode
 
     model = _moe_heavy_model()
     shape = Shape.from_config(model.config)
@@ -241,9 +241,7 @@ def test_prefill_transient_matches_the_measured_peak_of_the_real_encoder(context
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
     with torch.no_grad(), AllocationTracker() as tracker:
         for start in range(0, context, chunk):
-            end = start + chunk
-            mask = torch.ones((1, end), dtype=torch.bool)
-            cache = _encode(model, model.config, ids[:, start:end], mask, cache, {}, start)
+            cache = _encode(model, ids[:, start : start + chunk], cache, {}, start)
     parts = prefill_transient_bytes(shape, context, chunk, dtype_bytes=4)
     assert parts["mlp"] > parts["attention"]  # the experts' grouped buffers decide the peak
     predicted = kv_cache_bytes(shape, context, dtype_bytes=4) + prefill_peak(parts)

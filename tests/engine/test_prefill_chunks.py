@@ -11,9 +11,9 @@ from media_files import write_png
 
 from engine.cancel import CancelToken
 from engine.engine import Engine
-from engine.events import Done, PromptEncoded, Step
-from engine.generation import loop as denoise_module
-from engine.generation.loop import _image_spans_before, prefill_chunks
+from engine.events import Done, PromptEncoded, PromptProgress, Step
+from engine.generation import prefill as denoise_module
+from engine.generation.prefill import _image_spans_before, prefill_chunks
 from engine.inputs.conversation import Attachment, Conversation, PromptOptions, Turn
 
 TEXT = Conversation(turns=(Turn("user", "Tell me about rivers and the sea. " * 12),), system="Be brief.")
@@ -95,3 +95,34 @@ def test_a_cancel_during_a_long_prefill_lands_between_chunks(engine, monkeypatch
     assert len(calls) == 1, "no chunk after the cancel"
     assert isinstance(events[-1], Done) and events[-1].incomplete and events[-1].token_ids == ()
     assert not any(isinstance(e, Step) for e in events)
+
+
+def test_a_prompt_read_in_chunks_reports_each_chunk_before_it_is_encoded(engine):
+    events = run(engine, TEXT, chunk=32)
+    encoded = next(i for i, e in enumerate(events) if isinstance(e, PromptEncoded))
+    total = events[encoded].prompt_tokens
+    progress = events[:encoded]
+    assert all(isinstance(e, PromptProgress) for e in progress)
+    assert [p.tokens_done for p in progress] == [hi for _, hi in prefill_chunks(None, 0, total, 32)]
+    assert all(p.tokens_total == total and p.seconds_left >= 0 for p in progress)
+    assert [p.seconds for p in progress] == sorted(p.seconds for p in progress)
+    assert progress[-1].seconds_left == 0
+    assert not any(isinstance(e, PromptProgress) for e in events[encoded:])
+    whole = run(engine, TEXT, chunk=100_000)
+    assert not any(isinstance(e, PromptProgress) for e in whole), "one encoder call: nothing to report"
+    assert whole[-1].token_ids == events[-1].token_ids
+
+
+def test_stop_after_the_first_progress_event_ends_the_reply_before_any_step(engine):
+    cancel = CancelToken()
+    engine.prefill_chunk = 16
+    settings = engine.default_settings.with_changes(max_new_tokens=256, max_denoising_steps=4, seed=1)
+    events = []
+    for event in engine.generate(TEXT, settings, PromptOptions(), cancel, with_pieces=False):
+        events.append(event)
+        if isinstance(event, PromptProgress):
+            cancel.cancel()  # the user pressed Stop on "Reading the prompt · 16 / … tokens"
+    assert [type(e) for e in events] == [PromptProgress, Done]
+    done = events[-1]
+    assert done.incomplete and done.stop_reason == "cancelled" and done.token_ids == ()
+    assert events[0].tokens_done == 16 < events[0].tokens_total

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+    EntropyBoundSampler,
+    EntropyBoundSamplerConfig,
+)
 
 from engine.benchmarks.forward import AllocationTracker
-from engine.generation.sampling import token_entropy
+from engine.generation.sampling import accept, noise, renoise, token_entropy
 
 
 def reference(logits: torch.Tensor) -> torch.Tensor:
@@ -56,3 +60,27 @@ def test_lower_peak_than_categorical():
     assert peak(reference) >= 5
     assert peak(token_entropy) < 3.05
     assert peak(lambda logits: token_entropy(logits, consume=True)) < 2.05
+
+
+@pytest.mark.parametrize(("seed", "bound"), [(0, 0.1), (1, 0.5), (2, 3.0), (3, 1e-6)])
+def test_pure_acceptance_and_renoise_are_transformers_sampler_bit_for_bit(seed, bound):
+    """accept() returns the mask EntropyBoundSampler keeps on itself; renoise() draws the same noise."""
+    vocab = 3000
+    logits = logits_like_the_sampler_sees(torch.float32, seed)
+    width = logits.shape[1]
+    sampler = EntropyBoundSampler(EntropyBoundSamplerConfig(entropy_bound=bound), width, vocab, 8)
+    torch.manual_seed(seed)
+    cpu = torch.device("cpu")
+    canvas, sampled = sampler.initialize_canvas(1, cpu), sampler.initialize_canvas(1, cpu)
+    expected = sampler.renoise_canvas(sampler.accept_canvas(canvas, sampled, logits, 8), 8)
+
+    torch.manual_seed(seed)
+    ours_canvas, ours_sampled = (
+        noise(width, vocab, torch.device("cpu")),
+        noise(width, vocab, torch.device("cpu")),
+    )
+    assert torch.equal(ours_canvas, canvas) and torch.equal(ours_sampled, sampled)
+    mask = accept(token_entropy(logits), bound)
+    assert torch.equal(mask, sampler.accepted_token_mask)
+    assert 0 < int(mask.sum()) <= width
+    assert torch.equal(renoise(ours_canvas, ours_sampled, mask, vocab), expected)

@@ -1,0 +1,106 @@
+"""A ReplyPlan resolved into what the denoising loop reads: the prompt's tail and each canvas's start.
+
+:class:`~engine.generation.plan.ReplyPlan` is what the user asked for, in the
+user's terms (the text they selected, the answer to revise).  The loop does not
+know about modes: it reads a :class:`Seeding` — tokens to read after the prompt,
+the tokens each canvas starts from, which of them are kept through every step,
+and the token budget — and :func:`resolve` is the one place that turns a plan
+into it.
+
+A future mode is one ``ReplyPlan`` constructor and one case here:
+
+* "fill gaps" (a user draft with holes): ``start`` = the draft's ids, ``kept`` =
+  True where the user wrote, False in the holes (the loop would also need the
+  ids barred from the free positions, EOS and pad, as one more field);
+* "fork at a step": ``prompt_tail`` = the canvases committed before that step,
+  ``start`` = the recorded step's canvas.
+
+Torch-free on purpose: the GUI imports the plan module, and this one with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.errors import EngineError
+from engine.generation.plan import ReplyPlan
+from engine.generation.rewrite import frozen_positions, selected_range
+
+if TYPE_CHECKING:
+    from engine.generation.loop import TokenCodec
+
+
+@dataclass(frozen=True, slots=True)
+class Seeding:
+    """How the loop starts: every field in token positions, nothing about modes.
+
+    ``start[k * canvas : (k + 1) * canvas]`` is canvas k's starting text (noise
+    past its end); ``kept`` (empty, or one flag per ``start`` position) holds
+    those tokens fixed through every step, as if accepted from the start (entropy
+    0); the positions not kept start from noise, so a rewrite is new text.
+    """
+
+    max_new_tokens: int  # the loop's budget (the events cover only what it writes)
+    prompt_tail: tuple[int, ...] = ()  # read after the prompt before the first canvas (a continuation)
+    start: tuple[int, ...] = ()
+    kept: tuple[bool, ...] = ()
+
+    def canvas_start(self, block: int, canvas: int) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+        """Canvas ``block``'s starting tokens and, when positions are kept, their flags."""
+        start = self.start[block * canvas : (block + 1) * canvas]
+        return start, self.kept[block * canvas : (block + 1) * canvas][: len(start)]
+
+
+def resolve(
+    plan: ReplyPlan,
+    budget: int,
+    codec: TokenCodec,
+    encode: Callable[[str], list[int]],
+    canvas: int,
+) -> Seeding:
+    """The Seeding of ``plan`` for a reply of at most ``budget`` new tokens.
+
+    ``encode`` tokenizes plain text (no special tokens).  Raises EngineError when
+    the plan cannot be carried out (nothing left of the budget, a selection that
+    is not in the reply).
+    """
+    if plan.kind == "continue":
+        remaining = budget - len(plan.tokens)
+        if remaining <= 0:
+            raise EngineError(
+                f"This reply already has {len(plan.tokens):,} tokens, the 'max new tokens' limit",
+                fix="Raise 'max new tokens' in Settings to continue it, or regenerate it",
+            )
+        return Seeding(remaining, prompt_tail=plan.tokens)
+    if plan.kind == "revise":
+        return Seeding(budget, start=tuple(start_tokens(encode, plan.text, budget)))
+    if plan.kind == "rewrite":
+        ids, kept = rewrite_positions(codec, canvas, plan.tokens, plan.text)
+        return Seeding(len(ids), start=tuple(ids), kept=tuple(kept))
+    return Seeding(budget)
+
+
+def start_tokens(encode: Callable[[str], list[int]], text: str, limit: int) -> list[int]:
+    """``text`` as the ids a revision's canvases start from (no special tokens), at most ``limit``."""
+    return list(encode(text)[:limit]) if text else []
+
+
+def rewrite_positions(
+    codec: TokenCodec, canvas: int, reply_ids: Sequence[int], selection: str
+) -> tuple[list[int], list[bool]]:
+    """The ids a rewrite starts from (whole canvases) and which of them it keeps.
+
+    Raises EngineError when the reply is not whole canvases or the selection is not in its text.
+    """
+    ids = list(reply_ids)
+    if not ids or len(ids) % canvas:
+        raise EngineError(
+            "This reply's saved canvases are incomplete, so a part of it cannot be rewritten",
+            fix="Regenerate the reply instead",
+        )
+    text_ids = codec.until_eos(ids)
+    start, end = selected_range(codec.decode(text_ids), selection)
+    keep = frozen_positions(text_ids, codec.decode, start, end)
+    return ids, keep + [True] * (len(ids) - len(text_ids))  # the end of the reply stays
