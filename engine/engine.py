@@ -19,7 +19,8 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
 from engine.generation import seeding as seeds
-from engine.generation.loop import TokenCodec, denoise
+from engine.generation.codec import TokenCodec
+from engine.generation.loop import denoise
 from engine.generation.plan import ReplyPlan
 from engine.generation.prefill import PrefillOptions, PrefixCache
 from engine.generation.replay import decode_steps

@@ -296,7 +296,7 @@ class _Run:
 
 def bench_inputs(model: nn.Module, context: int, canvases: int, steps: int, seed: int) -> tuple:
     """A random ``context``-token prompt, a codec, and settings that run every canvas ``steps`` steps."""
-    from engine.generation.loop import TokenCodec
+    from engine.generation.codec import TokenCodec
     from engine.settings import GenerationSettings
 
     vocab = model.config.text_config.vocab_size

@@ -28,6 +28,7 @@ import torch
 
 from engine.cancel import CancelToken
 from engine.events import Canvas, Done, Event, Stats, Step
+from engine.generation.codec import TokenCodec
 from engine.generation.prefill import (
     PrefillOptions,
     Prompt,
@@ -42,23 +43,6 @@ from engine.generation.step import CanvasSeed, DecoderInputs, Denoised, Sampling
 from engine.settings import GenerationSettings
 
 __all__ = ["TokenCodec", "denoise", "synchronize"]
-
-
-@dataclass(frozen=True)
-class TokenCodec:
-    """How token ids become text: the engine's view of the tokenizer."""
-
-    decode: Callable[[list[int]], str]
-    pieces: Callable[[list[int]], list[str]]
-    eos_ids: frozenset[int]
-    pad_id: int | None
-
-    def until_eos(self, ids: list[int]) -> list[int]:
-        """Ids up to (excluding) the first end-of-sequence token."""
-        for i, token in enumerate(ids):
-            if token in self.eos_ids:
-                return ids[:i]
-        return ids
 
 
 @dataclass

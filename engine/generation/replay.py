@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from engine.errors import EngineError
 from engine.events import Step
-from engine.generation.loop import TokenCodec
+from engine.generation.codec import TokenCodec
 
 
 class ForeignHistoryError(EngineError):

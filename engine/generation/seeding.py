@@ -29,7 +29,7 @@ from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import frozen_positions, selected_range
 
 if TYPE_CHECKING:
-    from engine.generation.loop import TokenCodec
+    from engine.generation.codec import TokenCodec
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, PromptProgress, Stats, Step
-from engine.generation.loop import TokenCodec
+from engine.generation.codec import TokenCodec
 from engine.generation.plan import ReplyPlan
 from engine.generation.replay import decode_steps
 from engine.inputs.conversation import Conversation, PromptOptions

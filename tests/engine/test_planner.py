@@ -188,7 +188,8 @@ def _vocab_heavy_model():
 def test_step_transient_matches_the_measured_peak_of_the_real_loop():
     """engine.generation.loop on CPU, every allocation tracked: the planner's step peak is within 5 %."""
     from engine.benchmarks.forward import AllocationTracker
-    from engine.generation.loop import TokenCodec, denoise
+    from engine.generation.codec import TokenCodec
+    from engine.generation.loop import denoise
     from engine.settings import GenerationSettings
 
     model = _vocab_heavy_model()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.events import Step
-from engine.generation.loop import TokenCodec
+from engine.generation.codec import TokenCodec
 from engine.generation.replay import ForeignHistoryError, decode_steps
 
 VOCAB = ["<eos>", "Hel", "lo", " world", "?"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import EngineError
-from engine.generation.loop import TokenCodec
+from engine.generation.codec import TokenCodec
 from engine.generation.plan import ReplyPlan
 from engine.generation.seeding import Seeding, resolve
 
