@@ -190,6 +190,11 @@ class Database:
             with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
                 self.conn.execute("ROLLBACK")
 
+    def data_version(self) -> int:
+        """Changes whenever *another* connection commits (PRAGMA data_version)."""
+        with self._lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     """Open, configure, check and migrate, retrying while another instance holds the file.

@@ -60,6 +60,7 @@ class Store:
         """Set when a damaged database was moved aside at open: show ``recovery.message`` to the user."""
         self.interrupted: tuple[int, ...] = ()
         """Replies that were still streaming when the app last died; now marked incomplete."""
+        self._data_version = db.data_version()
 
     @classmethod
     def open(
@@ -127,6 +128,13 @@ class Store:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def has_external_changes(self) -> bool:
+        """True once after another connection (``dgchat import`` from a terminal) committed something."""
+        version = self._db.data_version()
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
 
     def _finish_interrupted_replies(self) -> tuple[int, ...]:
         with self._db.write("mark interrupted replies") as conn:
