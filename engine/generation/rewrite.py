@@ -20,21 +20,25 @@ from collections.abc import Callable, Sequence
 from engine.errors import EngineError
 
 
-def _letters(text: str) -> tuple[str, list[int]]:
-    """The letters and digits of ``text`` (lower case) and, for each, its index in ``text``."""
+def letters(text: str) -> tuple[str, list[int]]:
+    """The letters and digits of ``text`` (lower case) and, for each, its index in ``text``.
+
+    Rendered text and model text compare equal this way (markdown markup and line breaks drop
+    out); the uncertainty view (app.uncertainty) aligns them with it too.
+    """
     kept = [(ch.lower(), i) for i, ch in enumerate(text) if ch.isalnum()]
     return "".join(ch for ch, _ in kept), [i for _, i in kept]
 
 
 def selected_range(text: str, selection: str) -> tuple[int, int]:
     """The characters ``[start, end)`` of ``text`` that ``selection`` (as rendered) covers."""
-    wanted, _ = _letters(selection)
+    wanted, _ = letters(selection)
     if not wanted:
         raise EngineError(
             "The selection has no words to rewrite", fix="Select a word, a sentence or a paragraph"
         )
-    letters, where = _letters(text)
-    found = letters.find(wanted)
+    have, where = letters(text)
+    found = have.find(wanted)
     if found < 0:
         raise EngineError(
             "The selected text is not in this reply as the model wrote it",
