@@ -111,7 +111,8 @@ class ReplyDoubts:
     def spans(self, answer: str, rendered: str, *, tint_from: float = TINT_FROM) -> list[DoubtSpan]:
         """The words of ``rendered`` (the answer as drawn) whose tokens score at least ``tint_from``.
 
-        Adjacent tinted words are not merged: each keeps its own reason.  Empty when the
+        Tinted words with only a mark between them ("10,100") are one span, with the reason of
+        its most unsure token; words apart stay apart, each with its own reason.  Empty when the
         answer is not in the model's text (another tokenizer, or an edited message).
         """
         text = "".join(self.pieces)
@@ -136,8 +137,13 @@ class ReplyDoubts:
             if not word_doubts:
                 continue
             worst = max(word_doubts, key=lambda d: d.score)
-            if worst.score >= tint_from:
-                spans.append(DoubtSpan(where[first], where[last] + 1, worst))
+            if worst.score < tint_from:
+                continue
+            span = DoubtSpan(where[first], where[last] + 1, worst)
+            if spans and _joined(rendered[spans[-1].end : span.start]):  # "10,100", "don't": one word
+                before = spans.pop()
+                span = DoubtSpan(before.start, span.end, max(before.doubt, worst, key=lambda d: d.score))
+            spans.append(span)
         return spans
 
     def _letter_doubts(self, text: str, start: int, end: int) -> list[tuple[str, int, TokenDoubt]]:
@@ -147,6 +153,11 @@ class ReplyDoubts:
             owner.extend([index] * len(piece))
         chars, where = letters(text[start:end])
         return [(ch, start + i, self.doubts[owner[start + i]]) for ch, i in zip(chars, where, strict=True)]
+
+
+def _joined(gap: str) -> bool:
+    """Whether two words with ``gap`` between them are drawn as one (a comma in a number, an apostrophe)."""
+    return len(gap) == 1 and gap in ",.'’-"
 
 
 def _words(letter_doubts: list[tuple[str, int, TokenDoubt]]) -> list[tuple[str, list[TokenDoubt]]]:

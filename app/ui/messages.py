@@ -703,7 +703,8 @@ class AssistantMessage(QWidget):
 
     def refresh_math(self) -> None:
         """Show formulas drawn since this reply was rendered (see app.ui.math_pool)."""
-        self.answer.refresh_math()
+        if self.answer.refresh_math():
+            self._apply_doubts()  # drawn again: without its tints
         self.thought.refresh_math()
 
     def text_views(self) -> list[RichTextView]:
@@ -730,6 +731,8 @@ class AssistantMessage(QWidget):
     def show_doubts(self, doubts: ReplyDoubts | None) -> None:
         """Tint the finished answer's words by ``doubts`` (None: no tints)."""
         had_tints = bool(self.tints.spans)
+        if doubts is not None and doubts is self.doubts and had_tints:
+            return  # already drawn (the reply was shown again after a replay)
         self.doubts = doubts
         if doubts is None:
             self.tints.clear()

@@ -85,7 +85,9 @@ class UncertaintyTints(QObject):
             return None
         menu = QMenu(view)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.addSection(span.doubt.reason())
+        why = menu.addAction(span.doubt.reason()[0].upper() + span.doubt.reason()[1:])
+        why.setEnabled(False)  # says why the word is tinted; nothing to do
+        menu.addSeparator()
         for text, slot in actions:
             menu.addAction(text).triggered.connect(lambda _checked=False, run=slot: run())
         self.menu = menu
