@@ -17,6 +17,7 @@ there (a list number, a link's address) is skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,10 @@ TINT_FROM = 0.3
 # How many rendered letters past the last matched one a model word may be found at
 # (a code block's "Copy" header and language name come between words that follow each other).
 LOOKAHEAD = 16
+# A byte-fallback token's piece ("<0xC3>"): part of a character, no letters of its own.
+BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+# How many of the answer's first words locate it when the whole answer cannot be found (tried in turn).
+ANSWER_HEAD_WORDS = (8, 3, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +117,11 @@ class ReplyDoubts:
         """The words of ``rendered`` (the answer as drawn) whose tokens score at least ``tint_from``.
 
         Tinted words with only a mark between them ("10,100") are one span, with the reason of
-        its most unsure token; words apart stay apart, each with its own reason.  Empty when the
-        answer is not in the model's text (another tokenizer, or an edited message).
+        its most unsure token; words apart stay apart, each with its own reason.
         """
-        text = "".join(self.pieces)
-        try:
-            answer_start, answer_end = selected_range(text, answer)
-        except EngineError:
-            return []
-        letter_doubts = self._letter_doubts(text, answer_start, answer_end)
+        pieces = [BYTE_PIECE.sub("\ufffd", piece) for piece in self.pieces]
+        text = "".join(pieces)
+        letter_doubts = self._letter_doubts(pieces, text, *_answer_range(text, answer))
         have, where = letters(rendered)
         found: dict[int, TokenDoubt] = {}  # rendered letter index -> doubt of the model letter there
         cursor = 0
@@ -146,13 +147,35 @@ class ReplyDoubts:
             spans.append(span)
         return spans
 
-    def _letter_doubts(self, text: str, start: int, end: int) -> list[tuple[str, int, TokenDoubt]]:
+    def _letter_doubts(
+        self, pieces: list[str], text: str, start: int, end: int
+    ) -> list[tuple[str, int, TokenDoubt]]:
         """Each letter of ``text[start:end]``: (letter, its index in text, the doubt of its token)."""
         owner: list[int] = []  # token index for each character of text
-        for index, piece in enumerate(self.pieces):
+        for index, piece in enumerate(pieces):
             owner.extend([index] * len(piece))
         chars, where = letters(text[start:end])
         return [(ch, start + i, self.doubts[owner[start + i]]) for ch, i in zip(chars, where, strict=True)]
+
+
+def _answer_range(text: str, answer: str) -> tuple[int, int]:
+    """Where the answer is in the model's text (after its reasoning, before padding).
+
+    The whole answer is looked for first; failing that (a character the token pieces do not
+    spell out), its first words, and the rest of the text is aligned word by word; failing
+    that too, all of it (a text of another model then matches too little to tint).
+    """
+    try:
+        return selected_range(text, answer)
+    except EngineError:
+        pass
+    words = answer.split()
+    for count in ANSWER_HEAD_WORDS:
+        try:
+            return selected_range(text, " ".join(words[:count]))[0], len(text)
+        except EngineError:
+            continue
+    return 0, len(text)
 
 
 def _joined(gap: str) -> bool:

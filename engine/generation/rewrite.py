@@ -26,8 +26,14 @@ def letters(text: str) -> tuple[str, list[int]]:
     Rendered text and model text compare equal this way (markdown markup and line breaks drop
     out); the uncertainty view (app.uncertainty) aligns them with it too.
     """
-    kept = [(ch.lower(), i) for i, ch in enumerate(text) if ch.isalnum()]
+    # One character each ("İ".lower() is two): the letters and their indices stay in step.
+    kept = [(_lower(ch), i) for i, ch in enumerate(text) if ch.isalnum()]
     return "".join(ch for ch, _ in kept), [i for _, i in kept]
+
+
+def _lower(ch: str) -> str:
+    lower = ch.lower()
+    return lower if len(lower) == 1 else ch
 
 
 def selected_range(text: str, selection: str) -> tuple[int, int]:

@@ -128,7 +128,7 @@ def test_uncertainty_maps_tokens_to_the_rendered_words_with_the_markdown_markup_
     assert {s.doubt.reason() for s in spans} == {f"accepted at step {STEPS} of {STEPS}, entropy 2.3"}
 
 
-def test_words_accepted_early_are_not_tinted_and_a_foreign_text_gets_no_tint(qtbot):
+def test_words_accepted_early_are_not_tinted_nor_are_late_words_the_reply_does_not_show(qtbot):
     pieces = tokens(THOUGHT + ANSWER)
     view = rendered(qtbot, ANSWER)
     assert doubts_of(pieces, set()).spans(ANSWER, document_text(view)) == []
@@ -266,3 +266,24 @@ def test_tinted_parts_of_one_number_are_one_span_and_words_apart_stay_apart(qtbo
     assert tinted({"10", "100"}) == ["10,100"]
     assert tinted({"10"}) == ["10"]
     assert tinted({"tonnes", "not"}) == ["tonnes", "not"], "a comma and a space between: apart"
+
+
+def test_byte_pieces_and_odd_letters_do_not_lose_the_tints(qtbot):
+    answer = "Un café à İstanbul, then home late."
+    pieces = ["Un", " caf", "<0xC3>", "<0xA9>", " à", " İ", "stanbul", ",", " then", " home", " late", "."]
+    view = rendered(qtbot, answer)
+    text = document_text(view)
+    spans = ReplyDoubts(tuple(pieces), tuple(reply_doubts(history(pieces, {"home", "stanbul"})))).spans(
+        answer, text
+    )
+    assert [text[s.start : s.end] for s in spans] == ["İstanbul", "home"]
+
+
+def test_a_reply_of_two_canvases_is_tinted_across_the_boundary(qtbot):
+    first, second = tokens("The first canvas ends in the mid"), tokens("dle of a word, then goes on.")
+    answer = "".join(first + second)
+    doubts = reply_doubts(history(first, {"mid"}) + history(second, {"goes"}, block=1))
+    view = rendered(qtbot, answer)
+    text = document_text(view)
+    spans = ReplyDoubts(tuple(first + second), tuple(doubts)).spans(answer, text)
+    assert [text[s.start : s.end] for s in spans] == ["middle", "goes"]
