@@ -32,8 +32,9 @@ TINT_FROM = 0.3
 # How many rendered letters past the last matched one a model word may be found at
 # (a code block's "Copy" header and language name come between words that follow each other).
 LOOKAHEAD = 16
-# A byte-fallback token's piece ("<0xC3>"): part of a character, no letters of its own.
+# A byte-fallback token's piece ("<0xC3>", "<0x31>") and a special token's ("<eos>", "<unused12>").
 BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+SPECIAL_PIECE = re.compile(r"<[^<>\s]+>")
 # How many of the answer's first words locate it when the whole answer cannot be found (tried in turn).
 ANSWER_HEAD_WORDS = (8, 3, 1)
 
@@ -119,7 +120,7 @@ class ReplyDoubts:
         Tinted words with only a mark between them ("10,100") are one span, with the reason of
         its most unsure token; words apart stay apart, each with its own reason.
         """
-        pieces = [BYTE_PIECE.sub("\ufffd", piece) for piece in self.pieces]
+        pieces = [spelled(piece) for piece in self.pieces]
         text = "".join(pieces)
         letter_doubts = self._letter_doubts(pieces, text, *_answer_range(text, answer))
         have, where = letters(rendered)
@@ -156,6 +157,18 @@ class ReplyDoubts:
             owner.extend([index] * len(piece))
         chars, where = letters(text[start:end])
         return [(ch, start + i, self.doubts[owner[start + i]]) for ch, i in zip(chars, where, strict=True)]
+
+
+def spelled(piece: str) -> str:
+    """A token piece as the text it stands for, as far as the piece tells (no tokenizer here).
+
+    A byte token is a placeholder without letters (the tokenizer decodes a run of them
+    together, invalid runs as "�": one byte alone says nothing sure); a special token
+    ("<eos>", "<unused12>", "<channel|>") writes nothing.
+    """
+    if BYTE_PIECE.fullmatch(piece):
+        return "\ufffd"
+    return "" if SPECIAL_PIECE.fullmatch(piece) else piece
 
 
 def _answer_range(text: str, answer: str) -> tuple[int, int]:

@@ -24,7 +24,9 @@ from app.ui.messages import AssistantMessage
 from app.ui.text_view import RichTextView
 from app.ui.uncertainty_tints import document_text
 from app.uncertainty import TINT_FROM, ReplyDoubts, TokenDoubt, block_doubts, reply_doubts
+from app.worker import load_engine
 from engine.events import Step
+from engine.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -268,9 +270,23 @@ def test_tinted_parts_of_one_number_are_one_span_and_words_apart_stay_apart(qtbo
     assert tinted({"tonnes", "not"}) == ["tonnes", "not"], "a comma and a space between: apart"
 
 
-def test_byte_pieces_and_odd_letters_do_not_lose_the_tints(qtbot):
+def test_byte_and_special_pieces_and_odd_letters_do_not_lose_the_tints(qtbot):
     answer = "Un café à İstanbul, then home late."
-    pieces = ["Un", " caf", "<0xC3>", "<0xA9>", " à", " İ", "stanbul", ",", " then", " home", " late", "."]
+    pieces = [
+        "Un",
+        " caf",
+        "<0xC3>",
+        "<0xA9>",
+        " à",
+        " İ",
+        "stanbul",
+        ",",
+        "<unused3>",
+        " then",
+        " home",
+        " late",
+        ".",
+    ]
     view = rendered(qtbot, answer)
     text = document_text(view)
     spans = ReplyDoubts(tuple(pieces), tuple(reply_doubts(history(pieces, {"home", "stanbul"})))).spans(
@@ -287,3 +303,19 @@ def test_a_reply_of_two_canvases_is_tinted_across_the_boundary(qtbot):
     text = document_text(view)
     spans = ReplyDoubts(tuple(first + second), tuple(doubts)).spans(answer, text)
     assert [text[s.start : s.end] for s in spans] == ["middle", "goes"]
+
+
+def test_the_real_tokenizer_pieces_map_to_the_rendered_words(qtbot, make_window, tiny_checkpoint):
+    settings = GenerationSettings(max_new_tokens=256, max_denoising_steps=4, seed=3)
+    window = loaded(qtbot, make_window, load_engine, str(tiny_checkpoint), AppConfig(generation=settings))
+    say(qtbot, window, "Tell me something", timeout=60_000)
+    reply = replies(window)[-1]
+    window.menus.uncertainty_action.trigger()
+    qtbot.waitUntil(lambda: bool(reply.tints.spans), timeout=30_000)
+    # Random weights: every token is unsure, so (nearly) every word drawn is tinted, though the
+    # pieces hold byte and special tokens the answer's text does not show as such.
+    text = document_text(reply.answer.views()[-1])
+    words = re.findall(r"[^\W_]+", text)
+    tinted = [w for s in reply.tints.spans for w in re.findall(r"[^\W_]+", text[s.start : s.end])]
+    assert words and len(tinted) >= 0.9 * len(words), (len(tinted), len(words))
+    assert all(span.doubt.steps <= 4 for span in reply.tints.spans)
