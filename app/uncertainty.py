@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.errors import EngineError
 from engine.events import Step
@@ -46,13 +46,13 @@ class TokenDoubt:
     step: int  # from this step on the final token stayed accepted (1-based)
     steps: int  # the steps its canvas took
     entropy: float  # nats, at that step
+    # 0 (accepted at once, certain) … 1 (accepted at the last step, or with a high entropy).
+    score: float = field(init=False, compare=False)
 
-    @property
-    def score(self) -> float:
-        """0 (accepted at once, certain) … 1 (accepted at the last step, or with a high entropy)."""
+    def __post_init__(self) -> None:
         late = (self.step - 1) / (self.steps - 1) if self.steps > 1 else 0.0
         unsure = min(1.0, max(0.0, self.entropy) / FULL_ENTROPY)
-        return 1.0 - (1.0 - late) * (1.0 - unsure)
+        object.__setattr__(self, "score", 1.0 - (1.0 - late) * (1.0 - unsure))  # asked per letter: once
 
     def reason(self) -> str:
         return f"accepted at step {self.step} of {self.steps}, entropy {self.entropy:.1f}"

@@ -47,14 +47,17 @@ class UncertaintyTints(QObject):
         """Tint the words of ``view`` (showing ``answer``) that ``doubts`` marks as unsure."""
         self._watch(view)
         self.spans = doubts.spans(answer, document_text(view))
+        formats: dict[str, QtGui.QTextCharFormat] = {}
+        for color in colors.doubt_tints:
+            formats[color] = QtGui.QTextCharFormat()
+            formats[color].setBackground(QColor(color))
         cursor = QTextCursor(view.document())
+        cursor.beginEditBlock()  # one change for the document (its height is measured once)
         for span in self.spans:
             cursor.setPosition(span.start)
             cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
-            tint = QtGui.QTextCharFormat()
-            tint.setBackground(QColor(tint_of(span, colors)))
-            tint.setToolTip(span.doubt.reason())
-            cursor.mergeCharFormat(tint)
+            cursor.mergeCharFormat(formats[tint_of(span, colors)])
+        cursor.endEditBlock()
         return self.spans
 
     def clear(self) -> None:

@@ -19,7 +19,7 @@ from app_fakes import FakeEngine, pieces_of
 from app.config import AppConfig, load_config
 from app.markdown import MarkdownRenderer
 from app.palette import DARK, LIGHT
-from app.qt import QColor, QPoint, Qt, QTextCursor
+from app.qt import QApplication, QColor, QEvent, QPoint, Qt, QTextCursor, QtGui, QtWidgets
 from app.ui.messages import AssistantMessage
 from app.ui.text_view import RichTextView
 from app.ui.uncertainty_tints import document_text
@@ -180,6 +180,10 @@ def test_hovering_a_tinted_word_says_why_and_clicking_it_offers_rewrite_this_par
     point = view.cursorRect(cursor).center()
     assert message.tints.span_at(view, point) == span
     assert message.tints.span_at(view, QPoint(view.width() - 2, 2)) is None, "past the end of a line"
+    hover = QtGui.QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point))
+    QApplication.sendEvent(view.viewport(), hover)
+    assert QtWidgets.QToolTip.text() == "accepted at step 4 of 4, entropy 2.3"
+    QtWidgets.QToolTip.hideText()
 
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
     qtbot.waitUntil(lambda: message.tints.menu is not None and message.tints.menu.isVisible())
