@@ -61,6 +61,8 @@ class AppConfig:
     first_run_done: bool = False
     # CPU threads the engine computes with; 0: automatic (the cores less one, engine.threads).
     engine_threads: int = 0
+    # View ▸ Show uncertainty: tint the words of finished replies the model was unsure of.
+    show_uncertainty: bool = False
 
     def validate(self) -> AppConfig:
         """Raise SettingsError naming the first bad value (generation settings included)."""
@@ -106,6 +108,8 @@ class AppConfig:
             )
         if not isinstance(self.first_run_done, bool):
             raise SettingsError("first_run_done must be true or false", fix="Delete the settings file")
+        if not isinstance(self.show_uncertainty, bool):
+            raise SettingsError("show_uncertainty must be true or false", fix="Delete the settings file")
         return self
 
     def with_changes(self, **changes: Any) -> AppConfig:

@@ -35,6 +35,8 @@ class Colors:
     error_text: str
     selection: str
     pygments_style: str
+    # Background of words the model was unsure of (View ▸ Show uncertainty): a little, more, most.
+    doubt_tints: tuple[str, str, str]
 
 
 LIGHT = Colors(
@@ -61,6 +63,7 @@ LIGHT = Colors(
     error_text="#a4262c",
     selection="#c9d6ff",
     pygments_style="friendly",
+    doubt_tints=("#fff3cc", "#ffe199", "#ffc98f"),
 )
 
 DARK = Colors(
@@ -87,4 +90,5 @@ DARK = Colors(
     error_text="#ffb4ab",
     selection="#3b4a86",
     pygments_style="github-dark",
+    doubt_tints=("#3d3520", "#5a4618", "#78431c"),
 )

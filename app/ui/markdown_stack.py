@@ -106,10 +106,12 @@ class MarkdownStack(QWidget):
         text = self.text
         self.set_final(text)
 
-    def refresh_math(self) -> None:
-        """Render again the views that showed formulas as source, now that some are drawn."""
-        for view, text in list(self._waiting_for_math.items()):
+    def refresh_math(self) -> bool:
+        """Render again the views that showed formulas as source, now that some are drawn; True if any."""
+        waiting = list(self._waiting_for_math.items())
+        for view, text in waiting:
             self._render_into(view, text)
+        return bool(waiting)
 
     def _render_into(self, view: RichTextView, text: str) -> None:
         rendered = self._renderer().render(text)

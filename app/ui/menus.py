@@ -24,6 +24,7 @@ from app.ui.model_switcher import ModelSwitcher
 from app.ui.revise_offer import ReviseOffer
 from app.ui.sidebar import Sidebar
 from app.ui.trash_dialog import Trash
+from app.ui.uncertainty_requests import UncertaintyRequests
 from app.ui.view_controls import ViewControls
 from engine.model.demo import DEMO
 from engine.model.loader import DEFAULT_MODEL
@@ -43,6 +44,7 @@ class MenuCommands(Protocol):
     instructions: ChatInstructions
     navigation: ChatNavigation
     view: ViewControls
+    uncertainty: UncertaintyRequests
     chat_list: ChatList
     trash: Trash
     config: AppConfig
@@ -72,6 +74,7 @@ class WindowMenus:
         self._chat_actions(window)
         self._view_actions(window)
         window.view.token_view_toggled.connect(self.token_action.setChecked)
+        window.uncertainty.reason_changed.connect(self.uncertainty_action.setToolTip)
         menu = window.menuBar()
         self._chat_menu(menu)
         self._model_menu(menu)
@@ -135,6 +138,11 @@ class WindowMenus:
             "Smaller text", QKeySequence.StandardKey.ZoomOut, lambda: w.view.zoom(-1)
         )
         self.zoom_reset_action = self._action("Default text size", "Ctrl+0", lambda: w.view.zoom(0))
+        self.uncertainty_action = self._action(
+            "Show &uncertainty", None, w.uncertainty.set_shown, checkable=True
+        )
+        self.uncertainty_action.setChecked(w.uncertainty.enabled)
+        self.uncertainty_action.setToolTip(w.uncertainty.reason)
 
     def _chat_menu(self, menu: QMenuBar) -> None:
         chat = menu.addMenu("&Chat")
@@ -156,7 +164,8 @@ class WindowMenus:
 
     def _view_menu(self, menu: QMenuBar) -> None:
         view = menu.addMenu("&View")
-        view.addActions([self.sidebar_action, self.token_action])
+        view.setToolTipsVisible(True)  # Show uncertainty says why some replies have no tints
+        view.addActions([self.sidebar_action, self.token_action, self.uncertainty_action])
         view.addSeparator()
         view.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action])
         view.addSeparator()

@@ -34,6 +34,7 @@ class MessageFactory(QObject):
     rewrite_requested = Signal(int, str)  # the reply's id, the text of it to write again
     revise_part_requested = Signal(int, str)  # the reply's id, the text a message says how to change
     token_view_toggled = Signal(bool)
+    reply_shown = Signal(object, bool)  # a reply's finished text is shown; True: it was just written
 
     def __init__(
         self,
@@ -75,5 +76,6 @@ class MessageFactory(QObject):
         widget.revise_part_requested.connect(lambda text: self.revise_part_requested.emit(store_id, text))
         widget.continue_clicked.connect(lambda: self.continue_clicked.emit(store_id))
         widget.versions.version_selected.connect(self.version_selected)
+        widget.final_shown.connect(lambda live: self.reply_shown.emit(widget, live))
         widget.set_token_view(self._token_view())
         return widget

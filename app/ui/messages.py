@@ -40,7 +40,9 @@ from app.ui.media_widgets import AttachmentTiles
 from app.ui.replay_bar import ReplayBar
 from app.ui.text_view import RichTextView
 from app.ui.token_grid import TokenGrid, TokenLegend
+from app.ui.uncertainty_tints import UncertaintyTints
 from app.ui.version_switcher import VersionSwitcher
+from app.uncertainty import ReplyDoubts
 
 USER_BUBBLE_FRACTION = 0.82
 BUBBLE_MIN_TEXT_PX = 120  # a long message wraps at no less than this, however narrow the column
@@ -362,6 +364,7 @@ class AssistantMessage(QWidget):
     replay_save_requested = Signal()  # the replay's Save GIF…
     rewrite_requested = Signal(str)  # the text selected in the reply, to write again in place
     revise_part_requested = Signal(str)  # the text selected in the last reply, to change as told
+    final_shown = Signal(bool)  # the finished text is shown (True: it was just written live)
 
     def __init__(
         self,
@@ -383,6 +386,9 @@ class AssistantMessage(QWidget):
         self._build_thought(layout, renderer, colors)
         self.answer = MarkdownStack(renderer, self, accessible_name="Reply text")
         self.answer.set_menu_actions(self._answer_menu_actions)
+        self._colors = colors
+        self.doubts: ReplyDoubts | None = None  # View ▸ Show uncertainty: tint the words it marks
+        self.tints = UncertaintyTints(self._answer_menu_actions, self)
         self.answer.code_copied.connect(self.code_copied)
         self.thought.code_copied.connect(self.code_copied)
         layout.addWidget(self.answer)
@@ -558,6 +564,7 @@ class AssistantMessage(QWidget):
         if not done.answer and not done.thought:
             self.answer.set_final(NO_TEXT)
         self._show_actions(bool(done.answer))
+        self.final_shown.emit(True)
 
     def fail(
         self, message: str, state: ReplyState | None = None, *, retry: Callable[[], object] | None = None
@@ -599,6 +606,8 @@ class AssistantMessage(QWidget):
         self.stats.setVisible(bool(stats))
         self._final = (answer, thought, thought_seconds, stats)
         self._show_actions(bool(answer))
+        self._apply_doubts()
+        self.final_shown.emit(False)
 
     # --- versions, regeneration, replay ------------------------------------------
 
@@ -655,6 +664,7 @@ class AssistantMessage(QWidget):
         """Show the first frame of ``replay`` and let the scrubber drive it (paused until Play)."""
         bar = self.replay_bar or self.replay_requested()
         self.replay = replay
+        self.tints.clear()  # the replay draws its frames over the tinted text
         self.replay_button.setEnabled(False)
         bar.set_frames([replay.position(i) for i in range(len(replay))], replay.step_seconds)
 
@@ -693,7 +703,8 @@ class AssistantMessage(QWidget):
 
     def refresh_math(self) -> None:
         """Show formulas drawn since this reply was rendered (see app.ui.math_pool)."""
-        self.answer.refresh_math()
+        if self.answer.refresh_math():
+            self._apply_doubts()  # drawn again: without its tints
         self.thought.refresh_math()
 
     def text_views(self) -> list[RichTextView]:
@@ -702,11 +713,39 @@ class AssistantMessage(QWidget):
         return [*thought, *self.answer.views()]
 
     def set_colors(self, colors: Colors) -> None:
+        self._colors = colors
         self.thought.set_text_color(colors.muted)
         self.grid.set_colors(colors)
         self.legend.set_colors(colors)
         self.answer.rerender()
         self.thought.rerender()
+        self._apply_doubts()
+
+    # --- where the model was unsure ------------------------------------------------
+
+    @property
+    def final_answer(self) -> str:
+        """The finished answer shown ("" while it is written, or when it failed before any text)."""
+        return self._final[0] if self._final is not None else ""
+
+    def show_doubts(self, doubts: ReplyDoubts | None) -> None:
+        """Tint the finished answer's words by ``doubts`` (None: no tints)."""
+        had_tints = bool(self.tints.spans)
+        if doubts is not None and doubts is self.doubts and had_tints:
+            return  # already drawn (the reply was shown again after a replay)
+        self.doubts = doubts
+        if doubts is None:
+            self.tints.clear()
+            if had_tints:
+                self.answer.rerender()  # the tints are in the rendered document: draw it again without
+        else:
+            self._apply_doubts()
+
+    def _apply_doubts(self) -> None:
+        """Tint the finished answer (never a live or replayed frame) by the doubts it was given."""
+        if self.doubts is None or self.replay is not None or not self.final_answer:
+            return
+        self.tints.apply(self.answer.views()[-1], self.doubts, self.final_answer, self._colors)
 
     # --- internals -----------------------------------------------------------
 

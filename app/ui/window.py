@@ -66,6 +66,7 @@ from app.ui.status import StatusBar
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Transcript
 from app.ui.trash_dialog import Trash
+from app.ui.uncertainty_requests import UncertaintyRequests
 from app.ui.view_controls import ViewControls
 from app.ui.window_layout import layout_path, restore_layout, save_layout
 from app.worker import EngineHost
@@ -215,6 +216,10 @@ class MainWindow(QMainWindow):
         self.trash.restored.connect(self._on_trash_restored)
         self.replays = ReplayRequests(self.host, self.store, self.pages, self)
         self.messages.replay_clicked.connect(self.replays.request)
+        self.uncertainty = UncertaintyRequests(
+            self.host, self.store, self.pages, self.messages, lambda: self.config, self._save, self
+        )
+        self.uncertainty.set_enabled(self.config.show_uncertainty)
         self.replay_export = ReplayExport(
             lambda: self.appearance.renderer, lambda: self.appearance.colors, self.status, self, self
         )

@@ -15,26 +15,39 @@ occurs wins.  Token boundaries come from decoding prefixes of the reply
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 from engine.errors import EngineError
 
 
-def _letters(text: str) -> tuple[str, list[int]]:
-    """The letters and digits of ``text`` (lower case) and, for each, its index in ``text``."""
-    kept = [(ch.lower(), i) for i, ch in enumerate(text) if ch.isalnum()]
-    return "".join(ch for ch, _ in kept), [i for _, i in kept]
+def letters(text: str) -> tuple[str, list[int]]:
+    """The letters and digits of ``text`` (lower case) and, for each, its index in ``text``.
+
+    Rendered text and model text compare equal this way (markdown markup and line breaks drop
+    out); the uncertainty view (app.uncertainty) aligns them with it too.
+    """
+    lowered = text.lower()
+    if len(lowered) != len(text):  # one character each ("İ".lower() is two): letters and indices in step
+        lowered = "".join(map(_lower, text))
+    where = list(itertools.compress(range(len(text)), map(str.isalnum, text)))  # (a long reply: C speed)
+    return "".join(map(lowered.__getitem__, where)), where
+
+
+def _lower(ch: str) -> str:
+    lower = ch.lower()
+    return lower if len(lower) == 1 else ch
 
 
 def selected_range(text: str, selection: str) -> tuple[int, int]:
     """The characters ``[start, end)`` of ``text`` that ``selection`` (as rendered) covers."""
-    wanted, _ = _letters(selection)
+    wanted, _ = letters(selection)
     if not wanted:
         raise EngineError(
             "The selection has no words to rewrite", fix="Select a word, a sentence or a paragraph"
         )
-    letters, where = _letters(text)
-    found = letters.find(wanted)
+    have, where = letters(text)
+    found = have.find(wanted)
     if found < 0:
         raise EngineError(
             "The selected text is not in this reply as the model wrote it",

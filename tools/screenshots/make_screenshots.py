@@ -27,9 +27,10 @@ for _name in ("CONFIG", "LOG", "CACHE", "DATA"):
 
 from app.config import AppConfig  # noqa: E402
 from app.icon import app_icon  # noqa: E402
-from app.qt import QApplication, QImage, QPainter, Qt  # noqa: E402
+from app.qt import QApplication, QImage, QPainter, QPoint, Qt, QTextCursor, QWidget  # noqa: E402
 from app.replay import Replay  # noqa: E402
 from app.ui.window import MainWindow  # noqa: E402
+from app.uncertainty import ReplyDoubts, last_frames, reply_doubts  # noqa: E402
 from app.worker import EngineHost  # noqa: E402
 from engine.engine import ModelInfo  # noqa: E402
 from engine.events import Canvas, Done, PromptEncoded, Stats, Step  # noqa: E402
@@ -81,6 +82,32 @@ REWRITE_ANSWER = (
 )
 REWRITE_SPAN = "Beans want about two litres a week per plant"
 REWRITE_NEW = "Young beans need a steady sip every two or three days"
+
+UNSURE_QUESTION = "When was the Eiffel Tower built, and how tall is it?"
+UNSURE_ANSWER = """The Eiffel Tower was completed in **1889** for the World's Fair in Paris. It is about \
+**330 metres** tall with its antennas, and it was the tallest structure in the world until 1930.
+
+- Designed by the company of Gustave Eiffel; the engineers were Maurice Koechlin and Émile Nouguier.
+- It weighs roughly 10,100 tonnes.
+- About 6 million people visit it every year.
+
+In feet:
+
+```python
+feet = 330 * 3.281  # about 1083 ft
+```
+"""
+# Words the scripted history settles late: (the step they are accepted at, their entropy then).
+UNSURE_WORDS = {
+    "330": (14, 1.9),
+    "1930": (17, 2.4),
+    "Koechlin": (12, 1.2),
+    "Nouguier": (19, 2.8),
+    "10100": (16, 2.1),
+    "6": (10, 1.6),
+    "1083": (15, 0.9),
+    "roughly": (7, 0.6),
+}
 
 LONG_CHAT_ANSWER = """Of the plans still in view, I would pick **the second one**: the shared kitchen garden.
 
@@ -202,6 +229,26 @@ def rewrite_steps(text: str, span: str, new: str, until: int, steps: int = 16) -
     return out
 
 
+def unsure_steps(text: str, unsure: dict[str, tuple[int, float]], steps: int = 20) -> list[Step]:
+    """One canvas whose tokens settle within 3 steps, sure of themselves, except the ``unsure`` words."""
+    rng = random.Random(11)
+    pieces = pieces_of(text)
+    padded = pieces + ["<pad>"] * (CANVAS - len(pieces))
+    late = [unsure.get(re.sub(r"\W", "", piece)) for piece in padded]
+    settle = [at if at is not None else rng.randint(1, 3) for at, _ in (w or (None, 0.0) for w in late)]
+    out: list[Step] = []
+    for n in range(1, steps + 1):
+        accepted = tuple(n >= at for at in settle)
+        draft = tuple(p if n >= at - 1 else rng.choice(NOISE) for p, at in zip(padded, settle, strict=True))
+        entropy = tuple(
+            (word[1] if word else 0.02 + rng.random() * 0.05) if ok else 4 + rng.random() * 4
+            for ok, word in zip(accepted, late, strict=True)
+        )
+        ids = tuple(hash(p) % 262144 for p in draft)
+        out.append(Step(0, n, steps, ids, accepted, entropy, "".join(draft[: len(pieces)]), draft))
+    return out
+
+
 class Shooter:
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -239,17 +286,21 @@ class Shooter:
         QApplication.sendPostedEvents()
         self.app.processEvents()
 
-    def save(self, window: MainWindow, name: str, *, top: bool = False) -> Path:
+    def save(self, window: MainWindow, name: str, *, top: bool = False, popup: QWidget | None = None) -> Path:
+        """The window as a PNG; a ``popup`` (a menu, which is a window of its own) is drawn where it is."""
         self.settle()
-        transcript = window.current_page().transcript
-        transcript.scroll_to_top() if top else transcript.scroll_to_bottom()
-        self.settle()
+        if popup is None:
+            transcript = window.current_page().transcript
+            transcript.scroll_to_top() if top else transcript.scroll_to_bottom()
+            self.settle()
         image = window.grab().toImage()
         # Offscreen windows have no decoration; paint a thin frame so the shot reads as a window.
         framed = QImage(image.size(), QImage.Format.Format_ARGB32)
         framed.fill(Qt.GlobalColor.transparent)
         painter = QPainter(framed)
         painter.drawImage(0, 0, image)
+        if popup is not None:
+            painter.drawPixmap(popup.pos() - window.mapToGlobal(QPoint(0, 0)), popup.grab())
         painter.end()
         path = self.out / f"{name}.png"
         framed.save(str(path))
@@ -311,6 +362,7 @@ def main() -> None:
         shoot_long_chat,
         shoot_rewrite_part,
         shoot_media_and_errors,
+        shoot_uncertainty,
     ):
         scene(shooter)
 
@@ -438,6 +490,39 @@ def shoot_media_and_errors(shooter: Shooter) -> None:
     window.prober.wait()
     window.composer.edit.setPlainText("Try again with just the photo, please.")
     shooter.save(window, "06-media-and-errors")
+    window.close()
+
+
+def shoot_uncertainty(shooter: Shooter) -> None:
+    """View ▸ Show uncertainty: the words settled late or unsurely tinted; a click on one offers a rewrite."""
+    window = shooter.window("light", thinking=False)
+    reply_id = shooter.ask(window, UNSURE_QUESTION)
+    steps = unsure_steps(UNSURE_ANSWER, UNSURE_WORDS)
+    for step in steps:
+        window.live.on_step_ready(reply_id, step)
+    stats = Stats(58, 0, 110, 1, 20, 48, (20,), 110 / 20, 0.04, 0.19, 110 / 0.19, int(17.7 * 1024**3))
+    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, UNSURE_ANSWER, 20, True))
+    window.live.on_reply_finished(reply_id, Done((), (), UNSURE_ANSWER, "", UNSURE_ANSWER, stats))
+    shooter.settle()
+    # The window reads a reply's doubts from its stored history with the loaded tokenizer; no model
+    # is loaded here, so the scripted history's doubts are given to the reply directly.
+    window.menus.uncertainty_action.setChecked(True)
+    reply = window.view.last_assistant_widget()
+    pieces = tuple(piece for step in last_frames(steps) for piece in step.pieces)
+    reply.show_doubts(ReplyDoubts(pieces, tuple(reply_doubts(steps))))
+    window.current_page().transcript.scroll_to_top()
+    shooter.settle()
+    view = reply.answer.views()[-1]
+    text = "".join(view.document().characterAt(i) for i in range(view.document().characterCount()))
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(text.index("1083") + 2)
+    point = view.cursorRect(cursor).center()
+    menu = reply.tints.offer_at(view, point)
+    assert menu is not None, "the tinted word offers Rewrite this part"
+    menu.popup(view.viewport().mapToGlobal(point + QPoint(4, 10)))
+    shooter.settle()
+    shooter.save(window, "11-uncertainty", popup=menu)
+    menu.close()
     window.close()
 
 
