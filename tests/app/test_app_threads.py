@@ -37,7 +37,7 @@ def test_engine_threads_apply_on_the_engine_thread_at_load_and_when_changed(
         qtbot.waitUntil(lambda: window.active is None, timeout=60_000)
 
     reply()
-    dialog = window.open_settings()  # as a person changes it: Settings, the field, Save
+    dialog = window.view.open_settings()  # as a person changes it: Settings, the field, Save
     dialog.threads.setValue(2)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert window.config.engine_threads == 2
