@@ -75,6 +75,19 @@ def write_pdf(path: Path, pages: list[str], *, password: str | None = None) -> P
         b" ".join(b"%d 0 R" % k for k in kids),
         len(kids),
     )
+    path.write_bytes(pdf_bytes(objects))
+    if password is not None:
+        from pypdf import PdfWriter
+
+        writer = PdfWriter(clone_from=path)
+        writer.encrypt(password, algorithm="AES-128")
+        with path.open("wb") as file:
+            writer.write(file)
+    return path
+
+
+def pdf_bytes(objects: list[bytes]) -> bytes:
+    """A PDF file of numbered ``objects`` (object 1 the catalog), with its cross-reference table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -84,12 +97,4 @@ def write_pdf(path: Path, pages: list[str], *, password: str | None = None) -> P
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
-    if password is not None:
-        from pypdf import PdfWriter
-
-        writer = PdfWriter(clone_from=path)
-        writer.encrypt(password, algorithm="AES-128")
-        with path.open("wb") as file:
-            writer.write(file)
-    return path
+    return bytes(out)

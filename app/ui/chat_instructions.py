@@ -18,7 +18,6 @@ from app.ui.chat_pages import ChatPages
 from app.ui.composer import Composer
 from app.ui.instructions_dialog import InstructionsDialog
 from app.ui.sidebar import NEW_CHAT_TITLE
-from app.ui.status import StatusBar
 
 
 class ChatInstructions(QObject):
@@ -27,7 +26,6 @@ class ChatInstructions(QObject):
         store: Store,
         pages: ChatPages,
         composer: Composer,
-        status: StatusBar,  # unused since app.notices: the integrator drops it with the window's call
         default: Callable[[], str],
         dialog_parent: QWidget,
     ) -> None:

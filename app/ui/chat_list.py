@@ -25,7 +25,6 @@ from app.store.dates import group_label
 from app.ui.chat_pages import ChatPages
 from app.ui.draft_keeper import DraftKeeper
 from app.ui.sidebar import NEW_CHAT_TITLE, RowMark, Sidebar
-from app.ui.status import StatusBar
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ class ChatList(QObject):
         store: Store,
         pages: ChatPages,
         drafts: DraftKeeper,
-        status: StatusBar,  # unused since app.notices: the integrator drops it with the window's call
         writing: Callable[[], ChatSession | None],
         stop_reply: Callable[[], None],
         open_chat: Callable[[int], object],

@@ -209,7 +209,6 @@ class ReplayExport(QObject):
         self,
         renderer: Callable[[], MarkdownRenderer],
         colors: Callable[[], Colors],
-        status: object,  # unused since app.notices: the integrator drops it with the window's call
         dialog_parent: QWidget,
         parent: QObject | None = None,
     ) -> None:

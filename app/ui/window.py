@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
             self,
         )
         self.instructions = ChatInstructions(
-            self.store, self.pages, self.composer, self.status, lambda: self.config.system_prompt, self
+            self.store, self.pages, self.composer, lambda: self.config.system_prompt, self
         )
         self.sidebar.instructions_requested.connect(self.instructions.edit)
         self.composer.instructions_clicked.connect(self.instructions.edit)
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         )
         self.uncertainty.set_enabled(self.config.show_uncertainty)
         self.replay_export = ReplayExport(
-            lambda: self.appearance.renderer, lambda: self.appearance.colors, self.status, self, self
+            lambda: self.appearance.renderer, lambda: self.appearance.colors, self, self
         )
         self.messages.replay_save_clicked.connect(self.replay_export.save)
         self.messages.revise_part_requested.connect(self.revise_offer.start_part)
@@ -250,7 +250,6 @@ class MainWindow(QMainWindow):
             self.store,
             self.pages,
             self.drafts,
-            self.status,
             lambda: self.active.session if self.active is not None else None,
             self.stop,
             self.open_chat,
