@@ -181,6 +181,7 @@ class FindInChat:
         self._target = target
         self._colors = colors
         self._find = ChatFind(colors())
+        self._building = False  # a message is being built to show a match in it
         bar.query_changed.connect(self.search)
         bar.next_requested.connect(lambda: self.step(1))
         bar.previous_requested.connect(lambda: self.step(-1))
@@ -193,8 +194,15 @@ class FindInChat:
     def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
         return self._find.current_match()
 
-    def search(self, query: str, current: int = 0, *, keep: tuple[QTextBrowser, int] | None = None) -> int:
-        """Highlight ``query`` and bring match ``current`` into view; returns the count.
+    def search(
+        self,
+        query: str,
+        current: int = 0,
+        *,
+        keep: tuple[QTextBrowser, int] | None = None,
+        reveal: bool = True,
+    ) -> int:
+        """Highlight ``query`` and, with ``reveal``, bring match ``current`` into view; returns the count.
 
         ``keep`` (a view and a position) makes the match found there current instead, if there is one.
         """
@@ -205,21 +213,40 @@ class FindInChat:
         if keep is not None:
             self._find.select(*keep)
         self.bar.show_count(self._find.current, count)
-        match = self._find.current_match()
-        if match is not None and transcript is not None:
-            view, cursor = match
-            point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
-            transcript.ensureVisible(point.x(), point.y(), 40, 120)
+        if reveal and transcript is not None:
+            self._reveal(query, transcript)
         return count
+
+    def _reveal(self, query: str, transcript: QScrollArea) -> None:
+        """Scroll to the current match; one in a message not built yet (it has ``build``) is built first."""
+        match = self._find.current_match()
+        if match is None:
+            return
+        build = getattr(match[0], "build", None)
+        if build is not None:
+            self._building = True
+            try:
+                build()
+            finally:
+                self._building = False
+            self.search(query, self._find.current)  # the message's own views hold the match now
+            return
+        view, cursor = match
+        point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
+        transcript.ensureVisible(point.x(), point.y(), 40, 120)
 
     def step(self, step: int) -> None:
         """Enter / Shift+Enter: the next or previous match, wrapping around."""
         self.search(self.bar.field.text(), self._find.current + step)
 
     def refresh(self) -> None:
-        """Search again, staying on the match the user is on (messages above it shift the numbering)."""
-        if not self.bar.isVisible():
+        """Search again, staying on the match the user is on (messages above it shift the numbering).
+
+        The view stays where it is (messages are built as the reader scrolls: this repaints their
+        highlights, it does not take the reader back to the match).
+        """
+        if not self.bar.isVisible() or self._building:
             return
         match = self._find.current_match()
         keep = (match[0], match[1].selectionStart()) if match is not None else None
-        self.search(self.bar.field.text(), keep=keep)
+        self.search(self.bar.field.text(), self._find.current, keep=keep, reveal=False)
