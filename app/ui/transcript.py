@@ -176,7 +176,7 @@ class Transcript(QScrollArea):
         self._build = build
         self._make_page()
         self._pinned = True
-        # Set by prepend or a resize while the reader is scrolled up; held (the layout may change the
+        # Set by a resize while the reader is scrolled up; held (the layout may change the
         # range in several steps) until the reader scrolls or a message is added at the bottom.
         self._anchor: _Anchor | None = None
         self._adjusting = False
@@ -251,18 +251,6 @@ class Transcript(QScrollArea):
         self._pinned = True  # before the page grows for it: it is sized at once
         self._anchor = None
         self._insert(self._layout.count() - 1, widget)
-        return widget
-
-    def prepend(self, widget: QWidget) -> QWidget:
-        """Add ``widget`` above every message without moving what the reader is looking at.
-
-        Pinned to the bottom, the view stays there; scrolled up, the message in view
-        keeps its place, so the text in view does not jump down.
-        """
-        self.empty.setVisible(False)
-        if not self._pinned and self._anchor is None:
-            self._anchor = self._capture_anchor()
-        self._insert(self._layout.indexOf(self.empty) + 1, widget)
         return widget
 
     def _insert(self, index: int, widget: QWidget) -> None:
@@ -345,6 +333,11 @@ class Transcript(QScrollArea):
             self._adjusting = adjusting
         self.placeholders_built.emit()
         return built
+
+    @property
+    def build_pending(self) -> bool:
+        """Placeholders near the view wait for the event loop to build their messages."""
+        return self._build_timer.isActive()
 
     def stop_building(self) -> None:
         """Build nothing more on the event loop until the view moves (the window is closing)."""
@@ -664,7 +657,7 @@ class Transcript(QScrollArea):
     def _holding_view(self, moving: frozenset[int] = frozenset()) -> Iterator[None]:
         """Keep the message in view where it is while the page is laid out again inside the block.
 
-        Uses the anchor held since a resize or prepend, or one taken for the block (none when
+        Uses the anchor held since a resize, or one taken for the block (none when
         pinned to the bottom: the range change keeps the view there).
         """
         held = self._anchor
@@ -692,7 +685,7 @@ class Transcript(QScrollArea):
         bar = self.verticalScrollBar()
         self._pinned = value >= bar.maximum() - PIN_SLACK_PX
         if not self._adjusting:
-            self._anchor = None  # the reader moved: the next prepend measures again
+            self._anchor = None  # the reader moved: the next change measures again
             if self._stale:
                 self._settle_in_view()
             self._build_in_view()
