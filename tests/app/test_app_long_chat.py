@@ -136,3 +136,25 @@ def test_a_short_chat_is_built_at_once(qtbot, make_window):
     page = window.open_chat(chat)
     assert not page.backlog
     assert shown_ids(page) == [m.id for m in window.store.active_path(chat)]
+
+
+def test_a_message_built_late_has_its_versions_and_switching_them_keeps_the_chat_lazy(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine())
+    chat = long_chat(window.store)
+    path = window.store.active_path(chat)
+    with window.store.begin_reply(path[0].id) as writer:  # a second version of the first reply
+        writer.on_event(Done((), (), "Another answer", "", "Another answer", _stats()))
+    window.store.select_message(path[1].id)  # the first version, and the long chat after it, shown
+    page = window.open_chat(chat)
+    transcript, bar = page.transcript, page.transcript.verticalScrollBar()
+    assert transcript.placeholders()
+    bar.setValue(0)  # the reader goes to the top: the first reply is built there
+    first = next(w for w in transcript.messages() if isinstance(w, AssistantMessage))
+    assert first.store_id == path[1].id and first.versions.label.text() == "1/2"
+    first.versions.select(1)
+    assert [w.store_id for w in transcript.items()][0] == path[0].id
+    assert len(transcript.items()) == 2 and "Another answer" in transcript.messages()[-1].answer.text
+    transcript.messages()[-1].versions.select(0)  # back to the long version: newest built, rest not
+    assert [m.store_id for m in page.session.messages] == [m.id for m in path]
+    assert transcript.placeholders() and shown_ids(page)[-1] == path[-1].id
+    assert bar.value() == bar.maximum()
