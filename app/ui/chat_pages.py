@@ -184,6 +184,7 @@ class ChatPages(QStackedWidget):
             transcript.add(self._message_widget(page, m, message, is_last=m is last))
         for notice in notices:
             transcript.move_to_end(notice)
+        transcript.build_in_view()  # (a version switched in a chat shown: no placeholder is painted)
 
     def build_one_older(self, page: ChatPage) -> None:
         """Build the newest message not built yet on ``page`` (its placeholder is the lowest)."""
@@ -223,15 +224,15 @@ class ChatPages(QStackedWidget):
 
     def _unbuilt_text(self, page: ChatPage, placeholder: Placeholder) -> UnbuiltText:
         """Find in chat's view of a message not built yet, made once per placeholder."""
-        text = getattr(placeholder, "unbuilt_text", None)
-        if text is None:
+        text = placeholder.searchable
+        if not isinstance(text, UnbuiltText):
             m, _message = placeholder.payload
             render = self._messages.render_user if m.role == "user" else self._messages.render_reply
             text = UnbuiltText(
                 lambda: render(m.text or ("" if m.role == "user" or m.thought else NO_TEXT)),
                 lambda: self._build_if_unbuilt(page, placeholder),
             )
-            placeholder.unbuilt_text = text
+            placeholder.searchable = text
         return text
 
     def _build_if_unbuilt(self, page: ChatPage, placeholder: Placeholder) -> None:

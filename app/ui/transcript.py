@@ -143,6 +143,7 @@ class Placeholder(QWidget):
         super().__init__(parent)
         self.payload = payload
         self.estimate = estimate
+        self.searchable: object | None = None  # what find in chat searches in its stead, once asked
         self.setFixedHeight(1)
 
     def fit(self, width: int) -> None:
@@ -367,7 +368,7 @@ class Transcript(QScrollArea):
         near.sort(key=lambda item: item[0])
         return [w for _, w in near]
 
-    def _build_in_view(self) -> None:
+    def build_in_view(self) -> None:
         """Build at once the messages whose placeholders the view shows; those near it on the event loop.
 
         Run when the chat is shown, resized or scrolled: a placeholder is never painted.
@@ -472,7 +473,7 @@ class Transcript(QScrollArea):
                 _activate_bottom_up(widget)
         self._fit_placeholders()
         self._fit_page()
-        self._build_in_view()
+        self.build_in_view()
 
     def _fit_page(self) -> None:
         """Size the page for the column's content now, then lay the column out in it.
@@ -505,7 +506,7 @@ class Transcript(QScrollArea):
         else:
             self._resize_lazily(event)
         self._place_jump_button()
-        self._build_in_view()
+        self.build_in_view()
 
     def _resize_lazily(self, event) -> None:
         pinned = self._pinned
@@ -688,7 +689,7 @@ class Transcript(QScrollArea):
             self._anchor = None  # the reader moved: the next change measures again
             if self._stale:
                 self._settle_in_view()
-            self._build_in_view()
+            self.build_in_view()
         self._show_jump_button()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:

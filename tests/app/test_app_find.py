@@ -85,3 +85,18 @@ def test_find_in_a_long_chat_counts_the_messages_not_built_and_builds_the_one_it
     assert read.mapTo(viewport, read.rect().topLeft()).y() == where, "not pulled back to the match"
     assert view.mapTo(viewport, view.rect().bottomLeft()).y() < 0, "the match is far above"
     assert window.find_bar.count.text() == "2 of 30"
+
+
+def test_a_message_not_built_yet_counts_the_matches_its_view_will_show(qtbot, make_window):
+    """The unbuilt messages are searched as rendered (markdown and code), not as their source."""
+    from test_app_long_chat import long_chat
+
+    window = loaded(qtbot, make_window, FakeEngine())
+    page = window.open_chat(long_chat(window.store, exchanges=12))
+    window.pages.stop_backfill()
+    queries = ["print('hi')", "- one", "closing line", "```", "Answer 3."]
+    counts = [window._find.search(query, reveal=False) for query in queries]
+    assert page.transcript.placeholders(), "searched before they were built"
+    window.pages.finish_backfill(page)
+    assert [window._find.search(query, reveal=False) for query in queries] == counts
+    assert counts == [36, 0, 36, 0, 1]  # 12 replies of 3 code blocks; a list's dash and a fence are not text
