@@ -348,13 +348,15 @@ class Transcript(QScrollArea):
         """The column's width, or the widest it gets while it was never shown (its width is not known)."""
         return self.column.width() if self.column.isVisible() else COLUMN_MAX_PX
 
-    def _fit_placeholders(self) -> None:
-        """Estimate the placeholders' heights again for the column's width, if it changed."""
+    def _fit_placeholders(self) -> bool:
+        """Estimate the placeholders' heights again for the column's width, if it changed (returns so)."""
         width = self._column_width()
-        if width != self._placeholder_width:
-            self._placeholder_width = width
-            for placeholder in self.placeholders():
-                placeholder.fit(width)
+        if width == self._placeholder_width:
+            return False
+        self._placeholder_width = width
+        for placeholder in self.placeholders():
+            placeholder.fit(width)
+        return True
 
     def _placeholders_near(self, screens: float) -> list[Placeholder]:
         """The placeholders in view or within ``screens`` viewport heights of it, nearest first."""
@@ -503,6 +505,8 @@ class Transcript(QScrollArea):
         first = event.oldSize().width() < 0 or bool(self._unsettled)  # (nothing laid out yet: showEvent does)
         if first or event.size().width() == event.oldSize().width() or not self.isVisible():
             super().resizeEvent(event)
+            if self.column.isVisible() and self._fit_placeholders():
+                self._fit_page()
         else:
             self._resize_lazily(event)
         self._place_jump_button()
@@ -519,8 +523,8 @@ class Transcript(QScrollArea):
             for widget in near:  # (a user's bubble takes its width in its resizeEvent, after its height)
                 self._settle(widget)
             self._fit_page()
-            self._fit_placeholders()
-            self._fit_page()
+            if self._fit_placeholders():
+                self._fit_page()
         finally:
             self._adjusting = False
         self._pinned = pinned
