@@ -158,3 +158,21 @@ def test_a_message_built_late_has_its_versions_and_switching_them_keeps_the_chat
     assert [m.store_id for m in page.session.messages] == [m.id for m in path]
     assert transcript.placeholders() and shown_ids(page)[-1] == path[-1].id
     assert bar.value() == bar.maximum()
+
+
+def test_a_resize_keeps_the_reader_on_their_message_with_placeholders_around_it(qtbot, make_window):
+    window = loaded(qtbot, make_window, FakeEngine())
+    window.resize(1100, 700)
+    page = window.open_chat(long_chat(window.store))
+    window.pages.stop_backfill()
+    transcript, bar = page.transcript, page.transcript.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    viewport = transcript.viewport()
+    read = next(w for w in transcript.messages() if w.mapTo(viewport, w.rect().topLeft()).y() >= 0)
+    above = [p for p in transcript.placeholders() if p.y() < read.y()]
+    assert above and [p for p in transcript.placeholders() if p.y() > read.y()], "unbuilt on both sides"
+    window.resize(800, 700)  # narrower: the placeholders are estimated again for the column's width
+    assert all(p.height() == p.estimate(transcript.column.width()) for p in transcript.placeholders())
+    top = read.mapTo(viewport, read.rect().topLeft()).y()
+    assert 0 <= top < viewport.height(), "the message being read is still in view"
+    assert all(hasattr(w, "store_id") for w in _in_view(transcript)), "no placeholder is shown"
