@@ -152,7 +152,7 @@ def test_a_message_built_late_has_its_versions_and_switching_them_keeps_the_chat
     first = next(w for w in transcript.messages() if isinstance(w, AssistantMessage))
     assert first.store_id == path[1].id and first.versions.label.text() == "1/2"
     first.versions.select(1)
-    assert [w.store_id for w in transcript.items()][0] == path[0].id
+    assert transcript.items()[0].store_id == path[0].id
     assert len(transcript.items()) == 2 and "Another answer" in transcript.messages()[-1].answer.text
     transcript.messages()[-1].versions.select(0)  # back to the long version: newest built, rest not
     assert [m.store_id for m in page.session.messages] == [m.id for m in path]
