@@ -217,19 +217,22 @@ class FindInChat:
             self._reveal(query, transcript)
         return count
 
-    def _reveal(self, query: str, transcript: QScrollArea) -> None:
+    def _reveal(self, query: str, transcript: QScrollArea, *, may_build: bool = True) -> None:
         """Scroll to the current match; one in a message not built yet (it has ``build``) is built first."""
         match = self._find.current_match()
         if match is None:
             return
         build = getattr(match[0], "build", None)
         if build is not None:
+            if not may_build:
+                return  # (it could not be built: nothing to scroll to)
             self._building = True
             try:
                 build()
             finally:
                 self._building = False
-            self.search(query, self._find.current)  # the message's own views hold the match now
+            self.search(query, self._find.current, reveal=False)  # its own views hold the match now
+            self._reveal(query, transcript, may_build=False)
             return
         view, cursor = match
         point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
