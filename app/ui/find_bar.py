@@ -11,6 +11,7 @@ next search, which is what typing or Enter does.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 
 from app.palette import Colors
@@ -26,6 +27,7 @@ from app.qt import (
     QTextCursor,
     QTextEdit,
     QTextFormat,
+    QTimer,
     QToolButton,
     QWidget,
     Signal,
@@ -33,6 +35,7 @@ from app.qt import (
 
 MATCH_LIGHT, CURRENT_LIGHT = "#fff3b0", "#ffc94d"
 MATCH_DARK, CURRENT_DARK = "#5c4d12", "#a07a12"
+PREPARE_SLICE_S = 0.008  # the messages not built yet are rendered for find in slices this long
 
 
 class FindBar(QWidget):
@@ -42,6 +45,7 @@ class FindBar(QWidget):
     """
 
     query_changed = Signal(str)
+    opened = Signal()
     next_requested = Signal()
     previous_requested = Signal()
     closed = Signal()
@@ -86,6 +90,7 @@ class FindBar(QWidget):
         self.setVisible(True)
         self.field.setFocus()
         self.field.selectAll()
+        self.opened.emit()
         if self.field.text():
             self.query_changed.emit(self.field.text())  # the chat may have changed since
 
@@ -169,6 +174,9 @@ class FindInChat:
 
     ``target`` gives the transcript shown and its text views in order (None: no chat); they
     are asked for at every search, because replies re-render (and replace views) as they go.
+    A "view" whose ``rendered`` is False stands for a message not built yet (see
+    app.ui.unbuilt_message): its text is rendered the first time it is searched, so while the
+    bar is open they are rendered on the event loop, before the first query needs them.
     """
 
     def __init__(
@@ -182,6 +190,11 @@ class FindInChat:
         self._colors = colors
         self._find = ChatFind(colors())
         self._building = False  # a message is being built to show a match in it
+        self._prepare_timer = QTimer(bar)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(0)
+        self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
+        bar.opened.connect(self._on_bar_opened)
         bar.query_changed.connect(self.search)
         bar.next_requested.connect(lambda: self.step(1))
         bar.previous_requested.connect(lambda: self.step(-1))
@@ -237,6 +250,22 @@ class FindInChat:
         view, cursor = match
         point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
         transcript.ensureVisible(point.x(), point.y(), 40, 120)
+
+    def _on_bar_opened(self) -> None:
+        self._prepare_timer.start()
+
+    def _on_prepare_timer_timeout(self) -> None:
+        """Render the text of messages not built yet for up to ``PREPARE_SLICE_S``, then yield."""
+        target = self._target()
+        if target is None or not self.bar.isVisible():
+            return
+        deadline = time.perf_counter() + PREPARE_SLICE_S
+        for view in target[1]:
+            if getattr(view, "rendered", True) is False:
+                view.document()
+                if time.perf_counter() >= deadline:
+                    self._prepare_timer.start()
+                    return
 
     def step(self, step: int) -> None:
         """Enter / Shift+Enter: the next or previous match, wrapping around."""

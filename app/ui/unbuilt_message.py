@@ -56,6 +56,10 @@ class UnbuiltText:
         self.build = build
         self._document: QTextDocument | None = None
 
+    @property
+    def rendered(self) -> bool:
+        return self._document is not None
+
     def document(self) -> QTextDocument:
         if self._document is None:
             self._document = QTextDocument()

@@ -100,3 +100,20 @@ def test_a_message_not_built_yet_counts_the_matches_its_view_will_show(qtbot, ma
     window.pages.finish_backfill(page)
     assert [window._find.search(query, reveal=False) for query in queries] == counts
     assert counts == [36, 0, 36, 0, 1]  # 12 replies of 3 code blocks; a list's dash and a fence are not text
+
+
+def test_opening_the_bar_prepares_the_text_of_unbuilt_messages_without_building_them(qtbot, make_window):
+    from test_app_long_chat import long_chat
+
+    window = loaded(qtbot, make_window, FakeEngine())
+    page = window.open_chat(long_chat(window.store, exchanges=12))
+    window.pages.stop_backfill()
+
+    def unbuilt() -> list:
+        return [view for view in page.text_views() if hasattr(view, "rendered")]
+
+    placeholders = len(page.transcript.placeholders())
+    assert unbuilt() and not any(view.rendered for view in unbuilt())
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: all(view.rendered for view in unbuilt()))
+    assert len(page.transcript.placeholders()) == placeholders, "nothing was built for it"
