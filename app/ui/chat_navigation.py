@@ -130,7 +130,7 @@ class ChatNavigation(QObject):
             except StoreError as error:
                 notices.failed("That message could not be shown", error)
                 return
-        self.pages.finish_backfill(page)
+        self.pages.build_message(page, message_id)
         widget = next(
             (w for w in page.transcript.messages() if getattr(w, "store_id", None) == message_id), None
         )

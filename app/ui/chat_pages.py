@@ -3,9 +3,11 @@
 Opening a chat must not freeze the window, however long the chat is: a page
 gets every message of the chat's active path at once (follow-ups need the whole
 history) but builds the widgets of only the newest :data:`EAGER_MESSAGES` (about a
-screenful); the older ones are built on the event loop, newest first, in slices
-of at most :data:`BACKFILL_SLICE_S`, above what is shown, so a 200-exchange chat
-opens in ~30 ms instead of ~1.7 s (docs/benchmarks.md).
+screenful); each older one gets a placeholder of its estimated height
+(app.ui.unbuilt_message), built when it scrolls into or near the view
+(app.ui.transcript), so a 200-exchange chat is usable as soon as it is shown
+instead of after every message was built (docs/benchmarks.md).  Find in chat
+searches the messages not built yet too, and builds the one whose match it shows.
 
 The :data:`KEEP_PAGES` chats shown last stay built, so switching between them
 is instant; an older page is released (a 200-message page holds ~145 MiB of
@@ -17,12 +19,11 @@ and showing the chat again shows the same page, still live.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.chat import ChatSession, Message, session_message
-from app.qt import QStackedWidget, QTextBrowser, QTimer, QWidget, Signal
+from app.qt import QFontMetrics, QStackedWidget, QTextBrowser, QWidget, Signal
 from app.reply_state import format_stats
 from app.store import Message as StoredMessage
 from app.store import Store
@@ -30,11 +31,11 @@ from app.ui.message_factory import MessageFactory
 from app.ui.messages import NO_TEXT, AssistantMessage, Notice, UserMessage
 from app.ui.sidebar import NEW_CHAT_TITLE
 from app.ui.thumbnails import StoredThumbnails
-from app.ui.transcript import Transcript
+from app.ui.transcript import Placeholder, Transcript
+from app.ui.unbuilt_message import UnbuiltText, estimate
 from engine.events import Done
 
 EAGER_MESSAGES = 6
-BACKFILL_SLICE_S = 0.008
 KEEP_PAGES = 3  # the chats shown last (the one shown among them) whose pages stay built
 
 
@@ -42,10 +43,14 @@ KEEP_PAGES = 3  # the chats shown last (the one shown among them) whose pages st
 class ChatPage:
     session: ChatSession
     transcript: Transcript
-    # Stored messages (with their session Message) whose widgets are still to be built, oldest
-    # first: a long chat shows its newest messages at once and the rest arrive above them.
-    backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
+    # What find in chat searches in a message not built yet (kept: its document is rendered once).
+    unbuilt_text: Callable[[Placeholder], UnbuiltText]
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
+
+    @property
+    def backlog(self) -> list[tuple[StoredMessage, Message]]:
+        """The stored messages (with their session Message) whose widgets are not built yet, oldest first."""
+        return [placeholder.payload for placeholder in self.transcript.placeholders()]
 
     @property
     def writing(self) -> bool:
@@ -59,11 +64,13 @@ class ChatPage:
             if isinstance(widget, (UserMessage, AssistantMessage)):
                 widget.set_actions_enabled(on)
 
-    def text_views(self) -> list[QTextBrowser]:
+    def text_views(self) -> list[QTextBrowser | UnbuiltText]:
         """Its messages' text views, top to bottom, for find in chat; a folded long message unfolds,
-        to be searched (and shown) whole.  Older messages still being built are found when they are."""
-        views = []
-        for widget in self.transcript.messages():
+        to be searched (and shown) whole.  A message not built yet is searched as an UnbuiltText."""
+        views: list[QTextBrowser | UnbuiltText] = []
+        for widget in self.transcript.items():
+            if isinstance(widget, Placeholder):
+                views.append(self.unbuilt_text(widget))
             if isinstance(widget, UserMessage) and widget.collapsed:
                 widget.set_expanded(True)
             if isinstance(widget, (UserMessage, AssistantMessage)):
@@ -75,7 +82,7 @@ class ChatPage:
 
 
 class ChatPages(QStackedWidget):
-    older_built = Signal()  # a slice of older messages was built, and the chat shown has all of its own
+    older_built = Signal()  # messages of the chat shown were built in place of their placeholders
 
     def __init__(
         self,
@@ -94,10 +101,6 @@ class ChatPages(QStackedWidget):
         self._pages: dict[int, ChatPage] = {}  # least recently shown first
         self.released = 0  # pages released so far
         self.currentChanged.connect(self._on_current_changed)
-        self._backfill_timer = QTimer(self)
-        self._backfill_timer.setSingleShot(True)
-        self._backfill_timer.setInterval(0)
-        self._backfill_timer.timeout.connect(self.build_slice)
 
     def get(self, chat_id: int) -> ChatPage | None:
         """The page of ``chat_id`` if it was built."""
@@ -137,7 +140,6 @@ class ChatPages(QStackedWidget):
                 released.append(chat_id)
         for chat_id in released:
             page = self._pages.pop(chat_id)
-            page.backlog.clear()
             self.removeWidget(page.transcript)
             page.transcript.deleteLater()
         self.released += len(released)
@@ -164,7 +166,7 @@ class ChatPages(QStackedWidget):
 
         The session gets every message at once (follow-ups need the whole
         history); only the newest :data:`EAGER_MESSAGES` widgets are built now,
-        the rest a slice at a time.
+        the rest when they come near the view (placeholders stand for them).
         """
         session, transcript = page.session, page.transcript
         notices = transcript.clear(keep=lambda w: isinstance(w, Notice))
@@ -173,48 +175,73 @@ class ChatPages(QStackedWidget):
         session.messages.extend(session_message(m) for m in shown)
         items = list(zip(shown, session.messages, strict=True))
         last = stored[-1] if stored else None
-        page.backlog = items[:-EAGER_MESSAGES] if len(items) > EAGER_MESSAGES else []
-        for m, message in items[len(page.backlog) :]:
+        eager = max(0, len(items) - EAGER_MESSAGES)
+        metrics = QFontMetrics(transcript.font())
+        for m, message in items[:eager]:
+            height = estimate(m.text or NO_TEXT, reply=m.role != "user", metrics=metrics)
+            transcript.add_placeholder(Placeholder((m, message), height))
+        for m, message in items[eager:]:
             transcript.add(self._message_widget(page, m, message, is_last=m is last))
         for notice in notices:
             transcript.move_to_end(notice)
-        if page.backlog:
-            self._backfill_timer.start()
-
-    def build_slice(self) -> None:
-        """Build older messages above the shown ones, newest first, for one slice (current chat first)."""
-        deadline = time.perf_counter() + BACKFILL_SLICE_S
-        current = self.current()
-        pages = sorted(self._pages.values(), key=lambda p: p is not current)
-        for page in pages:
-            while page.backlog and time.perf_counter() < deadline:
-                self.build_one_older(page)
-        if any(page.backlog for page in self._pages.values()):
-            self._backfill_timer.start()
-        if current is not None and not current.backlog:
-            self.older_built.emit()
+        transcript.build_in_view()  # (a version switched in a chat shown: no placeholder is painted)
 
     def build_one_older(self, page: ChatPage) -> None:
-        """Build the newest message still missing on ``page``, above those shown."""
-        m, message = page.backlog.pop()
-        page.transcript.prepend(self._message_widget(page, m, message, is_last=False))
+        """Build the newest message not built yet on ``page`` (its placeholder is the lowest)."""
+        placeholders = page.transcript.placeholders()
+        if placeholders:
+            page.transcript.build_placeholder(placeholders[-1])
 
     def finish_backfill(self, page: ChatPage) -> None:
-        """Build every widget still missing on ``page`` now (before looking one up)."""
-        while page.backlog:
-            self.build_one_older(page)
+        """Build every widget still missing on ``page`` now (something needs every one)."""
+        page.transcript.build_all()
+
+    def build_message(self, page: ChatPage, store_id: int) -> None:
+        """Build the message stored as ``store_id`` now if it is not built yet (to show it)."""
+        for placeholder in page.transcript.placeholders():
+            if placeholder.payload[0].id == store_id:
+                page.transcript.build_placeholder(placeholder)
+                return
 
     def stop_backfill(self) -> None:
-        """Build nothing more (the window is closing, or a test builds the slices by hand)."""
-        self._backfill_timer.stop()
+        """Build nothing more on the event loop (the window is closing, or a test builds by hand)."""
+        for page in self._pages.values():
+            page.transcript.stop_building()
 
     def _build_page(self, chat_id: int) -> ChatPage:
         """A chat's widgets from the store: the active path, finished replies, interrupted ones marked."""
         info = self._store.conversation(chat_id)
         session = ChatSession(id=chat_id, title=info.title or NEW_CHAT_TITLE)
-        page = ChatPage(session, Transcript(self))
+        transcript = Transcript(self, build=lambda placeholder: self._build_placeholder(page, placeholder))
+        page = ChatPage(session, transcript, lambda placeholder: self._unbuilt_text(page, placeholder))
+        transcript.placeholders_built.connect(lambda: self._on_placeholders_built(page))
         self.fill(page, self._store.active_path(chat_id))
         return page
+
+    def _build_placeholder(self, page: ChatPage, placeholder: Placeholder) -> UserMessage | AssistantMessage:
+        m, message = placeholder.payload
+        return self._message_widget(page, m, message, is_last=False)
+
+    def _unbuilt_text(self, page: ChatPage, placeholder: Placeholder) -> UnbuiltText:
+        """Find in chat's view of a message not built yet, made once per placeholder."""
+        text = placeholder.searchable
+        if not isinstance(text, UnbuiltText):
+            m, _message = placeholder.payload
+            render = self._messages.render_user if m.role == "user" else self._messages.render_reply
+            text = UnbuiltText(
+                lambda: render(m.text or ("" if m.role == "user" or m.thought else NO_TEXT)),
+                lambda: self._build_if_unbuilt(page, placeholder),
+            )
+            placeholder.searchable = text
+        return text
+
+    def _build_if_unbuilt(self, page: ChatPage, placeholder: Placeholder) -> None:
+        if placeholder in page.transcript.placeholders():
+            page.transcript.build_placeholder(placeholder)
+
+    def _on_placeholders_built(self, page: ChatPage) -> None:
+        if page is self.current():
+            self.older_built.emit()
 
     def _message_widget(
         self, page: ChatPage, m: StoredMessage, message: Message, *, is_last: bool

@@ -11,6 +11,7 @@ next search, which is what typing or Enter does.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 
 from app.palette import Colors
@@ -26,6 +27,7 @@ from app.qt import (
     QTextCursor,
     QTextEdit,
     QTextFormat,
+    QTimer,
     QToolButton,
     QWidget,
     Signal,
@@ -33,6 +35,7 @@ from app.qt import (
 
 MATCH_LIGHT, CURRENT_LIGHT = "#fff3b0", "#ffc94d"
 MATCH_DARK, CURRENT_DARK = "#5c4d12", "#a07a12"
+PREPARE_SLICE_S = 0.008  # the messages not built yet are rendered for find in slices this long
 
 
 class FindBar(QWidget):
@@ -42,6 +45,7 @@ class FindBar(QWidget):
     """
 
     query_changed = Signal(str)
+    opened = Signal()
     next_requested = Signal()
     previous_requested = Signal()
     closed = Signal()
@@ -86,6 +90,7 @@ class FindBar(QWidget):
         self.setVisible(True)
         self.field.setFocus()
         self.field.selectAll()
+        self.opened.emit()
         if self.field.text():
             self.query_changed.emit(self.field.text())  # the chat may have changed since
 
@@ -169,6 +174,9 @@ class FindInChat:
 
     ``target`` gives the transcript shown and its text views in order (None: no chat); they
     are asked for at every search, because replies re-render (and replace views) as they go.
+    A "view" whose ``rendered`` is False stands for a message not built yet (see
+    app.ui.unbuilt_message): its text is rendered the first time it is searched, so while the
+    bar is open they are rendered on the event loop, before the first query needs them.
     """
 
     def __init__(
@@ -181,6 +189,12 @@ class FindInChat:
         self._target = target
         self._colors = colors
         self._find = ChatFind(colors())
+        self._building = False  # a message is being built to show a match in it
+        self._prepare_timer = QTimer(bar)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(0)
+        self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
+        bar.opened.connect(self._on_bar_opened)
         bar.query_changed.connect(self.search)
         bar.next_requested.connect(lambda: self.step(1))
         bar.previous_requested.connect(lambda: self.step(-1))
@@ -193,8 +207,15 @@ class FindInChat:
     def current_match(self) -> tuple[QTextBrowser, QTextCursor] | None:
         return self._find.current_match()
 
-    def search(self, query: str, current: int = 0, *, keep: tuple[QTextBrowser, int] | None = None) -> int:
-        """Highlight ``query`` and bring match ``current`` into view; returns the count.
+    def search(
+        self,
+        query: str,
+        current: int = 0,
+        *,
+        keep: tuple[QTextBrowser, int] | None = None,
+        reveal: bool = True,
+    ) -> int:
+        """Highlight ``query`` and, with ``reveal``, bring match ``current`` into view; returns the count.
 
         ``keep`` (a view and a position) makes the match found there current instead, if there is one.
         """
@@ -205,21 +226,59 @@ class FindInChat:
         if keep is not None:
             self._find.select(*keep)
         self.bar.show_count(self._find.current, count)
-        match = self._find.current_match()
-        if match is not None and transcript is not None:
-            view, cursor = match
-            point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
-            transcript.ensureVisible(point.x(), point.y(), 40, 120)
+        if reveal and transcript is not None:
+            self._reveal(query, transcript)
         return count
+
+    def _reveal(self, query: str, transcript: QScrollArea, *, may_build: bool = True) -> None:
+        """Scroll to the current match; one in a message not built yet (it has ``build``) is built first."""
+        match = self._find.current_match()
+        if match is None:
+            return
+        build = getattr(match[0], "build", None)
+        if build is not None:
+            if not may_build:
+                return  # (it could not be built: nothing to scroll to)
+            self._building = True
+            try:
+                build()
+            finally:
+                self._building = False
+            self.search(query, self._find.current, reveal=False)  # its own views hold the match now
+            self._reveal(query, transcript, may_build=False)
+            return
+        view, cursor = match
+        point = view.viewport().mapTo(transcript.widget(), view.cursorRect(cursor).center())
+        transcript.ensureVisible(point.x(), point.y(), 40, 120)
+
+    def _on_bar_opened(self) -> None:
+        self._prepare_timer.start()
+
+    def _on_prepare_timer_timeout(self) -> None:
+        """Render the text of messages not built yet for up to ``PREPARE_SLICE_S``, then yield."""
+        target = self._target()
+        if target is None or not self.bar.isVisible():
+            return
+        deadline = time.perf_counter() + PREPARE_SLICE_S
+        for view in target[1]:
+            if getattr(view, "rendered", True) is False:
+                view.document()
+                if time.perf_counter() >= deadline:
+                    self._prepare_timer.start()
+                    return
 
     def step(self, step: int) -> None:
         """Enter / Shift+Enter: the next or previous match, wrapping around."""
         self.search(self.bar.field.text(), self._find.current + step)
 
     def refresh(self) -> None:
-        """Search again, staying on the match the user is on (messages above it shift the numbering)."""
-        if not self.bar.isVisible():
+        """Search again, staying on the match the user is on (messages above it shift the numbering).
+
+        The view stays where it is (messages are built as the reader scrolls: this repaints their
+        highlights, it does not take the reader back to the match).
+        """
+        if not self.bar.isVisible() or self._building:
             return
         match = self._find.current_match()
         keep = (match[0], match[1].selectionStart()) if match is not None else None
-        self.search(self.bar.field.text(), keep=keep)
+        self.search(self.bar.field.text(), self._find.current, keep=keep, reveal=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.markdown import MarkdownRenderer
+from app.markdown import MarkdownRenderer, Rendered
 from app.media_probe import MediaInfo
 from app.palette import Colors
 from app.qt import QObject, Signal
@@ -61,6 +61,14 @@ class MessageFactory(QObject):
         widget.copied.connect(self.copied)
         widget.versions.version_selected.connect(self.version_selected)
         return widget
+
+    def render_user(self, text: str) -> Rendered:
+        """A user's message as its view shows it (find in chat searches a message not built yet so)."""
+        return self._renderer().render_plain(text)
+
+    def render_reply(self, text: str) -> Rendered:
+        """A finished reply's text as its view shows it."""
+        return self._renderer().render(text)
 
     def reply(self, store_id: int) -> AssistantMessage:
         """A reply, empty until it is shown finished or rendered live."""

@@ -11,6 +11,12 @@ measured heights scaled by the change of width, see
 on the event loop, nearest first, or as soon as they scroll into view.
 Meanwhile the message the reader is looking at is held in place, so nothing in
 view moves while heights change above it.
+
+A long chat's messages need not all be built: a :class:`Placeholder` stands for
+one, blank, at its estimated height, and is replaced by the message (made by the
+``build`` callback) when it comes into view (at once, before the frame is
+painted) or near it (on the event loop, nearest first, one slice at a time).
+The message the reader looks at keeps its place meanwhile, as for a resize.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from app.qt import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from app.ui.text_view import RichTextView
 
@@ -49,6 +56,10 @@ NEAR_SCREENS = 1.0
 RELAYOUT_SLICE_S = 0.008
 JUMP_BUTTON_PX = 36  # the round "jump to the latest message" button
 JUMP_BUTTON_MARGIN_PX = 16  # from the viewport's bottom-right corner
+# Placeholders this many viewport heights above or below the view are built on the event loop
+# (those in view at once), one slice of at most BUILD_SLICE_S at a time.
+BUILD_NEAR_SCREENS = 1.0
+BUILD_SLICE_S = 0.008
 
 
 class EmptyState(QWidget):
@@ -121,6 +132,24 @@ def _text_views(message: QWidget) -> list[RichTextView]:
     return views() if views is not None else message.findChildren(RichTextView)
 
 
+class Placeholder(QWidget):
+    """Stands in the column for a message not built yet: blank, at the height it is estimated to take.
+
+    ``payload`` is what the ``build`` callback of the transcript needs to make the message;
+    ``estimate`` gives its height for a column width (it is asked again when the width changes).
+    """
+
+    def __init__(self, payload: object, estimate: Callable[[int], int], parent=None) -> None:
+        super().__init__(parent)
+        self.payload = payload
+        self.estimate = estimate
+        self.searchable: object | None = None  # what find in chat searches in its stead, once asked
+        self.setFixedHeight(1)
+
+    def fit(self, width: int) -> None:
+        self.setFixedHeight(max(1, self.estimate(width)))
+
+
 @dataclass
 class _Anchor:
     """What the reader is looking at: a message, and where the viewport's top is on it.
@@ -135,13 +164,38 @@ class _Anchor:
 
 
 class Transcript(QScrollArea):
-    def __init__(self, parent=None) -> None:
+    placeholders_built = Signal()  # placeholders were replaced by their messages (find sees new views)
+
+    def __init__(self, parent=None, build: Callable[[Placeholder], QWidget] | None = None) -> None:
+        """``build`` makes the message a :class:`Placeholder` stands for (needed only if there are some)."""
         super().__init__(parent)
         self.setObjectName("transcript")
         self.setAccessibleName("Conversation")
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._build = build
+        self._make_page()
+        self._pinned = True
+        # Set by a resize while the reader is scrolled up; held (the layout may change the
+        # range in several steps) until the reader scrolls or a message is added at the bottom.
+        self._anchor: _Anchor | None = None
+        self._adjusting = False
+        self._unsettled: list[QWidget] = []  # built while hidden, laid out when shown
+        # Messages with texts laid out for an older width (estimated heights), nearest to the view first.
+        self._stale: list[QWidget] = []
+        self._relayout_timer = self._zero_timer(self._on_relayout_timer_timeout)
+        self._build_timer = self._zero_timer(self._on_build_timer_timeout)
+        self._settling = False
+        self._building = False
+        self._placeholder_width = 0  # the column width the placeholders' heights were estimated for
+        self._make_jump_button()
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scroll_value_changed)
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+
+    def _make_page(self) -> None:
+        """The page: a centred column (``self.column``) of messages, the empty state until the first."""
         page = _Sized(self, margins=2 * PAGE_MARGIN_PX)
         page.setObjectName("transcriptPage")
         outer = QHBoxLayout(page)
@@ -163,22 +217,13 @@ class Transcript(QScrollArea):
         self._layout.addWidget(self.empty, 1)
         self._layout.addStretch(0)
         self.setWidget(page)
-        self._pinned = True
-        # Set by prepend or a resize while the reader is scrolled up; held (the layout may change the
-        # range in several steps) until the reader scrolls or a message is added at the bottom.
-        self._anchor: _Anchor | None = None
-        self._adjusting = False
-        self._unsettled: list[QWidget] = []  # built while hidden, laid out when shown
-        # Messages with texts laid out for an older width (estimated heights), nearest to the view first.
-        self._stale: list[QWidget] = []
-        self._relayout_timer = QTimer(self)
-        self._relayout_timer.setSingleShot(True)
-        self._relayout_timer.setInterval(0)
-        self._relayout_timer.timeout.connect(self._on_relayout_timer_timeout)
-        self._settling = False
-        # Floats over the viewport's bottom-right corner while the reader is scrolled up, so the
-        # view no longer follows a growing reply: one click goes back to the newest text and
-        # follows it again.  A child of the scroll area, not of the page, so it does not scroll.
+
+    def _make_jump_button(self) -> None:
+        """The round button over the viewport's bottom-right corner while the reader is scrolled up.
+
+        Then the view no longer follows a growing reply: one click goes back to the newest text and
+        follows it again.  A child of the scroll area, not of the page, so it does not scroll.
+        """
         self.jump_button = QToolButton(self)
         self.jump_button.setObjectName("jumpToLatest")
         self.jump_button.setText("↓")
@@ -194,27 +239,19 @@ class Transcript(QScrollArea):
         self.jump_button.setGraphicsEffect(shadow)
         self.jump_button.clicked.connect(self._on_jump_button_clicked)
         self.jump_button.hide()
-        bar = self.verticalScrollBar()
-        bar.valueChanged.connect(self._on_scroll_value_changed)
-        bar.rangeChanged.connect(self._on_scroll_range_changed)
+
+    def _zero_timer(self, slot: Callable[[], None]) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(0)
+        timer.timeout.connect(slot)
+        return timer
 
     def add(self, widget: QWidget) -> QWidget:
         self.empty.setVisible(False)
         self._pinned = True  # before the page grows for it: it is sized at once
         self._anchor = None
         self._insert(self._layout.count() - 1, widget)
-        return widget
-
-    def prepend(self, widget: QWidget) -> QWidget:
-        """Add ``widget`` above every message without moving what the reader is looking at.
-
-        Pinned to the bottom, the view stays there; scrolled up, the message in view
-        keeps its place, so the text in view does not jump down.
-        """
-        self.empty.setVisible(False)
-        if not self._pinned and self._anchor is None:
-            self._anchor = self._capture_anchor()
-        self._insert(self._layout.indexOf(self.empty) + 1, widget)
         return widget
 
     def _insert(self, index: int, widget: QWidget) -> None:
@@ -226,17 +263,141 @@ class Transcript(QScrollArea):
         column's width before it joins the column, and the page grows before the column is laid out.
         A hidden column's widgets are laid out when it is shown (:meth:`showEvent`).
         """
+        if self._place(index, widget):
+            self._fit_page()
+
+    def _place(self, index: int, widget: QWidget) -> bool:
+        """Put ``widget`` in the column at ``index``, laid out at the column's width if it is shown.
+
+        Returns whether it was laid out (a hidden column's widgets are laid out in :meth:`showEvent`).
+        """
         if not self.column.isVisible():
             self._layout.insertWidget(index, widget)
             self._unsettled.append(widget)
-            return
+            return False
         widget.setParent(self.column)
         widget.resize(self.column.width(), widget.height())
         if not (widget.isHidden() and widget.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide)):
             widget.show()
         _activate_bottom_up(widget)
         self._layout.insertWidget(index, widget)
-        self._fit_page()
+        return True
+
+    def add_placeholder(self, placeholder: Placeholder) -> Placeholder:
+        """Add a stand-in for a message below the others, at its estimated height (see Placeholder)."""
+        self.empty.setVisible(False)
+        placeholder.fit(self._placeholder_width or self._column_width())
+        placeholder.setParent(self.column)
+        if self.column.isVisible():
+            placeholder.show()
+        self._layout.insertWidget(self._layout.count() - 1, placeholder)
+        return placeholder
+
+    def placeholders(self) -> list[Placeholder]:
+        """The stand-ins for messages not built yet, top to bottom."""
+        return [w for w in self.items() if isinstance(w, Placeholder)]
+
+    def build_placeholder(self, placeholder: Placeholder) -> QWidget:
+        """Replace ``placeholder`` by its message now (to show it, or to find in it); returns the message."""
+        return self._replace([placeholder])[0]
+
+    def build_all(self) -> None:
+        """Replace every placeholder by its message now (a test, or something that needs every widget)."""
+        self._replace(self.placeholders())
+
+    def _replace(self, due: list[Placeholder]) -> list[QWidget]:
+        """Build the messages ``due`` stands for, in their places, keeping what the reader looks at in place.
+
+        A viewport top inside a placeholder stays at the same fraction of the message that replaces it.
+        """
+        if not due or self._build is None:
+            return []
+        built = []
+        adjusting, self._adjusting = self._adjusting, True  # Qt may clamp the scroll value meanwhile
+        self._building = True
+        try:
+            with self._holding_view(frozenset(id(p) for p in due)):
+                for placeholder in due:
+                    widget = self._build(placeholder)
+                    index = self._layout.indexOf(placeholder)
+                    self._layout.removeWidget(placeholder)
+                    placeholder.hide()
+                    placeholder.deleteLater()
+                    self._place(index, widget)
+                    if self._anchor is not None and self._anchor.widget is placeholder:
+                        self._anchor = _Anchor(widget, self._anchor.offset, self._anchor.height)
+                    built.append(widget)
+                if self.column.isVisible():
+                    self._fit_page()
+        finally:
+            self._building = False
+            self._adjusting = adjusting
+        self.placeholders_built.emit()
+        return built
+
+    @property
+    def build_pending(self) -> bool:
+        """Placeholders near the view wait for the event loop to build their messages."""
+        return self._build_timer.isActive()
+
+    def stop_building(self) -> None:
+        """Build nothing more on the event loop until the view moves (the window is closing)."""
+        self._build_timer.stop()
+
+    def _column_width(self) -> int:
+        """The column's width, or the widest it gets while it was never shown (its width is not known)."""
+        return self.column.width() if self.column.isVisible() else COLUMN_MAX_PX
+
+    def _fit_placeholders(self) -> bool:
+        """Estimate the placeholders' heights again for the column's width, if it changed (returns so)."""
+        width = self._column_width()
+        if width == self._placeholder_width:
+            return False
+        self._placeholder_width = width
+        for placeholder in self.placeholders():
+            placeholder.fit(width)
+        return True
+
+    def _placeholders_near(self, screens: float) -> list[Placeholder]:
+        """The placeholders in view or within ``screens`` viewport heights of it, nearest first."""
+        bar = self.verticalScrollBar()
+        view_top, view_bottom = bar.value(), bar.value() + self.viewport().height()
+        margin = screens * self.viewport().height()
+        near: list[tuple[int, Placeholder]] = []
+        for widget, top, bottom in self._messages_by_position():
+            if isinstance(widget, Placeholder) and bottom > view_top - margin and top < view_bottom + margin:
+                near.append((max(0, top - view_bottom, view_top - bottom), widget))
+        near.sort(key=lambda item: item[0])
+        return [w for _, w in near]
+
+    def build_in_view(self) -> None:
+        """Build at once the messages whose placeholders the view shows; those near it on the event loop.
+
+        Run when the chat is shown, resized or scrolled: a placeholder is never painted.
+        """
+        if self._building or self._build is None or not self.column.isVisible():
+            return
+        for _ in range(8):  # a message shorter than its estimate may bring the next one into view
+            due = self._placeholders_near(0)
+            if not due:
+                break
+            self._replace(due)
+        if self._placeholders_near(BUILD_NEAR_SCREENS):
+            self._build_timer.start()
+
+    def _on_build_timer_timeout(self) -> None:
+        """Build the messages nearest the view for up to ``BUILD_SLICE_S`` (at least one)."""
+        if not self.column.isVisible():
+            return  # (showEvent starts again)
+        deadline = time.perf_counter() + BUILD_SLICE_S
+        near = self._placeholders_near(BUILD_NEAR_SCREENS)
+        while near:
+            self._replace(near[:1])
+            if time.perf_counter() >= deadline:
+                break
+            near = self._placeholders_near(BUILD_NEAR_SCREENS)
+        if near:
+            self._build_timer.start()
 
     def remove(self, widget: QWidget) -> None:
         if widget in self._stale:
@@ -250,8 +411,8 @@ class Transcript(QScrollArea):
     def clear(self, keep: Callable[[QWidget], bool] = lambda _widget: False) -> list[QWidget]:
         """Remove every message except those ``keep`` accepts; returns the kept ones, in order."""
         kept = []
-        for widget in self.messages():
-            if keep(widget):
+        for widget in self.items():
+            if keep(widget) and not isinstance(widget, Placeholder):
                 kept.append(widget)
             else:
                 self.remove(widget)
@@ -263,8 +424,13 @@ class Transcript(QScrollArea):
         self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def messages(self) -> list[QWidget]:
-        items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
-        return [w for w in items if w is not None and w is not self.empty]
+        """The messages and notices built, top to bottom (not the placeholders of those not built yet)."""
+        return [w for w in self.items() if not isinstance(w, Placeholder)]
+
+    def items(self) -> list[QWidget]:
+        """The messages, notices and placeholders, top to bottom."""
+        widgets = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
+        return [w for w in widgets if w is not None and w is not self.empty]
 
     def scroll_to_top(self) -> None:
         self._pinned = False
@@ -307,7 +473,9 @@ class Transcript(QScrollArea):
         for widget in unsettled:
             if id(widget) in in_column:
                 _activate_bottom_up(widget)
+        self._fit_placeholders()
         self._fit_page()
+        self.build_in_view()
 
     def _fit_page(self) -> None:
         """Size the page for the column's content now, then lay the column out in it.
@@ -337,9 +505,12 @@ class Transcript(QScrollArea):
         first = event.oldSize().width() < 0 or bool(self._unsettled)  # (nothing laid out yet: showEvent does)
         if first or event.size().width() == event.oldSize().width() or not self.isVisible():
             super().resizeEvent(event)
+            if self.column.isVisible() and self._fit_placeholders():
+                self._fit_page()
         else:
             self._resize_lazily(event)
         self._place_jump_button()
+        self.build_in_view()
 
     def _resize_lazily(self, event) -> None:
         pinned = self._pinned
@@ -352,6 +523,8 @@ class Transcript(QScrollArea):
             for widget in near:  # (a user's bubble takes its width in its resizeEvent, after its height)
                 self._settle(widget)
             self._fit_page()
+            if self._fit_placeholders():
+                self._fit_page()
         finally:
             self._adjusting = False
         self._pinned = pinned
@@ -365,9 +538,9 @@ class Transcript(QScrollArea):
             self._relayout_timer.start()
 
     def _messages_by_position(self) -> list[tuple[QWidget, int, int]]:
-        """The shown messages with their top and bottom in the page's coordinates, top to bottom."""
+        """The shown messages and placeholders, top and bottom in the page's coordinates, in order."""
         top = self.column.y()
-        return [(w, top + w.y(), top + w.y() + w.height()) for w in self.messages() if not w.isHidden()]
+        return [(w, top + w.y(), top + w.y() + w.height()) for w in self.items() if not w.isHidden()]
 
     def _capture_anchor(self, moving: frozenset[int] = frozenset()) -> _Anchor | None:
         """The first message that reaches below the viewport's top, and where that top is on it.
@@ -489,7 +662,7 @@ class Transcript(QScrollArea):
     def _holding_view(self, moving: frozenset[int] = frozenset()) -> Iterator[None]:
         """Keep the message in view where it is while the page is laid out again inside the block.
 
-        Uses the anchor held since a resize or prepend, or one taken for the block (none when
+        Uses the anchor held since a resize, or one taken for the block (none when
         pinned to the bottom: the range change keeps the view there).
         """
         held = self._anchor
@@ -517,9 +690,10 @@ class Transcript(QScrollArea):
         bar = self.verticalScrollBar()
         self._pinned = value >= bar.maximum() - PIN_SLACK_PX
         if not self._adjusting:
-            self._anchor = None  # the reader moved: the next prepend measures again
+            self._anchor = None  # the reader moved: the next change measures again
             if self._stale:
                 self._settle_in_view()
+            self.build_in_view()
         self._show_jump_button()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:

@@ -186,7 +186,8 @@ def _opened_long_chat(qtbot, make_window, width: int = 1180):
     window = loaded(qtbot, make_window, FakeEngine())
     window.resize(width, 700)
     page = window.open_chat(_stored_chat(window.store, "Long", LONG_CHAT))
-    qtbot.waitUntil(lambda: not page.backlog and not page.transcript.relayout_pending, timeout=30_000)
+    window.pages.finish_backfill(page)
+    qtbot.waitUntil(lambda: not page.transcript.relayout_pending, timeout=30_000)
     return window, page
 
 
@@ -288,18 +289,26 @@ def test_messages_scrolled_into_view_before_their_turn_are_laid_out_at_once(qtbo
     assert transcript.verticalScrollBar().value() == 0 and oldest in _in_view(transcript)
 
 
-def test_a_resize_while_older_messages_are_still_being_built(qtbot, make_window):
+def test_a_resize_while_older_messages_are_not_built_yet(qtbot, make_window):
+    """Placeholders are estimated again for the new width; the messages built later come at their height."""
     window = loaded(qtbot, make_window, FakeEngine())
     window.resize(1180, 700)
-    page = window.open_chat(_stored_chat(window.store, "Backfilling", LONG_CHAT))
+    page = window.open_chat(_stored_chat(window.store, "Not built yet", LONG_CHAT))
     QApplication.processEvents()
-    for width in (760, 1000):
+    transcript = page.transcript
+    placeholder = transcript.placeholders()[1]  # a reply's
+    wide = placeholder.height()
+    for width in (1000, 760):
         window.resize(width, 700)
         QApplication.processEvents()
-    qtbot.waitUntil(lambda: not page.backlog and not page.transcript.relayout_pending, timeout=30_000)
+        assert placeholder.height() == placeholder.estimate(transcript.column.width())
+    assert placeholder.height() > wide, "narrower: the text wraps over more lines"
+    bar = transcript.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+    window.pages.finish_backfill(page)
+    qtbot.waitUntil(lambda: not transcript.relayout_pending, timeout=30_000)
     QApplication.processEvents()
-    assert _wrong_heights(page.transcript.messages()) == [] and _misfits(page.transcript) == []
-    bar = page.transcript.verticalScrollBar()
+    assert _wrong_heights(transcript.messages()) == [] and _misfits(transcript) == []
     assert bar.value() == bar.maximum()
 
 
