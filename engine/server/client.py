@@ -25,7 +25,7 @@ class ServerAddress:
     url: str
     model: str
     api_key: str = field(default="", repr=False)  # never in a repr, a log line or an error message
-    timeouts: httpx.Timeout = DEFAULT_TIMEOUTS
+    timeouts: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUTS)
 
     @property
     def api(self) -> str:
@@ -82,9 +82,7 @@ def list_models(address: ServerAddress) -> list[ServedModel]:
     try:
         entries = response.json()["data"]
         return [
-            ServedModel(
-                str(entry["id"]), str(entry.get("root") or ""), int(entry.get("max_model_len") or 0)
-            )
+            ServedModel(str(entry["id"]), str(entry.get("root") or ""), int(entry.get("max_model_len") or 0))
             for entry in entries
         ]
     except (ValueError, KeyError, TypeError):

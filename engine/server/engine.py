@@ -25,7 +25,7 @@ from engine.inputs.thinking import split_thinking
 from engine.server.client import ServedModel, ServerAddress, check_model
 from engine.server.errors import ServerError
 from engine.server.request import chat_request
-from engine.server.stream import Cancelled, Chunk, ChunkStream, Dropped
+from engine.server.stream import Chunk, ChunkStream, StreamCancelledError, StreamDroppedError
 from engine.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class _Reply:
         self.text = ""
         self.in_thought = False
         self.canvases = 0
-        self.usage: dict[str, int] = {}
+        self.usage: dict[str, Any] = {}
         self.started = time.perf_counter()
         self.first_canvas = 0.0
 
@@ -142,11 +142,11 @@ class _Reply:
                 canvas = self._canvas(chunk)
                 if canvas is not None:
                     yield canvas
-        except Cancelled:
+        except StreamCancelledError:
             yield self._done("cancelled", incomplete=True)
             return
-        except (Dropped, ServerError) as failure:
-            error = failure.error if isinstance(failure, Dropped) else failure
+        except (StreamDroppedError, ServerError) as failure:
+            error = failure.error if isinstance(failure, StreamDroppedError) else failure
             if not self.canvases:
                 raise error from None
             log.info("the server broke off a reply after %d canvases: %s", self.canvases, error)
@@ -160,7 +160,7 @@ class _Reply:
             yield self._done(_FINISH_REASONS.get(finish, finish), incomplete=finish != "stop")
 
     def _canvas(self, chunk: Chunk) -> Canvas | None:
-        """The chunk's text as the next canvas (thought text inside thinking markers), or None if it has none."""
+        """The chunk's text as the next canvas (thought inside thinking markers); None if it has none."""
         added = ""
         if chunk.reasoning:
             if not self.in_thought:
@@ -187,9 +187,7 @@ class _Reply:
         split = split_thinking(self.text)
         stats = Stats(
             prompt_tokens=int(self.usage.get("prompt_tokens") or 0),
-            cached_prompt_tokens=int((self.usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-            if isinstance(self.usage.get("prompt_tokens_details"), dict)
-            else 0,
+            cached_prompt_tokens=_cached_tokens(self.usage),
             generated_tokens=generated,
             canvases=self.canvases,
             forwards=0,  # the server does not say how many denoising steps it ran
@@ -210,3 +208,9 @@ class _Reply:
             incomplete=incomplete,
             stop_reason=stop_reason,
         )
+
+
+def _cached_tokens(usage: dict[str, Any]) -> int:
+    """Prompt tokens the server reused from its prefix cache, when it says."""
+    details = usage.get("prompt_tokens_details")
+    return int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0

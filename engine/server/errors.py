@@ -48,7 +48,7 @@ def http_status_error(status: int, body: bytes, url: str, model: str) -> ServerE
     if status in (401, 403):
         return ServerError(
             f"The server at {url} refused the API key (HTTP {status}){quoted}",
-            fix="Check the key (Model ▸ Models… ▸ the server, or --api-key-env), or ask the server's owner for one",
+            fix="Check the key (Model ▸ Models…, or --api-key-env), or ask the server's owner for one",
         )
     if status == 404:
         return ServerError(

@@ -32,7 +32,8 @@ def image_data_url(image: Image.Image, budget: int) -> str:
     limit = budget * PIXELS_PER_TOKEN
     if width * height > limit:
         scale = (limit / (width * height)) ** 0.5
-        image = image.resize((max(1, int(width * scale)), max(1, int(height * scale))), Image.Resampling.LANCZOS)
+        size = (max(1, int(width * scale)), max(1, int(height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -41,7 +42,8 @@ def image_data_url(image: Image.Image, budget: int) -> str:
 def chat_messages(conversation: Conversation, options: PromptOptions) -> list[dict[str, Any]]:
     """The OpenAI ``messages``: images as ``image_url`` parts in the local prompt's order."""
     media = build_messages(conversation, options)
-    urls = iter(image_data_url(image, budget) for image, budget in zip(media.images, media.budgets, strict=True))
+    pairs = zip(media.images, media.budgets, strict=True)
+    urls = iter([image_data_url(image, budget) for image, budget in pairs])
     messages: list[dict[str, Any]] = []
     for message in media.messages:
         content = message["content"]

@@ -13,6 +13,7 @@ server is untrusted and one endless line must not fill the memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -41,14 +42,14 @@ class Chunk:
     content: str = ""
     reasoning: str = ""
     finish_reason: str | None = None
-    usage: dict[str, int] | None = None
+    usage: dict[str, Any] | None = None
 
 
-class Cancelled(Exception):
+class StreamCancelledError(Exception):
     """The cancel token was set while waiting for the stream."""
 
 
-class Dropped(Exception):
+class StreamDroppedError(Exception):
     """The stream ended without ``[DONE]``: the server closed or the connection broke."""
 
     def __init__(self, error: ServerError) -> None:
@@ -74,8 +75,8 @@ class ChunkStream:
     def chunks(self, cancel: CancelToken | None) -> Iterator[Chunk]:
         """The chunks in order, until ``[DONE]``.
 
-        Raises ServerError (refused, unreachable, timeout before any chunk), :class:`Dropped` (the
-        stream broke off) or :class:`Cancelled` (within POLL_SECONDS of the token being set).
+        Raises ServerError (refused, unreachable, timeout before any chunk), :class:`StreamDroppedError` (the
+        stream broke off) or :class:`StreamCancelledError` (within POLL_SECONDS of the token being set).
         """
         while True:
             try:
@@ -83,11 +84,11 @@ class ChunkStream:
             except queue.Empty:
                 if cancel is not None and cancel.cancelled:
                     self.abort()
-                    raise Cancelled from None
+                    raise StreamCancelledError from None
                 continue
             if cancel is not None and cancel.cancelled:
                 self.abort()
-                raise Cancelled
+                raise StreamCancelledError
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -103,45 +104,46 @@ class ChunkStream:
         stream = response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
 
     def _read(self) -> None:
         address = self.address
         try:
-            with address.client() as client, client.stream(
-                "POST", address.api + "/chat/completions", json=self._body
-            ) as response:
+            with (
+                address.client() as client,
+                client.stream("POST", address.api + "/chat/completions", json=self._body) as response,
+            ):
                 self._response = response
-                if self._aborted.is_set():
-                    return
-                if response.status_code != 200:
-                    body = response.read()
-                    self._queue.put(http_status_error(response.status_code, body, address.shown, address.model))
-                    return
-                for line in _lines(response.iter_bytes()):
-                    if self._aborted.is_set():
-                        return
-                    chunk = _parse(line)
-                    if chunk is _END:
-                        self._queue.put(_END)
-                        return
-                    if chunk is not None:
-                        self._queue.put(chunk)
-            self._queue.put(
-                Dropped(ServerError(f"The server at {address.shown} ended the reply without finishing it"))
-            )
+                self._follow(response)
         except httpx.TransportError as error:
             if not self._aborted.is_set():
                 log.info("chat stream from %s failed: %r", address.shown, error)
-                self._queue.put(Dropped(transport_error(error, address.shown, address.timeouts)))
+                self._queue.put(StreamDroppedError(transport_error(error, address.shown, address.timeouts)))
         except ServerError as error:
             self._queue.put(error)
         except Exception as error:  # a bug must not leave the consumer waiting for ever
             log.exception("chat stream reader failed")
             self._queue.put(error)
+
+    def _follow(self, response: httpx.Response) -> None:
+        """Queue the response's chunks, then _END; an error answer or an early end as an error."""
+        address = self.address
+        if response.status_code != 200:
+            body = response.read()
+            self._queue.put(http_status_error(response.status_code, body, address.shown, address.model))
+            return
+        for line in _lines(response.iter_bytes()):
+            if self._aborted.is_set():
+                return
+            chunk = _parse(line)
+            if chunk is _END:
+                self._queue.put(_END)
+                return
+            if chunk is not None:
+                self._queue.put(chunk)
+        ended = ServerError(f"The server at {address.shown} ended the reply without finishing it")
+        self._queue.put(StreamDroppedError(ended))
 
 
 def _lines(pieces: Iterator[bytes]) -> Iterator[bytes]:
