@@ -70,7 +70,7 @@ class ServerEngine:
             source=f"server: {address.shown}",
             path=address.shown,
             device=f"server: {address.shown}",
-            dtype="",
+            dtype="vLLM",  # the status bar: "server: http://host:8000 · vLLM"
             canvas_length=CANVAS_LENGTH,
             context_length=served.max_model_len,
             model_context_length=served.max_model_len,
@@ -104,8 +104,16 @@ class ServerEngine:
         yield from _Reply(self.address, body, cancel).events()
 
     def decode_steps(self, frames: Sequence[Any]) -> list[Step]:
-        """No denoising steps reach a server's client: a served reply replays canvas by canvas."""
-        return []
+        """No replay here: a served reply has no steps, and a local reply's need the local tokenizer."""
+        if frames:
+            raise EngineError(
+                "Replaying this reply needs the tokenizer of the model on this computer that wrote it",
+                fix="Load that model (Model ▸ Models…) to replay it step by step",
+            )
+        raise EngineError(
+            "This reply has no refinement steps to replay: a model on a server sends whole canvases",
+            fix="Its text is complete as shown; replies of a model on this computer replay step by step",
+        )
 
     def forget_prompt_cache(self) -> None:
         """The server keeps its own prefix cache; nothing is kept here."""

@@ -70,7 +70,11 @@ def test_the_engine_is_a_chat_engine_that_says_where_the_model_runs():
     assert engine.info.device == f"server: {server.url}"
     assert engine.info.where == f"server: {server.url} · {MODEL}"
     assert engine.info.context_length == 131072
-    assert engine.decode_steps([object()]) == [] and engine.vram_in_use() is None
+    assert engine.vram_in_use() is None
+    with pytest.raises(EngineError, match="no refinement steps to replay: a model on a server sends whole"):
+        engine.decode_steps([])
+    with pytest.raises(EngineError, match="needs the tokenizer of the model on this computer"):
+        engine.decode_steps([object()])
 
 
 def test_thinking_is_asked_for_and_split_from_the_answer():
