@@ -9,15 +9,22 @@ from __future__ import annotations
 import sqlite3
 import stat
 
+import pytest
 from app_chat import loaded, replies, say
+from hub_server import use_hub
 
+from app.config import AppConfig
 from app.paths import config_dir
+from app.qt import QDialogButtonBox, QMessageBox
 from app.server_keys import KeyStore
 from app.servers import ServerProfile, add_server, connect_source, load_servers, remove_server
 from app.store import Store, default_db_path
+from app.ui.models_dialog import ModelsDialog
+from app.ui.server_dialog import ServerDialog
 from app.worker import load_engine
 from engine.errors import EngineError
-from tests.vllm_server import MODEL, Behaviour, fake_vllm
+from engine.model.demo import DEMO
+from tests.vllm_server import MODEL, Behaviour, closed_port, fake_vllm
 
 
 def test_a_server_model_answers_in_the_window_and_its_key_stays_out_of_the_chats(
@@ -63,3 +70,83 @@ def test_a_removed_server_is_named_when_loaded():
         assert "no server named 'gone'" in str(error) and "Add a server" in str(error)
     else:
         raise AssertionError("no error")
+
+
+# --- Model ▸ Models… ▸ Add a server… ---------------------------------------------------------------
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def models_dialog(qtbot, monkeypatch, tmp_path):
+    """The models dialog on an empty HF cache, its first scan done; closed and stopped at teardown."""
+    monkeypatch.setenv("DGCHAT_NO_KEYRING", "1")
+    use_hub(monkeypatch, "http://127.0.0.1:9", tmp_path / "hf")
+    dialog = ModelsDialog(AppConfig(), DEMO)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.list.count() > 0 and not dialog.tasks.busy, timeout=WAIT_MS)
+    yield dialog
+    dialog.close()
+    assert dialog.shutdown()
+
+
+def _test(qtbot, server_dialog: ServerDialog) -> str:
+    server_dialog.test_connection()
+    qtbot.waitUntil(lambda: server_dialog.test_button.isEnabled(), timeout=WAIT_MS)
+    return server_dialog.status.text()
+
+
+def test_add_a_server_tests_the_connection_names_what_is_wrong_and_lists_it(
+    qtbot, models_dialog, monkeypatch
+):
+    with fake_vllm(Behaviour(api_key="k-9")) as server:
+        adding = models_dialog.add_server()
+        save = adding.buttons.button(QDialogButtonBox.StandardButton.Save)
+        adding.url_edit.setText(server.url)
+        adding.key_edit.setText("wrong")
+        assert "refused the API key (HTTP 401)" in _test(qtbot, adding)
+        assert adding.status.objectName() == "fieldError" and not save.isEnabled()
+        adding.key_edit.setText("k-9")
+        assert _test(qtbot, adding).startswith("Connected: 1 DiffusionGemma model")
+        assert [adding.model_box.itemText(i) for i in range(adding.model_box.count())] == [MODEL]
+        adding.name_edit.setText("lab")
+        assert save.isEnabled()
+        save.click()
+        qtbot.waitUntil(
+            lambda: (
+                models_dialog.selected_entry() is not None
+                and models_dialog.selected_entry().source == "server:lab"
+            ),
+            timeout=WAIT_MS,
+        )
+        assert models_dialog.list.currentItem().text() == f"lab\nserver: {server.url} · {MODEL}"
+    assert KeyStore().get("lab") == "k-9"
+    assert "k-9" not in (config_dir() / "servers.json").read_text(encoding="utf-8")
+    with qtbot.waitSignal(models_dialog.model_chosen) as chosen:
+        models_dialog.use_button.click()
+    assert chosen.args == ["server:lab"]
+
+
+def test_a_server_without_diffusiongemma_or_unreachable_is_named_and_cannot_be_saved(qtbot, models_dialog):
+    llama = Behaviour(models=[{"id": "llama", "root": "meta-llama/Llama-3.1-8B-Instruct"}])
+    with fake_vllm(llama) as server:
+        adding = models_dialog.add_server()
+        adding.url_edit.setText(server.url)
+        assert "serves no DiffusionGemma model (it serves: llama)" in _test(qtbot, adding)
+    adding.url_edit.setText(f"http://127.0.0.1:{closed_port()}")
+    assert "cannot be reached" in _test(qtbot, adding)
+    assert not adding.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled()
+    adding.reject()
+
+
+def test_a_listed_server_is_removed_with_its_key(qtbot, models_dialog, monkeypatch):
+    add_server(ServerProfile("lab", "http://127.0.0.1:1", MODEL), "k")
+    models_dialog.refresh()
+    qtbot.waitUntil(lambda: models_dialog.select("server:lab"), timeout=WAIT_MS)
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *_a, **_k: QMessageBox.StandardButton.Yes)
+    )
+    models_dialog.remove_button.click()
+    qtbot.waitUntil(lambda: "server:lab" not in [e.source for e in models_dialog.entries], timeout=WAIT_MS)
+    assert load_servers() == [] and KeyStore().get("lab") == ""
