@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from app.atomic_file import write_text_atomically
@@ -88,7 +88,9 @@ def connect_source(source: str, folder: Path | None = None) -> ServerEngine:
     name = source.removeprefix(PREFIX)
     for profile in load_servers(folder):
         if profile.name == name:
-            return ServerEngine.connect(address_of(profile, folder))
+            engine = ServerEngine.connect(address_of(profile, folder))
+            engine.info = replace(engine.info, source=source)  # what the settings remember and load next time
+            return engine
     raise EngineError(
         f"There is no server named {name!r} any more",
         fix="Add it again in Model ▸ Models… ▸ Add a server…, or pick another model",

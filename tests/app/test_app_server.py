@@ -37,6 +37,7 @@ def test_a_server_model_answers_in_the_window_and_its_key_stays_out_of_the_chats
         add_server(ServerProfile("lab", server.url, MODEL), "sesame-key")
         window = loaded(qtbot, make_window, load_engine, source="server:lab")
         assert window.model_info.name == MODEL
+        qtbot.waitUntil(lambda: window.config.model == "server:lab")  # loaded again at the next start
         state = say(qtbot, window, "Hi there")
         assert state.error is None and state.done.answer == "Hello from the server."
         assert state.canvases == ["Hello from ", "the server."] and state.steps_received == 0
