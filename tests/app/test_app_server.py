@@ -46,6 +46,10 @@ def test_a_server_model_answers_in_the_window_and_its_key_stays_out_of_the_chats
         assert replies(window)[-1].answer.text == "Hello from the server."
         assert window.status.device_label.text() == f"server: {server.url} · vLLM"
         window.view.toggle_token_view()  # canvas-only reply: the token view opens without an error
+        settings = window.view.open_settings()
+        assert not settings.t_max.isEnabled() and "runs its own sampler" in settings.t_max.toolTip()
+        assert settings.max_new_tokens.isEnabled() and settings.seed_fixed.isEnabled()
+        settings.reject()
         qtbot.wait(50)
     assert server.headers[-1]["Authorization"] == "Bearer sesame-key"
     with sqlite3.connect(default_db_path()) as db:
