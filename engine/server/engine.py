@@ -35,6 +35,12 @@ CANVAS_LENGTH = 256
 _OPEN_THOUGHT = "<|channel>thought\n"
 _CLOSE_THOUGHT = "<channel|>"
 _FINISH_REASONS = {"stop": "eos", "length": "length"}
+# What a plan would do, for the error that says a server cannot: it starts canvases from tokens.
+_PLAN_WORDS = {
+    "continue": "continue a reply that was cut short",
+    "revise": "revise an answer in place",
+    "rewrite": "rewrite a selected part of a reply",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +101,9 @@ class ServerEngine:
         if not conversation.turns or conversation.turns[-1].role != "user":
             raise EngineError("There is no user message to answer", fix="Type a message, then send it")
         if plan.kind != "fresh" and not (plan.kind == "revise" and not plan.text):
+            what = _PLAN_WORDS.get(plan.kind, plan.kind)
             raise EngineError(
-                f"A model on a server cannot {plan.describe().lower()}: it only writes fresh replies",
+                f"A model on a server cannot {what}: it only writes fresh replies",
                 fix="Send the message again for a new reply, or load a model on this computer for this",
             )
         settings = (settings or self.default_settings).validate()

@@ -252,7 +252,7 @@ def test_a_request_over_the_size_limit_is_a_clear_error(tmp_path):
 def test_a_continuation_is_refused_with_what_to_do_instead():
     with fake_vllm() as server:
         engine = connect(server.url)
-        with pytest.raises(EngineError, match="only writes fresh replies"):
+        with pytest.raises(EngineError, match="cannot continue a reply that was cut short: it only"):
             list(engine.generate(ask(), plan=ReplyPlan.continuing([1, 2, 3])))
         assert server.requests == []
 
