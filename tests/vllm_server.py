@@ -47,6 +47,7 @@ class Behaviour:
     silent_after: int | None = None  # send nothing more after this many canvases, until stopped
     silent_before_headers: bool = False
     malformed_line_after: int | None = None
+    error_after: int | None = None  # vLLM's error JSON as a data line after this many canvases
     reasoning: list[str] = field(default_factory=list)  # sent as delta.reasoning_content before the canvases
 
 
@@ -155,6 +156,11 @@ def _handler(fake: FakeVllm) -> type[BaseHTTPRequestHandler]:
                         if _peer_closed(self.connection):
                             fake.disconnected.set()
                             return
+                    return
+                if index == behaviour.error_after:
+                    self._send(
+                        {"error": {"message": "engine dead", "type": "InternalServerError", "code": 500}}
+                    )
                     return
                 if index == behaviour.malformed_line_after:
                     self.wfile.write(b"data: {not json\n\n: a comment line\n\nevent: ping\n\n")

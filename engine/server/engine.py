@@ -161,11 +161,12 @@ class _Reply:
             yield self._done("cancelled", incomplete=True)
             return
         except (StreamDroppedError, ServerError) as failure:
-            error = failure.error if isinstance(failure, StreamDroppedError) else failure
+            dropped = isinstance(failure, StreamDroppedError)
+            error = failure.error if dropped else failure
             if not self.canvases:
                 raise error from None
             log.info("the server broke off a reply after %d canvases: %s", self.canvases, error)
-            yield self._done("disconnected", incomplete=True)
+            yield self._done("disconnected" if dropped else "error", incomplete=True)
             return
         finally:
             stream.abort()

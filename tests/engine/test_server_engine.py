@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 import time
 
@@ -24,7 +25,7 @@ from engine.inputs.documents import document_prompt_text, load_document
 from engine.interface import ChatEngine
 from engine.server.client import ServerAddress
 from engine.server.engine import ServerEngine
-from engine.server.errors import ServerError
+from engine.server.errors import ServerError, http_status_error
 from engine.server.request import PIXELS_PER_TOKEN
 from engine.settings import GenerationSettings
 from tests.media_files import write_mp4, write_png
@@ -172,6 +173,24 @@ def test_a_server_that_drops_mid_reply_keeps_what_arrived_and_says_so():
         "disconnected",
         "Kept. ",
     )
+
+
+def test_an_error_in_the_stream_keeps_the_text_so_far_or_is_raised_before_any():
+    with fake_vllm(Behaviour(canvases=["Kept. ", "lost"], error_after=1)) as server:
+        done = list(connect(server.url).generate(ask()))[-1]
+        assert (done.incomplete, done.stop_reason, done.text) == (True, "error", "Kept. ")
+        server.behaviour.error_after = 0
+        with pytest.raises(ServerError, match="stopped the reply with an error: engine dead"):
+            list(connect(server.url).generate(ask()))
+
+
+def test_a_refused_request_quotes_the_server_cut_short():
+    body = json.dumps({"error": {"message": "Structured outputs are not supported\x1b[31m" + "x" * 1000}})
+    error = http_status_error(400, body.encode(), "http://h:8000", MODEL)
+    assert "refused the request (HTTP 400)" in str(error) and "Structured outputs are not supported" in str(
+        error
+    )
+    assert "\x1b" not in str(error) and len(str(error)) < 600
 
 
 def test_a_malformed_line_is_skipped_and_a_huge_chunk_arrives_whole():
