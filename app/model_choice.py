@@ -214,12 +214,13 @@ class ModelEntry:
 
     name: str
     source: str  # what window.load_model takes
-    kind: Literal["demo", "cache", "folder"]
+    kind: Literal["demo", "cache", "folder", "server"]
     size_bytes: int
     complete: bool
     problem: str = ""
     quantized_bytes: int | None = None
     installed: object = None
+    where: str = ""  # a server row: "server: URL · model" (app.ui.server_entries)
 
     @property
     def removable(self) -> bool:
@@ -229,6 +230,8 @@ class ModelEntry:
     def describe(self, current: bool) -> str:
         """Two lines for the list: name (and "in use"), then where, size and 4-bit copy or the problem."""
         title = f"{self.name} — in use" if current else self.name
+        if self.kind == "server":  # app.servers: name, then where it runs and what
+            return f"{title}\n{self.where}"
         where = {"demo": "bundled with the app", "cache": "Hugging Face cache", "folder": "folder"}[self.kind]
         parts = [self.source if self.kind != "demo" else where, format_size(self.size_bytes)]
         if self.kind == "cache":

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from app.logs import log_file
 from app.qt import QObject, QThread, Signal, Slot
 from app.replay import Replay, ReplayError
+from app.servers import connect_source, is_server_source
 from app.torch_preload import preload_torch
 from engine.cancel import CancelToken
 from engine.errors import EngineError
@@ -59,7 +60,12 @@ class ReplySink(Protocol):
 
 
 def load_engine(source: str, progress: Callable[[LoadProgress], None]) -> ChatEngine:
-    """The real loader; torch and transformers are imported here, on the worker thread."""
+    """The real loader; torch and transformers are imported here, on the worker thread.
+
+    ``server:NAME`` is a model on a server the user added (app.servers): no torch needed.
+    """
+    if is_server_source(source):
+        return connect_source(source)
     preload_torch()  # the import would hold the GIL (and freeze the window) while opening them
     from engine.engine import Engine
 

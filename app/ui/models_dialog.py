@@ -30,6 +30,8 @@ from app.qt import (
 )
 from app.ui.download_dialog import DownloadDialog
 from app.ui.first_run import check_folder
+from app.ui.server_dialog import ServerDialog
+from app.ui.server_entries import remove_server_entry, server_entries
 from engine.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,9 @@ class ModelsDialog(DownloadDialog):
         self.add_button = QPushButton("Add folder…", self)
         self.add_button.setAccessibleName("Add a model folder")
         self.add_button.clicked.connect(self.add_folder)
+        self.server_button = QPushButton("Add a server…", self)
+        self.server_button.setAccessibleName("Add a model server")
+        self.server_button.clicked.connect(self.add_server)
         self.download_button = QPushButton("Download DiffusionGemma…", self)
         self.download_button.setAccessibleName("Download DiffusionGemma")
         self.download_button.clicked.connect(self.show_download)
@@ -103,7 +108,13 @@ class ModelsDialog(DownloadDialog):
         self.close_button.clicked.connect(self.reject)
         side = QVBoxLayout()
         side.setSpacing(8)
-        for button in (self.use_button, self.remove_button, self.add_button, self.download_button):
+        for button in (
+            self.use_button,
+            self.remove_button,
+            self.add_button,
+            self.server_button,
+            self.download_button,
+        ):
             side.addWidget(button)
         side.addStretch(1)
         side.addWidget(self.close_button)
@@ -137,6 +148,7 @@ class ModelsDialog(DownloadDialog):
         selected = self.selected_entry()
         keep = self._select_after_scan or (selected.source if selected else self.current_source)
         self._select_after_scan = None
+        entries = [*entries, *server_entries()]
         self.entries = entries
         self.list.clear()
         for entry in entries:
@@ -154,7 +166,7 @@ class ModelsDialog(DownloadDialog):
         if self.list.currentItem() is None and self.list.count():
             self.list.setCurrentRow(0)
         cached = sum(1 for e in entries if e.kind == "cache")
-        folders = len(entries) - cached - 1
+        folders = sum(1 for e in entries if e.kind == "folder")
         note, self._note = self._note, ""
         self._set_status(
             f"{note}The demo model, {cached} in the Hugging Face cache, {folders} added "
@@ -213,6 +225,13 @@ class ModelsDialog(DownloadDialog):
         in_use = ""
         if self._is_current(entry):
             in_use = " It is the model in use: it stays loaded until you switch."
+        if entry.kind == "server":
+            if self.confirm(
+                "Remove server", f"Take {entry.name} off the model list? Its API key is deleted.{in_use}"
+            ):
+                remove_server_entry(entry)
+                self.refresh()
+            return
         if entry.kind == "folder":
             if self.confirm(
                 "Remove from the list",
@@ -244,6 +263,17 @@ class ModelsDialog(DownloadDialog):
             self.tasks.run(
                 check_folder, folder, on_done=self._on_folder_checked, on_failed=self._on_folder_check_failed
             )
+
+    def add_server(self) -> ServerDialog:
+        """Model ▸ Models… ▸ Add a server…: the new server is selected in the list once saved."""
+        dialog = ServerDialog(self)
+        dialog.server_added.connect(self.on_server_dialog_server_added)
+        dialog.open()
+        return dialog
+
+    def on_server_dialog_server_added(self, source: str) -> None:
+        self._select_after_scan = source
+        self.refresh()
 
     def show_download(self) -> None:
         if not self.download_card.isVisible():

@@ -19,6 +19,7 @@ from app.ui.composer import Composer
 from app.ui.live_reply import LiveReply
 from app.ui.message_factory import MessageFactory
 from app.ui.messages import AssistantMessage
+from app.ui.server_settings import limit_to_server
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status import StatusBar
 from engine.settings import GenerationSettings
@@ -111,6 +112,7 @@ class ViewControls(QObject):
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.config, self._defaults(), self._parent)
+        limit_to_server(dialog, getattr(self._parent, "model_source", None))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._on_settings_accepted(dialog.result_config()))
         dialog.open()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from engine.cancel import CancelToken
+from engine.errors import EngineError
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, PromptProgress, Step
 from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
@@ -24,7 +26,23 @@ from engine.model.loader import DEFAULT_MODEL
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="answer a prompt, streaming every denoising step")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model folder, Hub repo id, or 'demo'")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="model folder, Hub repo id, or 'demo'; with --server: the served model's name",
+    )
+    p.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="run on a vLLM (OpenAI-compatible) server, e.g. http://host:8000: whole canvases, no steps",
+    )
+    p.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="VAR",
+        help="with --server: the environment variable that holds its API key (keys stay off command lines)",
+    )
     p.add_argument("--prompt", required=True, help="the user message")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument(
@@ -72,7 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def load(args: argparse.Namespace, progress: Callable[[LoadProgress], None] | None) -> ChatEngine:
-    """The engine ``--model`` names, loaded in this process."""
+    """The engine ``--model`` names: on ``--server``, or loaded in this process."""
+    if args.server:
+        return _connect(args)
     from engine.engine import Engine
 
     return Engine.load(
@@ -83,6 +103,22 @@ def load(args: argparse.Namespace, progress: Callable[[LoadProgress], None] | No
         progress=progress,
         threads=args.threads,
     )
+
+
+def _connect(args: argparse.Namespace) -> ChatEngine:
+    """The served model, checked (it exists and is DiffusionGemma) before the prompt is sent."""
+    from engine.server.client import ServerAddress
+    from engine.server.engine import ServerEngine
+
+    key = ""
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env, "")
+        if not key:
+            raise EngineError(
+                f"The environment variable {args.api_key_env} is not set or empty",
+                fix=f"Set it to the server's API key (export {args.api_key_env}=…), or drop --api-key-env",
+            )
+    return ServerEngine.connect(ServerAddress(args.server, args.model, key))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,9 +188,20 @@ class TerminalView:
             self.stream.write(f"\x1b[{self.drawn_lines}F\x1b[J")
             self.drawn_lines = 0
 
-    def show(self, event: object) -> None:
+    def _draw(self, title: str, text: str) -> None:
+        """Redraw the live view: a header line and the last 20 lines of the reply so far."""
         from engine.inputs.thinking import split_thinking
 
+        width = shutil.get_terminal_size().columns
+        parts = split_thinking(text, final=False)
+        body = parts.answer or parts.thought
+        lines = [(title + "─" * 20)[:width], *_wrap(body, width)[-20:]]
+        self._clear()
+        self.stream.write("\n".join(lines) + "\n")
+        self.drawn_lines = len(lines)
+        self.stream.flush()
+
+    def show(self, event: object) -> None:
         if isinstance(event, PromptProgress):
             print(
                 f"prompt: {event.tokens_done:,}/{event.tokens_total:,} tokens read, "
@@ -164,19 +211,17 @@ class TerminalView:
         elif isinstance(event, PromptEncoded):
             print(f"prompt: {event.prompt_tokens} tokens encoded in {event.seconds:.2f} s", file=sys.stderr)
         elif isinstance(event, Step) and self.live:
-            width = shutil.get_terminal_size().columns
-            parts = split_thinking(self.committed + event.text, final=False)
-            body = parts.answer or parts.thought
-            header = f"── block {event.block + 1} · step {event.step}/{event.max_steps} " + "─" * 20
-            lines = [header[:width], *_wrap(body, width)[-20:]]
-            self._clear()
-            self.stream.write("\n".join(lines) + "\n")
-            self.drawn_lines = len(lines)
-            self.stream.flush()
+            self._draw(
+                f"── block {event.block + 1} · step {event.step}/{event.max_steps} ",
+                self.committed + event.text,
+            )
         elif isinstance(event, Canvas):
             self.committed += event.text
             if not self.live:
-                print(f"block {event.block + 1}: {event.steps} steps", file=sys.stderr)
+                steps = f"{event.steps} steps" if event.steps else "received whole (from a server)"
+                print(f"block {event.block + 1}: {steps}", file=sys.stderr)
+            elif not event.steps:  # a server's canvas: no Step drew it, so draw the reply so far
+                self._draw(f"── canvas {event.block + 1} (whole, from the server) ", self.committed)
         elif isinstance(event, Done):
             self._clear()
             if event.thought:
@@ -184,9 +229,11 @@ class TerminalView:
             self.stream.write(event.answer.strip() + "\n")
             s = event.stats
             note = " (stopped early)" if event.incomplete else ""
+            forwards = (
+                f"{s.forwards} forwards ({s.tokens_per_forward:.2f} tokens/forward), " if s.forwards else ""
+            )
             print(
-                f"{s.generated_tokens} tokens in {s.canvases} canvases, {s.forwards} forwards "
-                f"({s.tokens_per_forward:.2f} tokens/forward), {s.seconds:.2f} s, "
+                f"{s.generated_tokens} tokens in {s.canvases} canvases, {forwards}{s.seconds:.2f} s, "
                 f"{s.tokens_per_second:.1f} tokens/s{note}",
                 file=sys.stderr,
             )

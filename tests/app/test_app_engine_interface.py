@@ -9,6 +9,7 @@ from app_fakes import FakeEngine
 
 from engine.engine import Engine
 from engine.interface import ChatEngine
+from engine.server.engine import ServerEngine
 
 METHODS = sorted(
     name for name, value in vars(ChatEngine).items() if callable(value) and not name.startswith("_")
@@ -46,7 +47,7 @@ def test_the_protocol_names_what_the_window_and_the_cli_use():
     assert set(ChatEngine.__annotations__) == {"info", "default_settings"}
 
 
-@pytest.mark.parametrize("implementation", [Engine, FakeEngine])
+@pytest.mark.parametrize("implementation", [Engine, FakeEngine, ServerEngine])
 def test_each_engine_has_the_members_of_the_interface_with_the_same_parameters(implementation):
     assert mismatches(implementation) == []
 
