@@ -20,7 +20,7 @@ from app.paths import config_dir
 from app.qt import QDialogButtonBox, QMessageBox
 from app.server_keys import KeyStore
 from app.servers import ServerProfile, add_server, connect_source, load_servers, remove_server
-from app.store import Store, default_db_path
+from app.store import default_db_path
 from app.ui.models_dialog import ModelsDialog
 from app.ui.server_dialog import ServerDialog
 from app.worker import load_engine
@@ -33,8 +33,6 @@ def test_a_server_model_answers_in_the_window_and_its_key_stays_out_of_the_chats
     qtbot, make_window, monkeypatch
 ):
     monkeypatch.setenv("DGCHAT_NO_KEYRING", "1")
-    if not hasattr(Store, "has_external_changes"):  # lost in the merge this branch started from
-        monkeypatch.setattr(Store, "has_external_changes", lambda _self: False, raising=False)
     with fake_vllm(Behaviour(api_key="sesame-key")) as server:
         add_server(ServerProfile("lab", server.url, MODEL), "sesame-key")
         window = loaded(qtbot, make_window, load_engine, source="server:lab")
@@ -59,8 +57,6 @@ def test_a_server_model_answers_in_the_window_and_its_key_stays_out_of_the_chats
 
 
 def test_stop_on_a_server_reply_keeps_the_part_that_arrived_as_stopped(qtbot, make_window, monkeypatch):
-    if not hasattr(Store, "has_external_changes"):  # lost in the merge this branch started from
-        monkeypatch.setattr(Store, "has_external_changes", lambda _self: False, raising=False)
     behaviour = Behaviour(canvases=["The first canvas. ", "never sent"], silent_after=1)
     with fake_vllm(behaviour) as server:
         add_server(ServerProfile("slow", server.url, MODEL), "")
