@@ -32,6 +32,7 @@ from app.ui.sidebar import NEW_CHAT_TITLE
 from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Transcript
 from engine.events import Done
+from engine.generation.gaps import has_gaps
 
 EAGER_MESSAGES = 6
 BACKFILL_SLICE_S = 0.008
@@ -46,6 +47,7 @@ class ChatPage:
     # first: a long chat shows its newest messages at once and the rest arrive above them.
     backlog: list[tuple[StoredMessage, Message]] = field(default_factory=list)
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
+    drafts: dict[int, str] = field(default_factory=dict)  # user messages with gaps: replies mark fillings
 
     @property
     def writing(self) -> bool:
@@ -172,6 +174,7 @@ class ChatPages(QStackedWidget):
         session.messages.clear()
         session.messages.extend(session_message(m) for m in shown)
         items = list(zip(shown, session.messages, strict=True))
+        page.drafts = {m.id: m.text for m in shown if m.role == "user" and has_gaps(m.text)}
         last = stored[-1] if stored else None
         page.backlog = items[:-EAGER_MESSAGES] if len(items) > EAGER_MESSAGES else []
         for m, message in items[len(page.backlog) :]:
@@ -240,6 +243,8 @@ class ChatPages(QStackedWidget):
         if stats and m.status == "incomplete":
             stats += " · stopped"
         widget.show_final(m.text, m.thought, None, stats)
+        if m.parent_id in page.drafts:
+            widget.mark_filled(page.drafts[m.parent_id])
         widget.show_omitted(m.stats.omitted_turns if m.stats else 0)
         if message.error:
             widget.fail(message.error, retry=lambda *_, w=widget: self._retry(page, w))

@@ -128,6 +128,7 @@ class LiveReply(QObject):
             if isinstance(earlier, AssistantMessage):
                 earlier.set_continuable(False)  # no longer the end of the branch
         widget = self.messages.reply(writer.message_id)
+        widget.fill_draft = plan.text if plan.kind == "fill" else ""  # its filled parts get marked
         page.transcript.add(widget)
         page.set_actions_enabled(False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))

@@ -35,6 +35,7 @@ from app.qt import (
 from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.store.dates import format_moment
+from app.ui import filled_gaps
 from app.ui.markdown_stack import MarkdownStack
 from app.ui.media_widgets import AttachmentTiles
 from app.ui.replay_bar import ReplayBar
@@ -400,6 +401,8 @@ class AssistantMessage(QWidget):
         self.replay: Replay | None = None
         self._final: tuple[str, str, float | None, str] | None = None
         self._final_state: ReplyState | None = None
+        self.fill_draft = ""  # the draft this reply fills the gaps of: its filled parts are marked
+        self._accent = colors.accent
         layout.addWidget(self._build_actions())
         self._user_opened_thought = False
         self.frames = 0
@@ -558,6 +561,7 @@ class AssistantMessage(QWidget):
         if not done.answer and not done.thought:
             self.answer.set_final(NO_TEXT)
         self._show_actions(bool(done.answer))
+        self._mark_filled()
 
     def fail(
         self, message: str, state: ReplyState | None = None, *, retry: Callable[[], object] | None = None
@@ -599,6 +603,17 @@ class AssistantMessage(QWidget):
         self.stats.setVisible(bool(stats))
         self._final = (answer, thought, thought_seconds, stats)
         self._show_actions(bool(answer))
+        self._mark_filled()
+
+    def mark_filled(self, draft: str) -> None:
+        """Mark the parts of this reply that fill the gaps of ``draft`` (the message it answers)."""
+        self.fill_draft = draft
+        self._mark_filled()
+
+    def _mark_filled(self) -> None:
+        if self.fill_draft and self._final is not None:
+            parts = filled_gaps.fillings(self.fill_draft, self._final[0])
+            filled_gaps.mark([view.document() for view in self.answer.views()], parts, self._accent)
 
     # --- versions, regeneration, replay ------------------------------------------
 
@@ -707,6 +722,8 @@ class AssistantMessage(QWidget):
         self.legend.set_colors(colors)
         self.answer.rerender()
         self.thought.rerender()
+        self._accent = colors.accent
+        self._mark_filled()
 
     # --- internals -----------------------------------------------------------
 
