@@ -363,6 +363,7 @@ class AssistantMessage(QWidget):
     replay_save_requested = Signal()  # the replay's Save GIF…
     rewrite_requested = Signal(str)  # the text selected in the reply, to write again in place
     revise_part_requested = Signal(str)  # the text selected in the last reply, to change as told
+    fork_requested = Signal(object)  # the replayed Step to go on from, in a new version of the reply
 
     def __init__(
         self,
@@ -660,6 +661,7 @@ class AssistantMessage(QWidget):
             self.replay_bar.frame_changed.connect(self._on_replay_bar_frame_changed)
             self.replay_bar.closed.connect(self.end_replay)
             self.replay_bar.save_requested.connect(self.replay_save_requested)
+            self.replay_bar.fork_requested.connect(self._on_replay_bar_fork_requested)
             self.layout().insertWidget(self.layout().indexOf(self.actions), self.replay_bar)
         self.replay_bar.show_message("Preparing the replay…")
         self.replay_bar.setVisible(True)
@@ -692,6 +694,10 @@ class AssistantMessage(QWidget):
         self.state = self._final_state
         if self.token_panel.isVisible():
             self._show_grid()
+
+    def _on_replay_bar_fork_requested(self, frame: int) -> None:
+        if self.replay is not None and self.regenerate_button.isEnabled():  # not while a reply is written
+            self.fork_requested.emit(self.replay.steps[max(0, min(frame, len(self.replay) - 1))])
 
     def _on_replay_bar_frame_changed(self, frame: int) -> None:
         if self.replay is None:

@@ -25,6 +25,7 @@ from app.ui.messages import AssistantMessage
 from app.ui.revise_offer import ReviseOffer, revisable_answer
 from app.worker import FRESH
 from engine.errors import EngineError
+from engine.events import Step
 from engine.generation.gaps import filled_spans, parse_draft
 from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import selected_range
@@ -62,6 +63,7 @@ class ReplyActions(QObject):
         messages.continue_clicked.connect(self.continue_reply)
         messages.rewrite_requested.connect(self.rewrite_part)
         composer.fill_clicked.connect(self.fill_gaps)
+        messages.fork_requested.connect(self.fork_at)
 
     @property
     def active(self) -> ActiveReply | None:
@@ -237,6 +239,27 @@ class ReplyActions(QObject):
         self.pages.fill(page, path[:-1])
         plan = ReplyPlan.continuing([t for canvas in saved for t in canvas.tokens])
         return self.live.start(page, path[-1].parent_id, writer=writer, saved=saved, plan=plan)
+
+    def fork_at(self, assistant_message_id: int, step: Step) -> int | None:
+        """Go on from a replayed step in a new version of the reply (Replay's Go on from here).
+
+        The canvases before the step's are kept as they were (text and history);
+        the step's canvas starts from its accepted tokens, the rest noise, with a
+        new seed (engine.generation.seeding), and the reply goes on from there.
+        """
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return None
+        try:
+            writer, kept = self.store.fork_reply(assistant_message_id, step.block)
+            path = self.store.active_path(page.session.id)
+        except StoreError as error:
+            notices.failed("The reply could not go on from that step", error)
+            return None
+        self.pages.fill(page, path, skip=(writer.message_id,))
+        question = next(m.parent_id for m in path if m.id == writer.message_id)
+        plan = ReplyPlan.forking([t for canvas in kept for t in canvas.tokens], step.draft, step.accepted)
+        return self.live.start(page, question, writer=writer, saved=kept, plan=plan)
 
     def select_version(self, message_id: int) -> None:
         """Show the branch through ``message_id`` (a click on ‹ or › of a message's switcher)."""
