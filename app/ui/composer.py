@@ -35,7 +35,6 @@ REVISE_TIP = (
     "Revise the last reply in place (Ctrl+R): say what to change, and the new reply starts from the "
     "last one instead of noise, keeping what still fits"
 )
-FILL_SHORTCUT = "Ctrl+Shift+F"
 FILL_TIP = (
     "Fill gaps (Ctrl+Shift+F): send your text as a draft; the model keeps it word for word and writes "
     "only the gaps you marked [...] (about 24 tokens) or [...N] (about N tokens), reading both sides. "
@@ -193,7 +192,6 @@ class Composer(QFrame):
         row.addWidget(self.instructions_button)
         self.fill_button = QToolButton(self)
         self.fill_button.setText("Fill gaps")
-        self.fill_button.setShortcut(FILL_SHORTCUT)
         self.fill_button.setToolTip(FILL_TIP)
         self.fill_button.setAccessibleName("Fill the gaps in this draft")
         self.fill_button.clicked.connect(self.fill_clicked)

@@ -13,7 +13,7 @@ import pytest
 from app_chat import loaded, replies, users, wait_idle
 from app_fakes import FakeEngine
 
-from app.qt import Qt
+from app.qt import QApplication, Qt
 from app.ui import filled_gaps
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,7 +50,6 @@ def test_fill_gaps_sends_the_draft_and_marks_what_the_model_wrote(qtbot, make_wi
     assert not button.isEnabled(), "offered only for a draft with gaps"
     window.composer.edit.setPlainText(DRAFT)
     assert button.isEnabled() and "Ctrl+Shift+F" in button.toolTip()
-    assert button.shortcut().toString() == "Ctrl+Shift+F"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     assert engine.plans[-1].kind == "fill" and engine.plans[-1].text == DRAFT
@@ -70,6 +69,22 @@ def test_fill_gaps_sends_the_draft_and_marks_what_the_model_wrote(qtbot, make_wi
     assert engine.plans[-1].kind == "fill" and engine.plans[-1].text == DRAFT  # filled again
     (new,) = replies(window)
     assert new.versions.label.text() == "2/2" and marked(new) == ["flow", "lie very"]
+
+
+def test_ctrl_shift_f_fills_the_gaps_and_the_shortcuts_list_says_so(qtbot, make_window):
+    engine = FakeEngine(FILLED, steps=2)
+    window = loaded(qtbot, make_window, engine)
+    window.activateWindow()  # shortcuts need an active window
+    window.composer.edit.setPlainText(DRAFT)
+    window.composer.edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.composer.edit, timeout=2000)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_F, ctrl_shift)
+    wait_idle(qtbot, window)
+    assert engine.plans[-1].kind == "fill" and engine.plans[-1].text == DRAFT
+    box = window.menus.show_shortcuts()
+    assert "Fill the gaps in the message" in box.text() and "Ctrl+Shift+F" in box.text()
+    box.close()
 
 
 def test_an_ordinary_reply_to_a_message_with_gaps_is_not_marked(qtbot, make_window):
