@@ -217,7 +217,10 @@ class Engine:
         a reply cut short (events then cover only the new part, blocks numbered from 0,
         ``Done.text`` the new text; ``max_new_tokens`` still bounds the whole reply),
         revising an earlier answer in place (canvases start from its tokens), or
-        rewriting the selected part of a reply (every other token kept; same length).
+        rewriting the selected part of a reply (every other token kept; same length),
+        filling the gaps of a user's draft (its text kept token for token; ``Done.text`` the
+        filled draft, ``Done.gaps`` each gap's text; the draft sets the length, bounded by the
+        context) or going on from a recorded step (like continue, its canvas starting there).
         """
         settings = (settings or self.default_settings).validate()
         if plan.kind == "fill":  # the draft sets the reply's length, bounded by the context only
