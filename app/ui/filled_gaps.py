@@ -16,19 +16,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.qt import QColor, QTextCharFormat, QTextCursor, QTextDocument
-from engine.errors import EngineError
 from engine.generation.gaps import filled_spans, has_gaps
-from engine.generation.rewrite import selected_range
 
 FILL_ALPHA = 48  # of 255: the accent colour, light enough for text in either theme to stay readable
 
 
-def fillings(draft: str, reply: str) -> list[str]:
-    """The text of each gap of ``draft`` in ``reply``; empty when the reply is not a filling of it."""
+def pieces(draft: str, reply: str) -> list[tuple[str, bool]]:
+    """``reply`` as the draft's texts and the gaps' fillings in order, each with True for a filling;
+    empty when the reply is not a filling of ``draft``."""
     if not draft or not has_gaps(draft):
         return []
     spans = filled_spans(draft, reply)
-    return [reply[start:end] for start, end in spans or []]
+    if spans is None:
+        return []
+    out: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in spans:
+        out += [(reply[position:start], False), (reply[start:end], True)]
+        position = end
+    return [*out, (reply[position:], False)]
 
 
 def document_text(document: QTextDocument) -> str:
@@ -36,31 +42,41 @@ def document_text(document: QTextDocument) -> str:
     return "".join(document.characterAt(i) for i in range(document.characterCount()))
 
 
-def mark(documents: Sequence[QTextDocument], parts: Sequence[str], accent: str) -> int:
-    """Give each of ``parts`` (in order, across ``documents``) a background; returns how many were found."""
+def letters(text: str) -> tuple[str, list[int]]:
+    """The letters and digits of ``text`` (lower case) and, for each, its index in ``text``."""
+    where = [i for i, ch in enumerate(text) if ch.isalnum()]
+    return "".join(text[i] for i in where).lower(), where
+
+
+def mark(documents: Sequence[QTextDocument], parts: Sequence[tuple[str, bool]], accent: str) -> int:
+    """Give each filling of ``parts`` (see :func:`pieces`) a background; returns how many were found.
+
+    The parts are found in order by their letters and digits (markup and line breaks differ between
+    the markdown and the rendered text), the draft's own texts included, so a filling is looked for
+    only after the text that precedes it; a part without letters is skipped.
+    """
     color = QColor(accent)
     color.setAlpha(FILL_ALPHA)
     style = QTextCharFormat()
     style.setBackground(color)
     style.setToolTip("Filled in by the model")
+    queue = [(letters(text)[0], filled) for text, filled in parts]
+    queue = [(wanted, filled) for wanted, filled in queue if wanted]
     found = 0
-    queue = list(parts)
     for document in documents:
-        text = document_text(document)
+        text, where = letters(document_text(document))
         position = 0
         while queue:
-            try:
-                start, end = selected_range(text[position:], queue[0])
-            except EngineError:  # not in this document (or nothing to mark): try the next one
-                if not any(ch.isalnum() for ch in queue[0]):
-                    queue.pop(0)
-                    continue
-                break
-            cursor = QTextCursor(document)
-            cursor.setPosition(position + start)
-            cursor.setPosition(position + end, QTextCursor.MoveMode.KeepAnchor)
-            cursor.mergeCharFormat(style)
-            position += end
+            wanted, filled = queue[0]
+            start = text.find(wanted, position)
+            if start < 0:
+                break  # not in this document: the next one
             queue.pop(0)
-            found += 1
+            position = start + len(wanted)
+            if filled:
+                cursor = QTextCursor(document)
+                cursor.setPosition(where[start])
+                cursor.setPosition(where[position - 1] + 1, QTextCursor.MoveMode.KeepAnchor)
+                cursor.mergeCharFormat(style)
+                found += 1
     return found

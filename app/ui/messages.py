@@ -613,7 +613,7 @@ class AssistantMessage(QWidget):
 
     def _mark_filled(self) -> None:
         if self.fill_draft and self._final is not None:
-            parts = filled_gaps.fillings(self.fill_draft, self._final[0])
+            parts = filled_gaps.pieces(self.fill_draft, self._final[0])
             filled_gaps.mark([view.document() for view in self.answer.views()], parts, self._accent)
 
     # --- versions, regeneration, replay ------------------------------------------

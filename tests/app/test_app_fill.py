@@ -13,7 +13,7 @@ import pytest
 from app_chat import loaded, replies, users, wait_idle
 from app_fakes import FakeEngine
 
-from app.qt import QApplication, Qt
+from app.qt import QApplication, Qt, QTextCursor, QTextDocument
 from app.ui import filled_gaps
 
 pytestmark = pytest.mark.timeout(120)
@@ -24,22 +24,48 @@ FILLED = "Rivers run down from the hills to the sea, and lakes stay mostly still
 
 def marked(reply) -> list[str]:
     """The runs of the reply's text that have the fill background."""
+    return [run for view in reply.answer.views() for run in marked_in(view.document())]
+
+
+def marked_in(document: QTextDocument) -> list[str]:
     runs: list[str] = []
-    for view in reply.answer.views():
-        document = view.document()
-        text = filled_gaps.document_text(document)[:-1]  # the last character is the document's end
-        current = ""
-        for position in range(len(text)):
-            cursor = view.textCursor()
-            cursor.setPosition(position + 1)  # the format of the character before the cursor
-            if cursor.charFormat().background().style() != Qt.BrushStyle.NoBrush:
-                current += text[position]
-            elif current:
-                runs.append(current)
-                current = ""
-        if current:
+    text = filled_gaps.document_text(document)[:-1]  # the last character is the document's end
+    current = ""
+    for position in range(len(text)):
+        cursor = QTextCursor(document)
+        cursor.setPosition(position + 1)  # the format of the character before the cursor
+        structural = text[position] in "\ufdd0\ufdd1\u2029"  # frame, cell and block marks
+        if not structural and cursor.charFormat().background().style() != Qt.BrushStyle.NoBrush:
+            current += text[position]
+        elif current:
             runs.append(current)
-    return runs
+            current = ""
+    return [*runs, current] if current else runs
+
+
+@pytest.mark.parametrize(
+    ("draft", "reply", "expected"),
+    [
+        # the filling's words are also the draft's, earlier: the filling itself is marked
+        (
+            "Rivers reach the sea. They [...] too.",
+            "Rivers reach the sea. They reach the sea too.",
+            ["reach the sea"],
+        ),
+        # inside a table, with markup: the rendered words are marked
+        (
+            "| River | Length |\n|---|---|\n| Nile | [...4] |\n",
+            "| River | Length |\n|---|---|\n| Nile | **6,650** km |\n",
+            ["6,650 km"],
+        ),
+        ("Only [...] here.", "Only punctuation ... here.", ["punctuation"]),
+    ],
+)
+def test_each_filling_is_marked_where_it_is(qapp, draft, reply, expected):
+    document = QTextDocument()
+    document.setMarkdown(reply)
+    assert filled_gaps.mark([document], filled_gaps.pieces(draft, reply), "#3366cc") == len(expected)
+    assert marked_in(document) == expected
 
 
 def test_fill_gaps_sends_the_draft_and_marks_what_the_model_wrote(qtbot, make_window):
