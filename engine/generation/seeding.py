@@ -13,6 +13,8 @@ A mode is one ``ReplyPlan`` constructor and one case here:
   = the draft's ids then an end-of-turn and pad to whole canvases, ``kept`` =
   True where the user wrote, False in the holes, ``barred`` = EOS and pad, which
   the holes may not take (so a gap cannot end the reply early or stay empty);
+* "rewrite" frees a span inside a reply the same way, with the same ``barred`` ids
+  (so Rewrite this part can fill one gap of a filled draft again);
 * "fork at a step": ``prompt_tail`` = the canvases committed before that step,
   ``start`` = the recorded step's draft, ``kept`` = its accepted positions and
   ``held`` False: the fork's canvas starts as the sampler left it between two
@@ -86,9 +88,9 @@ def resolve(
         return Seeding(remaining, prompt_tail=plan.tokens)
     if plan.kind == "revise":
         return Seeding(budget, start=tuple(start_tokens(encode, plan.text, budget)))
-    if plan.kind == "rewrite":
+    if plan.kind == "rewrite":  # a span inside the reply: it may not end the reply either
         ids, kept = rewrite_positions(codec, canvas, plan.tokens, plan.text)
-        return Seeding(len(ids), start=tuple(ids), kept=tuple(kept))
+        return Seeding(len(ids), start=tuple(ids), kept=tuple(kept), barred=ending_ids(codec))
     if plan.kind == "fill":
         end = end_of_turn if end_of_turn is not None else min(codec.eos_ids)
         return fill_seeding(lay_out(plan.text, encode, end), budget, codec, canvas, end)
@@ -110,8 +112,12 @@ def fill_seeding(layout: FillLayout, budget: int, codec: TokenCodec, canvas: int
     pad = codec.pad_id if codec.pad_id is not None else end
     ids = (*layout.ids, end, *[pad] * (length - len(layout.ids) - 1))
     kept = tuple(p not in free for p in range(length))
-    barred = tuple(sorted(codec.eos_ids | ({codec.pad_id} if codec.pad_id is not None else set())))
-    return Seeding(length, start=ids, kept=kept, barred=barred)
+    return Seeding(length, start=ids, kept=kept, barred=ending_ids(codec))
+
+
+def ending_ids(codec: TokenCodec) -> tuple[int, ...]:
+    """End-of-turn and pad: what a span inside a text (a gap, a rewritten part) may not become."""
+    return tuple(sorted(codec.eos_ids | ({codec.pad_id} if codec.pad_id is not None else set())))
 
 
 def fork_seeding(plan: ReplyPlan, budget: int, canvas: int) -> Seeding:

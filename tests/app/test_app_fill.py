@@ -96,6 +96,13 @@ def test_fill_gaps_sends_the_draft_and_marks_what_the_model_wrote(qtbot, make_wi
     (new,) = replies(window)
     assert new.versions.label.text() == "2/2" and marked(new) == ["flow", "lie very"]
 
+    engine.reply = "Rivers pour down to the sea, and lakes lie very still."
+    assert window.replies.rewrite_part(new.store_id, "flow") is not None  # one gap, filled again
+    wait_idle(qtbot, window)
+    assert engine.plans[-1].kind == "rewrite" and engine.plans[-1].text == "flow"
+    (again,) = replies(window)
+    assert again.versions.label.text() == "3/3" and marked(again) == ["pour down", "lie very"]
+
 
 def test_ctrl_shift_f_fills_the_gaps_and_the_shortcuts_list_says_so(qtbot, make_window):
     engine = FakeEngine(FILLED, steps=2)
