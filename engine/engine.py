@@ -263,9 +263,8 @@ class Engine:
 
     def resolve(self, plan: ReplyPlan, budget: int) -> Seeding:
         """``plan`` as the loop's starting point, with this model's tokenizer (engine.generation.seeding)."""
-        return seeds.resolve(
-            plan, budget, self.codec, self._encode_user_text, self.info.canvas_length, self._end_of_turn()
-        )
+        encode = self._encode_user_text if plan.kind == "fill" else self._encode_text  # a draft is user text
+        return seeds.resolve(plan, budget, self.codec, encode, self.info.canvas_length, self._end_of_turn())
 
     def fill_layout(self, draft: str) -> FillLayout:
         """A draft's ids and gap positions, as :meth:`resolve` lays them out for a fill plan."""
