@@ -20,6 +20,7 @@ from engine.errors import EngineError, OutOfMemoryError
 from engine.events import Done, Event, LoadProgress, PromptEncoded, Step
 from engine.generation import seeding as seeds
 from engine.generation.codec import TokenCodec
+from engine.generation.gaps import FillLayout, lay_out
 from engine.generation.loop import denoise
 from engine.generation.plan import ReplyPlan
 from engine.generation.prefill import PrefillOptions, PrefixCache
@@ -76,6 +77,22 @@ def _with_omitted_turns(events: Iterator[Event], omitted: int) -> Iterator[Event
             event = replace(event, omitted_turns=omitted)
         elif omitted and isinstance(event, Done):
             event = replace(event, stats=replace(event.stats, omitted_turns=omitted))
+        yield event
+
+
+def _with_filled_gaps(
+    events: Iterator[Event], layout: FillLayout, decode: Callable[[list[int]], str]
+) -> Iterator[Event]:
+    """The events, with Done's text the draft as the user wrote it and each gap's filling.
+
+    The texts between gaps come from the draft itself, not from decoding their
+    tokens, so they come back exactly (a tokenizer may not round-trip every string).
+    """
+    for event in events:
+        if isinstance(event, Done) and len(event.token_ids) >= len(layout.ids):
+            fillings = layout.fillings(list(event.token_ids), decode)
+            text = layout.draft.assemble(fillings)
+            event = replace(event, text=text, thought="", answer=text, gaps=tuple(fillings))
         yield event
 
 
@@ -200,12 +217,19 @@ class Engine:
         a reply cut short (events then cover only the new part, blocks numbered from 0,
         ``Done.text`` the new text; ``max_new_tokens`` still bounds the whole reply),
         revising an earlier answer in place (canvases start from its tokens), or
-        rewriting the selected part of a reply (every other token kept; same length).
+        rewriting the selected part of a reply (every other token kept; same length),
+        filling the gaps of a user's draft (its text kept token for token; ``Done.text`` the
+        filled draft, ``Done.gaps`` each gap's text; the draft sets the length, bounded by the
+        context) or going on from a recorded step (like continue, its canvas starting there).
         """
         settings = (settings or self.default_settings).validate()
+        if plan.kind == "fill":  # the draft sets the reply's length, bounded by the context only
+            seeding = self.resolve(plan, self.info.context_length)
+            settings = settings.with_changes(max_new_tokens=seeding.max_new_tokens)
         prompt = self.prepare(conversation, settings, options or PromptOptions())  # room for the reply
         self._cut = prompt.cut
-        seeding = self.resolve(plan, settings.max_new_tokens)
+        if plan.kind != "fill":
+            seeding = self.resolve(plan, settings.max_new_tokens)
         torch.manual_seed(
             settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
         )
@@ -225,6 +249,8 @@ class Engine:
                 split=_split_thinking,
                 prefill_options=prefill,
             )
+            if plan.kind == "fill":
+                events = _with_filled_gaps(events, self.fill_layout(plan.text), self.codec.decode)
             yield from _with_omitted_turns(events, prompt.omitted_turns)
         except torch.OutOfMemoryError:
             log.exception("out of memory during generation")
@@ -237,7 +263,17 @@ class Engine:
 
     def resolve(self, plan: ReplyPlan, budget: int) -> Seeding:
         """``plan`` as the loop's starting point, with this model's tokenizer (engine.generation.seeding)."""
-        return seeds.resolve(plan, budget, self.codec, self._encode_text, self.info.canvas_length)
+        encode = self._encode_user_text if plan.kind == "fill" else self._encode_text  # a draft is user text
+        return seeds.resolve(plan, budget, self.codec, encode, self.info.canvas_length, self._end_of_turn())
+
+    def fill_layout(self, draft: str) -> FillLayout:
+        """A draft's ids and gap positions, as :meth:`resolve` lays them out for a fill plan."""
+        return lay_out(draft, self._encode_user_text, self._end_of_turn())
+
+    def _end_of_turn(self) -> int:
+        """The id that ends a model turn (``<turn|>`` on Gemma 4), else the lowest EOS id."""
+        turn_end = self.processor.tokenizer.convert_tokens_to_ids("<turn|>")
+        return turn_end if turn_end in self.codec.eos_ids else min(self.codec.eos_ids)
 
     def start_tokens(self, text: str, limit: int) -> list[int]:
         """``text`` as the ids a revision's canvases start from (no special tokens), at most ``limit``."""
@@ -249,6 +285,11 @@ class Engine:
 
     def _encode_text(self, text: str) -> list[int]:
         return self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _encode_user_text(self, text: str) -> list[int]:
+        """User text as the prompt reads it: a typed ``<turn|>`` is text, never a control token."""
+        tokenizer = self.processor.tokenizer
+        return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
     def decode_steps(self, frames: Iterable[Step]) -> list[Step]:
         """A stored refinement history as Step events, decoded with this model's tokenizer (for replay)."""

@@ -137,9 +137,11 @@ class Done:
     stats: Stats
     incomplete: bool = False
     stop_reason: str = "eos"  # "eos" | "length" | "cancelled"
+    gaps: tuple[str, ...] = ()  # a filled draft: each gap's text, in order (``text`` is the whole draft)
 
     def to_json(self) -> dict[str, Any]:
         stats = asdict(self.stats)
+        gaps = {"gaps": list(self.gaps)} if self.gaps else {}
         return {
             "event": "done",
             "prompt_ids": list(self.prompt_ids),
@@ -155,6 +157,7 @@ class Done:
             "max_denoising_steps": self.stats.max_denoising_steps,
             "seconds": self.stats.seconds,
             "stats": stats,
+            **gaps,
         }
 
 

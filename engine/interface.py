@@ -60,7 +60,7 @@ class ChatEngine(Protocol):
         *,
         plan: ReplyPlan = FRESH,
     ) -> Iterator[Event]:
-        """Answer the conversation's last user turn; ``plan``: fresh, continue, revise or rewrite."""
+        """Answer the last user turn; ``plan``: fresh, continue, revise, rewrite, fill or fork."""
         ...
 
     def decode_steps(self, frames: Sequence[Any]) -> list[Step]:

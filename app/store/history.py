@@ -73,3 +73,17 @@ def history_bytes(conn: sqlite3.Connection, message_id: int) -> int:
         "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM refinements WHERE message_id = ?", (message_id,)
     ).fetchone()
     return int(row[0])
+
+
+def copy_blocks(conn: sqlite3.Connection, source: int, target: int, blocks: int) -> None:
+    """Copy message ``source``'s first ``blocks`` committed canvases, with their history, to ``target``."""
+    conn.execute(
+        "INSERT INTO canvases (message_id, block, tokens, text, steps, ended)"
+        " SELECT ?, block, tokens, text, steps, ended FROM canvases WHERE message_id = ? AND block < ?",
+        (target, source, blocks),
+    )
+    conn.execute(
+        "INSERT INTO refinements (message_id, block, frames, committed, data)"
+        " SELECT ?, block, frames, committed, data FROM refinements WHERE message_id = ? AND block < ?",
+        (target, source, blocks),
+    )

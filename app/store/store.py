@@ -318,6 +318,35 @@ class Store:
             committed_texts=[c.text for c in stored],
         )
 
+    def fork_reply(self, assistant_message_id: int, block: int) -> tuple[ReplyWriter, list[StoredCanvas]]:
+        """A new version of a reply that keeps its first ``block`` canvases (and their history) and goes on
+        from there (Go on from here in Replay); returns its writer and the canvases it keeps.
+
+        The old reply stays as a sibling; the new one is the active version.
+        """
+        with self._db.write("start a version of the reply from a step") as conn:
+            message = tree.load_messages(conn, [assistant_message_id], self._blobs)[0]
+            if message.role != "assistant" or message.parent_id is None:
+                raise StoreError("Only a reply can go on from one of its steps")
+            kept = history.canvases(conn, assistant_message_id)[:block]
+            if [c.block for c in kept] != list(range(block)):
+                raise StoreError("The canvases before this step are not all saved")
+            now = self._clock()
+            mid = tree.insert_message(
+                conn, message.conversation_id, message.parent_id, "assistant", "", now, status="streaming"
+            )
+            history.copy_blocks(conn, assistant_message_id, mid, block)
+            conversations.touch(conn, message.conversation_id, now)
+        writer = ReplyWriter(
+            self._db,
+            message.conversation_id,
+            mid,
+            self._clock,
+            first_block=block,
+            committed_texts=[c.text for c in kept],
+        )
+        return writer, kept
+
     def message(self, message_id: int) -> Message:
         with self._db.read() as conn:
             return tree.load_messages(conn, [message_id], self._blobs)[0]

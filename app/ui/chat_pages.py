@@ -20,7 +20,7 @@ and showing the chat again shows the same page, still live.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.chat import ChatSession, Message, session_message
 from app.qt import QFontMetrics, QStackedWidget, QTextBrowser, QWidget, Signal
@@ -34,6 +34,7 @@ from app.ui.thumbnails import StoredThumbnails
 from app.ui.transcript import Placeholder, Transcript
 from app.ui.unbuilt_message import UnbuiltText, estimate
 from engine.events import Done
+from engine.generation.gaps import has_gaps
 
 EAGER_MESSAGES = 6
 KEEP_PAGES = 3  # the chats shown last (the one shown among them) whose pages stay built
@@ -46,6 +47,7 @@ class ChatPage:
     # What find in chat searches in a message not built yet (kept: its document is rendered once).
     unbuilt_text: Callable[[Placeholder], UnbuiltText]
     actions_enabled: bool = True  # Edit/Regenerate/… are off while this chat's reply is written
+    drafts: dict[int, str] = field(default_factory=dict)  # user messages with gaps: replies mark fillings
 
     @property
     def backlog(self) -> list[tuple[StoredMessage, Message]]:
@@ -174,6 +176,7 @@ class ChatPages(QStackedWidget):
         session.messages.clear()
         session.messages.extend(session_message(m) for m in shown)
         items = list(zip(shown, session.messages, strict=True))
+        page.drafts = {m.id: m.text for m in shown if m.role == "user" and has_gaps(m.text)}
         last = stored[-1] if stored else None
         eager = max(0, len(items) - EAGER_MESSAGES)
         metrics = QFontMetrics(transcript.font())
@@ -267,6 +270,8 @@ class ChatPages(QStackedWidget):
         if stats and m.status == "incomplete":
             stats += " · stopped"
         widget.show_final(m.text, m.thought, None, stats)
+        if m.parent_id in page.drafts:
+            widget.mark_filled(page.drafts[m.parent_id])
         widget.show_omitted(m.stats.omitted_turns if m.stats else 0)
         if message.error:
             widget.fail(message.error, retry=lambda *_, w=widget: self._retry(page, w))

@@ -28,11 +28,17 @@ from app.qt import (
     Signal,
 )
 from app.ui.media_widgets import AttachmentChip
+from engine.generation.gaps import has_gaps
 
 MAX_LINES = 10
 REVISE_TIP = (
     "Revise the last reply in place (Ctrl+R): say what to change, and the new reply starts from the "
     "last one instead of noise, keeping what still fits"
+)
+FILL_TIP = (
+    "Fill gaps (Ctrl+Shift+F): send your text as a draft; the model keeps it word for word and writes "
+    "only the gaps you marked [...] (about 24 tokens) or [...N] (about N tokens), reading both sides. "
+    "The chat's instructions apply"
 )
 REVISE_PLACEHOLDER = "How should the last reply change?  (shorter, friendlier, in French …)"
 
@@ -134,6 +140,7 @@ class Composer(QFrame):
     stop_clicked = Signal()
     attach_clicked = Signal()
     instructions_clicked = Signal()
+    fill_clicked = Signal()  # Fill gaps: the text is a draft whose [...] gaps the model fills
     attachment_removed = Signal(object)  # Path
     attachment_clicked = Signal(object, str)  # Path, its name: open it
 
@@ -183,6 +190,12 @@ class Composer(QFrame):
         self.instructions_button.setAccessibleName("Instructions for this chat")
         self.instructions_button.clicked.connect(self._on_instructions_button_clicked)
         row.addWidget(self.instructions_button)
+        self.fill_button = QToolButton(self)
+        self.fill_button.setText("Fill gaps")
+        self.fill_button.setToolTip(FILL_TIP)
+        self.fill_button.setAccessibleName("Fill the gaps in this draft")
+        self.fill_button.clicked.connect(self.fill_clicked)
+        row.addWidget(self.fill_button)
         row.addStretch(1)
         self.send_button = QPushButton("Send", self)
         self.send_button.setObjectName("sendButton")
@@ -311,5 +324,10 @@ class Composer(QFrame):
         self.attachment_removed.emit(path)
         self.edit.setFocus()
 
+    def has_gaps(self) -> bool:
+        """The text marks gaps ([...] or [...N]): Fill gaps can send it as a draft."""
+        return has_gaps(self.edit.toPlainText())
+
     def _update_send_enabled(self) -> None:
         self.send_button.setEnabled(self._generating or (self.has_content() and not self.pending_probes()))
+        self.fill_button.setEnabled(not self._generating and not self.pending_probes() and self.has_gaps())

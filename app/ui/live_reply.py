@@ -128,6 +128,9 @@ class LiveReply(QObject):
             if isinstance(earlier, AssistantMessage):
                 earlier.set_continuable(False)  # no longer the end of the branch
         widget = self.messages.reply(writer.message_id)
+        # A reply that fills the gaps of the message it answers (a fill, its regeneration, a rewrite of one
+        # gap) gets its filled parts marked; any other reply does not match the message and is not.
+        widget.fill_draft = plan.text if plan.kind == "fill" else conversation.turns[-1].text
         page.transcript.add(widget)
         page.set_actions_enabled(False)
         message = page.session.add(Message("assistant", store_id=writer.message_id))

@@ -21,6 +21,7 @@ from app.ui.doctor_dialog import DoctorDialog
 from app.ui.find_bar import FindBar
 from app.ui.help_menu import APP_TITLE, open_log_folder, show_about, show_shortcuts
 from app.ui.model_switcher import ModelSwitcher
+from app.ui.reply_actions import ReplyActions
 from app.ui.revise_offer import ReviseOffer
 from app.ui.sidebar import Sidebar
 from app.ui.trash_dialog import Trash
@@ -41,6 +42,7 @@ class MenuCommands(Protocol):
     splitter: ChatSplitter
     model_switcher: ModelSwitcher
     revise_offer: ReviseOffer
+    replies: ReplyActions
     instructions: ChatInstructions
     navigation: ChatNavigation
     view: ViewControls
@@ -116,6 +118,9 @@ class WindowMenus:
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, w.close)
         self.export_action = self._action("&Export this chat…", "Ctrl+Shift+E", self.export_this_chat)
         self.revise_action = self._action("&Revise the last reply", "Ctrl+R", w.revise_offer.toggle)
+        self.fill_action = self._action(
+            "&Fill the gaps in the message", "Ctrl+Shift+F", lambda: w.replies.fill_gaps()
+        )
         self.instructions_action = self._action(
             "&Instructions for this chat…", "Ctrl+Shift+I", lambda: w.instructions.edit()
         )
@@ -150,7 +155,9 @@ class WindowMenus:
         chat.addActions(
             [self.find_action, self.search_action, self.previous_chat_action, self.next_chat_action]
         )
-        chat.addActions([self.copy_reply_action, self.revise_action, self.instructions_action])
+        chat.addActions(
+            [self.copy_reply_action, self.revise_action, self.fill_action, self.instructions_action]
+        )
         chat.addSeparator()
         chat.addActions([self.export_action, self.export_all_action, self.import_action])
         chat.addSeparator()

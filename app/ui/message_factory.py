@@ -33,6 +33,7 @@ class MessageFactory(QObject):
     replay_save_clicked = Signal(object)  # the AssistantMessage whose replay to save as a GIF
     rewrite_requested = Signal(int, str)  # the reply's id, the text of it to write again
     revise_part_requested = Signal(int, str)  # the reply's id, the text a message says how to change
+    fork_requested = Signal(int, object)  # the reply's id, the replayed Step to go on from
     token_view_toggled = Signal(bool)
     reply_shown = Signal(object, bool)  # a reply's finished text is shown; True: it was just written
 
@@ -83,6 +84,7 @@ class MessageFactory(QObject):
         widget.rewrite_requested.connect(lambda text: self.rewrite_requested.emit(store_id, text))
         widget.revise_part_requested.connect(lambda text: self.revise_part_requested.emit(store_id, text))
         widget.continue_clicked.connect(lambda: self.continue_clicked.emit(store_id))
+        widget.fork_requested.connect(lambda step: self.fork_requested.emit(store_id, step))
         widget.versions.version_selected.connect(self.version_selected)
         widget.final_shown.connect(lambda live: self.reply_shown.emit(widget, live))
         widget.set_token_view(self._token_view())

@@ -35,6 +35,7 @@ from app.qt import (
 from app.replay import Replay
 from app.reply_state import ReplyState, format_stats
 from app.store.dates import format_moment
+from app.ui import filled_gaps
 from app.ui.markdown_stack import MarkdownStack
 from app.ui.media_widgets import AttachmentTiles
 from app.ui.replay_bar import ReplayBar
@@ -365,6 +366,7 @@ class AssistantMessage(QWidget):
     rewrite_requested = Signal(str)  # the text selected in the reply, to write again in place
     revise_part_requested = Signal(str)  # the text selected in the last reply, to change as told
     final_shown = Signal(bool)  # the finished text is shown (True: it was just written live)
+    fork_requested = Signal(object)  # the replayed Step to go on from, in a new version of the reply
 
     def __init__(
         self,
@@ -406,6 +408,8 @@ class AssistantMessage(QWidget):
         self.replay: Replay | None = None
         self._final: tuple[str, str, float | None, str] | None = None
         self._final_state: ReplyState | None = None
+        self.fill_draft = ""  # the draft this reply fills the gaps of: its filled parts are marked
+        self._accent = colors.accent
         layout.addWidget(self._build_actions())
         self._user_opened_thought = False
         self.frames = 0
@@ -564,6 +568,7 @@ class AssistantMessage(QWidget):
         if not done.answer and not done.thought:
             self.answer.set_final(NO_TEXT)
         self._show_actions(bool(done.answer))
+        self._mark_filled()
         self.final_shown.emit(True)
 
     def fail(
@@ -606,8 +611,19 @@ class AssistantMessage(QWidget):
         self.stats.setVisible(bool(stats))
         self._final = (answer, thought, thought_seconds, stats)
         self._show_actions(bool(answer))
+        self._mark_filled()
         self._apply_doubts()
         self.final_shown.emit(False)
+
+    def mark_filled(self, draft: str) -> None:
+        """Mark the parts of this reply that fill the gaps of ``draft`` (the message it answers)."""
+        self.fill_draft = draft
+        self._mark_filled()
+
+    def _mark_filled(self) -> None:
+        if self.fill_draft and self._final is not None:
+            parts = filled_gaps.pieces(self.fill_draft, self._final[0])
+            filled_gaps.mark([view.document() for view in self.answer.views()], parts, self._accent)
 
     # --- versions, regeneration, replay ------------------------------------------
 
@@ -654,6 +670,7 @@ class AssistantMessage(QWidget):
             self.replay_bar.frame_changed.connect(self._on_replay_bar_frame_changed)
             self.replay_bar.closed.connect(self.end_replay)
             self.replay_bar.save_requested.connect(self.replay_save_requested)
+            self.replay_bar.fork_requested.connect(self._on_replay_bar_fork_requested)
             self.layout().insertWidget(self.layout().indexOf(self.actions), self.replay_bar)
         self.replay_bar.show_message("Preparing the replay…")
         self.replay_bar.setVisible(True)
@@ -688,6 +705,10 @@ class AssistantMessage(QWidget):
         if self.token_panel.isVisible():
             self._show_grid()
 
+    def _on_replay_bar_fork_requested(self, frame: int) -> None:
+        if self.replay is not None and self.regenerate_button.isEnabled():  # not while a reply is written
+            self.fork_requested.emit(self.replay.steps[max(0, min(frame, len(self.replay) - 1))])
+
     def _on_replay_bar_frame_changed(self, frame: int) -> None:
         if self.replay is None:
             return
@@ -719,6 +740,8 @@ class AssistantMessage(QWidget):
         self.legend.set_colors(colors)
         self.answer.rerender()
         self.thought.rerender()
+        self._accent = colors.accent
+        self._mark_filled()
         self._apply_doubts()
 
     # --- where the model was unsure ------------------------------------------------

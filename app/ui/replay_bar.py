@@ -20,6 +20,7 @@ class ReplayBar(QFrame):
     frame_changed = Signal(int)
     closed = Signal()
     save_requested = Signal()  # Save as GIF
+    fork_requested = Signal(int)  # Go on from here: a new version of the reply from this frame's step
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -60,6 +61,15 @@ class ReplayBar(QFrame):
         self.save_button.setAccessibleName("Save the replay as an animated GIF")
         self.save_button.clicked.connect(self.save_requested)
         layout.addWidget(self.save_button)
+        self.fork_button = QToolButton(self)
+        self.fork_button.setText("Go on from here")
+        self.fork_button.setToolTip(
+            "A new version of this reply that starts from this step (its accepted tokens kept, "
+            "the rest as noise) with a new seed; the canvases before it stay as they are"
+        )
+        self.fork_button.setAccessibleName("Go on from this step in a new version")
+        self.fork_button.clicked.connect(lambda: self.fork_requested.emit(self.frame))
+        layout.addWidget(self.fork_button)
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close the replay and show the final reply")
@@ -84,7 +94,9 @@ class ReplayBar(QFrame):
         self._timer.stop()
         self.message.setText(text)
         self.message.setVisible(bool(text))
-        for widget in (self.play_button, self.slider, self.position, self.speed, self.save_button):
+        controls = (self.play_button, self.slider, self.position, self.speed, self.save_button)
+        controls += (self.fork_button,)
+        for widget in controls:
             widget.setVisible(not text)
 
     def set_frames(self, labels: list[str], step_seconds: float) -> None:

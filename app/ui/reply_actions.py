@@ -25,6 +25,8 @@ from app.ui.messages import AssistantMessage
 from app.ui.revise_offer import ReviseOffer, revisable_answer
 from app.worker import FRESH
 from engine.errors import EngineError
+from engine.events import Step
+from engine.generation.gaps import filled_spans, parse_draft
 from engine.generation.plan import ReplyPlan
 from engine.generation.rewrite import selected_range
 
@@ -60,6 +62,8 @@ class ReplyActions(QObject):
         messages.regenerate_clicked.connect(self.regenerate)
         messages.continue_clicked.connect(self.continue_reply)
         messages.rewrite_requested.connect(self.rewrite_part)
+        composer.fill_clicked.connect(self.fill_gaps)
+        messages.fork_requested.connect(self.fork_at)
 
     @property
     def active(self) -> ActiveReply | None:
@@ -74,11 +78,29 @@ class ReplyActions(QObject):
         The user message is saved first (its attachments copied into the store);
         if that fails nothing is sent and the composer keeps its content.
         """
+        return self._send(fill=False)
+
+    def fill_gaps(self) -> int | None:
+        """Send the composer's text as a draft: the reply keeps it word for word and fills its gaps.
+
+        The draft is the user message (shown, stored and read by the model like
+        any message; the chat's instructions apply); a draft without gaps is refused.
+        """
+        if self.active is not None:
+            return None
+        try:
+            parse_draft(self.composer.edit.toPlainText())
+        except EngineError as error:  # no gap, or a gap of 0 tokens: nothing is sent
+            notices.warning(str(error))
+            return None
+        return self._send(fill=True)
+
+    def _send(self, *, fill: bool) -> int | None:
         if self.active is not None or not self.composer.has_content() or self.composer.pending_probes():
             return None
         page = self.current_page()
         text = self.composer.edit.toPlainText().strip()
-        revised = revisable_answer(page) if self.composer.revising() else ""
+        revised = revisable_answer(page) if self.composer.revising() and not fill else ""
         rewrite = self.revise_offer.part_to_rewrite(page) if revised else None
         pending = self.composer.attachments()
         attachments = tuple(
@@ -97,6 +119,7 @@ class ReplyActions(QObject):
         self.composer.set_revisable(False)  # the chat ends with this message now
         # "Revise this part…" changes only that part; Revise starts from the answer; else a fresh reply.
         plan = ReplyPlan.rewriting(*rewrite) if rewrite is not None else ReplyPlan.revising(revised)
+        plan = ReplyPlan.filling(text) if fill else plan
         reply_id = self.live.start(page, user.id, plan=plan)
         try:
             page.session.title = self.store.conversation(page.session.id).title or page.session.title
@@ -140,8 +163,26 @@ class ReplyActions(QObject):
         return self.live.start(page, edited.id)
 
     def regenerate(self, assistant_message_id: int) -> int | None:
-        """Write a new version of a reply; the old one stays as a sibling in the switcher."""
-        return self._new_version(assistant_message_id, "The reply could not be regenerated")
+        """Write a new version of a reply; the old one stays as a sibling in the switcher.
+
+        A reply that filled the gaps of a draft is filled again (its draft kept, new gap text).
+        """
+        failed = "The reply could not be regenerated"
+        try:
+            draft = self._draft_filled_by(assistant_message_id)
+        except StoreError as error:
+            notices.failed(failed, error)
+            return None
+        plan = ReplyPlan.filling(draft) if draft else FRESH
+        return self._new_version(assistant_message_id, failed, plan)
+
+    def _draft_filled_by(self, assistant_message_id: int) -> str:
+        """The draft whose gaps this reply filled (its user message), or "" if it is no filling."""
+        reply = self.store.message(assistant_message_id)
+        if reply.parent_id is None:
+            return ""
+        draft = self.store.message(reply.parent_id).text
+        return draft if filled_spans(draft, reply.text) is not None else ""
 
     def rewrite_part(self, assistant_message_id: int, selection: str) -> int | None:
         """Write the selected part of a reply again, in place; the rest of it is kept token for token.
@@ -198,6 +239,27 @@ class ReplyActions(QObject):
         self.pages.fill(page, path[:-1])
         plan = ReplyPlan.continuing([t for canvas in saved for t in canvas.tokens])
         return self.live.start(page, path[-1].parent_id, writer=writer, saved=saved, plan=plan)
+
+    def fork_at(self, assistant_message_id: int, step: Step) -> int | None:
+        """Go on from a replayed step in a new version of the reply (Replay's Go on from here).
+
+        The canvases before the step's are kept as they were (text and history);
+        the step's canvas starts from its accepted tokens, the rest noise, with a
+        new seed (engine.generation.seeding), and the reply goes on from there.
+        """
+        page = self.current_page()
+        if self.active is not None or page is None:
+            return None
+        try:
+            writer, kept = self.store.fork_reply(assistant_message_id, step.block)
+            path = self.store.active_path(page.session.id)
+        except StoreError as error:
+            notices.failed("The reply could not go on from that step", error)
+            return None
+        self.pages.fill(page, path, skip=(writer.message_id,))
+        question = next(m.parent_id for m in path if m.id == writer.message_id)
+        plan = ReplyPlan.forking([t for canvas in kept for t in canvas.tokens], step.draft, step.accepted)
+        return self.live.start(page, question, writer=writer, saved=kept, plan=plan)
 
     def select_version(self, message_id: int) -> None:
         """Show the branch through ``message_id`` (a click on ‹ or › of a message's switcher)."""

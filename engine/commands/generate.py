@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, LoadProgress, PromptEncoded, PromptProgress, Step
+from engine.generation.gaps import parse_draft
 from engine.generation.plan import ReplyPlan
 from engine.inputs.conversation import Attachment, Conversation, MediaOptions, PromptOptions, Turn
 from engine.interface import ChatEngine
@@ -43,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="VAR",
         help="with --server: the environment variable that holds its API key (keys stay off command lines)",
     )
-    p.add_argument("--prompt", required=True, help="the user message")
+    p.add_argument("--prompt", default=None, help="the user message (with --fill: instructions)")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument(
         "--image", action="append", default=[], metavar="PATH", help="attach an image (repeatable)"
@@ -85,6 +86,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="a text (UTF-8 file) the reply's canvases start from instead of noise: revise it in place",
     )
+    p.add_argument(
+        "--fill",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a draft (UTF-8 file) with gaps [...] (about 24 tokens) or [...N]: keep its text, fill the gaps",
+    )
     p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
     p.set_defaults(func=run)
 
@@ -122,12 +130,14 @@ def _connect(args: argparse.Namespace) -> ChatEngine:
 
 
 def run(args: argparse.Namespace) -> int:
+    plan = reply_plan(args)
     attachments = tuple(
         [Attachment(Path(p), "image") for p in args.image]
         + [Attachment(Path(p), "video") for p in args.video]
         + [Attachment(Path(p), "document") for p in args.file]
     )
-    conversation = Conversation(turns=(Turn("user", args.prompt, attachments),), system=args.system)
+    turn = Turn("user", user_message(args, plan), attachments)
+    conversation = Conversation(turns=(turn,), system=args.system)
     options = PromptOptions(
         enable_thinking=args.thinking,
         media=MediaOptions(
@@ -145,7 +155,6 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = engine.default_settings.with_changes(**changes)
-    plan = ReplyPlan.revising(args.start_from.read_text(encoding="utf-8") if args.start_from else "")
     cancel = CancelToken()
     view = JsonlView() if args.jsonl else TerminalView(sys.stdout)
     try:
@@ -156,6 +165,38 @@ def run(args: argparse.Namespace) -> int:
         cancel.cancel()
         raise
     return 0
+
+
+def reply_plan(args: argparse.Namespace) -> ReplyPlan:
+    """Fill (``--fill``), revise (``--start-from``) or a fresh reply; a draft without gaps is refused here."""
+    if args.fill is not None and args.start_from is not None:
+        raise EngineError("--fill and --start-from cannot be used together", fix="Give one of them")
+    if args.fill is not None:
+        draft = read_text(args.fill)
+        parse_draft(draft)  # no gap, or a gap of 0 tokens: one error line before the model loads
+        return ReplyPlan.filling(draft)
+    if args.prompt is None:
+        raise EngineError("There is no message to answer", fix="Give --prompt TEXT (or --fill FILE)")
+    return ReplyPlan.revising(read_text(args.start_from) if args.start_from else "")
+
+
+def user_message(args: argparse.Namespace, plan: ReplyPlan) -> str:
+    """The user turn: the prompt, or for a fill the draft, after the instructions if any.
+
+    The model reads the draft in the prompt too, so it knows the whole text it fills in.
+    """
+    if plan.kind != "fill":
+        return args.prompt
+    return f"{args.prompt}\n\n{plan.text}" if args.prompt else plan.text
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise EngineError(
+            f"{path} could not be read ({type(error).__name__})", fix="Give a UTF-8 text file", path=path
+        ) from None
 
 
 def _print_progress(event: LoadProgress) -> None:
@@ -226,7 +267,8 @@ class TerminalView:
             self._clear()
             if event.thought:
                 self.stream.write("Thought:\n" + event.thought.strip() + "\n\nAnswer:\n")
-            self.stream.write(event.answer.strip() + "\n")
+            answer = event.answer if event.gaps else event.answer.strip()  # a filled draft: as written
+            self.stream.write(answer + "\n")
             s = event.stats
             note = " (stopped early)" if event.incomplete else ""
             forwards = (

@@ -122,7 +122,16 @@ def write(
     eos = torch.tensor(sorted(reply.codec.eos_ids), device=model.device)
     sequence = prompt.ids
     for block in range(math.ceil(seeding.max_new_tokens / canvas)):
-        seed = seed_canvas(*seeding.canvas_start(block, canvas), canvas, sampling.vocab_size, model.device)
+        start, kept = seeding.canvas_start(block, canvas)
+        seed = seed_canvas(
+            start,
+            kept,
+            canvas,
+            sampling.vocab_size,
+            model.device,
+            held=seeding.held,
+            barred=seeding.barred,
+        )
         decoder = DecoderInputs.of(model, cache, sequence, seed.canvas)
         draft = yield from refine(reply, decoder, sampling, seed, block)
         if draft is None:

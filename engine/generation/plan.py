@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-PlanKind = Literal["fresh", "continue", "revise", "rewrite"]
+PlanKind = Literal["fresh", "continue", "revise", "rewrite", "fill", "fork"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,10 @@ class ReplyPlan:
     """One reply's mode and its inputs; build it with the named constructors."""
 
     kind: PlanKind = "fresh"
-    tokens: tuple[int, ...] = ()  # continue: the committed tokens so far; rewrite: the whole reply's ids
-    text: str = ""  # revise: the earlier answer; rewrite: the text selected in the reply
+    tokens: tuple[int, ...] = ()  # continue, fork: the committed tokens; rewrite: the whole reply's ids
+    text: str = ""  # revise: the earlier answer; rewrite: the text selected in the reply; fill: the draft
+    draft: tuple[int, ...] = ()  # fork: the recorded step's draft (one canvas)
+    accepted: tuple[bool, ...] = ()  # fork: the positions that step accepted
 
     @classmethod
     def fresh(cls) -> ReplyPlan:
@@ -51,6 +53,28 @@ class ReplyPlan:
         """Keep every token of a reply except those under ``selection``, which are denoised again in place."""
         return cls("rewrite", tokens=tuple(int(t) for t in reply_ids), text=selection)
 
+    @classmethod
+    def filling(cls, draft: str) -> ReplyPlan:
+        """The user's ``draft`` kept token for token; only its gaps (``[...]``, ``[...N]``) are denoised."""
+        return cls("fill", text=draft)
+
+    @classmethod
+    def forking(
+        cls, committed: Sequence[int], step_draft: Sequence[int], step_accepted: Sequence[bool]
+    ) -> ReplyPlan:
+        """Go on from a recorded step: after the ``committed`` canvases, a canvas that starts from that step.
+
+        The step's accepted positions start from its draft, the others from noise,
+        as the sampler leaves a canvas between two steps; nothing is frozen (see
+        :func:`engine.generation.seeding.resolve`), and a new seed makes it a new version.
+        """
+        return cls(
+            "fork",
+            tokens=tuple(int(t) for t in committed),
+            draft=tuple(int(t) for t in step_draft),
+            accepted=tuple(bool(a) for a in step_accepted),
+        )
+
     def describe(self) -> str:
         """A few words for logs and the CLI."""
         if self.kind == "fresh":
@@ -59,4 +83,8 @@ class ReplyPlan:
             return f"continue after {len(self.tokens)} tokens"
         if self.kind == "revise":
             return f"revise a {len(self.text)}-character answer in place"
+        if self.kind == "fill":
+            return f"fill the gaps of a {len(self.text)}-character draft"
+        if self.kind == "fork":
+            return f"go on from a step after {len(self.tokens)} tokens"
         return f"rewrite {len(self.text)} selected characters of a {len(self.tokens)}-token reply"

@@ -54,6 +54,20 @@ class CanvasSeed:
     canvas: torch.Tensor  # (1, canvas) ids
     keep: torch.Tensor | None = None  # (1, canvas) bool: True where the token never changes
     kept_tokens: torch.Tensor | None = None  # the starting canvas, read where ``keep`` is True
+    barred: torch.Tensor | None = None  # ids the free positions may not take (fill: EOS and pad)
+
+    def bar(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` with the barred ids impossible (-inf) at the positions not kept; in place.
+
+        Kept positions are left as they are: their tokens are held anyway, and their
+        logits are the self-conditioning the model reads there.
+        """
+        if self.barred is None:
+            return logits
+        free = torch.ones_like(self.canvas, dtype=torch.bool) if self.keep is None else ~self.keep
+        columns = logits[..., self.barred]
+        logits[..., self.barred] = columns.masked_fill(free.unsqueeze(-1), float("-inf"))
+        return logits
 
     def hold(self, tokens: torch.Tensor) -> torch.Tensor:
         """``tokens`` with the kept positions put back (unchanged when nothing is kept)."""
@@ -61,25 +75,37 @@ class CanvasSeed:
 
 
 def seed_canvas(
-    start: tuple[int, ...], kept: tuple[bool, ...], length: int, vocab_size: int, device: torch.device
+    start: tuple[int, ...],
+    kept: tuple[bool, ...],
+    length: int,
+    vocab_size: int,
+    device: torch.device,
+    *,
+    held: bool = True,
+    barred: tuple[int, ...] = (),
 ) -> CanvasSeed:
     """Uniform noise, with ``start`` written over its first positions (where ``kept`` says, if given).
 
     The noise is drawn whatever the start, so the random draws match a fresh reply's.
     With ``kept`` only the kept positions start from the old text: the freed ones are
     written from noise, so a rewrite is new text, not the old tokens accepted again.
+    ``held`` False (a fork) only starts the kept positions there: nothing is fixed.
+    ``barred`` ids are made impossible at the positions not kept (every one if none is).
     """
     canvas = noise(length, vocab_size, device)
+    bars = torch.tensor(barred, dtype=torch.long, device=device) if barred else None
     if not start:
-        return CanvasSeed(canvas)
+        return CanvasSeed(canvas, barred=bars)
     old = torch.tensor(list(start), dtype=canvas.dtype, device=device)
     if not kept:
         canvas[0, : len(start)] = old
-        return CanvasSeed(canvas)
+        return CanvasSeed(canvas, barred=bars)
     keep = torch.zeros((1, length), dtype=torch.bool, device=device)
     keep[0, : len(kept)] = torch.tensor(kept, dtype=torch.bool, device=device)
     canvas[0, : len(start)] = torch.where(keep[0, : len(start)], old, canvas[0, : len(start)])
-    return CanvasSeed(canvas, keep, canvas.clone())
+    if not held:
+        return CanvasSeed(canvas, barred=bars)
+    return CanvasSeed(canvas, keep, canvas.clone(), bars)
 
 
 @dataclass(frozen=True)
@@ -157,7 +183,7 @@ def denoise_step(
         cache=inputs.cache,
         decoder_position_ids=inputs.positions,
     ).logits
-    processed = sampling.temperature(inputs.sequence, logits, cur_step=step)
+    processed = seed.bar(sampling.temperature(inputs.sequence, logits, cur_step=step))
     del logits
     probs = torch.softmax(processed, dim=-1, dtype=torch.float32)
     shape = previous.canvas.shape

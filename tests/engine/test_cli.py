@@ -153,3 +153,29 @@ def test_hostile_attachments_give_one_error_line_and_nothing_else(
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+
+
+def test_generate_fills_the_gaps_of_a_draft(tiny_checkpoint: Path, tmp_path: Path):
+    draft = tmp_path / "draft.md"
+    draft.write_text("# Rivers\n\nThe Nile [...5] north.\n\n| a | [...3] |\n", encoding="utf-8")
+    args = ("generate", "--model", str(tiny_checkpoint), "--fill", str(draft), "--prompt", "Be brief")
+    result = _run(*args, "--seed", "2", "--steps", "2", "--jsonl")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {e["event"] for e in events} == {"step", "canvas", "done"}
+    done = events[-1]
+    assert len(done["gaps"]) == 2
+    first, second = done["gaps"]
+    assert done["text"] == f"# Rivers\n\nThe Nile {first} north.\n\n| a | {second} |\n"
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"), [("No gap in this one.", "no gap to fill"), ("A [...900000] gap", "more than")]
+)
+def test_an_unfillable_draft_is_one_error_line(tiny_checkpoint: Path, tmp_path: Path, draft, expected):
+    path = tmp_path / "draft.txt"
+    path.write_text(draft, encoding="utf-8")
+    result = _run("generate", "--model", str(tiny_checkpoint), "--fill", str(path), "--jsonl")
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], result.stderr
