@@ -33,8 +33,15 @@ SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 # A canvas-by-canvas replay at 1×: the recorded time per canvas, long enough to read a change.
 MIN_CANVAS_SECONDS = 0.4
 MAX_CANVAS_SECONDS = 2.0
-SERVER_NOTE = "written by a server: whole canvases, no denoising steps"
-NO_HISTORY_NOTE = "its denoising steps were not saved: whole canvases only"
+SERVER_NOTE = "from a server: whole canvases, no steps"
+NO_HISTORY_NOTE = "steps not saved: whole canvases"
+# The replay bar's tooltip for each note: the whole reason, too long for the bar itself.
+NOTE_TOOLTIPS = {
+    SERVER_NOTE: "Written by a model on a server, which sends each 256-token canvas whole and nothing "
+    "for its denoising steps, so this replay shows the reply canvas by canvas.",
+    NO_HISTORY_NOTE: "This reply's denoising steps were not saved (only its canvases were), so this "
+    "replay shows it canvas by canvas.",
+}
 NO_HISTORY_MESSAGE = (
     "This reply has no saved refinement history (it was imported, written by a model on a server, "
     "or written before the history was kept), so there is nothing to replay."

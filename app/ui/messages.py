@@ -32,7 +32,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.replay import Replay
+from app.replay import NOTE_TOOLTIPS, Replay
 from app.reply_state import ReplyState, format_stats, stats_tooltip
 from app.store.dates import format_moment
 from app.ui.markdown_stack import MarkdownStack
@@ -670,6 +670,7 @@ class AssistantMessage(QWidget):
         self.tints.clear()  # the replay draws its frames over the tinted text
         self.replay_button.setEnabled(False)
         bar.set_frames([replay.label(i) for i in range(len(replay))], replay.step_seconds)
+        bar.position.setToolTip(NOTE_TOOLTIPS.get(replay.note, ""))
 
     def replay_failed(self, message: str) -> None:
         bar = self.replay_bar or self.replay_requested()

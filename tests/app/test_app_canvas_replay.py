@@ -17,8 +17,8 @@ from PIL import Image, ImageSequence
 from test_app_replay import last_reply, open_replay
 
 from app.qt import QFileDialog, Qt
-from app.replay import NO_HISTORY_NOTE, SERVER_NOTE, Replay
-from app.reply_state import SERVER_STATS_TOOLTIP, canvas_step, format_stats
+from app.replay import NO_HISTORY_NOTE, NOTE_TOOLTIPS, SERVER_NOTE, Replay
+from app.reply_state import SERVER_STATS_TOOLTIP, ReplyState, canvas_step, format_stats
 from app.servers import ServerProfile, add_server
 from app.store import default_db_path
 from app.token_states import TokenState, classify
@@ -58,6 +58,11 @@ def test_a_canvas_known_by_its_text_is_drawn_stable_and_a_served_reply_says_wher
     step = canvas_step(2, "Hello **world**.\n")
     assert "".join(step.pieces) == "Hello **world**.\n" and step.block == 2
     assert set(classify(step, None)) == {TokenState.STABLE}
+    live = ReplyState()
+    live.on_canvas_text("Hello ")
+    live.on_canvas_text("world.")
+    assert live.indicator() == "canvas 2 · whole canvases from a server, no denoising steps"
+    assert live.grid_step()[0].text == "world." and live.grid_step()[1] is None
     line = format_stats(Done((), (), "", "", "", served_stats()))
     assert line == "server · 300 tokens · 3 whole canvases · 200 tok/s · first canvas 200 ms"
 
@@ -86,6 +91,7 @@ def test_a_served_reply_shows_stable_canvases_and_replays_canvas_by_canvas(
         assert not bar.message.isVisible() and bar.play_button.isVisible(), "no error, the controls"
         assert len(replay) == 3 and bar.slider.maximum() == 2
         assert bar.position.text() == f"canvas 1 of 3 · {SERVER_NOTE}"
+        assert bar.position.toolTip() == NOTE_TOOLTIPS[SERVER_NOTE] and "server" in SERVER_NOTE
         assert reply.answer.text == "The first canvas."
         bar.seek(1)
         assert reply.answer.text == "The first canvas. The second one."
