@@ -7,10 +7,11 @@ expensive part, :meth:`ReplyState.display`, runs only when a frame is drawn.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 
-from engine.events import Canvas, Done, PromptEncoded, PromptProgress, Step
+from engine.events import Canvas, Done, PromptEncoded, PromptProgress, Stats, Step
 from engine.inputs.thinking import split_thinking
 
 
@@ -48,6 +49,7 @@ class ReplyState:
     block_offset: int = 0  # a continued reply: its new blocks come after this many saved ones
     _committed_text: str = ""
     _prior_text: str = ""
+    _canvas_step: Step | None = None  # the token view of the last canvas of a reply without steps
 
     @classmethod
     def continuing(cls, saved_canvases: list[str]) -> ReplyState:
@@ -107,6 +109,20 @@ class ReplyState:
             return self.step
         return None
 
+    def grid_step(self) -> tuple[Step, Step | None] | None:
+        """What the token view draws: the step and the one before it; None: nothing yet.
+
+        A reply without steps (whole canvases from a server) shows its last canvas, all stable.
+        """
+        if self.step is not None:
+            return self.step, self.previous_step
+        if not self.canvases:
+            return None
+        block = len(self.canvases) - 1
+        if self._canvas_step is None or self._canvas_step.block != block:
+            self._canvas_step = canvas_step(block, self.canvases[-1])
+        return self._canvas_step, None
+
     def text(self) -> str:
         live = self.live_step
         return self._committed_text + (live.text if live is not None and not self.finished else "")
@@ -135,6 +151,8 @@ class ReplyState:
         if self.error is not None:
             return ""
         step = self.step
+        if step is None and len(self.canvases) > self.block_offset:
+            return f"canvas {len(self.canvases)} · {WHOLE_CANVASES}"
         if step is None:
             if self.prompt is not None:
                 return "first canvas…"
@@ -168,9 +186,48 @@ def time_left(seconds: float) -> str:
     return f"about {minutes // 60} h {minutes % 60} min left"
 
 
+WHOLE_CANVASES = "whole canvases from a server, no denoising steps"
+SERVER_STATS_PREFIX = "server"
+SERVER_STATS_TOOLTIP = (
+    "Written by a model on a server, which sends each 256-token canvas whole: there are no "
+    "denoising steps to show, so the token view and Replay go canvas by canvas."
+)
+_PIECE = re.compile(r"\s*\S+|\s+")  # a word with the spaces before it (or trailing spaces)
+
+
+def canvas_step(block: int, text: str) -> Step:
+    """A committed canvas known only by its text, as a finished Step the token view draws as stable.
+
+    Without the tokens (a server sends text) the cells are the canvas's words, not its tokens.
+    """
+    pieces = tuple(_PIECE.findall(text))
+    n = len(pieces)
+    return Step(block, 0, 0, tuple(range(1, n + 1)), (True,) * n, (0.0,) * n, text, pieces, True)
+
+
+def written_by_server(stats: Stats) -> bool:
+    """Canvases but no denoising forwards: the server does not say how many steps it ran."""
+    return stats.canvases > 0 and stats.forwards == 0
+
+
+def stats_tooltip(line: str) -> str:
+    """The tooltip of a reply's stats line: why a server's reply has no steps ("" otherwise)."""
+    return SERVER_STATS_TOOLTIP if line.startswith(f"{SERVER_STATS_PREFIX} ·") else ""
+
+
 def format_stats(done: Done) -> str:
     """The line under a finished reply: tokens, blocks, steps per block, speed."""
     s = done.stats
+    if written_by_server(s):
+        return " · ".join(
+            [
+                SERVER_STATS_PREFIX,
+                f"{s.generated_tokens} tokens",
+                f"{s.canvases} whole canvas{'es' if s.canvases != 1 else ''}",
+                f"{s.tokens_per_second:.0f} tok/s",
+                f"first canvas {s.time_to_first_draft * 1000:.0f} ms",
+            ]
+        )
     steps = s.steps_per_canvas
     if steps:
         per_block = (

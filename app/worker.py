@@ -221,17 +221,22 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def on_replay_requested(self, request: ReplayRequest) -> None:
-        """Read a stored history and decode it with the loaded model's tokenizer (on this thread)."""
+        """Read a stored history and decode it with the loaded model's tokenizer (on this thread).
+
+        A reply stored with canvases but no steps (a server's) replays canvas by canvas from its
+        saved text, whichever engine is loaded or none.
+        """
         rid = request.request_id
-        if self._engine is None:
-            self.replay_failed.emit(
-                rid, "No model is loaded. Load the model that wrote this reply to replay it (Model menu)."
-            )
-            return
         try:
             frames, canvases, stats = request.load()
-            steps = self._engine.decode_steps(frames)
-            replay = Replay.build(steps, canvases, stats, model_name=self._engine.info.name)
+            if frames and self._engine is None:
+                self.replay_failed.emit(
+                    rid, "No model is loaded. Load the model that wrote this reply to replay it (Model menu)."
+                )
+                return
+            steps = self._engine.decode_steps(frames) if frames else []
+            name = self._engine.info.name if self._engine is not None else ""
+            replay = Replay.build(steps, canvases, stats, model_name=name)
         except (ReplayError, EngineError) as error:  # StoreError is an EngineError
             log.info("replay unavailable: %s", error)
             self.replay_failed.emit(rid, str(error))

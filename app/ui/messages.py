@@ -32,8 +32,8 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.replay import Replay
-from app.reply_state import ReplyState, format_stats
+from app.replay import NOTE_TOOLTIPS, Replay
+from app.reply_state import ReplyState, format_stats, stats_tooltip
 from app.store.dates import format_moment
 from app.ui import filled_gaps
 from app.ui.markdown_stack import MarkdownStack
@@ -539,12 +539,14 @@ class AssistantMessage(QWidget):
         self.answer.set_text(display.answer, display.answer_committed)
         if display.thought:
             self.thought.set_text(display.thought, display.thought_committed)
-        if self.token_panel.isVisible() and state.step is not None:
-            self.grid.show_step(state.step, state.previous_step)
+        shown = state.grid_step() if self.token_panel.isVisible() else None
+        if shown is not None:
+            self.grid.show_step(*shown)
 
     def _show_grid(self) -> None:
-        if self.state is not None and self.state.step is not None:
-            self.grid.show_step(self.state.step, self.state.previous_step)
+        shown = self.state.grid_step() if self.state is not None else None
+        if shown is not None:
+            self.grid.show_step(*shown)
         else:
             self.grid.clear()
 
@@ -558,10 +560,11 @@ class AssistantMessage(QWidget):
         if done.thought:
             self.thought.set_final(done.thought)
         self.answer.set_final(done.answer)
-        if state.step is not None:
-            self.grid.show_step(state.step, state.previous_step)
+        shown = state.grid_step()
+        if shown is not None:
+            self.grid.show_step(*shown)
         self.show_omitted(done.stats.omitted_turns)
-        self.stats.setText(format_stats(done) + (" · stopped" if done.incomplete else ""))
+        self._set_stats(format_stats(done) + (" · stopped" if done.incomplete else ""))
         self.stats.setVisible(True)
         self._final = (done.answer, done.thought, state.thought_seconds, self.stats.text())
         self._final_state = state
@@ -607,7 +610,7 @@ class AssistantMessage(QWidget):
         if thought:
             self.thought.set_final(thought)
         self.answer.set_final(answer)
-        self.stats.setText(stats)
+        self._set_stats(stats)
         self.stats.setVisible(bool(stats))
         self._final = (answer, thought, thought_seconds, stats)
         self._show_actions(bool(answer))
@@ -683,7 +686,8 @@ class AssistantMessage(QWidget):
         self.replay = replay
         self.tints.clear()  # the replay draws its frames over the tinted text
         self.replay_button.setEnabled(False)
-        bar.set_frames([replay.position(i) for i in range(len(replay))], replay.step_seconds)
+        bar.set_frames([replay.label(i) for i in range(len(replay))], replay.step_seconds)
+        bar.position.setToolTip(NOTE_TOOLTIPS.get(replay.note, ""))
 
     def replay_failed(self, message: str) -> None:
         bar = self.replay_bar or self.replay_requested()
@@ -771,6 +775,11 @@ class AssistantMessage(QWidget):
         self.tints.apply(self.answer.views()[-1], self.doubts, self.final_answer, self._colors)
 
     # --- internals -----------------------------------------------------------
+
+    def _set_stats(self, line: str) -> None:
+        """The stats line; a server's reply says in its tooltip why it has no steps."""
+        self.stats.setText(line)
+        self.stats.setToolTip(stats_tooltip(line))
 
     def _show_thought(self, thought: str, thinking: bool, seconds: float | None) -> None:
         if not thought:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from app import notices
 from app.config import AppConfig
 from app.qt import QObject, Signal, Slot
-from app.replay import Replay
+from app.replay import NO_HISTORY_MESSAGE, Replay
 from app.store import Store
 from app.ui.chat_pages import ChatPages
 from app.ui.message_factory import MessageFactory
@@ -122,6 +122,9 @@ class UncertaintyRequests(QObject):
 
     @Slot(int, object)
     def on_replay_ready(self, request_id: int, replay: Replay) -> None:
+        if replay.by_canvas and request_id in self._waiting:  # whole canvases, no steps: no doubts
+            self.on_replay_failed(request_id, NO_HISTORY_MESSAGE)
+            return
         waiting = self._waiting.pop(request_id, None)
         if waiting is None:
             return  # a replay the user asked for
