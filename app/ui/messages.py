@@ -688,6 +688,7 @@ class AssistantMessage(QWidget):
         self.replay_button.setEnabled(False)
         bar.set_frames([replay.label(i) for i in range(len(replay))], replay.step_seconds)
         bar.position.setToolTip(NOTE_TOOLTIPS.get(replay.note, ""))
+        bar.fork_button.setVisible(not replay.by_canvas)  # whole canvases: no step to go on from
 
     def replay_failed(self, message: str) -> None:
         bar = self.replay_bar or self.replay_requested()
@@ -710,7 +711,7 @@ class AssistantMessage(QWidget):
             self._show_grid()
 
     def _on_replay_bar_fork_requested(self, frame: int) -> None:
-        if self.replay is not None and self.regenerate_button.isEnabled():  # not while a reply is written
+        if self.replay is not None and not self.replay.by_canvas and self.regenerate_button.isEnabled():
             self.fork_requested.emit(self.replay.steps[max(0, min(frame, len(self.replay) - 1))])
 
     def _on_replay_bar_frame_changed(self, frame: int) -> None:

@@ -115,6 +115,7 @@ def test_a_served_reply_shows_stable_canvases_and_replays_canvas_by_canvas(
     assert reply.stats.toolTip() == SERVER_STATS_TOOLTIP, "said again when the chat is opened later"
     replay = open_replay(qtbot, window, reply)
     assert replay.by_canvas and len(replay) == 3
+    assert reply.replay_bar.fork_button.isHidden(), "whole canvases hold no step to go on from"
     reply.replay_bar.seek(2)
     assert reply.answer.text == "The first canvas. The second one. And the **third**."
 
