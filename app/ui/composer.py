@@ -195,6 +195,7 @@ class Composer(QFrame):
         self.fill_button.setToolTip(FILL_TIP)
         self.fill_button.setAccessibleName("Fill the gaps in this draft")
         self.fill_button.clicked.connect(self.fill_clicked)
+        self.fill_button.setVisible(False)  # offered once the text has a gap: no width taken otherwise
         row.addWidget(self.fill_button)
         row.addStretch(1)
         self.send_button = QPushButton("Send", self)
@@ -330,4 +331,6 @@ class Composer(QFrame):
 
     def _update_send_enabled(self) -> None:
         self.send_button.setEnabled(self._generating or (self.has_content() and not self.pending_probes()))
-        self.fill_button.setEnabled(not self._generating and not self.pending_probes() and self.has_gaps())
+        gaps = self.has_gaps()
+        self.fill_button.setVisible(gaps)  # a narrow window keeps room for the chat list the rest of the time
+        self.fill_button.setEnabled(not self._generating and not self.pending_probes() and gaps)
