@@ -112,8 +112,8 @@ UNSURE_WORDS = {
     "roughly": (7, 0.6),
 }
 
-FILL_DRAFT = """Garden day is this Saturday at **9:00** at the allotment. [...16] Please bring gloves, a water bottle \
-and [...6].
+FILL_DRAFT = """Garden day is this Saturday at **9:00** at the allotment. [...16] \
+Please bring gloves, a water bottle and [...6].
 
 | Bed | Job |
 |---|---|
@@ -439,8 +439,17 @@ def main() -> None:
         )
     }
     parser = argparse.ArgumentParser(description="Render the docs' screenshots offscreen.")
-    parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--only", nargs="+", choices=sorted(scenes), default=sorted(scenes), metavar="SCENE")
+    parser.add_argument(
+        "out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots", help="default: docs/screenshots"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(scenes),
+        default=sorted(scenes),
+        metavar="SCENE",
+        help=f"render only these scenes: {', '.join(scenes)}",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     shooter = Shooter(args.out)
