@@ -1,6 +1,7 @@
 """Render the window's main states to PNGs, offscreen, for the docs.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots/make_screenshots.py [OUT_DIR]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots/make_screenshots.py \
+        [OUT_DIR] [--only SCENE ...]
 
 No model is needed: the script plays scripted engine events (the same
 ``Step``/``Canvas``/``Done`` dataclasses the engine emits) straight into the
@@ -11,6 +12,7 @@ glyphs install Noto fonts first (Debian/Ubuntu:
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import re
@@ -34,6 +36,7 @@ from app.uncertainty import ReplyDoubts, last_frames, reply_doubts  # noqa: E402
 from app.worker import EngineHost  # noqa: E402
 from engine.engine import ModelInfo  # noqa: E402
 from engine.events import Canvas, Done, PromptEncoded, Stats, Step  # noqa: E402
+from engine.generation.gaps import GAP  # noqa: E402
 from engine.inputs.thinking import split_thinking  # noqa: E402
 from engine.settings import GenerationSettings  # noqa: E402
 
@@ -108,6 +111,36 @@ UNSURE_WORDS = {
     "1083": (15, 0.9),
     "roughly": (7, 0.6),
 }
+
+FILL_DRAFT = """Garden day is this Saturday at **9:00** at the allotment. [...16] \
+Please bring gloves, a water bottle and [...6].
+
+| Bed | Job |
+|---|---|
+| Beans | [...5] |
+| Squash | mulch and water |
+
+After lunch [...14]
+
+Thanks, Mara"""  # as sent: the composer's text is stripped
+# What the scripted model writes into each gap of FILL_DRAFT, in order.
+FILL_GAPS = (
+    "We start by clearing the old tomato beds, so the new seedlings can go in before the heat.",
+    "a sandwich to share",
+    "tie up the runners",
+    "we sort the seed swap and fix the rain barrel by the shed.",
+)
+
+STORY_QUESTION = "Write the opening of a short story about a lighthouse keeper who finds a letter."
+STORY_ANSWER = """The lamp had been automatic for eleven years, but Ines still climbed the hundred and \
+twelve steps every evening, because the tower seemed to expect it.
+
+The letter was wedged behind the brass plate of the old clockwork, folded four times and soft as \
+cloth. The ink had gone the colour of weak tea. It was addressed to *the keeper*, nothing more, and \
+it was dated the night of the great storm of 1931.
+
+She read the first line twice before she understood it was about her.
+"""
 
 LONG_CHAT_ANSWER = """Of the plans still in view, I would pick **the second one**: the shared kitchen garden.
 
@@ -226,6 +259,44 @@ def rewrite_steps(text: str, span: str, new: str, until: int, steps: int = 16) -
         ids = tuple(hash(p) % 262144 for p in draft)
         visible = "".join(draft[: len(pieces)])
         out.append(Step(0, n, steps, ids, tuple(accepted), tuple(entropy), visible, tuple(draft)))
+    return out
+
+
+def filled(draft: str, gaps: tuple[str, ...]) -> str:
+    """``draft`` with each gap replaced by its filling (what a Fill gaps reply is)."""
+    fillings = iter(gaps)
+    return GAP.sub(lambda _match: next(fillings), draft)
+
+
+def fill_steps(draft: str, gaps: tuple[str, ...], steps: int = 18) -> list[Step]:
+    """One canvas filling ``draft``: the draft's own pieces accepted from step 1, the gaps refining."""
+    rng = random.Random(5)
+    texts = GAP.split(draft)[::2]  # the draft's texts around the gaps (the lengths dropped)
+    pieces: list[str] = []
+    settle: list[int] = []
+    for i, text in enumerate(texts):
+        own = pieces_of(text)
+        pieces += own
+        settle += [0] * len(own)
+        if i < len(gaps):
+            fill = pieces_of(gaps[i])
+            pieces += fill
+            settle += [rng.randint(3, steps - 2) for _ in fill]
+    padded = pieces + ["<pad>"] * (CANVAS - len(pieces))
+    settle += [0] * (CANVAS - len(pieces))
+    out: list[Step] = []
+    for n in range(1, steps + 1):
+        accepted = tuple(n >= at for at in settle)
+        draft_now = tuple(
+            p if n >= at - 1 else rng.choice(NOISE) for p, at in zip(padded, settle, strict=True)
+        )
+        entropy = tuple(
+            (0.0 if at == 0 else 0.1 + rng.random() * 0.6) if ok else 4 + rng.random() * 4
+            for ok, at in zip(accepted, settle, strict=True)
+        )
+        ids = tuple(hash(p) % 262144 for p in draft_now)
+        visible = "".join(draft_now[: len(pieces)])
+        out.append(Step(0, n, steps, ids, accepted, entropy, visible, draft_now))
     return out
 
 
@@ -351,20 +422,40 @@ class Shooter:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    shooter = Shooter(out)
-    for scene in (
-        shoot_empty_then_refining,
-        shoot_finished,
-        shoot_versions_and_replay,
-        shoot_math,
-        shoot_long_chat,
-        shoot_rewrite_part,
-        shoot_media_and_errors,
-        shoot_uncertainty,
-    ):
-        scene(shooter)
+    """Render every scene, or only those named: ``make_screenshots.py [OUT_DIR] [--only fill_gaps ...]``."""
+    scenes = {
+        fn.__name__.removeprefix("shoot_"): fn
+        for fn in (
+            shoot_empty_then_refining,
+            shoot_finished,
+            shoot_versions_and_replay,
+            shoot_math,
+            shoot_long_chat,
+            shoot_rewrite_part,
+            shoot_media_and_errors,
+            shoot_uncertainty,
+            shoot_fill_gaps,
+            shoot_go_on_from_here,
+        )
+    }
+    parser = argparse.ArgumentParser(description="Render the docs' screenshots offscreen.")
+    parser.add_argument(
+        "out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots", help="default: docs/screenshots"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(scenes),
+        default=sorted(scenes),
+        metavar="SCENE",
+        help=f"render only these scenes: {', '.join(scenes)}",
+    )
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    shooter = Shooter(args.out)
+    for name, scene in scenes.items():
+        if name in args.only:
+            scene(shooter)
 
 
 def shoot_empty_then_refining(shooter: Shooter) -> None:
@@ -495,34 +586,89 @@ def shoot_media_and_errors(shooter: Shooter) -> None:
 
 def shoot_uncertainty(shooter: Shooter) -> None:
     """View ▸ Show uncertainty: the words settled late or unsurely tinted; a click on one offers a rewrite."""
+    for theme, name in (("light", "11-uncertainty"), ("dark", "11-uncertainty-dark")):
+        window = shooter.window(theme, thinking=False)
+        reply_id = shooter.ask(window, UNSURE_QUESTION)
+        steps = unsure_steps(UNSURE_ANSWER, UNSURE_WORDS)
+        for step in steps:
+            window.live.on_step_ready(reply_id, step)
+        stats = Stats(58, 0, 110, 1, 20, 48, (20,), 110 / 20, 0.04, 0.19, 110 / 0.19, int(17.7 * 1024**3))
+        window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, UNSURE_ANSWER, 20, True))
+        window.live.on_reply_finished(reply_id, Done((), (), UNSURE_ANSWER, "", UNSURE_ANSWER, stats))
+        shooter.settle()
+        # The window reads a reply's doubts from its stored history with the loaded tokenizer; no model
+        # is loaded here, so the scripted history's doubts are given to the reply directly.
+        window.menus.uncertainty_action.setChecked(True)
+        reply = window.view.last_assistant_widget()
+        pieces = tuple(piece for step in last_frames(steps) for piece in step.pieces)
+        reply.show_doubts(ReplyDoubts(pieces, tuple(reply_doubts(steps))))
+        window.current_page().transcript.scroll_to_top()
+        shooter.settle()
+        view = reply.answer.views()[-1]
+        text = "".join(view.document().characterAt(i) for i in range(view.document().characterCount()))
+        cursor = QTextCursor(view.document())
+        cursor.setPosition(text.index("1083") + 2)
+        point = view.cursorRect(cursor).center()
+        menu = reply.tints.offer_at(view, point)
+        assert menu is not None, "the tinted word offers Rewrite this part"
+        menu.popup(view.viewport().mapToGlobal(point + QPoint(4, 10)))
+        shooter.settle()
+        shooter.save(window, name, popup=menu)
+        menu.close()
+        window.close()
+
+
+def shoot_fill_gaps(shooter: Shooter) -> None:
+    """Fill gaps: the user's draft with gaps sent; the reply keeps it and marks the filled parts."""
+    reply_text = filled(FILL_DRAFT, FILL_GAPS)
+    for theme, name in (("light", "12-fill-gaps"), ("dark", "13-fill-gaps-dark")):
+        window = shooter.window(theme, thinking=False)
+        window.composer.edit.setPlainText(FILL_DRAFT)
+        reply_id = window.replies.fill_gaps()
+        assert reply_id is not None, "the draft has gaps: Fill gaps sends it"
+        window.live.on_prompt_encoded(reply_id, PromptEncoded(prompt_tokens=142, seconds=0.04))
+        steps = fill_steps(FILL_DRAFT, FILL_GAPS)
+        for step in steps:
+            window.live.on_step_ready(reply_id, step)
+        tokens = len(pieces_of(reply_text))
+        stats = Stats(
+            142,
+            0,
+            tokens,
+            1,
+            len(steps),
+            48,
+            (len(steps),),
+            tokens / len(steps),
+            0.04,
+            0.2,
+            420,
+            int(17.7 * 1024**3),
+        )
+        window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, reply_text, len(steps), True))
+        window.live.on_reply_finished(reply_id, Done((), (), reply_text, "", reply_text, stats))
+        shooter.save(window, name, top=True)
+        window.close()
+
+
+def shoot_go_on_from_here(shooter: Shooter) -> None:
+    """Go on from here: a reply replayed and paused mid-canvas, the button that forks it at this step."""
     window = shooter.window("light", thinking=False)
-    reply_id = shooter.ask(window, UNSURE_QUESTION)
-    steps = unsure_steps(UNSURE_ANSWER, UNSURE_WORDS)
+    reply_id = shooter.ask(window, STORY_QUESTION)
+    steps = scripted_steps(STORY_ANSWER, 0, 32, 32, seed=8)
     for step in steps:
         window.live.on_step_ready(reply_id, step)
-    stats = Stats(58, 0, 110, 1, 20, 48, (20,), 110 / 20, 0.04, 0.19, 110 / 0.19, int(17.7 * 1024**3))
-    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, UNSURE_ANSWER, 20, True))
-    window.live.on_reply_finished(reply_id, Done((), (), UNSURE_ANSWER, "", UNSURE_ANSWER, stats))
+    tokens = len(pieces_of(STORY_ANSWER))
+    stats = Stats(58, 0, tokens, 1, 32, 48, (32,), tokens / 32, 0.04, 0.3, tokens / 0.3, int(17.7 * 1024**3))
+    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, STORY_ANSWER, 32, True))
+    window.live.on_reply_finished(reply_id, Done((), (), STORY_ANSWER, "", STORY_ANSWER, stats))
     shooter.settle()
-    # The window reads a reply's doubts from its stored history with the loaded tokenizer; no model
-    # is loaded here, so the scripted history's doubts are given to the reply directly.
-    window.menus.uncertainty_action.setChecked(True)
     reply = window.view.last_assistant_widget()
-    pieces = tuple(piece for step in last_frames(steps) for piece in step.pieces)
-    reply.show_doubts(ReplyDoubts(pieces, tuple(reply_doubts(steps))))
-    window.current_page().transcript.scroll_to_top()
-    shooter.settle()
-    view = reply.answer.views()[-1]
-    text = "".join(view.document().characterAt(i) for i in range(view.document().characterCount()))
-    cursor = QTextCursor(view.document())
-    cursor.setPosition(text.index("1083") + 2)
-    point = view.cursorRect(cursor).center()
-    menu = reply.tints.offer_at(view, point)
-    assert menu is not None, "the tinted word offers Rewrite this part"
-    menu.popup(view.viewport().mapToGlobal(point + QPoint(4, 10)))
-    shooter.settle()
-    shooter.save(window, "11-uncertainty", popup=menu)
-    menu.close()
+    reply.start_replay(Replay.build(steps, [STORY_ANSWER], None))
+    window.view.set_token_view(True)  # the grid shows which positions the fork keeps (accepted ones)
+    reply.replay_bar.seek(11)
+    shooter.save(window, "14-go-on-from-here")
+    window.view.set_token_view(False)
     window.close()
 
 
