@@ -653,23 +653,26 @@ def shoot_fill_gaps(shooter: Shooter) -> None:
 
 def shoot_go_on_from_here(shooter: Shooter) -> None:
     """Go on from here: a reply replayed and paused mid-canvas, the button that forks it at this step."""
-    window = shooter.window("light", thinking=False)
-    reply_id = shooter.ask(window, STORY_QUESTION)
-    steps = scripted_steps(STORY_ANSWER, 0, 32, 32, seed=8)
-    for step in steps:
-        window.live.on_step_ready(reply_id, step)
-    tokens = len(pieces_of(STORY_ANSWER))
-    stats = Stats(58, 0, tokens, 1, 32, 48, (32,), tokens / 32, 0.04, 0.3, tokens / 0.3, int(17.7 * 1024**3))
-    window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, STORY_ANSWER, 32, True))
-    window.live.on_reply_finished(reply_id, Done((), (), STORY_ANSWER, "", STORY_ANSWER, stats))
-    shooter.settle()
-    reply = window.view.last_assistant_widget()
-    reply.start_replay(Replay.build(steps, [STORY_ANSWER], None))
-    window.view.set_token_view(True)  # the grid shows which positions the fork keeps (accepted ones)
-    reply.replay_bar.seek(11)
-    shooter.save(window, "14-go-on-from-here")
-    window.view.set_token_view(False)
-    window.close()
+    for theme, name in (("light", "14-go-on-from-here"), ("dark", "15-go-on-from-here-dark")):
+        window = shooter.window(theme, thinking=False)
+        reply_id = shooter.ask(window, STORY_QUESTION)
+        steps = scripted_steps(STORY_ANSWER, 0, 32, 32, seed=8)
+        for step in steps:
+            window.live.on_step_ready(reply_id, step)
+        tokens = len(pieces_of(STORY_ANSWER))
+        stats = Stats(
+            58, 0, tokens, 1, 32, 48, (32,), tokens / 32, 0.04, 0.3, tokens / 0.3, int(17.7 * 1024**3)
+        )
+        window.live.on_canvas_committed(reply_id, Canvas(0, (0,) * CANVAS, STORY_ANSWER, 32, True))
+        window.live.on_reply_finished(reply_id, Done((), (), STORY_ANSWER, "", STORY_ANSWER, stats))
+        shooter.settle()
+        reply = window.view.last_assistant_widget()
+        reply.start_replay(Replay.build(steps, [STORY_ANSWER], None))
+        window.view.set_token_view(True)  # the grid shows which positions the fork keeps (accepted ones)
+        reply.replay_bar.seek(11)
+        shooter.save(window, name)
+        window.view.set_token_view(False)
+        window.close()
 
 
 def write_media(folder: Path) -> tuple[Path, Path]:
