@@ -7,24 +7,35 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
 #     --platform manylinux2014_x86_64 --platform any -d .whl \
-#     transformers==5.24.0 bitsandbytes==0.50.2 huggingface_hub==2.4.0 tokenizers==0.23.3 platformdirs
+#     transformers==5.24.0 bitsandbytes==0.50.2 huggingface_hub==2.4.0 tokenizers==0.23.3 platformdirs \
+#     httpx2==2.17.0 httpcore2==2.17.0 truststore==0.10.5
 #   zip -d .whl/bitsandbytes-*.whl 'bitsandbytes/libbitsandbytes_cuda1[12]*' 'bitsandbytes/*rocm*'
-# (the CUDA 13 libraries stay; the rest would push the carried files past 64 MiB). Then:
+# (the CUDA 13 libraries stay; the rest would push the carried files past 64 MiB: 25 MB in all, 3 s
+# here on 2026-12-06). huggingface_hub 2.x imports httpx2 (which needs httpcore2 and truststore);
+# the lent image has only httpx, so without those three `import transformers` fails there. Then:
 #   device run, carry [".whl"], timeout_s 600:  OUT=$OUT bash docs/gpu_checks.sh
+# then `python tools/gpu_report.py <files_at>` here. Expected ~5 min of the 15 (plus ~1-2 min to start
+# the machine), which leaves room for one rerun; BUDGET_S=300 makes a rerun shorter.
 # Elsewhere (network, no .whl): make a venv with `pip install torch -e ".[test]"` and set PY.
 #
-# Rehearsal, on any CPU machine (no CUDA, no wheels, ~2 minutes on 2 cores): every step's plumbing
+# Rehearsal, on any CPU machine (no CUDA; ~2 minutes on 2 cores): every step's plumbing
 # with the tiny checkpoint and tiny sizes, writing the same files in the same formats:
 #   REHEARSE=1 OUT=/tmp/r PY=.venv/bin/python bash docs/gpu_checks.sh && python tools/gpu_report.py /tmp/r
-# (CUDA-only tests are recorded by pytest as skipped; the fused kernel runs in Triton's interpreter.)
+# (CUDA-only tests are recorded by pytest as skipped; the fused kernel runs in Triton's interpreter;
+# wheels in .whl/, if there, are installed as on the GPU, which checks the carried versions.)
 #
-# Expected time on one H100, step by step (how each was estimated: docs/benchmarks.md, "Time budget
-# of docs/gpu_checks.sh"); each step's `timeout` is its cap, and no step starts past BUDGET_S
-# (default 540 s), so the run ends inside the device call's 600 s with every finished step's numbers:
-#   wheels 15 s (cap 60) · environment 10 s (30) · doctor 10 s (30) · make-tiny 10 s (30)
-#   pytest 60 s (120) · bench-experts 2 × 25 s (60 each) · bench 3 × 30 s (75 each)
-#   plan 3 × 8 s (20 each) · generate 15 s (45) · deterministic 3 × 15 s (40 each)
-#   ≈ 330 s expected in all, 540 s at most.
+# Expected time on one H100, step by step, from the rehearsal's timings and the physics of
+# /work/shared/CONTEXT.md §3 (how each was estimated: docs/benchmarks.md, "Time budget of
+# docs/gpu_checks.sh"). Each step's `timeout` is its cap, and no step runs past BUDGET_S (default
+# 540 s): the run ends inside a 600 s device call with the numbers of every step that finished.
+#   step                  expected  cap      step                  expected  cap
+#   wheels                  5 s     60 s     bench, 3 runs         3 × 30 s  100 s each
+#   environment             8 s     30 s     plan, 3 runs          3 × 6 s   20 s each
+#   doctor                  8 s     30 s     generate (tiny)          10 s   45 s
+#   make-tiny               6 s     30 s     deterministic, 3 runs 3 × 10 s  40 s each
+#   pytest (CUDA tests)    60 s    120 s
+#   bench-experts 256      25 s     60 s     in all: about 280 s expected, 540 s at most
+#   bench-experts 2048     20 s     60 s
 #
 # Writes at most 8 files under $OUT, each appended as its step finishes (a run cut off still leaves
 # the numbers of the steps before); `python tools/gpu_report.py DIR` turns them into the tables of
@@ -79,11 +90,16 @@ capped() {
 }
 
 step "start (rehearsal: $REHEARSE, device: $DEVICE, budget: ${BUDGET_S} s)"
-if [ "$REHEARSE" != 1 ] && [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+# The carried wheels (the rehearsal installs them too, when .whl is there: it checks the versions).
+# WHEELS names another folder (an empty one: none).
+SITE=""
+WHEELS="${WHEELS:-.whl}"
+if [ -d "$WHEELS" ] && ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     step wheels
+    SITE="$(mktemp -d)"
     capped 60 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl >>"$LOG" 2>&1 || { echo "wheel install failed" >>"$LOG"; exit 1; }
-    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+        --target "$SITE" "$WHEELS"/*.whl >>"$LOG" 2>&1 || { echo "wheel install failed" >>"$LOG"; exit 1; }
+    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
 step environment
@@ -132,7 +148,7 @@ done
 for run in "${BENCH_RUNS[@]}"; do
     set -- $run
     step "bench $1 $2"
-    DGCHAT_EXPERTS_PATH="$2" capped 75 "$PY" -m engine bench --model "$BENCH_MODEL" --device "$DEVICE" \
+    DGCHAT_EXPERTS_PATH="$2" capped 100 "$PY" -m engine bench --model "$BENCH_MODEL" --device "$DEVICE" \
         --context "$1" "${BENCH_SHAPE[@]}" --vram-cap-gib 18 --json >>"$OUT/bench.jsonl" 2>>"$LOG"
     capped 20 "$PY" -m engine plan --model "$BENCH_MODEL" --context $(($1 + CANVASES * 256)) \
         --vram-gib 18 --json 2>>"$LOG" \
@@ -154,6 +170,6 @@ for mode in 1 1 0; do
 'deterministic': $mode, 'seconds': d['seconds'], 'canvases': d['canvases'], \
 'tokens': hashlib.sha1(str(d['token_ids']).encode()).hexdigest()[:12]}))" >>"$OUT/deterministic.jsonl" 2>>"$LOG"
 done
-rm -rf "$TINY"
+rm -rf "$TINY" ${SITE:+"$SITE"}
 step done
 echo "done: results in $OUT"

@@ -34,7 +34,10 @@ def _report(folder: Path) -> str:
 
 
 def _rehearse(out: Path, budget_s: int, timeout_s: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "REHEARSE": "1", "OUT": str(out), "PY": sys.executable, "BUDGET_S": str(budget_s)}
+    """The rehearsal into ``out``; wheels a developer carries in .whl/ are left out (the test's venv)."""
+    out.mkdir()
+    env = {**os.environ, "REHEARSE": "1", "OUT": str(out / "results"), "PY": sys.executable}
+    env |= {"BUDGET_S": str(budget_s), "WHEELS": str(out / "no-wheels")}
     env.pop("PYTEST_CURRENT_TEST", None)
     return subprocess.run(
         ["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
@@ -42,17 +45,19 @@ def _rehearse(out: Path, budget_s: int, timeout_s: int) -> subprocess.CompletedP
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def test_a_spent_budget_skips_every_step_and_still_reports(tmp_path):
     """Cut off before anything ran: the script ends at once, says why, and the report says what is missing."""
-    done = _rehearse(tmp_path, budget_s=0, timeout_s=60)
+    done = _rehearse(tmp_path / "run", budget_s=0, timeout_s=60)
+    results = tmp_path / "run" / "results"
     assert done.returncode == 0, done.stderr
-    log = (tmp_path / "log.txt").read_text(encoding="utf-8")
+    log = (results / "log.txt").read_text(encoding="utf-8")
     assert "skipped (time budget of 0 s spent)" in log and "engine bench" in log
-    assert not (tmp_path / "bench.jsonl").read_text(encoding="utf-8").strip()
-    text = _report(tmp_path)
+    assert not (results / "bench.jsonl").read_text(encoding="utf-8").strip()
+    text = _report(results)
     assert "no results (see log.txt)" in text and "no done event" in text
     assert "| environment |" in text  # the step marks still time what was attempted
 
@@ -60,25 +65,26 @@ def test_a_spent_budget_skips_every_step_and_still_reports(tmp_path):
 @pytest.mark.slow
 def test_the_rehearsal_writes_every_result_file_and_the_report_renders(tmp_path):
     """REHEARSE=1: all eight files, in the formats the report reads, from the real commands (~2 min)."""
-    done = _rehearse(tmp_path, budget_s=540, timeout_s=600)
+    done = _rehearse(tmp_path / "run", budget_s=540, timeout_s=600)
+    results = tmp_path / "run" / "results"
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(RESULT_FILES)
-    log = (tmp_path / "log.txt").read_text(encoding="utf-8")
+    assert sorted(p.name for p in results.iterdir()) == sorted(RESULT_FILES)
+    log = (results / "log.txt").read_text(encoding="utf-8")
     assert "skipped (time budget" not in log and "Traceback" not in log, log
-    assert "torch " in (tmp_path / "env.txt").read_text(encoding="utf-8")
-    experts = _jsonl(tmp_path / "bench-experts.jsonl")
+    assert "torch " in (results / "env.txt").read_text(encoding="utf-8")
+    experts = _jsonl(results / "bench-experts.jsonl")
     assert [run["tokens"] for run in experts] == [64, 256]
     groups = [row["experts_per_group"] for row in experts[0]["results"]]
     assert groups[:5] == [1, 4, 8, 16, 32]  # and "fused" where Triton's interpreter is there
-    bench, plans = _jsonl(tmp_path / "bench.jsonl"), _jsonl(tmp_path / "plan.jsonl")
+    bench, plans = _jsonl(results / "bench.jsonl"), _jsonl(results / "plan.jsonl")
     assert [run["context"] for run in bench] == [64, 64, 256]
     assert [plan["context"] for plan in plans] == [64 + 512, 64 + 512, 256 + 512]
     assert all(run["steps"] == 4 and run["canvases"] == 2 and run["forward_ms"] > 0 for run in bench)
-    assert _jsonl(tmp_path / "generate-tiny-cuda.jsonl")[-1]["event"] == "done"
-    deterministic = _jsonl(tmp_path / "deterministic.jsonl")
+    assert _jsonl(results / "generate-tiny-cuda.jsonl")[-1]["event"] == "done"
+    deterministic = _jsonl(results / "deterministic.jsonl")
     assert [row["deterministic"] for row in deterministic] == [1, 1, 0]
 
-    text = _report(tmp_path)
+    text = _report(results)
     assert "no results" not in text and "no done event" not in text and "not run" not in text
     assert "GPU tests: " in text and "skipped" in text  # the CUDA tests, recorded as skipped on the CPU
     planned = [line.split("|")[4].strip() for line in text.splitlines() if line.startswith("| 64 |")]
