@@ -64,12 +64,15 @@ def test_gpu_report_turns_results_into_tables(tmp_path, capsys):
 
     report = runpy.run_path(str(Path(__file__).parents[2] / "tools" / "gpu_report.py"))["report"]
     result = {
-        "context": 1024, "prefill_ms": 812.0, "forward_ms": 31.5, "decode_tok_s": 507.9,
+        "context": 1024, "canvases": 4, "prefill_ms": 812.0, "forward_ms": 31.5, "decode_tok_s": 507.9,
         "peak_allocated_gib": 15.1, "ratio_to_floor": 6.7,
         "notes": ["experts path: fused 4-bit Triton kernel"],
     }  # fmt: skip
     (tmp_path / "bench.jsonl").write_text(json.dumps(result) + "\n", encoding="utf-8")
-    (tmp_path / "plan.jsonl").write_text(json.dumps({"total_gib": 15.4}) + "\n", encoding="utf-8")
+    # Another run's plan comes first (its bench line is missing): the report pairs a run with the plan
+    # for its context (prompt + 4 canvases of 256), not with the plan on the same line number.
+    plans = [{"context": 9216, "total_gib": 16.5}, {"context": 2048, "total_gib": 15.4}]
+    (tmp_path / "plan.jsonl").write_text("".join(json.dumps(p) + "\n" for p in plans), encoding="utf-8")
     (tmp_path / "env.txt").write_text("torch 2.11.0 13.0 NVIDIA H100 80GB HBM3\n", encoding="utf-8")
     (tmp_path / "pytest-gpu.txt").write_text("11 passed in 61.2s\n", encoding="utf-8")
     text = report(tmp_path)
