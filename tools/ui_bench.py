@@ -186,7 +186,7 @@ def refine(engine_kind: str, seconds: float) -> None:
     _wait(app, lambda: False, 0.5)
     pauses = GcPauses()
     for view in ("markdown", "tokens"):
-        window.set_token_view(view == "tokens")
+        window.view.set_token_view(view == "tokens")
         beat = Heartbeat()
         pauses.pauses.clear()
         window.composer.edit.setPlainText("Tell me about block diffusion, at length.")
