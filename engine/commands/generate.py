@@ -44,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="VAR",
         help="with --server: the environment variable that holds its API key (keys stay off command lines)",
     )
+    _add_input_arguments(p)
+    _add_generation_arguments(p)
+    p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
+    p.set_defaults(func=run)
+
+
+def _add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """What the model is asked: the message, its attachments, and how media become tokens."""
     p.add_argument("--prompt", default=None, help="the user message (with --fill: instructions)")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument(
@@ -58,12 +66,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="attach a text file or PDF, read into the message (repeatable)",
     )
     p.add_argument("--thinking", action="store_true", help="let the model think before answering")
-    p.add_argument("--max-new-tokens", type=int, default=None, help="reply length cap (whole canvases)")
-    p.add_argument("--steps", type=int, default=None, help="max denoising steps per canvas")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     p.add_argument("--image-tokens", type=int, default=280, choices=(70, 140, 280, 560, 1120))
     p.add_argument("--video-fps", type=float, default=1.0)
     p.add_argument("--video-max-frames", type=int, default=60)
+
+
+def _add_generation_arguments(p: argparse.ArgumentParser) -> None:
+    """How the reply is written: its length, seed, device, threads and mode (revise, fill)."""
+    p.add_argument("--max-new-tokens", type=int, default=None, help="reply length cap (whole canvases)")
+    p.add_argument("--steps", type=int, default=None, help="max denoising steps per canvas")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
     p.add_argument(
         "--threads",
@@ -93,8 +105,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="a draft (UTF-8 file) with gaps [...] (about 24 tokens) or [...N]: keep its text, fill the gaps",
     )
-    p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
-    p.set_defaults(func=run)
 
 
 def load(args: argparse.Namespace, progress: Callable[[LoadProgress], None] | None) -> ChatEngine:
