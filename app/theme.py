@@ -12,7 +12,19 @@ from pathlib import Path
 
 from app import paths
 from app.palette import DARK, LIGHT, Colors
-from app.qt import QApplication, QColor, QFont, QGuiApplication, QImage, QPainter, QPalette, QPen, QPointF, Qt
+from app.qt import (
+    QApplication,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QPainter,
+    QPalette,
+    QPen,
+    QPointF,
+    Qt,
+    QWidget,
+)
 
 UI_FAMILIES = ["Inter", "Segoe UI", "SF Pro Text", "Cantarell", "Noto Sans", "DejaVu Sans"]
 
@@ -225,3 +237,16 @@ def apply_theme(app: QApplication, theme: str, font_pt: int) -> Colors:
         chevron = None  # an unwritable cache: combo boxes lose their arrow, nothing else
     app.setStyleSheet(style_sheet(colors, font_pt, chevron))
     return colors
+
+
+def restyle(widget: QWidget) -> None:
+    """Apply the style sheet again after a selector it matches on (name, property) changed: Qt does not."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def set_style_name(widget: QWidget, name: str) -> None:
+    """Give ``widget`` the style sheet rules of ``name`` (e.g. "fieldError", "muted", "primary")."""
+    if widget.objectName() != name:
+        widget.setObjectName(name)
+        restyle(widget)

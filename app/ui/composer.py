@@ -27,6 +27,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.theme import restyle
 from app.ui.media_widgets import AttachmentChip
 from engine.generation.gaps import has_gaps
 
@@ -303,8 +304,7 @@ class Composer(QFrame):
         self.send_button.setAccessibleName("Stop" if generating else "Send")
         self.send_button.setToolTip("Stop the reply (Esc)" if generating else "Send (Enter)")
         self.send_button.setProperty("generating", "true" if generating else "false")
-        self.send_button.style().unpolish(self.send_button)
-        self.send_button.style().polish(self.send_button)
+        restyle(self.send_button)  # the style sheet matches on the "generating" property
         self._update_send_enabled()
 
     @property

@@ -36,6 +36,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.theme import set_style_name
 from engine.hub.names import licence_url
 
 if TYPE_CHECKING:
@@ -295,18 +296,14 @@ class DownloadPanel(QWidget):
 
     def set_recommended(self, on: bool) -> None:
         """Give the Download button the accent style only when downloading is the recommended choice."""
-        self.download_button.setObjectName("primary" if on else "")
-        self.download_button.style().unpolish(self.download_button)
-        self.download_button.style().polish(self.download_button)
+        set_style_name(self.download_button, "primary" if on else "")
 
     def _show_progress(self, on: bool) -> None:
         for widget in (self.progress, self.detail, self.file):
             widget.setVisible(on)
 
     def _show_message(self, text: str, *, error: bool = False) -> None:
-        self.message.setObjectName("fieldError" if error else "muted")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        set_style_name(self.message, "fieldError" if error else "muted")
         self.message.setText(text)
         self.message.setVisible(True)
         self.changed.emit()

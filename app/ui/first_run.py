@@ -27,6 +27,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.theme import set_style_name
 from app.ui.download_dialog import DownloadDialog
 from engine.errors import EngineError
 from engine.model.demo import DEMO
@@ -196,8 +197,7 @@ class FirstRunDialog(DownloadDialog):
     def check_folder(self, folder: str) -> None:
         """Validate ``folder`` off the GUI thread; a complete checkpoint is chosen, else the problem shown."""
         self.folder_button.setEnabled(False)
-        self.folder_message.setObjectName("muted")
-        self._restyle(self.folder_message)
+        set_style_name(self.folder_message, "muted")
         self.folder_message.setText(f"Checking {folder}…")
         self.folder_message.setVisible(True)
         self.refit()
@@ -243,21 +243,14 @@ class FirstRunDialog(DownloadDialog):
         """One accent button, which Enter presses: the download when the GPU fits it, else the demo."""
         self.download_panel.set_recommended(download)
         self.download_panel.download_button.setDefault(download)
-        self.demo_button.setObjectName("" if download else "primary")
-        self._restyle(self.demo_button)
+        set_style_name(self.demo_button, "" if download else "primary")
         self.demo_button.setDefault(not download)
 
     def _folder_problem(self, text: str) -> None:
-        self.folder_message.setObjectName("fieldError")
-        self._restyle(self.folder_message)
+        set_style_name(self.folder_message, "fieldError")
         self.folder_message.setText(text)
         self.folder_message.setVisible(True)
         self.refit()
-
-    @staticmethod
-    def _restyle(widget: QWidget) -> None:
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
 
 
 def maybe_show_first_run(

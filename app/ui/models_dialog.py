@@ -28,6 +28,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.theme import set_style_name
 from app.ui.download_dialog import DownloadDialog
 from app.ui.first_run import check_folder
 from app.ui.server_dialog import ServerDialog
@@ -317,11 +318,7 @@ class ModelsDialog(DownloadDialog):
         self._update_buttons()
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        name = "fieldError" if error else "muted"
-        if self.status.objectName() != name:
-            self.status.setObjectName(name)
-            self.status.style().unpolish(self.status)
-            self.status.style().polish(self.status)
+        set_style_name(self.status, "fieldError" if error else "muted")
         self.status.setText(text)
 
     def _change_config(self, config: AppConfig) -> None:

@@ -26,6 +26,7 @@ from app.qt import (
 )
 from app.servers import ServerProfile, add_server
 from app.tasks import Tasks
+from app.theme import set_style_name
 from engine.errors import EngineError
 from engine.server.client import ServedModel, ServerAddress, list_models
 
@@ -149,11 +150,7 @@ class ServerDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ready)
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        name = "fieldError" if error else "muted"
-        if self.status.objectName() != name:
-            self.status.setObjectName(name)
-            self.status.style().unpolish(self.status)
-            self.status.style().polish(self.status)
+        set_style_name(self.status, "fieldError" if error else "muted")
         self.status.setText(text)
 
     def done(self, result: int) -> None:
