@@ -160,16 +160,20 @@ def test_experts_forward_equals_transformers_with_the_same_weights(twelve_expert
         assert torch.equal(quant(hidden[:5], none, weights[:5]), torch.zeros(5, 128))
 
 
-def test_experts_in_bf16_match_transformers(twelve_experts):
+@pytest.mark.parametrize("weights_dtype", [torch.bfloat16, torch.float32])
+def test_experts_in_bf16_match_transformers(twelve_experts, weights_dtype):
+    """In bf16, routing weights in bf16 or fp32 (what the real router returns: its softmax is fp32)."""
     hf, quant = twelve_experts
     quant.experts_per_group = 5
     hf16 = copy.deepcopy(hf).to(torch.bfloat16)
     hf16.config._experts_implementation = "grouped_mm"
     hidden = torch.randn(256, 128).to(torch.bfloat16)
     index, weights = _routing(256, 12, 4)
-    weights = weights.to(torch.bfloat16)
+    weights = weights.to(weights_dtype)
     with torch.no_grad():
-        assert torch.equal(quant(hidden, index, weights), hf16(hidden, index, weights))
+        out = quant(hidden, index, weights)
+        assert out.dtype == torch.bfloat16
+        assert torch.equal(out, hf16(hidden, index, weights))
 
 
 def test_experts_without_a_grouped_kernel_loop_over_experts(twelve_experts, monkeypatch):

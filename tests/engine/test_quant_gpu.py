@@ -55,7 +55,8 @@ def test_cuda_streamed_model_matches_cpu(tiny_checkpoint):
 
 
 def test_cuda_bench_smoke(tiny_checkpoint):
-    from engine.benchmarks.forward import load_bench_model, run_bench
+    from engine.benchmarks.forward import run_bench
+    from engine.benchmarks.models import load_bench_model
 
     model, weights = load_bench_model(str(tiny_checkpoint), device="cuda", dtype=torch.bfloat16)
     result = run_bench(model, label="tiny", weights=weights, context=64, canvases=2, steps=4)
@@ -79,7 +80,7 @@ def test_cuda_entropy_is_bit_identical_to_categorical():
 @pytest.mark.parametrize("group", [1, 8, 16, 32, "fused"])
 def test_cuda_grouped_experts_match_transformers(group):
     """Real-shape routing of one canvas: our grouped 4-bit experts against transformers' grouped_mm path
-    holding the same dequantized bf16 weights."""
+    holding the same dequantized bf16 weights, with fp32 routing weights as the real router gives."""
     from transformers import DiffusionGemmaTextConfig
     from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaTextExperts
 
@@ -101,6 +102,7 @@ def test_cuda_grouped_experts_match_transformers(group):
         reference.down_proj.copy_(quant.down.dequantize_all(torch.bfloat16))
     reference.config._experts_implementation = "grouped_mm"
     states, index, weights = routed_canvas(256, hidden, experts, 8, device="cuda", dtype=torch.bfloat16)
+    weights = weights.float()  # the real router's softmax is fp32, and so are its weights
     with torch.no_grad():
         got, expected = quant(states, index, weights).float(), reference(states, index, weights).float()
     assert ((got - expected).norm() / expected.norm()).item() < 1e-2

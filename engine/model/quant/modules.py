@@ -190,13 +190,15 @@ class QuantExperts(nn.Module):
         per_expert = torch.bincount(flat_experts, minlength=self.num_experts + 1)[: self.num_experts]
         ends = torch.cumsum(per_expert, dim=0, dtype=torch.int32)
         weights = top_k_weights.reshape(-1)[order, None]
+        # As transformers: weighted and summed in the router weights' dtype (fp32), then cast back.
         if self.uses_fused_kernel(hidden_states.device):
-            weighted = self._fused(hidden_states[order // top_k], per_expert, ends).mul_(weights)
+            weighted = self._fused(hidden_states[order // top_k], per_expert, ends) * weights
             out = torch.empty_like(weighted)
             out[order] = weighted
+            del weighted
         else:
             out = self._grouped(hidden_states[order // top_k], per_expert, ends, order, weights)
-        return out.view(tokens, top_k, self.hidden_dim).sum(dim=1)
+        return out.view(tokens, top_k, self.hidden_dim).sum(dim=1).to(hidden_states.dtype)
 
     def uses_fused_kernel(self, device: torch.device) -> bool:
         """``fused`` if set, else whether the Triton kernel is available and checked on ``device``."""
@@ -223,7 +225,8 @@ class QuantExperts(nn.Module):
         """Dequantize a group of experts at a time and run it with one grouped matmul."""
         counts = per_expert.tolist()  # the one host sync of the layer: group boundaries
         dtype = routed.dtype
-        out = torch.zeros((routed.shape[0], self.hidden_dim), dtype=dtype, device=routed.device)
+        out_dtype = torch.promote_types(dtype, weights.dtype)
+        out = torch.zeros((routed.shape[0], self.hidden_dim), dtype=out_dtype, device=routed.device)
         group = self.experts_per_group or experts_per_group_on(routed.device)
         start = 0
         for first in range(0, self.num_experts, group):
