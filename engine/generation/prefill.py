@@ -20,6 +20,7 @@ from transformers.cache_utils import DynamicCache
 
 from engine.cancel import CancelToken
 from engine.events import PromptEncoded, PromptProgress
+from engine.generation.kv_cache import new_cache
 from engine.settings import PREFILL_CHUNK
 
 # Inputs consumed by the first (prefill) encoder call only, as in transformers' generate.
@@ -135,7 +136,7 @@ def starting_cache(model: Any, prompt: Prompt, options: PrefillOptions) -> tuple
     reuse = options.reuse
     if reuse is not None and reuse.covers(prompt.token_ids, prompt.image_keys):
         return reuse.restore(), len(reuse.ids)
-    return DynamicCache(config=model.config.get_text_config(decoder=True)), 0
+    return new_cache(model.config.get_text_config(decoder=True)), 0
 
 
 def prefill(

@@ -114,12 +114,12 @@ def test_largest_context_is_the_boundary(real):
     assert any("do not fit" in note for note in tiny_budget.notes)
 
 
-def _prefill(model, length: int):
+def _prefill(model, length: int, cache=None):
     """Encode ``length`` random tokens the way engine.generation.loop does; return the cache."""
-    from transformers.cache_utils import DynamicCache
+    from engine.generation.kv_cache import new_cache
 
     ids = torch.randint(0, model.config.text_config.vocab_size, (1, length))
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    cache = cache if cache is not None else new_cache(model.config.get_text_config(decoder=True))
     encoder = model.model.encoder
     positions = torch.arange(length).unsqueeze(0)
     mask = encoder.create_masks_for_generate(
@@ -134,11 +134,25 @@ def _prefill(model, length: int):
     return cache, mask
 
 
+def _storage_bytes(cache) -> int:
+    """Memory the cache's tensors hold: whole storages (a slice keeps its base alive), each once."""
+    storages = {}
+    for layer in cache.layers:
+        for tensor in (layer.keys, layer.values):
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
 @pytest.mark.parametrize("length", [40, 300])  # below and above the tiny sliding window (128)
 def test_kv_cache_bytes_match_a_real_cache(dense, length):
+    from transformers.cache_utils import DynamicCache
+
     cache, mask = _prefill(dense, length)
-    actual = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
-    assert kv_cache_bytes(Shape.from_config(dense.config), length, dtype_bytes=4) == actual
+    planned = kv_cache_bytes(Shape.from_config(dense.config), length, dtype_bytes=4)
+    assert _storage_bytes(cache) == planned
+    # transformers' own cache keeps each sliding layer's window as a slice of all 300 tokens.
+    plain, _ = _prefill(dense, length, DynamicCache(config=dense.config.get_text_config(decoder=True)))
+    assert (_storage_bytes(plain) > planned) == (length > 128)
     # The planner's mask term (two bool [tokens, context] masks) bounds the real masks.
     real_masks = sum(m.numel() * m.element_size() for m in mask.values() if m is not None)
     planned = prefill_transient_bytes(Shape.from_config(dense.config), length, length, dtype_bytes=4)["masks"]
@@ -187,7 +201,7 @@ def _vocab_heavy_model():
 
 def test_step_transient_matches_the_measured_peak_of_the_real_loop():
     """engine.generation.loop on CPU, every allocation tracked: the planner's step peak is within 5 %."""
-    from engine.benchmarks.forward import AllocationTracker
+    from engine.benchmarks.memory import AllocationTracker
     from engine.generation.codec import TokenCodec
     from engine.generation.loop import denoise
     from engine.settings import GenerationSettings
@@ -231,15 +245,14 @@ def _moe_heavy_model():
 @pytest.mark.parametrize(("context", "chunk"), [(1024, 1024), (2048, 512)])
 def test_prefill_transient_matches_the_measured_peak_of_the_real_encoder(context, chunk):
     """The loop's chunked prefill on CPU, every allocation tracked: the planner is within 5 %."""
-    from transformers.cache_utils import DynamicCache
-
-    from engine.benchmarks.forward import AllocationTracker
+    from engine.benchmarks.memory import AllocationTracker
+    from engine.generation.kv_cache import new_cache
     from engine.generation.prefill import _encode
 
     model = _moe_heavy_model()
     shape = Shape.from_config(model.config)
     ids = torch.randint(0, shape.vocab, (1, context))
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    cache = new_cache(model.config.get_text_config(decoder=True))
     with torch.no_grad(), AllocationTracker() as tracker:
         for start in range(0, context, chunk):
             cache = _encode(model, ids[:, start : start + chunk], cache, {}, start)
