@@ -103,9 +103,9 @@ def bench_heading(rows: list[dict]) -> str:
 
 def bench_table(rows: list[dict], plans: list[dict]) -> list[str]:
     out = [
-        "| context | experts path | peak allocated GiB | planned total GiB | prefill ms | ms per forward | "
-        "decode tok/s | × floor |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| context | experts path | peak allocated GiB | planned total GiB | prefill: measured / planned GiB "
+        "| step: measured / planned GiB | prefill ms | ms per forward | decode tok/s | × floor |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in rows:
         path = next((n.split(": ", 1)[1] for n in run.get("notes", []) if n.startswith("experts path")), "?")
@@ -113,10 +113,19 @@ def bench_table(rows: list[dict], plans: list[dict]) -> list[str]:
         ratio = run.get("ratio_to_floor")
         out.append(
             f"| {run['context']:,} | {path} | {run['peak_allocated_gib']} | "
-            f"{plan['total_gib'] if plan else '–'} | {run['prefill_ms']:.0f} | {run['forward_ms']:.2f} | "
+            f"{plan['total_gib'] if plan else '–'} | {_phase(run, 'prefill')} | {_phase(run, 'step')} | "
+            f"{run['prefill_ms']:.0f} | {run['forward_ms']:.2f} | "
             f"{run['decode_tok_s']:.0f} | {f'{ratio:.1f}' if ratio else '–'} |"
         )
     return out
+
+
+def _phase(run: dict, name: str) -> str:
+    """A phase's measured and planned peaks (``bench`` sets them beside each other since 2026-12-06)."""
+    phase = run.get("phases", {}).get(name)
+    if not phase or phase.get("traced_gib") is None:
+        return "–"
+    return f"{phase['traced_gib']} / {phase['planned_gib']}"
 
 
 def generate_line(events: list[dict]) -> str:

@@ -17,18 +17,20 @@ measures those paths on the device at hand:
 * the bandwidth floor: the layer's 4-bit bytes read once at ``bandwidth_gbs``.
 
 The layer has the real model's shape by default (hidden 2816, 128 experts of
-704, top-8), with random weights drawn straight into 4-bit one expert at a time.
+704, top-8), with random weights drawn straight into 4-bit (engine/benchmarks/models.py).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from engine.benchmarks.forward import AllocationTracker
+from engine.benchmarks.memory import AllocationTracker
+from engine.benchmarks.models import draw_random_rows
 from engine.generation.loop import synchronize
 from engine.model.quant.experts_path import median_ms
 
@@ -63,7 +65,7 @@ class OpCounter(TorchDispatchMode):
 def random_experts(
     *, hidden: int, intermediate: int, experts: int, device, dtype: torch.dtype, seed: int = 0
 ):
-    """A ``QuantExperts`` with random N(0, 0.02) experts quantized one at a time (never dense whole)."""
+    """A ``QuantExperts`` with random experts drawn straight into 4-bit (never dense whole)."""
     from engine.model.quant import QuantExperts, QuantSettings
 
     device = torch.device(device)
@@ -72,9 +74,7 @@ def random_experts(
         experts, hidden, intermediate, torch.nn.GELU(approximate="tanh"), QuantSettings(), device=device
     )
     for weight in (module.gate_up, module.down):
-        for row in range(weight.rows):
-            dense = torch.empty(weight.shape, dtype=dtype, device=device)
-            weight.set_row(row, dense.normal_(0.0, 0.02, generator=generator))
+        draw_random_rows(weight, dtype, generator)
     return module
 
 
@@ -129,3 +129,65 @@ def floor_ms(module, bandwidth_gbs: float | None) -> float | None:
     if not bandwidth_gbs:
         return None
     return 1000 * (module.gate_up.nbytes() + module.down.nbytes()) / (bandwidth_gbs * 1e9)
+
+
+# -- agreement ------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def dense_reference(module, dtype: torch.dtype):
+    """transformers' experts module (its eager loop) holding ``module``'s dequantized weights in ``dtype``."""
+    from transformers.models.diffusion_gemma.configuration_diffusion_gemma import DiffusionGemmaTextConfig
+    from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaTextExperts
+
+    config = DiffusionGemmaTextConfig(
+        hidden_size=module.hidden_dim,
+        moe_intermediate_size=module.intermediate_dim,
+        num_experts=module.num_experts,
+    )
+    config._experts_implementation = "eager"
+    with torch.device("meta"):
+        reference = DiffusionGemmaTextExperts(config)
+    reference.gate_up_proj = torch.nn.Parameter(module.gate_up.dequantize_all(dtype), requires_grad=False)
+    reference.down_proj = torch.nn.Parameter(module.down.dequantize_all(dtype), requires_grad=False)
+    return reference
+
+
+def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+@torch.no_grad()
+def compare_paths(
+    module, states, index, weights, *, kernel_dtypes: list[torch.dtype], group: int = 16
+) -> dict:
+    """The largest absolute difference of each experts path from a dense reference, on one routed canvas.
+
+    Paths: the grouped dequantize-then-matmul path in bf16 and fp32 (``group``
+    experts at a time), and the fused kernel in each of ``kernel_dtypes``
+    (Triton's interpreter has no bf16: on a CPU it runs fp16 and fp32).  The
+    references are transformers' eager experts loop over the same dequantized
+    weights, in bf16 and in fp32, so the differences are the paths' rounding,
+    not quantization error.  ``weights`` are the router's fp32 weights.
+    """
+    references = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        references[dtype] = dense_reference(module, dtype)(states.to(dtype), index, weights)
+    runs = [("grouped", dtype) for dtype in (torch.bfloat16, torch.float32)]
+    runs += [("fused", dtype) for dtype in kernel_dtypes]
+    paths = {}
+    for path, dtype in runs:
+        module.fused = path == "fused"
+        module.experts_per_group = None if module.fused else group
+        start = time.perf_counter()
+        out = module(states.to(dtype), index, weights)
+        seconds = time.perf_counter() - start
+        name = lambda d: str(d).removeprefix("torch.")  # noqa: E731
+        paths[f"{path} {name(dtype)}"] = {
+            f"vs_dense_{name(ref_dtype)}": _max_abs(out, ref) for ref_dtype, ref in references.items()
+        } | {"seconds": round(seconds, 2)}
+    return {
+        "reference_max_abs": float(references[torch.float32].abs().max()),
+        "reference_bf16_vs_fp32": _max_abs(references[torch.bfloat16], references[torch.float32]),
+        "paths": paths,
+    }

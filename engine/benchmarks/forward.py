@@ -9,21 +9,19 @@ are disabled) after a ``context``-token prompt, and times:
 * every whole step (forward + sampler + the per-step host copy), between events;
 * decode tokens/s = canvases × canvas / (time from first step to the end);
 
-and reports peak memory: CUDA's allocator statistics on a GPU, and on the
-CPU the peak of live tensor storage allocated during the run (tracked op by
-op; kernels' internal scratch is not seen).  ``ratio_to_floor`` compares a
-denoising forward with the time to read every weight it touches once at the
-card's memory bandwidth — the physical floor for a canvas that hits nearly
-every expert (CONTEXT.md §3).
+and reports peak memory, over the run and per phase (encoding the prompt;
+the denoising steps with the commits between canvases): CUDA's allocator
+statistics on a GPU, and on the CPU the peak of live tensor storage traced
+op by op (engine/benchmarks/memory.py; kernels' internal scratch is not
+seen).  ``ratio_to_floor`` compares a denoising forward with the time to read
+every weight it touches once at the card's memory bandwidth — the physical
+floor for a canvas that hits nearly every expert (CONTEXT.md §3).
 
-``real-shape`` builds the 26B-A4B shape with random weights generated straight
-into 4-bit, one expert at a time, so the dense model never exists; results
-are labelled "random weights".
+The models come from engine/benchmarks/models.py.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,11 +29,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
-from engine.errors import DeviceError
+from engine.benchmarks.memory import PhaseMemory
 from engine.generation.prefill import synchronize
 
 # Peak memory bandwidth (GB/s) of common cards, for the floor when --bandwidth-gbs is not given.
@@ -56,46 +51,6 @@ BANDWIDTH_GBS = {
 }
 
 
-class AllocationTracker(TorchDispatchMode):
-    """Peak bytes of tensor storage allocated (and still alive) inside the ``with`` block.
-
-    Every op's outputs are registered by storage; a storage leaves the count
-    when it is freed.  Views and in-place results share a storage and count
-    once; an output that aliases one of the op's inputs allocated nothing, so
-    a view of a tensor made before the block (a weight's transpose, an
-    in-place update of an input) is not counted.  Works on any device; on
-    CUDA prefer the allocator's own statistics.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, tuple[StorageWeakRef, int]] = {}
-        self.current = 0
-        self.peak = 0
-
-    def _sweep(self) -> None:
-        for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
-            self.current -= self.live.pop(key)[1]
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        self._sweep()
-        inputs = {
-            t.untyped_storage()._cdata
-            for t in tree_flatten((args, kwargs))[0]
-            if isinstance(t, torch.Tensor) and t.device.type != "meta"
-        }
-        for tensor in tree_flatten(out)[0]:
-            if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta":
-                storage = tensor.untyped_storage()
-                key = storage._cdata
-                if key not in self.live and key not in inputs:
-                    self.live[key] = (StorageWeakRef(storage), storage.nbytes())
-                    self.current += storage.nbytes()
-        self.peak = max(self.peak, self.current)
-        return out
-
-
 @dataclass
 class BenchResult:
     model: str
@@ -114,6 +69,7 @@ class BenchResult:
     bytes_per_forward: int
     peak_allocated_bytes: int
     peak_reserved_bytes: int | None
+    phase_peak_bytes: dict[str, int]  # "prefill", "step": the peak of each, weights included
     vram_cap_bytes: int | None = None
     bandwidth_gbs: float | None = None
     floor_ms: float | None = None
@@ -125,91 +81,8 @@ class BenchResult:
         out["peak_allocated_gib"] = round(self.peak_allocated_bytes / 2**30, 3)
         if self.peak_reserved_bytes is not None:
             out["peak_reserved_gib"] = round(self.peak_reserved_bytes / 2**30, 3)
+        out["phase_peak_gib"] = {k: round(v / 2**30, 3) for k, v in self.phase_peak_bytes.items()}
         return out
-
-
-# -- models ---------------------------------------------------------------------------------------
-
-
-def _random_value(name: str, meta: torch.Tensor, device, generator: torch.Generator) -> torch.Tensor:
-    """A plausible random value for a dense tensor: N(0, 0.02) matrices, neutral scales and clamps."""
-    leaf = name.rsplit(".", 1)[-1]
-    if leaf in ("input_min", "output_min"):
-        return torch.full(meta.shape, -math.inf, dtype=meta.dtype, device=device)
-    if leaf in ("input_max", "output_max"):
-        return torch.full(meta.shape, math.inf, dtype=meta.dtype, device=device)
-    if leaf in ("std_bias",):
-        return torch.zeros(meta.shape, dtype=meta.dtype, device=device)
-    if meta.dim() <= 1 or "position_embedding" in name:
-        return torch.ones(meta.shape, dtype=meta.dtype, device=device)
-    out = torch.empty(meta.shape, dtype=meta.dtype, device=device)
-    return out.normal_(0.0, 0.02, generator=generator)
-
-
-@torch.no_grad()
-def random_quantized_model(config, *, device, dtype: torch.dtype, settings=None, seed: int = 0) -> nn.Module:
-    """A quantized model of ``config``'s shape with random weights, never dense as a whole.
-
-    Each expert (and each linear) is drawn as one dense row on ``device`` and
-    quantized at once; the rest is drawn in place.
-    """
-    from engine.model.quant import QuantizedWeight, QuantSettings, install_empty
-    from engine.model.quant.skeleton import assign_dense, empty_model, finish, persistent_tensors, resolve
-
-    settings = settings or QuantSettings()
-    device = torch.device(device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    model = empty_model(config, dtype)
-    install_empty(model, settings, device)
-    for module in model.modules():
-        if isinstance(module, QuantizedWeight):
-            for row in range(module.rows):
-                dense = torch.empty(module.shape, dtype=dtype, device=device).normal_(
-                    0.0, 0.02, generator=generator
-                )
-                module.set_row(row, dense)
-    for name, tensor in persistent_tensors(model).items():
-        if tensor.is_meta:
-            assign_dense(resolve(model, name), _random_value(name, tensor, device, generator), device)
-    return finish(model, "random weights")
-
-
-def load_bench_model(
-    model: str, *, device, dtype, settings=None, quantize: bool = True
-) -> tuple[nn.Module, str]:
-    """(model, weights label) for ``model``: a folder/repo id (quantized by streaming) or "real-shape"."""
-    from engine.model.planner import real_shape_config
-
-    if model == "real-shape":
-        if torch.device(device).type != "cuda":
-            raise DeviceError(
-                "The real-shape benchmark needs a CUDA GPU (25 B random weights take too long on a CPU)",
-                fix="Run it on a machine with an NVIDIA GPU, or benchmark a tiny checkpoint with --model DIR",
-            )
-        model = random_quantized_model(real_shape_config(), device=device, dtype=dtype, settings=settings)
-        return _with_experts_path(model, device, dtype), "random weights"
-    from engine.model.loader import check_checkpoint, resolve_source
-
-    folder = resolve_source(model)
-    check_checkpoint(folder)
-    if quantize:
-        from engine.model.quant.stream import stream_quantize
-
-        model = stream_quantize(folder, settings, device=device, dtype=dtype)
-        return _with_experts_path(model, device, dtype), "checkpoint"
-    from transformers import DiffusionGemmaForBlockDiffusion
-
-    dense = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype).to(device).eval()
-    return dense, "checkpoint (unquantized)"
-
-
-def _with_experts_path(model: nn.Module, device, dtype) -> nn.Module:
-    """The experts path the product would use on this device (timed on CUDA, as the loader does)."""
-    if torch.device(device).type == "cuda":
-        from engine.model.quant.experts_path import choose_experts_path
-
-        choose_experts_path(model, torch.device(device), dtype)
-    return model
 
 
 def experts_path_note(model: nn.Module) -> str | None:
@@ -290,7 +163,7 @@ class _Run:
     step_times: list[float] = field(default_factory=list)
     decode_s: float = 0.0  # from the first step's start to the end
     forward_times: list[float] = field(default_factory=list)
-    tracked_peak: int | None = None  # CPU: peak bytes of tensors allocated during the run
+    memory: PhaseMemory | None = None
     done: Any = None
 
 
@@ -317,32 +190,33 @@ def bench_inputs(model: nn.Module, context: int, canvases: int, steps: int, seed
 
 
 def timed_run(model: nn.Module, inputs, settings, codec, *, track_cpu_memory: bool) -> _Run:
-    """Drive the product's loop once, timing the prefill, every step and every forward."""
+    """Drive the product's loop once, timing the prefill, every step and every forward.
+
+    Memory is measured in two phases, "prefill" (up to PromptEncoded) and
+    "step" (the denoising steps and commits after it).
+    """
     from engine.events import Done, PromptEncoded, Step
     from engine.generation.loop import denoise
 
     torch.manual_seed(settings.seed)
-    run = _Run()
+    run = _Run(memory=PhaseMemory(model.device, trace_cpu=track_cpu_memory))
     timer = _ForwardTimer(model, model.device)
-    tracker = AllocationTracker() if model.device.type != "cuda" and track_cpu_memory else None
     first_step_at = last = 0.0
     try:
-        if tracker is not None:
-            tracker.__enter__()
-        for event in denoise(model, inputs, settings, codec, with_pieces=False):
-            now = time.perf_counter()
-            if isinstance(event, PromptEncoded):
-                run.prefill_s, first_step_at, last = event.seconds, now, now
-            elif isinstance(event, Step):
-                run.step_times.append(now - last)
-                last = now
-            elif isinstance(event, Done):
-                run.done = event
-        run.decode_s = time.perf_counter() - first_step_at
+        with run.memory:
+            run.memory.start("prefill")
+            for event in denoise(model, inputs, settings, codec, with_pieces=False):
+                now = time.perf_counter()
+                if isinstance(event, PromptEncoded):
+                    run.prefill_s, first_step_at, last = event.seconds, now, now
+                    run.memory.start("step")
+                elif isinstance(event, Step):
+                    run.step_times.append(now - last)
+                    last = now
+                elif isinstance(event, Done):
+                    run.done = event
+            run.decode_s = time.perf_counter() - first_step_at
     finally:
-        if tracker is not None:
-            tracker.__exit__(None, None, None)
-            run.tracked_peak = tracker.peak
         timer.remove()
     run.forward_times = timer.times
     return run
@@ -359,16 +233,21 @@ def _prepare_device(device: torch.device, vram_cap_bytes: int | None) -> None:
     torch.cuda.reset_peak_memory_stats(device)
 
 
-def _peak_memory(model: nn.Module, run: _Run, weights: int, notes: list[str]) -> tuple[int, int | None]:
-    """(peak allocated, peak reserved or None): CUDA's statistics, or weights + tracked tensors on CPU."""
-    device = model.device
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device)), int(torch.cuda.max_memory_reserved(device))
-    if run.tracked_peak is not None:
-        notes.append("CPU: peak = weights + tracked allocations; tracking slows the timings")
-        return weights + run.tracked_peak, None
-    notes.append("CPU memory not tracked: the peak shown is the weights alone")
-    return weights, None
+def _peak_memory(run: _Run, weights: int, notes: list[str]) -> tuple[int, int | None, dict[str, int]]:
+    """(peak allocated, peak reserved or None, each phase's peak), all including what was resident before.
+
+    Resident before the run: on CUDA what the allocator held when it began
+    (the weights, mostly); on a CPU the weights, which the trace cannot see.
+    """
+    memory = run.memory
+    if memory is None or memory.peak is None:
+        notes.append("CPU memory not tracked: the peak shown is the weights alone")
+        return weights, None, {}
+    before = memory.base if memory.device.type == "cuda" else weights
+    if memory.device.type != "cuda":
+        notes.append("CPU: peak = weights + traced allocations; tracing slows the timings")
+    phases = {name: before + peak for name, peak in memory.peaks.items()}
+    return before + memory.peak, memory.reserved, phases
 
 
 def run_bench(
@@ -399,7 +278,7 @@ def run_bench(
         notes.append(f"canvases stopped early: {list(run.done.stats.steps_per_canvas)}")
     forward_ms = 1000 * statistics.median(run.forward_times) if run.forward_times else float("nan")
     weight_total, per_forward = weight_bytes_of(model), bytes_per_forward(model)
-    peak_allocated, peak_reserved = _peak_memory(model, run, weight_total, notes)
+    peak_allocated, peak_reserved, phase_peaks = _peak_memory(run, weight_total, notes)
     bandwidth = bandwidth_gbs or device_bandwidth_gbs(device)
     floor_ms = 1000 * per_forward / (bandwidth * 1e9) if bandwidth else None
     return BenchResult(
@@ -419,6 +298,7 @@ def run_bench(
         bytes_per_forward=per_forward,
         peak_allocated_bytes=peak_allocated,
         peak_reserved_bytes=peak_reserved,
+        phase_peak_bytes=phase_peaks,
         vram_cap_bytes=vram_cap_bytes,
         bandwidth_gbs=bandwidth,
         floor_ms=round(floor_ms, 3) if floor_ms else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def _sizes(text: str) -> list[int | str]:
@@ -40,6 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed calls per group size (median reported)")
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="memory bandwidth for the floor")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="instead of timing: each path's largest difference from transformers' dense experts "
+        "(on a CPU the fused kernel runs in Triton's interpreter)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -54,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
     choice = choose_device(args.device)
     device, dtype = choice.device, choice.dtype
+    if device.type == "cpu" and ("fused" in args.groups or args.compare):
+        # Read when the kernel is first compiled: the interpreter runs it on the CPU.
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    if args.compare:
+        return _compare(args, device)
     module = random_experts(
         hidden=args.hidden, intermediate=args.intermediate, experts=args.experts, device=device, dtype=dtype
     )
@@ -64,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     groups = list(args.groups)
     if "fused" in groups and not fused_runs_on(device):
         groups.remove("fused")
-        notes.append("fused kernel skipped: it needs Triton and a CUDA device")
+        notes.append("fused kernel skipped: it needs Triton (compiled for CUDA, or interpreted on a CPU)")
     rows = time_group_sizes(module, states, index, weights, groups, repeats=args.repeats)
     bandwidth = args.bandwidth_gbs or device_bandwidth_gbs(device)
     floor = floor_ms(module, bandwidth)
@@ -98,4 +110,58 @@ def run(args: argparse.Namespace) -> int:
         print(f"  bandwidth floor: {floor:.3f} ms per layer at {bandwidth:.0f} GB/s")
     for note in notes:
         print(f"  note: {note}")
+    return 0
+
+
+def _compare(args: argparse.Namespace, device) -> int:
+    """Each experts path against transformers' dense experts on one routed canvas of random weights."""
+    import torch
+
+    from engine.benchmarks.experts import compare_paths, fused_runs_on, random_experts
+    from engine.model.quant.experts_path import routed_canvas
+
+    module = random_experts(
+        hidden=args.hidden,
+        intermediate=args.intermediate,
+        experts=args.experts,
+        device=device,
+        dtype=torch.bfloat16,
+    )
+    states, index, weights = routed_canvas(
+        args.tokens, args.hidden, args.experts, args.top_k, device=device, dtype=torch.float32
+    )
+    if not fused_runs_on(device):
+        kernel_dtypes, note = (
+            [],
+            "fused kernel skipped: it needs Triton (compiled for CUDA, or interpreted on a CPU)",
+        )
+    elif device.type == "cuda":
+        kernel_dtypes, note = [torch.bfloat16], None
+    else:
+        kernel_dtypes = [torch.float16, torch.float32]
+        note = "fused kernel in Triton's interpreter, which has no bf16 (its numpy): fp16 and fp32 instead"
+    data = {
+        "device": str(device),
+        "tokens": args.tokens,
+        "shape": {"hidden": args.hidden, "intermediate": args.intermediate, "experts": args.experts},
+        "top_k": args.top_k,
+        "weights": "random weights",
+        **compare_paths(module, states, index, weights, kernel_dtypes=kernel_dtypes),
+        "notes": [note] if note else [],
+    }
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(
+        f"{args.experts} experts of {args.hidden}×{args.intermediate}, {args.tokens} tokens top-{args.top_k} "
+        f"on {device}; largest |output| {data['reference_max_abs']:.4g}"
+    )
+    print(f"  dense bf16 vs dense fp32: {data['reference_bf16_vs_fp32']:.3g}")
+    for path, row in data["paths"].items():
+        print(
+            f"  {path:>16}: vs dense bf16 {row['vs_dense_bfloat16']:.3g}, "
+            f"vs dense fp32 {row['vs_dense_float32']:.3g}  ({row['seconds']} s)"
+        )
+    for line in data["notes"]:
+        print(f"  note: {line}")
     return 0

@@ -5,7 +5,8 @@ Four parts, each computed the way the code that allocates it does:
 * **weights** — exact: the model is built on the meta device with the quantized
   modules installed (the same code the loader runs) and its tensors counted,
   each tied tensor once;
-* **KV cache** — DynamicCache: sliding layers keep ``window - 1`` tokens, full
+* **KV cache** — DynamicCache: sliding layers keep ``window - 1`` tokens (in
+  storage of their own: engine/generation/kv_cache.py), full
   layers every token with their own KV-head count and head size; plus what the
   engine keeps of the prompt for the next turn (its sliding layers' last window);
 * **transients** — the largest short-lived set of tensors at any moment: a
@@ -45,6 +46,7 @@ REAL_MODEL = "google/diffusiongemma-26B-A4B-it"
 SAMPLER_FP32_COPIES = 2
 SAMPLER_BOOL_COPIES = 0
 FUSED_SDPA_MAX_GQA_HEAD_DIM = 256
+ROUTER_WEIGHT_BYTES = 4  # the router's softmax is fp32, and the experts' weighted outputs with it
 CUDA_CONTEXT_BYTES = GIB // 2
 FRAGMENTATION = 0.05
 
@@ -103,14 +105,30 @@ class Shape:
 # -- the model's config ---------------------------------------------------------------------------
 
 
-def real_shape_config():
+REAL_LAYERS = 30
+
+
+def real_layer_types(layers: int = REAL_LAYERS) -> list[str]:
+    """The real model's attention pattern (5 sliding : 1 full) cut to ``layers`` layers.
+
+    The last layer is always full attention, as transformers requires (the
+    real 30th is): a benchmark of a few layers still runs both kinds.
+    """
+    types = ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)]
+    types[-1] = "full_attention"
+    return types
+
+
+def real_shape_config(layers: int = REAL_LAYERS):
     """The 26B-A4B shape as published (CONTEXT.md §1), for planning and benchmarks without the files.
 
     Built from public facts: 30 layers (5 sliding-window-1024 : 1 full), hidden
     2816, 16 heads, 8 KV heads of 256 (2 of 512 on full layers), dense MLP 2112,
     128 experts top-8 of 704, vocab 262,144, 256K context, and the default
     Gemma 4 vision tower.  It reproduces the published totals: 25.4 B
-    parameters, 22.8 B of them experts, 1.4 GiB of embeddings.
+    parameters, 22.8 B of them experts, 1.4 GiB of embeddings.  ``layers``
+    keeps only the first layers (see :func:`real_layer_types`), for
+    benchmarks that cannot afford all 30.
     """
     from transformers import DiffusionGemmaConfig
     from transformers.models.gemma4 import Gemma4VisionConfig
@@ -119,7 +137,8 @@ def real_shape_config():
         "vocab_size": 262_144,
         "hidden_size": 2816,
         "intermediate_size": 2112,
-        "num_hidden_layers": 30,
+        "num_hidden_layers": layers,
+        "layer_types": real_layer_types(layers),
         "num_attention_heads": 16,
         "num_key_value_heads": 8,
         "head_dim": 256,
@@ -211,15 +230,18 @@ def _repeats_kv(head_dim: int, masked: bool) -> bool:
     return masked or head_dim > FUSED_SDPA_MAX_GQA_HEAD_DIM
 
 
-def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2) -> int:
-    """The peak short-lived bytes of one layer's ``QuantExperts.forward`` over ``tokens`` tokens, on CUDA.
+def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2, group: int | None = None) -> int:
+    """The peak short-lived bytes of one layer's ``QuantExperts.forward`` over ``tokens`` tokens.
+
+    ``group`` is the number of experts dequantized together (default: CUDA's).
 
     Counted for the grouped dequantize-then-matmul path; the fused kernel holds
     less (two rows per pair and no dense weights), so the plan stays safe when
     the kernel is used.
 
     Live throughout: the routed inputs and the weighted outputs, one row per
-    (token, slot) pair.  Then the largest of three moments of a group: its
+    (token, slot) pair; the outputs in fp32, the router weights' dtype (as
+    transformers weighs them).  Then the largest of three moments of a group: its
     dequantized gate/up weights with their output; that output with the
     activation and the gated product; the dequantized down weights with their
     input and output (then that output with its weighted copy).  ``rows``
@@ -227,10 +249,10 @@ def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2) -> 
     one group.
     """
     hidden, inter, d = shape.hidden, shape.moe_intermediate, dtype_bytes
-    group = min(EXPERTS_PER_GROUP["cuda"], shape.experts)
+    group = min(group or EXPERTS_PER_GROUP["cuda"], shape.experts)
     pairs = tokens * shape.top_k
     rows = tokens * min(group, shape.top_k)  # a token meets a group at most once per expert in it
-    both_ends = 2 * pairs * hidden * d
+    both_ends = pairs * hidden * (d + ROUTER_WEIGHT_BYTES)
     scales = group * (2 * inter * hidden // 64) * 4  # the group's fp32 block scales, during dequantization
     gate_up = group * 2 * inter * hidden * d + scales + rows * 2 * inter * d
     gated = rows * 2 * inter * d + 2 * rows * inter * d
@@ -238,7 +260,9 @@ def experts_transient_bytes(shape: Shape, tokens: int, dtype_bytes: int = 2) -> 
     return both_ends + max(gate_up, gated, down)
 
 
-def step_transient_bytes(shape: Shape, context: int, dtype_bytes: int = 2) -> dict[str, int]:
+def step_transient_bytes(
+    shape: Shape, context: int, dtype_bytes: int = 2, group: int | None = None
+) -> dict[str, int]:
     """The peak short-lived bytes of one denoising step with ``context`` tokens cached."""
     canvas, logits = shape.canvas, shape.canvas * shape.vocab
     self_conditioning = logits * dtype_bytes  # the previous step's logits, kept for the next forward
@@ -254,11 +278,13 @@ def step_transient_bytes(shape: Shape, context: int, dtype_bytes: int = 2) -> di
         repeat = 2 * keys * shape.heads * head_dim * dtype_bytes if _repeats_kv(head_dim, masked=False) else 0
         qkv = canvas * (shape.heads + 2 * heads) * head_dim * dtype_bytes
         attention = max(attention, self_conditioning + concat + repeat + qkv)
-    experts = self_conditioning + experts_transient_bytes(shape, canvas, dtype_bytes)
+    experts = self_conditioning + experts_transient_bytes(shape, canvas, dtype_bytes, group)
     return {"sampler": sampler, "forward": forward, "attention": attention, "experts": experts}
 
 
-def prefill_transient_bytes(shape: Shape, context: int, chunk: int, dtype_bytes: int = 2) -> dict[str, int]:
+def prefill_transient_bytes(
+    shape: Shape, context: int, chunk: int, dtype_bytes: int = 2, group: int | None = None
+) -> dict[str, int]:
     """The short-lived bytes of encoding the last ``chunk`` prompt tokens of ``context``, by kind.
 
     ``residual`` (the hidden states, their norms and the layer outputs) and
@@ -272,7 +298,7 @@ def prefill_transient_bytes(shape: Shape, context: int, chunk: int, dtype_bytes:
     mlp = (
         chunk * shape.dense_intermediate * 3 * dtype_bytes
         + chunk * shape.experts * 4 * 2  # router probabilities and scores
-        + experts_transient_bytes(shape, chunk, dtype_bytes)
+        + experts_transient_bytes(shape, chunk, dtype_bytes, group)
     )
     masks = 2 * chunk * context  # bool [chunk, context] for full and sliding attention
     attention = 0
@@ -321,6 +347,18 @@ class Plan:
     def total(self) -> int:
         return self.weights_total + self.kv_cache + self.kv_prompt_copy + self.transient + self.overhead
 
+    def phases(self) -> dict[str, int]:
+        """The planned peak of each phase, weights included: encoding the prompt, and a denoising step.
+
+        The prompt's copy kept for the next turn is made after the prefill, so
+        only the step counts it; :attr:`total` takes the larger phase and adds both.
+        """
+        base = self.weights_total + self.kv_cache
+        return {
+            "prefill": base + prefill_peak(self.prefill),
+            "step": base + self.kv_prompt_copy + max(self.step.values()),
+        }
+
     @property
     def fits(self) -> bool | None:
         return None if self.vram is None else self.total <= self.vram
@@ -342,6 +380,7 @@ class Plan:
             "weights_by_group_gib": {k: gib(v) for k, v in self.weights.items()},
             "step_gib": {k: gib(v) for k, v in self.step.items()},
             "prefill_gib": {k: gib(v) for k, v in self.prefill.items()},
+            "phase_peak_gib": {k: gib(v) for k, v in self.phases().items()},
             "notes": list(self.notes),
         }
 
@@ -352,6 +391,16 @@ class PlanOptions:
     dtype_bytes: int = 2  # bf16 on CUDA
     prefill_chunk: int | None = PREFILL_CHUNK  # as the loop does; None: the whole prompt in one call
     prompt_cache_copy: bool = True  # the engine keeps the prompt's sliding-window state for the next turn
+    device: str = "cuda"  # "cpu": no CUDA context or allocator overhead (for benchmarks traced on a CPU)
+    experts_per_group: int | None = None  # experts dequantized together; None: the device's default
+
+    @property
+    def group(self) -> int:
+        return self.experts_per_group or EXPERTS_PER_GROUP.get(self.device, EXPERTS_PER_GROUP["cuda"])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float32 if self.dtype_bytes == 4 else torch.bfloat16
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -366,8 +415,8 @@ def _plan_parts(shape: Shape, weights: dict[str, int], context: int, options: Pl
     # cut back in place; the sliding layers' last window is held by reference while the reply moves on.
     prompt_tokens = max(context - shape.canvas, 0)
     prompt_copy = kv_cache_bytes(shape, prompt_tokens, options.dtype_bytes, sliding_only=True)
-    step = step_transient_bytes(shape, context, options.dtype_bytes)
-    prefill = prefill_transient_bytes(shape, context, chunk, options.dtype_bytes)
+    step = step_transient_bytes(shape, context, options.dtype_bytes, options.group)
+    prefill = prefill_transient_bytes(shape, context, chunk, options.dtype_bytes, options.group)
     plan = Plan(
         context=context,
         prefill_chunk=min(chunk, context),
@@ -378,7 +427,8 @@ def _plan_parts(shape: Shape, weights: dict[str, int], context: int, options: Pl
         prefill=prefill,
         overhead=0,
     )
-    plan.overhead = CUDA_CONTEXT_BYTES + int(FRAGMENTATION * (plan.transient + kv))
+    if options.device == "cuda":
+        plan.overhead = CUDA_CONTEXT_BYTES + int(FRAGMENTATION * (plan.transient + kv))
     return plan
 
 
@@ -396,7 +446,7 @@ def make_plan(
     """
     options = options or PlanOptions()
     shape = Shape.from_config(config)
-    weights = weight_bytes(config, options.settings)
+    weights = weight_bytes(config, options.settings, options.dtype)
     best = None
     if vram_bytes is not None:
         best = largest_context(shape, weights, vram_bytes, options)

@@ -8,13 +8,9 @@ import json
 import pytest
 import torch
 
-from engine.benchmarks.forward import (
-    AllocationTracker,
-    bytes_per_forward,
-    random_quantized_model,
-    weight_bytes_of,
-)
-from engine.errors import DeviceError
+from engine.benchmarks.forward import bytes_per_forward, weight_bytes_of
+from engine.benchmarks.memory import AllocationTracker
+from engine.benchmarks.models import random_quantized_model
 from engine.model.quant import QuantExperts, QuantizedWeight
 
 pytest.importorskip("bitsandbytes")
@@ -67,6 +63,10 @@ def test_gpu_report_turns_results_into_tables(tmp_path, capsys):
         "context": 1024, "canvases": 4, "prefill_ms": 812.0, "forward_ms": 31.5, "decode_tok_s": 507.9,
         "peak_allocated_gib": 15.1, "ratio_to_floor": 6.7,
         "notes": ["experts path: fused 4-bit Triton kernel"],
+        "phases": {
+            "prefill": {"planned_gib": 14.6, "traced_gib": 14.4},
+            "step": {"planned_gib": 15.0, "traced_gib": None},
+        },
     }  # fmt: skip
     (tmp_path / "bench.jsonl").write_text(json.dumps(result) + "\n", encoding="utf-8")
     # Another run's plan comes first (its bench line is missing): the report pairs a run with the plan
@@ -77,15 +77,11 @@ def test_gpu_report_turns_results_into_tables(tmp_path, capsys):
     (tmp_path / "pytest-gpu.txt").write_text("11 passed in 61.2s\n", encoding="utf-8")
     text = report(tmp_path)
     assert "NVIDIA H100" in text and "11 passed" in text
-    assert "| 1,024 | fused 4-bit Triton kernel | 15.1 | 15.4 | 812 | 31.50 | 508 | 6.7 |" in text
+    assert (
+        "| 1,024 | fused 4-bit Triton kernel | 15.1 | 15.4 | 14.4 / 14.6 | – | 812 | 31.50 | 508 | 6.7 |"
+        in text
+    )
     assert "no results" in text  # bench-experts.jsonl is missing: said, not an error
-
-
-def test_real_shape_needs_cuda():
-    from engine.benchmarks.forward import load_bench_model
-
-    with pytest.raises(DeviceError, match="CUDA"):
-        load_bench_model("real-shape", device="cpu", dtype=torch.float32)
 
 
 def test_random_weights_go_straight_to_4bit(tiny_checkpoint):
@@ -161,3 +157,28 @@ def test_bench_experts_rejects_bad_group_sizes():
     for bad in ("0", "a,b", "", "1,fusion"):
         with pytest.raises(SystemExit):
             parser.parse_args(["bench-experts", "--groups", bad])
+
+
+def test_bench_experts_compares_every_path_with_the_dense_experts(capsys):
+    """The grouped path and the fused kernel (Triton's interpreter here) against transformers' own loop."""
+    from engine.commands import bench_experts
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    bench_experts.add_parser(parser.add_subparsers())
+    argv = ["bench-experts", "--device", "cpu", "--hidden", "128", "--intermediate", "64", "--experts", "8"]
+    args = parser.parse_args([*argv, "--top-k", "2", "--tokens", "64", "--compare", "--json"])
+    assert args.func(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    paths = data["paths"]
+    assert list(paths) == ["grouped bfloat16", "grouped float32", "fused float16", "fused float32"]
+    scale = data["reference_max_abs"]
+    assert scale > 0
+    # Same weights, same dtype: only summation order differs.
+    assert paths["grouped float32"]["vs_dense_float32"] < 1e-5 * scale
+    assert paths["fused float32"]["vs_dense_float32"] < 1e-5 * scale
+    # 16-bit paths are within 16-bit rounding of the fp32 reference, as the dense bf16 loop is.
+    bf16_rounding = max(data["reference_bf16_vs_fp32"], 1e-3 * scale)
+    assert paths["grouped bfloat16"]["vs_dense_float32"] <= 2 * bf16_rounding
+    assert paths["fused float16"]["vs_dense_float32"] <= 2 * bf16_rounding
+    assert "interpreter" in data["notes"][0]

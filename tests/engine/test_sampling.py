@@ -9,7 +9,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     EntropyBoundSamplerConfig,
 )
 
-from engine.benchmarks.forward import AllocationTracker
+from engine.benchmarks.memory import AllocationTracker
 from engine.generation.sampling import accept, noise, renoise, token_entropy
 
 
