@@ -12,7 +12,8 @@ Faults a test switches on through :class:`Behaviour`: an API key (401 without
 it), a request size limit (413), the connection closed after N canvases, a
 silence after N canvases (until the test stops it: "slow server with stop"), no
 answer at all, a malformed SSE line, a huge chunk, structured outputs refused
-(400).  Every request body is recorded.  Each server stops itself after
+(400).  Like vLLM it refuses ``continue_final_message`` with a generation prompt or
+without a final assistant message (400).  Every request body is recorded.  Each server stops itself after
 ``LIFETIME_S`` whatever happens, so a failing test cannot leave it running.
 """
 
@@ -120,6 +121,11 @@ def _handler(fake: FakeVllm) -> type[BaseHTTPRequestHandler]:
                 return
             if request.get("response_format") or request.get("guided_json"):
                 _error(self, 400, "Structured outputs are not supported", "BadRequestError")
+                return
+            if request.get("continue_final_message") and (
+                request.get("add_generation_prompt", True) or request["messages"][-1]["role"] != "assistant"
+            ):  # vLLM's own checks: an open final message, and no generation prompt after it
+                _error(self, 400, "continue_final_message needs a final assistant message", "BadRequestError")
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

@@ -237,7 +237,8 @@ class ReplyActions(QObject):
             notices.failed("The reply could not be continued", error)
             return None
         self.pages.fill(page, path[:-1])
-        plan = ReplyPlan.continuing([t for canvas in saved for t in canvas.tokens])
+        tokens = [t for canvas in saved for t in canvas.tokens]
+        plan = ReplyPlan.continuing(tokens, "".join(canvas.text for canvas in saved))
         return self.live.start(page, path[-1].parent_id, writer=writer, saved=saved, plan=plan)
 
     def fork_at(self, assistant_message_id: int, step: Step) -> int | None:

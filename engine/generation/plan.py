@@ -29,7 +29,9 @@ class ReplyPlan:
 
     kind: PlanKind = "fresh"
     tokens: tuple[int, ...] = ()  # continue, fork: the committed tokens; rewrite: the whole reply's ids
-    text: str = ""  # revise: the earlier answer; rewrite: the text selected in the reply; fill: the draft
+    text: str = (
+        ""  # continue: the reply so far; revise: the earlier answer; rewrite: the selection; fill: draft
+    )
     draft: tuple[int, ...] = ()  # fork: the recorded step's draft (one canvas)
     accepted: tuple[bool, ...] = ()  # fork: the positions that step accepted
 
@@ -39,9 +41,16 @@ class ReplyPlan:
         return cls()
 
     @classmethod
-    def continuing(cls, tokens: Sequence[int]) -> ReplyPlan:
-        """Go on after a reply's committed canvases (the model reads them after the prompt)."""
-        return cls("continue", tokens=tuple(int(t) for t in tokens)) if tokens else cls()
+    def continuing(cls, tokens: Sequence[int], text: str = "") -> ReplyPlan:
+        """Go on after a reply's committed canvases (the model reads them after the prompt).
+
+        ``text`` is the reply so far as shown: a model on a server continues from
+        text, and a reply a server wrote has no token ids (the local model then
+        tokenizes the text).
+        """
+        if not tokens and not text:
+            return cls()
+        return cls("continue", tokens=tuple(int(t) for t in tokens), text=text)
 
     @classmethod
     def revising(cls, answer: str) -> ReplyPlan:
@@ -80,7 +89,7 @@ class ReplyPlan:
         if self.kind == "fresh":
             return "fresh reply"
         if self.kind == "continue":
-            return f"continue after {len(self.tokens)} tokens"
+            return f"continue after {len(self.tokens)} tokens" if self.tokens else "continue a served reply"
         if self.kind == "revise":
             return f"revise a {len(self.text)}-character answer in place"
         if self.kind == "fill":

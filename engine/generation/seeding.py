@@ -79,13 +79,14 @@ def resolve(
     the reply, a draft with no gap or longer than the budget).
     """
     if plan.kind == "continue":
-        remaining = budget - len(plan.tokens)
+        tokens = plan.tokens or tuple(encode(plan.text))  # a served reply has text, no ids
+        remaining = budget - len(tokens)
         if remaining <= 0:
             raise EngineError(
-                f"This reply already has {len(plan.tokens):,} tokens, the 'max new tokens' limit",
+                f"This reply already has {len(tokens):,} tokens, the 'max new tokens' limit",
                 fix="Raise 'max new tokens' in Settings to continue it, or regenerate it",
             )
-        return Seeding(remaining, prompt_tail=plan.tokens)
+        return Seeding(remaining, prompt_tail=tokens)
     if plan.kind == "revise":
         return Seeding(budget, start=tuple(start_tokens(encode, plan.text, budget)))
     if plan.kind == "rewrite":  # a span inside the reply: it may not end the reply either

@@ -37,9 +37,10 @@ _CLOSE_THOUGHT = "<channel|>"
 _FINISH_REASONS = {"stop": "eos", "length": "length"}
 # What a plan would do, for the error that says a server cannot: it starts canvases from tokens.
 _PLAN_WORDS = {
-    "continue": "continue a reply that was cut short",
     "revise": "revise an answer in place",
     "rewrite": "rewrite a selected part of a reply",
+    "fill": "fill the gaps of a draft",
+    "fork": "go on from a step of a replay",
 }
 
 
@@ -100,15 +101,12 @@ class ServerEngine:
         """Stream the reply from the server as Canvas events and a Done (see the module)."""
         if not conversation.turns or conversation.turns[-1].role != "user":
             raise EngineError("There is no user message to answer", fix="Type a message, then send it")
-        if plan.kind != "fresh" and not (plan.kind == "revise" and not plan.text):
-            what = _PLAN_WORDS.get(plan.kind, plan.kind)
-            raise EngineError(
-                f"A model on a server cannot {what}: it only writes fresh replies",
-                fix="Send the message again for a new reply, or load a model on this computer for this",
-            )
+        continuation = _continuation(plan)
         settings = (settings or self.default_settings).validate()
-        body = chat_request(self.address.model, conversation, settings, options or PromptOptions())
-        yield from _Reply(self.address, body, cancel).events()
+        body = chat_request(
+            self.address.model, conversation, settings, options or PromptOptions(), continuation
+        )
+        yield from _Reply(self.address, body, cancel, continuation).events()
 
     def decode_steps(self, frames: Sequence[Any]) -> list[Step]:
         """No replay here: a served reply has no steps, and a local reply's need the local tokenizer."""
@@ -132,15 +130,39 @@ class ServerEngine:
         """Nothing to give back: each reply opens and closes its own connection."""
 
 
-class _Reply:
-    """One streamed reply: the text so far, its canvases and timing."""
+def _continuation(plan: ReplyPlan) -> str:
+    """The text a served reply goes on from ("" for a fresh one); the plans a server cannot carry out refused.
 
-    def __init__(self, address: ServerAddress, body: dict[str, Any], cancel: CancelToken | None) -> None:
+    A server continues text (the reply so far, sent as an open assistant
+    message); it cannot start canvases from chosen tokens, which the other
+    modes need.
+    """
+    if plan.kind == "fresh" or (plan.kind == "revise" and not plan.text):
+        return ""
+    if plan.kind == "continue" and plan.text:
+        return plan.text
+    what = _PLAN_WORDS.get(plan.kind, "continue a reply from its tokens alone")
+    raise EngineError(
+        f"A model on a server cannot {what}: it writes fresh replies and continues text",
+        fix="Send the message again for a new reply, or load a model on this computer for this",
+    )
+
+
+class _Reply:
+    """One streamed reply: the text so far, its canvases and timing.
+
+    A continued reply starts inside a thought when the text it goes on from
+    opened one and did not close it, so the thought's markers stay balanced.
+    """
+
+    def __init__(
+        self, address: ServerAddress, body: dict[str, Any], cancel: CancelToken | None, continuation: str = ""
+    ) -> None:
         self.address = address
         self.body = body
         self.cancel = cancel
         self.text = ""
-        self.in_thought = False
+        self.in_thought = continuation.rfind(_OPEN_THOUGHT) > continuation.rfind(_CLOSE_THOUGHT)
         self.canvases = 0
         self.usage: dict[str, Any] = {}
         self.started = time.perf_counter()

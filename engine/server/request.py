@@ -63,12 +63,14 @@ def chat_request(
     conversation: Conversation,
     settings: GenerationSettings,
     options: PromptOptions,
+    continuation: str = "",
 ) -> dict[str, Any]:
     """The request body: streamed, usage in the last chunk, thinking through the chat template.
 
     ``skip_special_tokens: false`` keeps the thinking markers in the text, so the reply is split into
     thought and answer as a local one is (engine.inputs.thinking).  The denoising settings stay
-    local-only: the server runs its own sampler.
+    local-only: the server runs its own sampler.  A ``continuation`` (the reply so far) goes last
+    as an open assistant message that the model continues (vLLM's ``continue_final_message``).
     """
     body: dict[str, Any] = {
         "model": model,
@@ -81,4 +83,8 @@ def chat_request(
     }
     if settings.seed is not None:
         body["seed"] = settings.seed
+    if continuation:
+        body["messages"].append({"role": "assistant", "content": continuation})
+        body["add_generation_prompt"] = False  # vLLM refuses it together with continue_final_message
+        body["continue_final_message"] = True
     return body

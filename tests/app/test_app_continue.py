@@ -41,7 +41,8 @@ def test_continue_goes_on_after_the_saved_canvases_and_completes_the_same_reply(
     qtbot.mouseClick(reply.continue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.active is None, timeout=10_000)
 
-    assert engine.plans[-1] == ReplyPlan.continuing([t for c in saved for t in c.tokens])
+    so_far = "".join(c.text for c in saved)
+    assert engine.plans[-1] == ReplyPlan.continuing([t for c in saved for t in c.tokens], so_far)
     assert engine.calls[-1][0].turns[-1].text == "write a lot"
     whole = "".join(c.text for c in saved) + " and the rest."
     (reply,) = replies(window)

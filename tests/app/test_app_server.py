@@ -17,7 +17,7 @@ from hub_server import use_hub
 
 from app.config import AppConfig
 from app.paths import config_dir
-from app.qt import QDialogButtonBox, QMessageBox
+from app.qt import QDialogButtonBox, QMessageBox, Qt
 from app.server_keys import KeyStore
 from app.servers import ServerProfile, add_server, connect_source, load_servers, remove_server
 from app.store import default_db_path
@@ -70,6 +70,31 @@ def test_stop_on_a_server_reply_keeps_the_part_that_arrived_as_stopped(qtbot, ma
         assert server.disconnected.wait(2), "Stop left the connection open"
     assert (state.done.incomplete, state.done.stop_reason) == (True, "cancelled")
     assert replies(window)[-1].answer.text == "The first canvas."
+
+
+def test_continue_on_a_stopped_server_reply_goes_on_from_its_text(qtbot, make_window):
+    """Continue sends the reply so far as an open assistant message; the reply grows, it is not replaced."""
+    behaviour = Behaviour(canvases=["The first canvas. ", "never sent"], silent_after=1)
+    with fake_vllm(behaviour) as server:
+        add_server(ServerProfile("slow", server.url, MODEL), "")
+        window = loaded(qtbot, make_window, load_engine, source="server:slow")
+        window.composer.edit.setPlainText("go")
+        window.send()
+        qtbot.waitUntil(
+            lambda: window.active is not None and bool(window.active.state.canvases), timeout=10_000
+        )
+        window.stop()
+        qtbot.waitUntil(lambda: window.active is None, timeout=5_000)
+        behaviour.canvases, behaviour.silent_after = ["And the second."], None
+        (reply,) = replies(window)
+        assert reply.continue_button.isVisible()
+        qtbot.mouseClick(reply.continue_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.active is None and len(server.requests) == 2, timeout=10_000)
+    sent = server.requests[-1]
+    assert sent["messages"][-1] == {"role": "assistant", "content": "The first canvas. "}
+    assert sent["continue_final_message"] is True
+    (reply,) = replies(window)
+    assert reply.answer.text == "The first canvas. And the second." and not reply.continue_button.isVisible()
 
 
 def test_keys_go_to_a_private_file_without_a_keyring_and_leave_with_the_server(monkeypatch):

@@ -29,6 +29,8 @@ def seeding(plan: ReplyPlan, budget: int) -> Seeding:
 def test_each_plan_becomes_its_seeding():
     assert seeding(ReplyPlan.fresh(), 512) == Seeding(512)
     assert seeding(ReplyPlan.continuing([1, 2, 3, 4]), 12) == Seeding(8, prompt_tail=(1, 2, 3, 4))
+    # A reply a server wrote has text and no ids: the local model reads its tokens.
+    assert seeding(ReplyPlan.continuing([], "Rivers run"), 12) == Seeding(10, prompt_tail=(1, 2))
     assert seeding(ReplyPlan.revising("Rivers run to the sea"), 3) == Seeding(3, start=(1, 2, 3))
     rewrite = seeding(ReplyPlan.rewriting([1, 2, 3, 4, 5, 6, 0, 0], "to the"), 512)
     assert rewrite.max_new_tokens == 8 and rewrite.start == (1, 2, 3, 4, 5, 6, 0, 0)

@@ -268,10 +268,33 @@ def test_a_request_over_the_size_limit_is_a_clear_error(tmp_path):
             list(engine.generate(conversation))
 
 
-def test_a_continuation_is_refused_with_what_to_do_instead():
+def test_a_reply_cut_short_is_continued_from_its_text_as_an_open_assistant_message():
+    with fake_vllm(Behaviour(canvases=[" and then", " the end."])) as server:
+        engine = connect(server.url)
+        plan = ReplyPlan.continuing([1, 2, 3], "Once upon a time")
+        events = list(engine.generate(ask("Tell a story"), GenerationSettings(max_new_tokens=300), plan=plan))
+    (request,) = server.requests
+    assert request["messages"][-1] == {"role": "assistant", "content": "Once upon a time"}
+    assert request["continue_final_message"] is True and request["add_generation_prompt"] is False
+    assert [e.text for e in events if isinstance(e, Canvas)] == [" and then", " the end."]
+    assert events[-1].text == " and then the end." and not events[-1].incomplete
+
+
+def test_a_reply_cut_inside_its_thought_goes_on_thinking():
+    behaviour = Behaviour(reasoning=[" more thought"], canvases=["The answer."])
+    with fake_vllm(behaviour) as server:
+        engine = connect(server.url)
+        plan = ReplyPlan.continuing([], "<|channel>thought\nFirst idea.")
+        done = list(engine.generate(ask(), plan=plan))[-1]
+    assert done.text == " more thought<channel|>The answer."  # no second opening marker
+
+
+def test_what_a_server_cannot_do_is_refused_with_what_to_do_instead():
     with fake_vllm() as server:
         engine = connect(server.url)
-        with pytest.raises(EngineError, match="cannot continue a reply that was cut short: it only"):
+        with pytest.raises(EngineError, match="cannot rewrite a selected part of a reply: it writes fresh"):
+            list(engine.generate(ask(), plan=ReplyPlan.rewriting([1, 2, 3], "x")))
+        with pytest.raises(EngineError, match="cannot continue a reply from its tokens alone"):
             list(engine.generate(ask(), plan=ReplyPlan.continuing([1, 2, 3])))
         assert server.requests == []
 
