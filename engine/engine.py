@@ -223,19 +223,9 @@ class Engine:
         context) or going on from a recorded step (like continue, its canvas starting there).
         """
         settings = (settings or self.default_settings).validate()
-        if plan.kind == "fill":  # the draft sets the reply's length, bounded by the context only
-            seeding = self.resolve(plan, self.info.context_length)
-            settings = settings.with_changes(max_new_tokens=seeding.max_new_tokens)
-        prompt = self.prepare(conversation, settings, options or PromptOptions())  # room for the reply
-        self._cut = prompt.cut
-        if plan.kind != "fill":
-            seeding = self.resolve(plan, settings.max_new_tokens)
+        settings, prompt, seeding = self._prompt_for(plan, conversation, settings, options or PromptOptions())
         torch.manual_seed(
             settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**63)
-        )
-        reuse = self.reuse_prompt_cache
-        prefill = PrefillOptions(
-            self.prefill_chunk, self._prefix if reuse else None, self._keep if reuse else None
         )
         try:
             events = denoise(
@@ -247,7 +237,7 @@ class Engine:
                 cancel=cancel,
                 with_pieces=with_pieces,
                 split=_split_thinking,
-                prefill_options=prefill,
+                prefill_options=self._prefill_options(),
             )
             if plan.kind == "fill":
                 events = _with_filled_gaps(events, self.fill_layout(plan.text), self.codec.decode)
@@ -260,6 +250,34 @@ class Engine:
                 fix="Start a new chat or remove attachments (shorter context), lower the image token budget, "
                 "or close other programs using the GPU; the model is still loaded",
             ) from None
+
+    def _prompt_for(
+        self,
+        plan: ReplyPlan,
+        conversation: Conversation,
+        settings: GenerationSettings,
+        options: PromptOptions,
+    ) -> tuple[GenerationSettings, PromptInputs, Seeding]:
+        """(settings, prompt, seeding) of a reply: the prompt leaves room for the reply the plan writes.
+
+        A fill plan's draft sets the reply's length (bounded by the context only),
+        so it is resolved first; every other plan is resolved within the budget.
+        """
+        if plan.kind == "fill":
+            seeding = self.resolve(plan, self.info.context_length)
+            settings = settings.with_changes(max_new_tokens=seeding.max_new_tokens)
+        prompt = self.prepare(conversation, settings, options)
+        self._cut = prompt.cut
+        if plan.kind != "fill":
+            seeding = self.resolve(plan, settings.max_new_tokens)
+        return settings, prompt, seeding
+
+    def _prefill_options(self) -> PrefillOptions:
+        """How the prompt is read: in chunks; from and for the last turn's cache when reuse is on."""
+        reuse = self.reuse_prompt_cache
+        return PrefillOptions(
+            self.prefill_chunk, self._prefix if reuse else None, self._keep if reuse else None
+        )
 
     def resolve(self, plan: ReplyPlan, budget: int) -> Seeding:
         """``plan`` as the loop's starting point, with this model's tokenizer (engine.generation.seeding)."""
