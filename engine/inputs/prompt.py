@@ -159,30 +159,39 @@ def build_prompt(
     # else the chat outgrew the context before and has only grown since: fit_conversation tries
     # the last reply's cut first, without encoding the whole chat (which cannot fit).
     if not dropping:
-        raise PromptTooLongError(
-            f"The conversation is {prompt.num_tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
-            f"but {_room(limit)}",
-            fix="Start a new chat, remove attachments or earlier messages, lower the image token budget "
-            "or video frame cap, or lower 'max new tokens'; or let the app leave out the oldest messages "
-            "(Settings ▸ Prompt)" + _more_room(limit),
-        )
-
-    def count_from(start: int) -> int:
-        return encode_from(start).num_tokens
-
-    cut = fit_conversation(conversation, count_from, budget, previous=previous)
+        raise _conversation_too_long(prompt.num_tokens, reserve_tokens, limit)
+    cut = fit_conversation(
+        conversation, lambda start: encode_from(start).num_tokens, budget, previous=previous
+    )
     if cut is None:
         last = len(conversation.turns) - 1
-        media = " with its attachments" if conversation.turns[last].attachments else ""
-        raise PromptTooLongError(
-            f"Your message is {encode_from(last).num_tokens:,} tokens{media} and the reply needs "
-            f"{reserve_tokens:,} more, but {_room(limit)}",
-            fix="Shorten the message or remove attachments, lower the image token budget or video frame "
-            "cap, or lower 'max new tokens'" + _more_room(limit),
-        )
+        raise _message_too_long(encode_from(last).num_tokens, conversation.turns[last], reserve_tokens, limit)
     kept = encode_from(cut.turns)
     kept.cut = cut
     return kept
+
+
+def _conversation_too_long(tokens: int, reserve_tokens: int, limit: ContextLimit) -> PromptTooLongError:
+    return PromptTooLongError(
+        f"The conversation is {tokens:,} tokens and the reply needs {reserve_tokens:,} more, "
+        f"but {_room(limit)}",
+        fix="Start a new chat, remove attachments or earlier messages, lower the image token budget "
+        "or video frame cap, or lower 'max new tokens'; or let the app leave out the oldest messages "
+        "(Settings ▸ Prompt)" + _more_room(limit),
+    )
+
+
+def _message_too_long(
+    tokens: int, turn: Turn, reserve_tokens: int, limit: ContextLimit
+) -> PromptTooLongError:
+    """The newest message alone (with its attachments) leaves no room for the reply."""
+    media = " with its attachments" if turn.attachments else ""
+    return PromptTooLongError(
+        f"Your message is {tokens:,} tokens{media} and the reply needs {reserve_tokens:,} more, "
+        f"but {_room(limit)}",
+        fix="Shorten the message or remove attachments, lower the image token budget or video frame "
+        "cap, or lower 'max new tokens'" + _more_room(limit),
+    )
 
 
 def _room(limit: ContextLimit) -> str:
