@@ -162,55 +162,58 @@ class Composer(QFrame):
         outer.addWidget(self.strip)
         self.edit = ComposerEdit(self)
         outer.addWidget(self.edit)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        self.attach_button = QToolButton(self)
-        self.attach_button.setText("＋ Attach")
-        self.attach_button.setToolTip("Attach images, videos, text files or PDFs (or paste / drop them)")
-        self.attach_button.setAccessibleName("Attach files")
-        self.attach_button.clicked.connect(self.attach_clicked)
-        row.addWidget(self.attach_button)
-        self.think_button = QToolButton(self)
-        self.think_button.setText("Think")
-        self.think_button.setCheckable(True)
-        self.think_button.setToolTip("Let the model reason before it answers")
-        self.think_button.setAccessibleName("Thinking")
-        row.addWidget(self.think_button)
-        self.revise_button = QToolButton(self)
-        self.revise_button.setText("Revise")
-        self.revise_button.setCheckable(True)
-        self.revise_button.setEnabled(False)  # until the chat ends with a reply to revise
-        self.revise_button.setToolTip(REVISE_TIP)
-        self.revise_button.setAccessibleName("Revise the last reply in place")
-        self.revise_button.toggled.connect(self._on_revise_button_toggled)
-        row.addWidget(self.revise_button)
-        self.instructions_button = QToolButton(self)
-        self.instructions_button.setText("Instructions")
-        self.instructions_button.setCheckable(True)  # checked: this chat has instructions of its own
-        self.instructions_button.setToolTip("Instructions the model follows in this chat")
-        self.instructions_button.setAccessibleName("Instructions for this chat")
-        self.instructions_button.clicked.connect(self._on_instructions_button_clicked)
-        row.addWidget(self.instructions_button)
-        self.fill_button = QToolButton(self)
-        self.fill_button.setText("Fill gaps")
-        self.fill_button.setToolTip(FILL_TIP)
-        self.fill_button.setAccessibleName("Fill the gaps in this draft")
-        self.fill_button.clicked.connect(self.fill_clicked)
-        self.fill_button.setVisible(False)  # offered once the text has a gap: no width taken otherwise
-        row.addWidget(self.fill_button)
-        row.addStretch(1)
-        self.send_button = QPushButton("Send", self)
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setAccessibleName("Send")
-        self.send_button.setToolTip("Send (Enter)")
-        self.send_button.clicked.connect(self._on_send_button_clicked)
-        row.addWidget(self.send_button)
-        outer.addLayout(row)
+        outer.addLayout(self._button_row())
         self._chips: dict[Path, AttachmentChip] = {}
         self._generating = False
         self.revised_part = ""  # with Revise on: only this text of the last reply is written again
         self.edit.textChanged.connect(self._update_send_enabled)
         self._update_send_enabled()
+
+    def _button_row(self) -> QHBoxLayout:
+        """Attach, Think, Revise, Instructions, Fill gaps … Send."""
+        self.attach_button = self._tool_button(
+            "＋ Attach", "Attach images, videos, text files or PDFs (or paste / drop them)", "Attach files"
+        )
+        self.attach_button.clicked.connect(self.attach_clicked)
+        self.think_button = self._tool_button(
+            "Think", "Let the model reason before it answers", "Thinking", checkable=True
+        )
+        self.revise_button = self._tool_button(
+            "Revise", REVISE_TIP, "Revise the last reply in place", checkable=True
+        )
+        self.revise_button.setEnabled(False)  # until the chat ends with a reply to revise
+        self.revise_button.toggled.connect(self._on_revise_button_toggled)
+        self.instructions_button = self._tool_button(  # checked: this chat has instructions of its own
+            "Instructions",
+            "Instructions the model follows in this chat",
+            "Instructions for this chat",
+            checkable=True,
+        )
+        self.instructions_button.clicked.connect(self._on_instructions_button_clicked)
+        self.fill_button = self._tool_button("Fill gaps", FILL_TIP, "Fill the gaps in this draft")
+        self.fill_button.clicked.connect(self.fill_clicked)
+        self.fill_button.setVisible(False)  # offered once the text has a gap: no width taken otherwise
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        for button in (self.attach_button, self.think_button, self.revise_button, self.instructions_button):
+            row.addWidget(button)
+        row.addWidget(self.fill_button)
+        row.addStretch(1)
+        row.addWidget(self.send_button)
+        return row
+
+    def _tool_button(self, text: str, tip: str, name: str, *, checkable: bool = False) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setCheckable(checkable)
+        button.setToolTip(tip)
+        button.setAccessibleName(name)
+        return button
 
     def set_revisable(self, on: bool) -> None:
         """Offer Revise while the chat shown ends with a reply that has text (unchecked when not)."""
