@@ -22,12 +22,12 @@ from app.qt import (
     QPushButton,
     QSizePolicy,
     Qt,
-    QToolButton,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.theme import restyle
+from app.ui.buttons import tool_button
 from app.ui.media_widgets import AttachmentChip
 from engine.generation.gaps import has_gaps
 
@@ -171,27 +171,32 @@ class Composer(QFrame):
 
     def _button_row(self) -> QHBoxLayout:
         """Attach, Think, Revise, Instructions, Fill gaps … Send."""
-        self.attach_button = self._tool_button(
-            "＋ Attach", "Attach images, videos, text files or PDFs (or paste / drop them)", "Attach files"
+        self.attach_button = tool_button(
+            self,
+            "＋ Attach",
+            "Attach images, videos, text files or PDFs (or paste / drop them)",
+            name="Attach files",
+            clicked=self.attach_clicked,
         )
-        self.attach_button.clicked.connect(self.attach_clicked)
-        self.think_button = self._tool_button(
-            "Think", "Let the model reason before it answers", "Thinking", checkable=True
+        self.think_button = tool_button(
+            self, "Think", "Let the model reason before it answers", name="Thinking", checkable=True
         )
-        self.revise_button = self._tool_button(
-            "Revise", REVISE_TIP, "Revise the last reply in place", checkable=True
+        self.revise_button = tool_button(
+            self, "Revise", REVISE_TIP, name="Revise the last reply in place", checkable=True
         )
         self.revise_button.setEnabled(False)  # until the chat ends with a reply to revise
         self.revise_button.toggled.connect(self._on_revise_button_toggled)
-        self.instructions_button = self._tool_button(  # checked: this chat has instructions of its own
+        self.instructions_button = tool_button(  # checked: this chat has instructions of its own
+            self,
             "Instructions",
             "Instructions the model follows in this chat",
-            "Instructions for this chat",
+            name="Instructions for this chat",
             checkable=True,
+            clicked=self._on_instructions_button_clicked,
         )
-        self.instructions_button.clicked.connect(self._on_instructions_button_clicked)
-        self.fill_button = self._tool_button("Fill gaps", FILL_TIP, "Fill the gaps in this draft")
-        self.fill_button.clicked.connect(self.fill_clicked)
+        self.fill_button = tool_button(
+            self, "Fill gaps", FILL_TIP, name="Fill the gaps in this draft", clicked=self.fill_clicked
+        )
         self.fill_button.setVisible(False)  # offered once the text has a gap: no width taken otherwise
         self.send_button = QPushButton("Send", self)
         self.send_button.setObjectName("sendButton")
@@ -206,14 +211,6 @@ class Composer(QFrame):
         row.addStretch(1)
         row.addWidget(self.send_button)
         return row
-
-    def _tool_button(self, text: str, tip: str, name: str, *, checkable: bool = False) -> QToolButton:
-        button = QToolButton(self)
-        button.setText(text)
-        button.setCheckable(checkable)
-        button.setToolTip(tip)
-        button.setAccessibleName(name)
-        return button
 
     def set_revisable(self, on: bool) -> None:
         """Offer Revise while the chat shown ends with a reply that has text (unchecked when not)."""

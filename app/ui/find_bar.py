@@ -32,6 +32,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
+from app.ui.buttons import tool_button
 
 MATCH_LIGHT, CURRENT_LIGHT = "#fff3b0", "#ffc94d"
 MATCH_DARK, CURRENT_DARK = "#5c4d12", "#a07a12"
@@ -79,12 +80,7 @@ class FindBar(QWidget):
         self.setVisible(False)
 
     def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
-        button = QToolButton(self.box)
-        button.setText(text)
-        button.setToolTip(tip)
-        button.setAccessibleName(tip.split(" (")[0])
-        button.clicked.connect(slot)
-        return button
+        return tool_button(self.box, text, tip, clicked=slot)
 
     def open_bar(self) -> None:
         self.setVisible(True)

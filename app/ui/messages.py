@@ -36,6 +36,7 @@ from app.replay import NOTE_TOOLTIPS, Replay
 from app.reply_state import ReplyState, format_stats, stats_tooltip
 from app.store.dates import format_moment
 from app.ui import filled_gaps
+from app.ui.buttons import tool_button
 from app.ui.markdown_stack import MarkdownStack
 from app.ui.media_widgets import AttachmentTiles
 from app.ui.replay_bar import ReplayBar
@@ -55,12 +56,7 @@ COLLAPSED_LINES, COLLAPSED_CHARS = 12, 1_200
 
 
 def _action_button(parent: QWidget, text: str, tip: str) -> QToolButton:
-    button = QToolButton(parent)
-    button.setObjectName("messageAction")
-    button.setText(text)
-    button.setToolTip(tip)
-    button.setAccessibleName(tip)
-    return button
+    return tool_button(parent, text, tip, name=tip, object_name="messageAction")
 
 
 class _EditBox(QPlainTextEdit):

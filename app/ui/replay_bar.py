@@ -8,8 +8,9 @@ At 1× a frame lasts as long as the reply's average denoising forward took
 
 from __future__ import annotations
 
-from app.qt import QComboBox, QFrame, QHBoxLayout, QLabel, QSlider, Qt, QTimer, QToolButton, Signal
+from app.qt import QComboBox, QFrame, QHBoxLayout, QLabel, QSlider, Qt, QTimer, Signal
 from app.replay import SPEEDS
+from app.ui.buttons import tool_button
 
 
 def _speed_label(speed: float) -> str:
@@ -29,11 +30,14 @@ class ReplayBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.setSpacing(8)
-        self.play_button = QToolButton(self)
-        self.play_button.setObjectName("replayPlay")
-        self.play_button.setAccessibleName("Play or pause the replay")
-        self.play_button.setToolTip("Play / pause (Space)")
-        self.play_button.clicked.connect(self.toggle)
+        self.play_button = tool_button(
+            self,
+            "",
+            "Play / pause (Space)",
+            name="Play or pause the replay",
+            object_name="replayPlay",
+            clicked=self.toggle,
+        )
         layout.addWidget(self.play_button)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setAccessibleName("Replay position")
@@ -55,27 +59,30 @@ class ReplayBar(QFrame):
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.currentIndexChanged.connect(self._on_speed_current_index_changed)
         layout.addWidget(self.speed)
-        self.save_button = QToolButton(self)
-        self.save_button.setText("Save GIF…")
-        self.save_button.setToolTip("Save this replay as an animated GIF, to share")
-        self.save_button.setAccessibleName("Save the replay as an animated GIF")
-        self.save_button.clicked.connect(self.save_requested)
-        layout.addWidget(self.save_button)
-        self.fork_button = QToolButton(self)
-        self.fork_button.setText("Go on from here")
-        self.fork_button.setToolTip(
-            "A new version of this reply that starts from this step (its accepted tokens kept, "
-            "the rest as noise) with a new seed; the canvases before it stay as they are"
+        self.save_button = tool_button(
+            self,
+            "Save GIF…",
+            "Save this replay as an animated GIF, to share",
+            name="Save the replay as an animated GIF",
+            clicked=self.save_requested,
         )
-        self.fork_button.setAccessibleName("Go on from this step in a new version")
-        self.fork_button.clicked.connect(lambda: self.fork_requested.emit(self.frame))
-        layout.addWidget(self.fork_button)
-        self.close_button = QToolButton(self)
-        self.close_button.setText("✕")
-        self.close_button.setToolTip("Close the replay and show the final reply")
-        self.close_button.setAccessibleName("Close the replay")
-        self.close_button.clicked.connect(self.closed)
-        layout.addWidget(self.close_button)
+        self.fork_button = tool_button(
+            self,
+            "Go on from here",
+            "A new version of this reply that starts from this step (its accepted tokens kept, "
+            "the rest as noise) with a new seed; the canvases before it stay as they are",
+            name="Go on from this step in a new version",
+            clicked=lambda: self.fork_requested.emit(self.frame),
+        )
+        self.close_button = tool_button(
+            self,
+            "✕",
+            "Close the replay and show the final reply",
+            name="Close the replay",
+            clicked=self.closed,
+        )
+        for button in (self.save_button, self.fork_button, self.close_button):
+            layout.addWidget(button)
         self.message = QLabel("", self)
         self.message.setObjectName("replayMessage")
         self.message.setWordWrap(True)
