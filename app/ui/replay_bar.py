@@ -39,26 +39,7 @@ class ReplayBar(QFrame):
             clicked=self.toggle,
         )
         layout.addWidget(self.play_button)
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setAccessibleName("Replay position")
-        self.slider.setMinimum(0)
-        self.slider.valueChanged.connect(self._on_slider_value_changed)
-        self.slider.sliderPressed.connect(self.pause)
-        layout.addWidget(self.slider, 1)
-        self.position = QLabel("", self)
-        self.position.setObjectName("replayPosition")
-        self.position.setAccessibleName("Replay step")
-        # Room for the longest position, so the slider gives way and not the label.
-        self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance("block 88 · step 88/88"))
-        layout.addWidget(self.position)
-        self.speed = QComboBox(self)
-        self.speed.setAccessibleName("Replay speed")
-        self.speed.setToolTip("1× is the speed the reply was generated at (slowed down if too fast to see)")
-        for speed in SPEEDS:
-            self.speed.addItem(_speed_label(speed), speed)
-        self.speed.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed.currentIndexChanged.connect(self._on_speed_current_index_changed)
-        layout.addWidget(self.speed)
+        self._build_scrubber(layout)
         self.save_button = tool_button(
             self,
             "Save GIF…",
@@ -93,6 +74,29 @@ class ReplayBar(QFrame):
         self._labels: list[str] = []
         self._set_playing_icon(False)
         self.show_message("")
+
+    def _build_scrubber(self, layout: QHBoxLayout) -> None:
+        """The slider over every step, the "block 2 · step 5/16" label and the speed menu."""
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setAccessibleName("Replay position")
+        self.slider.setMinimum(0)
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.slider.sliderPressed.connect(self.pause)
+        layout.addWidget(self.slider, 1)
+        self.position = QLabel("", self)
+        self.position.setObjectName("replayPosition")
+        self.position.setAccessibleName("Replay step")
+        # Room for the longest position, so the slider gives way and not the label.
+        self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance("block 88 · step 88/88"))
+        layout.addWidget(self.position)
+        self.speed = QComboBox(self)
+        self.speed.setAccessibleName("Replay speed")
+        self.speed.setToolTip("1× is the speed the reply was generated at (slowed down if too fast to see)")
+        for speed in SPEEDS:
+            self.speed.addItem(_speed_label(speed), speed)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.currentIndexChanged.connect(self._on_speed_current_index_changed)
+        layout.addWidget(self.speed)
 
     # --- state -----------------------------------------------------------------
 

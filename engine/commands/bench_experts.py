@@ -95,22 +95,26 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         print(json.dumps(data))
-        return 0
+    else:
+        _print_timings(args, data)
+    return 0
+
+
+def _print_timings(args: argparse.Namespace, data: dict) -> None:
     print(
         f"{args.experts} experts of {args.hidden}×{args.intermediate}, "
-        f"{args.tokens} tokens top-{args.top_k}, on {device} in {data['dtype']} (random weights)"
+        f"{args.tokens} tokens top-{args.top_k}, on {data['device']} in {data['dtype']} (random weights)"
     )
     print(f"  {'group':>5} {'ms/forward':>11} {'ops':>6} {'transient MiB':>14}")
-    for row in rows:
+    for row in data["results"]:
         print(
-            f"  {row.experts_per_group!s:>5} {row.forward_ms:>11.2f} {row.ops_per_forward:>6} "
-            f"{row.peak_transient_bytes / 2**20:>14.1f}"
+            f"  {row['experts_per_group']!s:>5} {row['forward_ms']:>11.2f} {row['ops_per_forward']:>6} "
+            f"{row['peak_transient_bytes'] / 2**20:>14.1f}"
         )
-    if floor is not None:
-        print(f"  bandwidth floor: {floor:.3f} ms per layer at {bandwidth:.0f} GB/s")
-    for note in notes:
+    if data["floor_ms"] is not None:
+        print(f"  bandwidth floor: {data['floor_ms']:.3f} ms per layer at {data['bandwidth_gbs']:.0f} GB/s")
+    for note in data["notes"]:
         print(f"  note: {note}")
-    return 0
 
 
 def _compare(args: argparse.Namespace, device) -> int:
