@@ -28,7 +28,7 @@ from engine.errors import EngineError
 from engine.events import Step
 from engine.generation.gaps import filled_spans, parse_draft
 from engine.generation.plan import ReplyPlan
-from engine.generation.rewrite import selected_range
+from engine.generation.rewrite import require_token_ids, selected_range
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,7 @@ class ReplyActions(QObject):
         try:
             selected_range(self.store.message(assistant_message_id).text, selection)
             ids = [t for canvas in self.store.canvases(assistant_message_id) for t in canvas.tokens]
+            require_token_ids(ids)
         except EngineError as error:  # checked here too, before a new version is made for it
             notices.warning(str(error))
             return None

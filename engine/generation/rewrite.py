@@ -39,6 +39,16 @@ def _lower(ch: str) -> str:
     return lower if len(lower) == 1 else ch
 
 
+def require_token_ids(reply_ids: Sequence[int]) -> None:
+    """A rewrite keeps the other tokens of the reply: a served or imported reply has its text only."""
+    if not reply_ids:
+        raise EngineError(
+            "This reply was saved as text without its tokens (a model on a server wrote it, or it was "
+            "imported), so a part of it cannot be rewritten in place",
+            fix="Regenerate the reply, or Revise it (Ctrl+R) with what to change",
+        )
+
+
 def selected_range(text: str, selection: str) -> tuple[int, int]:
     """The characters ``[start, end)`` of ``text`` that ``selection`` (as rendered) covers."""
     wanted, _ = letters(selection)

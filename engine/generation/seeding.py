@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from engine.errors import EngineError
 from engine.generation.gaps import FillLayout, lay_out
 from engine.generation.plan import ReplyPlan
-from engine.generation.rewrite import frozen_positions, selected_range
+from engine.generation.rewrite import frozen_positions, require_token_ids, selected_range
 
 if TYPE_CHECKING:
     from engine.generation.codec import TokenCodec
@@ -150,8 +150,9 @@ def rewrite_positions(
 
     Raises EngineError when the reply is not whole canvases or the selection is not in its text.
     """
+    require_token_ids(reply_ids)
     ids = list(reply_ids)
-    if not ids or len(ids) % canvas:
+    if len(ids) % canvas:
         raise EngineError(
             "This reply's saved canvases are incomplete, so a part of it cannot be rewritten",
             fix="Regenerate the reply instead",

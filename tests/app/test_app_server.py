@@ -216,3 +216,16 @@ def test_with_a_keyring_the_key_goes_there_and_no_key_file_is_written(monkeypatc
     assert not keys.path.exists()
     remove_server("lab")
     assert saved == {}
+
+
+def test_a_served_reply_is_not_rewritten_in_part_and_no_empty_version_is_made(qtbot, make_window):
+    """A server sends text without token ids: Rewrite this part says so before making a version."""
+    with fake_vllm() as server:
+        add_server(ServerProfile("lab", server.url, MODEL), "")
+        window = loaded(qtbot, make_window, load_engine, source="server:lab")
+        say(qtbot, window, "Hi")
+        (reply,) = replies(window)
+        assert window.replies.rewrite_part(reply.store_id, "the server") is None
+    assert "saved as text without its tokens" in window._notices()[-1].message
+    (still,) = replies(window)
+    assert still.store_id == reply.store_id and not still.versions.isVisible()
