@@ -61,6 +61,8 @@ def test_cuda_bench_smoke(tiny_checkpoint):
     model, weights = load_bench_model(str(tiny_checkpoint), device="cuda", dtype=torch.bfloat16)
     result = run_bench(model, label="tiny", weights=weights, context=64, canvases=2, steps=4)
     assert result.peak_reserved_bytes >= result.peak_allocated_bytes > result.weight_bytes
+    phases = result.phase_peak_bytes  # the allocator's peak of each phase, what was resident included
+    assert set(phases) == {"prefill", "step"} and max(phases.values()) == result.peak_allocated_bytes
     assert result.forward_ms > 0 and result.decode_tok_s > 0
     assert not [n for n in result.notes if "early" in n]
 
