@@ -62,12 +62,17 @@ class Estimate:
         return {**out, "total_s": round(self.total_s, 1), "upper_s": round(self.upper_s, 1)}
 
     def describe(self) -> str:
-        minutes = lambda s: f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"  # noqa: E731
-        return (
-            f"about {minutes(self.total_s)} to {minutes(self.upper_s)} on this machine "
-            f"(build {minutes(self.build_s)}, prompt {minutes(self.prefill_s)}, "
-            f"denoising {minutes(self.steps_s)}, at the rates measured)"
-        )
+        low, high = _duration(self.total_s), _duration(self.upper_s)
+        parts = [f"build {_duration(self.build_s)}"] if self.build_s else []
+        parts += [f"prompt {_duration(self.prefill_s)}", f"denoising {_duration(self.steps_s)}"]
+        span = low if low == high else f"{low} to {high}"
+        return f"about {span} on this machine ({', '.join(parts)}, at the rates measured)"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
 def _seconds(work: Callable[[], object], device: torch.device, repeats: int = 2) -> float:
@@ -151,9 +156,13 @@ def build_seconds(shape: Shape, rates: Rates, dense_elements: int) -> float:
 
 
 def estimate_run(
-    shape: Shape, rates: Rates, *, context: int, canvases: int, steps: int, dense_elements: int
+    shape: Shape, rates: Rates, *, context: int, canvases: int, steps: int, dense_elements: int | None
 ) -> Estimate:
-    """The whole run: build, the prompt in chunks, ``canvases`` × ``steps`` steps and the commits between."""
+    """The whole run: build, the prompt in chunks, ``canvases`` × ``steps`` steps and the commits between.
+
+    ``dense_elements`` are the dense weights a random build draws; None: the model
+    is read from a checkpoint, whose loading is not forecast (build 0).
+    """
     canvas = shape.canvas
     prefill = sum(
         forward_seconds(shape, rates, min(PREFILL_CHUNK, context - start), start + PREFILL_CHUNK)
@@ -167,4 +176,5 @@ def estimate_run(
         denoising += steps * (forward_seconds(shape, rates, canvas, keys) + step_extra)
         if block < canvases - 1:
             denoising += forward_seconds(shape, rates, canvas, keys)  # the canvas encoded into the cache
-    return Estimate(build_seconds(shape, rates, dense_elements), prefill, denoising)
+    build = build_seconds(shape, rates, dense_elements) if dense_elements is not None else 0.0
+    return Estimate(build, prefill, denoising)

@@ -135,7 +135,7 @@ def _say_estimate(args: argparse.Namespace, config, device, dtype):
         context=args.context,
         canvases=args.canvases,
         steps=args.steps,
-        dense_elements=dense_elements(config, dtype) if args.model == "real-shape" else 0,
+        dense_elements=dense_elements(config, dtype) if args.model == "real-shape" else None,
     )
     layers = config.text_config.num_hidden_layers
     print(

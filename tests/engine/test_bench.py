@@ -182,3 +182,18 @@ def test_bench_experts_compares_every_path_with_the_dense_experts(capsys):
     assert paths["grouped bfloat16"]["vs_dense_float32"] <= 2 * bf16_rounding
     assert paths["fused float16"]["vs_dense_float32"] <= 2 * bf16_rounding
     assert "interpreter" in data["notes"][0]
+
+
+def test_bench_says_its_forecast_first_and_prints_each_phase_beside_the_plan(tiny_checkpoint, capsys):
+    from engine.commands import bench
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    bench.add_parser(parser.add_subparsers())
+    argv = ["bench", "--model", str(tiny_checkpoint), "--device", "cpu", "--context", "48"]
+    args = parser.parse_args([*argv, "--steps", "2", "--canvases", "2"])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert "4 layers, 48-token prompt, 2 × 2 steps: about " in captured.err
+    assert "build" not in captured.err  # a checkpoint's loading is not forecast
+    assert "prefill: planned " in captured.out and "step: planned " in captured.out
