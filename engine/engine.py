@@ -22,7 +22,7 @@ from engine.generation import seeding as seeds
 from engine.generation.codec import TokenCodec
 from engine.generation.gaps import FillLayout, lay_out
 from engine.generation.loop import denoise
-from engine.generation.plan import ReplyPlan
+from engine.generation.plan import ALL_PLANS, ReplyPlan
 from engine.generation.prefill import PrefillOptions, PrefixCache
 from engine.generation.replay import decode_steps
 from engine.generation.seeding import Seeding
@@ -60,6 +60,7 @@ class ModelInfo:
     is_demo: bool
     model_context_length: int = 0  # the model's own maximum (max_position_embeddings)
     context_limited_by_memory: bool = False
+    plans: frozenset[str] = ALL_PLANS  # the reply modes (ReplyPlan kinds) it carries out: all of them
 
     @property
     def context_limit(self) -> ContextLimit:

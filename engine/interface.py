@@ -48,7 +48,7 @@ FRESH = ReplyPlan.fresh()
 class ChatEngine(Protocol):
     """A loaded model that answers conversations as a stream of events (see the module's contract)."""
 
-    info: Any  # engine.engine.ModelInfo: name, device, canvas length, context length
+    info: Any  # engine.engine.ModelInfo: name, device, canvas and context length, plans (modes it writes)
     default_settings: GenerationSettings  # the model's own defaults (Settings shows and resets to them)
 
     def generate(

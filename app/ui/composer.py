@@ -166,6 +166,7 @@ class Composer(QFrame):
         self._chips: dict[Path, AttachmentChip] = {}
         self._generating = False
         self.revised_part = ""  # with Revise on: only this text of the last reply is written again
+        self._fillable = True  # the loaded model fills gaps (a model on a server does not)
         self.edit.textChanged.connect(self._update_send_enabled)
         self._update_send_enabled()
 
@@ -325,12 +326,21 @@ class Composer(QFrame):
         self.attachment_removed.emit(path)
         self.edit.setFocus()
 
+    @property
+    def fillable(self) -> bool:
+        return self._fillable
+
+    def set_fillable(self, on: bool) -> None:
+        """Offer Fill gaps only when the loaded model can fill a draft's gaps."""
+        self._fillable = on
+        self._update_send_enabled()
+
     def has_gaps(self) -> bool:
         """The text marks gaps ([...] or [...N]): Fill gaps can send it as a draft."""
         return has_gaps(self.edit.toPlainText())
 
     def _update_send_enabled(self) -> None:
         self.send_button.setEnabled(self._generating or (self.has_content() and not self.pending_probes()))
-        gaps = self.has_gaps()
+        gaps = self.has_gaps() and self._fillable
         self.fill_button.setVisible(gaps)  # a narrow window keeps room for the chat list the rest of the time
         self.fill_button.setEnabled(not self._generating and not self.pending_probes() and gaps)

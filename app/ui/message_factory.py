@@ -42,14 +42,17 @@ class MessageFactory(QObject):
         renderer: Callable[[], MarkdownRenderer],
         colors: Callable[[], Colors],
         token_view: Callable[[], bool],
+        plans: Callable[[], frozenset[str]],
         parent: QObject | None = None,
     ) -> None:
         """``renderer`` is asked at every render (it changes with the theme); ``colors`` and
-        ``token_view`` are what a new reply starts with."""
+        ``token_view`` are what a new reply starts with; ``plans``, asked when a reply offers
+        Rewrite this part or Go on from here, are the reply modes the loaded model carries out."""
         super().__init__(parent)
         self._renderer = renderer
         self._colors = colors
         self._token_view = token_view
+        self._plans = plans
 
     def user_message(
         self, text: str, attachments: Sequence[tuple[Path, MediaInfo | None, str]], store_id: int
@@ -73,7 +76,7 @@ class MessageFactory(QObject):
 
     def reply(self, store_id: int) -> AssistantMessage:
         """A reply, empty until it is shown finished or rendered live."""
-        widget = AssistantMessage(self._renderer, self._colors(), store_id=store_id)
+        widget = AssistantMessage(self._renderer, self._colors(), store_id=store_id, plans=self._plans)
         widget.revise_clicked.connect(self.revise_clicked)
         widget.branch_clicked.connect(lambda: self.branch_clicked.emit(store_id))
         widget.token_view_toggled.connect(self.token_view_toggled)

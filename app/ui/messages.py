@@ -45,6 +45,7 @@ from app.ui.token_grid import TokenGrid, TokenLegend
 from app.ui.uncertainty_tints import UncertaintyTints
 from app.ui.version_switcher import VersionSwitcher
 from app.uncertainty import ReplyDoubts
+from engine.generation.plan import ALL_PLANS
 
 USER_BUBBLE_FRACTION = 0.82
 BUBBLE_MIN_TEXT_PX = 120  # a long message wraps at no less than this, however narrow the column
@@ -371,9 +372,11 @@ class AssistantMessage(QWidget):
         parent=None,
         *,
         store_id: int | None = None,
+        plans: Callable[[], frozenset[str]] = lambda: ALL_PLANS,
     ) -> None:
         super().__init__(parent)
         self._renderer = renderer
+        self._plans = plans  # the reply modes the loaded model carries out, asked when offered
         self.store_id = store_id
         self.setAccessibleName("Assistant reply")
         layout = QVBoxLayout(self)
@@ -639,7 +642,9 @@ class AssistantMessage(QWidget):
         finished = self.store_id is not None and self.replay is None and self.actions.isVisible()
         if not selection.strip() or not finished or not self.regenerate_button.isEnabled():
             return []
-        actions = [("Rewrite this part", lambda: self.rewrite_requested.emit(selection))]
+        actions = []
+        if "rewrite" in self._plans():
+            actions.append(("Rewrite this part", lambda: self.rewrite_requested.emit(selection)))
         if self.revise_button.isVisible():  # the last reply: a message can say how to change it
             actions.append(("Revise this part…", lambda: self.revise_part_requested.emit(selection)))
         return actions
@@ -684,7 +689,8 @@ class AssistantMessage(QWidget):
         self.replay_button.setEnabled(False)
         bar.set_frames([replay.label(i) for i in range(len(replay))], replay.step_seconds)
         bar.position.setToolTip(NOTE_TOOLTIPS.get(replay.note, ""))
-        bar.fork_button.setVisible(not replay.by_canvas)  # whole canvases: no step to go on from
+        # Whole canvases have no step to go on from; a model on a server cannot start from one.
+        bar.fork_button.setVisible(not replay.by_canvas and "fork" in self._plans())
 
     def replay_failed(self, message: str) -> None:
         bar = self.replay_bar or self.replay_requested()

@@ -25,6 +25,7 @@ from app.ui.messages import Notice
 from app.ui.models_dialog import ModelsDialog
 from app.ui.status import StatusBar
 from app.worker import EngineHost
+from engine.generation.plan import ALL_PLANS
 from engine.model.demo import DEMO
 from engine.settings import GenerationSettings
 
@@ -123,6 +124,14 @@ class ModelSwitcher(QObject):
         self._dismiss_load_notice()
         self.load_notice = Notice(f"{what} could not be loaded. {message}", actions=actions)
         self._pages.current().transcript.add(self.load_notice)
+
+    def plans(self) -> frozenset[str]:
+        """The reply modes the loaded model carries out (all before one is loaded: sending waits for it).
+
+        A model on a server only writes fresh replies and continues them, so what
+        would start canvases from chosen tokens is not offered then.
+        """
+        return self.info.plans if self.info is not None else ALL_PLANS
 
     def open_dialog(self) -> ModelsDialog:
         """The installed models (switch, remove, add a folder) and the DiffusionGemma download."""

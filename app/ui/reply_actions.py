@@ -88,6 +88,13 @@ class ReplyActions(QObject):
         """
         if self.active is not None:
             return None
+        if not self.composer.fillable:
+            notices.warning(
+                "The model in use cannot fill the gaps of a draft: a model on a server writes fresh replies "
+                "and continues them",
+                "Load a model on this computer for Fill gaps (Model ▸ Models…)",
+            )
+            return None
         try:
             parse_draft(self.composer.edit.toPlainText())
         except EngineError as error:  # no gap, or a gap of 0 tokens: nothing is sent

@@ -39,10 +39,13 @@ class ReviseOffer(QObject):
         reply_running: Callable[[], bool],
         focus_composer: Callable[[], None],
         store: Store,
+        plans: Callable[[], frozenset[str]],
         parent: QObject | None = None,
     ) -> None:
+        """``plans`` are the reply modes the loaded model carries out: no Revise where it is missing."""
         super().__init__(parent)
         self._store = store
+        self._plans = plans
         self._composer = composer
         self._pages = pages
         self._reply_running = reply_running
@@ -54,7 +57,7 @@ class ReviseOffer(QObject):
         The composer's toggle and the Revise link under that reply say the same.
         """
         page = self._pages.current()
-        available = not self._reply_running() and bool(revisable_answer(page))
+        available = not self._reply_running() and bool(revisable_answer(page)) and "revise" in self._plans()
         self._composer.set_revisable(available)
         if page is not None:
             replies = [w for w in page.transcript.messages() if isinstance(w, AssistantMessage)]

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
             lambda: self.appearance.renderer,
             lambda: self.appearance.colors,
             lambda: self.view.token_view,
+            lambda: self.model_switcher.plans(),
             self,
         )
         self.messages.copied.connect(lambda: notices.info("Copied to the clipboard", timeout_ms=2000))
@@ -209,7 +210,12 @@ class MainWindow(QMainWindow):
         self.sidebar.instructions_requested.connect(self.instructions.edit)
         self.composer.instructions_clicked.connect(self.instructions.edit)
         self.revise_offer = ReviseOffer(
-            self.composer, self.pages, lambda: self.active is not None, self.focus_composer, self.store
+            self.composer,
+            self.pages,
+            lambda: self.active is not None,
+            self.focus_composer,
+            self.store,
+            self.model_switcher.plans,
         )
         self.messages.revise_clicked.connect(self.revise_offer.start)
         self.trash = Trash(self.store, self, self)
@@ -327,6 +333,8 @@ class MainWindow(QMainWindow):
     def on_model_loaded(self, info: ModelInfo, defaults: GenerationSettings) -> None:
         self.model_switcher.on_model_loaded(info, defaults)
         self._show_context_use()
+        self.composer.set_fillable("fill" in info.plans)
+        self.revise_offer.show()
 
     def open_models(self) -> ModelsDialog:
         """Model ▸ Models…: the installed models and the DiffusionGemma download (one dialog at a time)."""

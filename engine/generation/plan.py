@@ -18,9 +18,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+from engine.errors import EngineError
 
 PlanKind = Literal["fresh", "continue", "revise", "rewrite", "fill", "fork"]
+ALL_PLANS: frozenset[str] = frozenset(get_args(PlanKind))
+"""What a local model carries out; a backend says what it does in its info's ``plans``."""
+
+PLAN_WORDS = {
+    "continue": "continue a reply that was cut short",
+    "revise": "revise an answer in place",
+    "rewrite": "rewrite a selected part of a reply",
+    "fill": "fill the gaps of a draft",
+    "fork": "go on from a step of a replay",
+}
+
+
+def plan_refused(kind: str, where: str) -> EngineError:
+    """The error for a reply mode that the model ``where`` runs (e.g. "on a server") cannot carry out."""
+    return EngineError(
+        f"A model {where} cannot {PLAN_WORDS.get(kind, kind)}: it writes fresh replies and continues text",
+        fix="Send the message again for a new reply, or load a model on this computer for this",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Any
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, Stats, Step
-from engine.generation.plan import ReplyPlan
+from engine.generation.plan import ReplyPlan, plan_refused
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.inputs.thinking import split_thinking
 from engine.server.client import ServedModel, ServerAddress, check_model
@@ -35,13 +35,7 @@ CANVAS_LENGTH = 256
 _OPEN_THOUGHT = "<|channel>thought\n"
 _CLOSE_THOUGHT = "<channel|>"
 _FINISH_REASONS = {"stop": "eos", "length": "length"}
-# What a plan would do, for the error that says a server cannot: it starts canvases from tokens.
-_PLAN_WORDS = {
-    "revise": "revise an answer in place",
-    "rewrite": "rewrite a selected part of a reply",
-    "fill": "fill the gaps of a draft",
-    "fork": "go on from a step of a replay",
-}
+SERVER_PLANS: frozenset[str] = frozenset({"fresh", "continue"})  # a server continues text, nothing more
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +52,7 @@ class ServerModelInfo:
     is_demo: bool = False
     model_context_length: int = 0
     context_limited_by_memory: bool = False
+    plans: frozenset[str] = SERVER_PLANS  # the reply modes it carries out
 
     @property
     def where(self) -> str:
@@ -141,11 +136,12 @@ def _continuation(plan: ReplyPlan) -> str:
         return ""
     if plan.kind == "continue" and plan.text:
         return plan.text
-    what = _PLAN_WORDS.get(plan.kind, "continue a reply from its tokens alone")
-    raise EngineError(
-        f"A model on a server cannot {what}: it writes fresh replies and continues text",
-        fix="Send the message again for a new reply, or load a model on this computer for this",
-    )
+    if plan.kind == "continue":
+        raise EngineError(
+            "A model on a server cannot continue a reply from its tokens alone: it continues text",
+            fix="Continue it from the window, which sends the reply's text, or regenerate it",
+        )
+    raise plan_refused(plan.kind, "on a server")
 
 
 class _Reply:

@@ -17,7 +17,7 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.events import Canvas, Done, Event, LoadProgress, PromptEncoded, PromptProgress, Stats, Step
 from engine.generation.codec import TokenCodec
-from engine.generation.plan import ReplyPlan
+from engine.generation.plan import ALL_PLANS, ReplyPlan
 from engine.generation.replay import decode_steps
 from engine.inputs.conversation import Conversation, PromptOptions
 from engine.inputs.thinking import split_thinking
@@ -39,6 +39,7 @@ class FakeInfo:
     is_demo: bool = False
     model_context_length: int = 8192
     context_limited_by_memory: bool = False
+    plans: frozenset[str] = ALL_PLANS
 
 
 def pieces_of(text: str) -> list[str]:

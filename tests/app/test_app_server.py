@@ -229,3 +229,22 @@ def test_a_served_reply_is_not_rewritten_in_part_and_no_empty_version_is_made(qt
     assert "saved as text without its tokens" in window._notices()[-1].message
     (still,) = replies(window)
     assert still.store_id == reply.store_id and not still.versions.isVisible()
+
+
+def test_what_a_server_cannot_write_is_not_offered(qtbot, make_window):
+    """Revise, Rewrite this part and Fill gaps start canvases from chosen tokens: not offered for a server."""
+    with fake_vllm() as server:
+        add_server(ServerProfile("lab", server.url, MODEL), "")
+        window = loaded(qtbot, make_window, load_engine, source="server:lab")
+        assert window.model_switcher.plans() == {"fresh", "continue"}
+        say(qtbot, window, "Hi")
+        (reply,) = replies(window)
+        assert not window.composer.revise_button.isEnabled() and not reply.revise_button.isVisible()
+        view = reply.answer.views()[-1]
+        view.selectAll()
+        assert "Rewrite this part" not in [label for label, _ in reply._answer_menu_actions(view)]
+        window.composer.edit.setPlainText("Rivers [...] the sea.")
+        assert not window.composer.fill_button.isVisible()
+        assert window.replies.fill_gaps() is None
+        assert "cannot fill the gaps of a draft" in window._notices()[-1].message
+        assert len(server.requests) == 1  # nothing was sent for it
