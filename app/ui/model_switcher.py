@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 RECENT_MODELS = 8  # how many models the settings remember as recently used
 
 
+LOAD_FAILED = "model-load-failed"  # the key of the notice that says why a model did not load
+
+
 class ModelSwitcher(QObject):
     config_changed = Signal(object)  # the AppConfig that remembers the model just loaded
 
@@ -63,7 +66,6 @@ class ModelSwitcher(QObject):
         self.source: str | None = None  # the model asked for last
         self.info: ModelInfo | None = None  # None while no model is loaded
         self.defaults = GenerationSettings()  # the loaded checkpoint's generation settings
-        self.load_notice: Notice | None = None  # why the last load failed, in the chat shown then
         self.dialog: ModelsDialog | None = None  # Model ▸ Models…, once opened
         self._pending: str | None = None  # a model to load once the current reply ends
         host.worker.model_load_failed.connect(self.on_model_load_failed)
@@ -121,9 +123,7 @@ class ModelSwitcher(QObject):
         if source != DEMO:
             actions.append(("Use the demo model", lambda: self.load(DEMO)))
         what = "The demo model" if source == DEMO else f"The model “{source}”"
-        self._dismiss_load_notice()
-        self.load_notice = Notice(f"{what} could not be loaded. {message}", actions=actions)
-        self._pages.current().transcript.add(self.load_notice)
+        notices.tell("error", f"{what} could not be loaded.", message, actions=actions, key=LOAD_FAILED)
 
     def plans(self) -> frozenset[str]:
         """The reply modes the loaded model carries out (all before one is loaded: sending waits for it).
@@ -155,9 +155,10 @@ class ModelSwitcher(QObject):
         if folder:
             self.load(folder)
 
+    @property
+    def load_notice(self) -> Notice | None:
+        """Why the last load failed, in the chat shown then (None once a model loads or another is asked)."""
+        return notices.shown(LOAD_FAILED)  # type: ignore[return-value]
+
     def _dismiss_load_notice(self) -> None:
-        if self.load_notice is not None:
-            for page in self._pages.all():
-                if self.load_notice in page.transcript.messages():
-                    page.transcript.remove(self.load_notice)
-            self.load_notice = None
+        notices.withdraw(LOAD_FAILED)

@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.error_reported.connect(self._on_error_reported)
         self.new_chat()
         for message in startup_notices:
-            self.show_notice(message, kind="info")
+            self.notice_display.show_notice(message, kind="info")
 
     # --- building the window: each part, then what it tells the others ------------
 
@@ -474,13 +474,6 @@ class MainWindow(QMainWindow):
     def _notices(self) -> list[Notice]:
         page = self.current_page()
         return page.notices() if page else []
-
-    def show_notice(self, message: str, *, kind: str = "error") -> Notice:
-        """An inline message at the end of the current chat, dismissible."""
-        page = self.current_page()
-        notice = Notice(message, actions=[("Dismiss", lambda: page.transcript.remove(notice))], kind=kind)
-        page.transcript.add(notice)
-        return notice
 
     # --- view --------------------------------------------------------------------
 

@@ -75,3 +75,22 @@ def test_the_newest_window_shows_the_notices(make_window):
 def test_an_unknown_level_is_a_bug():
     with pytest.raises(ValueError, match="unknown notice level"):
         notices.tell("shout", "no such level")  # type: ignore[arg-type]
+
+
+def test_a_keyed_notice_offers_its_actions_replaces_its_predecessor_and_can_be_withdrawn(window):
+    """What ModelSwitcher says of a failed load: ways out as buttons, one at a time, gone once it loads."""
+    clicked: list[str] = []
+    before = len(shown_notices(window))
+    notices.tell(
+        "error", "It failed.", "Try this.", actions=[("Try again", lambda: clicked.append("again"))], key="k"
+    )
+    first = notices.shown("k")
+    assert [b.text() for b in first.buttons] == ["Try again"]  # its action, no Dismiss
+    first.buttons[0].click()
+    assert clicked == ["again"]
+    notices.tell("error", "It failed again.", key="k")
+    assert notices.shown("k") is not first and first not in shown_notices(window)
+    assert len(shown_notices(window)) == before + 1
+    notices.withdraw("k")
+    assert notices.shown("k") is None and len(shown_notices(window)) == before
+    notices.withdraw("k")  # nothing shown with it: nothing happens

@@ -316,7 +316,7 @@ def test_think_button_sets_thinking_in_the_prompt_options(qtbot, make_window):
 
 def test_notice_dismiss_removes_it(qtbot, make_window):
     window = make_window(fake_loader(FakeEngine()))
-    notice = window.show_notice("Something to read. Do this next.")
+    notice = window.notice_display.show_notice("Something to read. Do this next.")
     assert isinstance(notice, Notice) and notice in window.current_page().transcript.messages()
     notice.buttons[0].click()
     assert notice not in window.current_page().transcript.messages()
