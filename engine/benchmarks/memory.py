@@ -33,20 +33,11 @@ class AllocationTracker(TorchDispatchMode):
         self.live: dict[int, tuple[StorageWeakRef, int]] = {}
         self.current = 0
         self.peak = 0
-        self.phase_peaks: dict[str, int] = {}
-        self._phase: str | None = None
-        self._phase_peak = 0
 
-    def start_phase(self, name: str) -> None:
-        """Close the current phase (its peak goes to ``phase_peaks``) and count a new one from now."""
-        self.end_phase()
+    def reset_peak(self) -> None:
+        """Count the peak afresh from what is alive now (as ``torch.cuda.reset_peak_memory_stats``)."""
         self._sweep()
-        self._phase, self._phase_peak = name, self.current
-
-    def end_phase(self) -> None:
-        if self._phase is not None:
-            self.phase_peaks[self._phase] = max(self.phase_peaks.get(self._phase, 0), self._phase_peak)
-        self._phase = None
+        self.peak = self.current
 
     def _sweep(self) -> None:
         for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
@@ -68,7 +59,6 @@ class AllocationTracker(TorchDispatchMode):
                     self.live[key] = (StorageWeakRef(storage), storage.nbytes())
                     self.current += storage.nbytes()
         self.peak = max(self.peak, self.current)
-        self._phase_peak = max(self._phase_peak, self.current)
         return out
 
 
@@ -109,23 +99,25 @@ class PhaseMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         elif self._tracker is not None:
-            self._tracker.start_phase(name)
+            self._tracker.reset_peak()
 
     def _close(self) -> None:
-        if self._phase is None or self.device.type != "cuda":
+        """Record the running phase's peak, from the allocator or the trace."""
+        if self._phase is None or not self.measured:
             return
-        torch.cuda.synchronize(self.device)
-        peak = torch.cuda.max_memory_allocated(self.device) - self.base
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device) - self.base
+            self.reserved = max(self.reserved or 0, torch.cuda.max_memory_reserved(self.device))
+        else:
+            peak = self._tracker.peak
         self.peaks[self._phase] = max(self.peaks.get(self._phase, 0), peak)
-        self.reserved = max(self.reserved or 0, torch.cuda.max_memory_reserved(self.device))
 
     def __exit__(self, *exc) -> None:
         self._close()
         self._phase = None
         if self._tracker is not None:
-            self._tracker.end_phase()
             self._tracker.__exit__(*exc)
-            self.peaks.update(self._tracker.phase_peaks)
 
     @property
     def peak(self) -> int | None:
