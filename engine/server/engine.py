@@ -132,16 +132,16 @@ def _continuation(plan: ReplyPlan) -> str:
     message); it cannot start canvases from chosen tokens, which the other
     modes need.
     """
-    if plan.kind == "fresh" or (plan.kind == "revise" and not plan.text):
-        return ""
-    if plan.kind == "continue" and plan.text:
-        return plan.text
-    if plan.kind == "continue":
+    if plan.kind == "revise" and not plan.text:
+        return ""  # nothing to revise: a fresh reply
+    if plan.kind not in SERVER_PLANS:  # what the window is told (info.plans) is what is refused here
+        raise plan_refused(plan.kind, "on a server")
+    if plan.kind == "continue" and not plan.text:
         raise EngineError(
             "A model on a server cannot continue a reply from its tokens alone: it continues text",
             fix="Continue it from the window, which sends the reply's text, or regenerate it",
         )
-    raise plan_refused(plan.kind, "on a server")
+    return plan.text if plan.kind == "continue" else ""
 
 
 class _Reply:
